@@ -1,0 +1,150 @@
+//! Guest calls through `hvc`/`smc` on Arm: PSCI power management
+//! (DEN0022) and the hypervisor's own vendor-specific calls (SMCCC,
+//! DEN0028), decoded from the function id in `x0` into [`GuestCall`].
+//!
+//! Pure logic, so it is unit-tested on the host; the aarch64 arch module
+//! uses it to turn a hypercall exit into an architecture-neutral request.
+#![no_std]
+#![deny(unsafe_code)]
+
+/// PSCI version this hypervisor reports: 1.1.
+pub const PSCI_VERSION_1_1: u64 = (1 << 16) | 1;
+
+/// PSCI return codes (as 64-bit values of the signed 32-bit codes).
+pub mod ret {
+    /// Success.
+    pub const SUCCESS: u64 = 0;
+    /// Function not supported.
+    pub const NOT_SUPPORTED: u64 = (-1i64) as u64;
+    /// Invalid parameters.
+    pub const INVALID_PARAMETERS: u64 = (-2i64) as u64;
+    /// The target CPU is already on.
+    pub const ALREADY_ON: u64 = (-4i64) as u64;
+}
+
+/// SMCCC vendor-specific hypervisor service range (64-bit calls), where the
+/// hypervisor's own calls live.
+pub const HV_CALL_BASE: u64 = 0xC600_0000;
+/// Null call: returns 0, does nothing (used to measure the exit round trip).
+pub const HV_CALL_NULL: u64 = HV_CALL_BASE;
+/// Returns the hypervisor ABI version in `x0`.
+pub const HV_CALL_VERSION: u64 = HV_CALL_BASE + 1;
+
+/// The hypervisor ABI version returned by [`HV_CALL_VERSION`].
+pub const HV_ABI_VERSION: u64 = 1;
+
+/// A decoded guest call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestCall {
+    /// PSCI_VERSION.
+    PsciVersion,
+    /// PSCI_FEATURES for the given function id.
+    PsciFeatures(u64),
+    /// CPU_ON: target MPIDR, entry point, context id.
+    CpuOn {
+        /// Target vCPU affinity (MPIDR).
+        target: u64,
+        /// Guest-physical entry point.
+        entry: u64,
+        /// Value for the target's `x0`.
+        context: u64,
+    },
+    /// CPU_OFF.
+    CpuOff,
+    /// AFFINITY_INFO for an MPIDR.
+    AffinityInfo(u64),
+    /// SYSTEM_OFF.
+    SystemOff,
+    /// SYSTEM_RESET.
+    SystemReset,
+    /// The hypervisor's null call.
+    HvNull,
+    /// The hypervisor's ABI version query.
+    HvVersion,
+    /// Anything else: answered with NOT_SUPPORTED.
+    Unknown(u64),
+}
+
+const PSCI_32: u64 = 0x8400_0000;
+const PSCI_64: u64 = 0xC400_0000;
+
+impl GuestCall {
+    /// Decodes the function id in `x0` with its first arguments `x1..x3`.
+    pub fn decode(x0: u64, args: [u64; 3]) -> Self {
+        let [a1, a2, a3] = args;
+        // Function ids are 32 bits wide; the upper half must be zero.
+        if x0 >> 32 != 0 {
+            return Self::Unknown(x0);
+        }
+        let psci_offset = match x0 {
+            PSCI_32..=0x8400_001F => Some(x0 - PSCI_32),
+            PSCI_64..=0xC400_001F => Some(x0 - PSCI_64),
+            _ => None,
+        };
+        match (psci_offset, x0) {
+            (Some(0x0), _) => Self::PsciVersion,
+            (Some(0x2), _) => Self::CpuOff,
+            (Some(0x3), _) => Self::CpuOn {
+                target: a1,
+                entry: a2,
+                context: a3,
+            },
+            (Some(0x4), _) => Self::AffinityInfo(a1),
+            (Some(0x8), _) => Self::SystemOff,
+            (Some(0x9), _) => Self::SystemReset,
+            (Some(0xA), _) => Self::PsciFeatures(a1),
+            (None, HV_CALL_NULL) => Self::HvNull,
+            (None, HV_CALL_VERSION) => Self::HvVersion,
+            _ => Self::Unknown(x0),
+        }
+    }
+
+    /// PSCI_FEATURES answer for `function_id`: SUCCESS (0) when the call is
+    /// implemented, NOT_SUPPORTED otherwise.
+    pub fn features_of(function_id: u64) -> u64 {
+        match Self::decode(function_id, [0; 3]) {
+            Self::Unknown(_) | Self::HvNull | Self::HvVersion => ret::NOT_SUPPORTED,
+            _ => ret::SUCCESS,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_both_psci_conventions() {
+        assert_eq!(GuestCall::decode(0x8400_0000, [0; 3]), GuestCall::PsciVersion);
+        assert_eq!(GuestCall::decode(0x8400_0008, [0; 3]), GuestCall::SystemOff);
+        assert_eq!(GuestCall::decode(0x8400_0009, [0; 3]), GuestCall::SystemReset);
+        assert_eq!(
+            GuestCall::decode(0xC400_0003, [1, 0x4020_0000, 7]),
+            GuestCall::CpuOn {
+                target: 1,
+                entry: 0x4020_0000,
+                context: 7
+            }
+        );
+        assert_eq!(GuestCall::decode(0x8400_000A, [0xC400_0003, 0, 0]), GuestCall::PsciFeatures(0xC400_0003));
+    }
+
+    #[test]
+    fn hypervisor_calls_and_unknown_ids() {
+        assert_eq!(GuestCall::decode(HV_CALL_NULL, [0; 3]), GuestCall::HvNull);
+        assert_eq!(GuestCall::decode(HV_CALL_VERSION, [0; 3]), GuestCall::HvVersion);
+        assert_eq!(GuestCall::decode(0xC600_00FF, [0; 3]), GuestCall::Unknown(0xC600_00FF));
+        assert_eq!(GuestCall::decode(0x8400_001F, [0; 3]), GuestCall::Unknown(0x8400_001F));
+        // Upper 32 bits set: not an SMCCC function id.
+        assert_eq!(GuestCall::decode(0x1_8400_0008, [0; 3]), GuestCall::Unknown(0x1_8400_0008));
+    }
+
+    #[test]
+    fn features_answer_matches_what_is_decoded() {
+        assert_eq!(GuestCall::features_of(0xC400_0003), ret::SUCCESS);
+        assert_eq!(GuestCall::features_of(0x8400_0008), ret::SUCCESS);
+        assert_eq!(GuestCall::features_of(0x8400_0001), ret::NOT_SUPPORTED); // CPU_SUSPEND
+        assert_eq!(GuestCall::features_of(0x1234), ret::NOT_SUPPORTED);
+        assert_eq!(ret::NOT_SUPPORTED as i64, -1);
+    }
+}

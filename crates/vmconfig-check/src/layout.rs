@@ -1,0 +1,210 @@
+//! Semantic checks on a parsed config: vCPU counts, guest-physical layout
+//! and whether each image fits where it is loaded.
+
+use alloc::{format, string::String, vec::Vec};
+use core::fmt;
+
+use axvmconfig::AxVMCrateConfig;
+
+use crate::{ConfigError, ImageLocation};
+
+/// Upper bound on vCPUs per VM (axvm's vCPU mask width).
+pub const MAX_VCPUS: usize = 64;
+/// `MappingFlags` bits a region may carry: READ, WRITE, EXECUTE, USER, DEVICE, UNCACHED.
+const KNOWN_FLAGS: usize = 0x3f;
+
+/// A half-open guest-physical range `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// First address.
+    pub start: usize,
+    /// One past the last address.
+    pub end: usize,
+}
+
+impl Span {
+    fn overlaps(&self, other: &Span) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+    fn contains(&self, addr: usize) -> bool {
+        self.start <= addr && addr < self.end
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{:#x}, {:#x})", self.start, self.end)
+    }
+}
+
+/// The images a config can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// `kernel.kernel_path`
+    Kernel,
+    /// `kernel.bios_path`
+    Bios,
+    /// `kernel.dtb_path`
+    Dtb,
+    /// `kernel.ramdisk_path`
+    Ramdisk,
+}
+
+/// Byte sizes of the images that are available for one config; `None`
+/// where the image is named but could not be found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImageSizes {
+    /// Kernel image size.
+    pub kernel: Option<usize>,
+    /// BIOS image size.
+    pub bios: Option<usize>,
+    /// Device-tree blob size.
+    pub dtb: Option<usize>,
+    /// Ramdisk size.
+    pub ramdisk: Option<usize>,
+}
+
+impl ImageSizes {
+    fn get(&self, kind: ImageKind) -> Option<usize> {
+        match kind {
+            ImageKind::Kernel => self.kernel,
+            ImageKind::Bios => self.bios,
+            ImageKind::Dtb => self.dtb,
+            ImageKind::Ramdisk => self.ramdisk,
+        }
+    }
+}
+
+fn invalid(field: impl Into<String>, value: impl fmt::Display, reason: &'static str) -> ConfigError {
+    ConfigError::InvalidValue {
+        field: field.into(),
+        value: format!("{value}"),
+        reason,
+    }
+}
+
+pub(crate) fn check(cfg: &AxVMCrateConfig, images: &ImageSizes) -> Result<ImageLocation, ConfigError> {
+    check_vcpus(cfg)?;
+    let regions = check_regions(cfg)?;
+    let location = match cfg.kernel.image_location.as_deref() {
+        None | Some("memory") => ImageLocation::Memory,
+        Some("fs") => ImageLocation::Fs,
+        Some(other) => {
+            return Err(invalid(
+                "kernel.image_location",
+                format!("\"{other}\""),
+                "must be \"memory\" or \"fs\"",
+            ));
+        }
+    };
+    let k = &cfg.kernel;
+    if !regions.iter().any(|(_, r)| r.contains(k.entry_point)) {
+        return Err(ConfigError::OutsideMemory {
+            field: "kernel.entry_point".into(),
+            addr: k.entry_point,
+        });
+    }
+    let named = [
+        (ImageKind::Kernel, "kernel_path", Some(&k.kernel_path), Some(k.kernel_load_addr), "kernel_load_addr"),
+        (ImageKind::Bios, "bios_path", k.bios_path.as_ref(), k.bios_load_addr, "bios_load_addr"),
+        (ImageKind::Dtb, "dtb_path", k.dtb_path.as_ref(), k.dtb_load_addr, "dtb_load_addr"),
+        (ImageKind::Ramdisk, "ramdisk_path", k.ramdisk_path.as_ref(), k.ramdisk_load_addr, "ramdisk_load_addr"),
+    ];
+    let mut placed: Vec<(String, Span)> = Vec::new();
+    for (kind, path_field, path, load, load_field) in named {
+        let Some(path) = path else { continue };
+        let path_field = format!("kernel.{path_field}");
+        let Some(load) = load else {
+            return Err(invalid(format!("kernel.{load_field}"), "(missing)", "required when the image is named"));
+        };
+        let Some((_, region)) = regions.iter().find(|(_, r)| r.contains(load)) else {
+            return Err(ConfigError::OutsideMemory {
+                field: format!("kernel.{load_field}"),
+                addr: load,
+            });
+        };
+        let Some(size) = images.get(kind) else {
+            return Err(ConfigError::MissingImage {
+                field: path_field,
+                path: path.clone(),
+            });
+        };
+        let room = region.end - load;
+        if size > room {
+            return Err(ConfigError::ImageTooLarge {
+                field: path_field,
+                path: path.clone(),
+                size,
+                room,
+            });
+        }
+        let span = Span { start: load, end: load + size };
+        if let Some((other, other_range)) = placed.iter().find(|(_, s)| s.overlaps(&span)) {
+            return Err(ConfigError::Overlap {
+                field: path_field,
+                range: span,
+                other: other.clone(),
+                other_range: *other_range,
+            });
+        }
+        placed.push((path_field, span));
+    }
+    Ok(location)
+}
+
+fn check_vcpus(cfg: &AxVMCrateConfig) -> Result<(), ConfigError> {
+    let n = cfg.base.cpu_num;
+    if n == 0 {
+        return Err(invalid("base.cpu_num", 0, "a VM needs at least one vCPU"));
+    }
+    if n > MAX_VCPUS {
+        return Err(invalid("base.cpu_num", n, "more vCPUs than the hypervisor supports (64)"));
+    }
+    if let Some(ids) = &cfg.base.phys_cpu_ids
+        && ids.len() != n
+    {
+        return Err(invalid("base.phys_cpu_ids", format!("{ids:?}"), "needs exactly one entry per vCPU (base.cpu_num)"));
+    }
+    if let Some(sets) = &cfg.base.phys_cpu_sets
+        && sets.len() != n
+    {
+        return Err(invalid("base.phys_cpu_sets", format!("{sets:?}"), "needs exactly one entry per vCPU (base.cpu_num)"));
+    }
+    Ok(())
+}
+
+fn check_regions(cfg: &AxVMCrateConfig) -> Result<Vec<(String, Span)>, ConfigError> {
+    if cfg.kernel.memory_regions.is_empty() {
+        return Err(invalid("kernel.memory_regions", "[]", "a VM needs at least one memory region"));
+    }
+    let mut spans: Vec<(String, Span)> = Vec::new();
+    for (i, r) in cfg.kernel.memory_regions.iter().enumerate() {
+        let field = format!("kernel.memory_regions[{i}]");
+        if r.size == 0 {
+            return Err(invalid(format!("{field}.size"), "0", "a region cannot be empty"));
+        }
+        if r.gpa % 0x1000 != 0 {
+            return Err(invalid(format!("{field}.gpa"), format!("{:#x}", r.gpa), "must be 4 KiB aligned"));
+        }
+        if r.size % 0x1000 != 0 {
+            return Err(invalid(format!("{field}.size"), format!("{:#x}", r.size), "must be a multiple of 4 KiB"));
+        }
+        if r.flags & !KNOWN_FLAGS != 0 {
+            return Err(invalid(format!("{field}.flags"), format!("{:#x}", r.flags), "unknown flag bits (known: 0x3f)"));
+        }
+        let Some(end) = r.gpa.checked_add(r.size) else {
+            return Err(invalid(format!("{field}.size"), format!("{:#x}", r.size), "region wraps past the end of the address space"));
+        };
+        let span = Span { start: r.gpa, end };
+        if let Some((other, other_range)) = spans.iter().find(|(_, s)| s.overlaps(&span)) {
+            return Err(ConfigError::Overlap {
+                field,
+                range: span,
+                other: other.clone(),
+                other_range: *other_range,
+            });
+        }
+        spans.push((field, span));
+    }
+    Ok(spans)
+}

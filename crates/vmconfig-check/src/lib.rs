@@ -1,0 +1,55 @@
+//! Parse-then-validate for VM configs in the axvmconfig TOML format.
+//!
+//! [`check`] turns the text of one config into an [`axvmconfig::AxVMCrateConfig`]
+//! only if it is consistent; otherwise it returns a [`ConfigError`] whose
+//! `Display` is one line naming the field and the offending value. The
+//! hypervisor prints it prefixed with the file name and skips that VM.
+//!
+//! The crate is `no_std` + `alloc` so the hypervisor runs the very same code
+//! that the host unit tests exercise.
+#![no_std]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+mod error;
+mod layout;
+mod raw;
+
+pub use error::ConfigError;
+pub use layout::{ImageKind, ImageSizes, Span};
+
+use axvmconfig::AxVMCrateConfig;
+
+/// Where a VM's images come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageLocation {
+    /// Embedded in the hypervisor image at build time.
+    Memory,
+    /// Read from the FAT filesystem on the boot disk.
+    Fs,
+}
+
+/// A config that passed every check.
+#[derive(Debug, Clone)]
+pub struct CheckedConfig {
+    /// The parsed config, ready for `axvm::config::AxVMConfig::from`.
+    pub config: AxVMCrateConfig,
+    /// Where the images are loaded from.
+    pub image_location: ImageLocation,
+}
+
+/// Parses `text` and checks it against the sizes of the images it names.
+///
+/// `images` gives the byte size of each image that is available (an image
+/// that is named but missing is an error).
+pub fn check(text: &str, images: &ImageSizes) -> Result<CheckedConfig, ConfigError> {
+    raw::check_raw_fields(text)?;
+    let config: AxVMCrateConfig =
+        toml::from_str(text).map_err(|e| ConfigError::Parse(alloc::format!("{}", e.message())))?;
+    let image_location = layout::check(&config, images)?;
+    Ok(CheckedConfig {
+        config,
+        image_location,
+    })
+}

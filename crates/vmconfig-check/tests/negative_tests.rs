@@ -1,0 +1,121 @@
+//! Each way a config can be wrong, and the one line that names it.
+
+mod common;
+use common::*;
+use vmconfig_check::check;
+
+fn rejected(text: &str, kernel_size: usize) -> String {
+    match check(text, &sizes(kernel_size)) {
+        Ok(_) => panic!("config was accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn unparsable_toml() {
+    let msg = rejected("[base\nid = 1", 16);
+    assert!(msg.starts_with("not a valid VM config"), "{msg}");
+}
+
+#[test]
+fn missing_section() {
+    let msg = rejected("[base]\nid = 1\nname = \"x\"\nvm_type = 1\ncpu_num = 1\n", 16);
+    assert!(msg.contains("kernel"), "{msg}");
+}
+
+#[test]
+fn zero_vcpus() {
+    let text = bend("cpu_num = 1\nphys_cpu_ids = [0]", "cpu_num = 0");
+    assert_eq!(rejected(&text, 16), "base.cpu_num = 0: a VM needs at least one vCPU");
+}
+
+#[test]
+fn phys_cpu_ids_length_mismatch() {
+    let text = bend("cpu_num = 1", "cpu_num = 2");
+    assert!(rejected(&text, 16).starts_with("base.phys_cpu_ids = [0]: needs exactly one entry"));
+}
+
+#[test]
+fn overlapping_memory_regions() {
+    let text = bend(
+        "[[0x4000_0000, 0x800_0000, 0x7, 0]]",
+        "[[0x4000_0000, 0x800_0000, 0x7, 0], [0x4400_0000, 0x1000, 0x3, 0]]",
+    );
+    assert_eq!(
+        rejected(&text, 16),
+        "kernel.memory_regions[1] = [0x44000000, 0x44001000) overlaps \
+         kernel.memory_regions[0] = [0x40000000, 0x48000000)"
+    );
+}
+
+#[test]
+fn entry_point_outside_every_region() {
+    let text = bend("entry_point = 0x4020_0000", "entry_point = 0x8000_0000");
+    assert_eq!(rejected(&text, 16), "kernel.entry_point = 0x80000000: outside every memory region");
+}
+
+#[test]
+fn load_address_outside_every_region() {
+    let text = bend("kernel_load_addr = 0x4020_0000", "kernel_load_addr = 0x1000");
+    assert_eq!(rejected(&text, 16), "kernel.kernel_load_addr = 0x1000: outside every memory region");
+}
+
+#[test]
+fn image_larger_than_its_region() {
+    let room = 0x4800_0000 - 0x4020_0000;
+    assert_eq!(
+        rejected(GOOD, room + 1),
+        "kernel.kernel_path = \"k.bin\": image is 0x7e00001 bytes but its region has 0x7e00000 bytes from the load address"
+    );
+}
+
+#[test]
+fn missing_image() {
+    let msg = match check(GOOD, &vmconfig_check::ImageSizes::default()) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("accepted a config whose kernel is missing"),
+    };
+    assert_eq!(msg, "kernel.kernel_path = \"k.bin\": image not found");
+}
+
+#[test]
+fn unknown_device_type() {
+    let text = bend("emu_devices = []", "emu_devices = [[\"x\", 0x800_0000, 0x1000, 0, 0x99, []]]");
+    assert_eq!(rejected(&text, 16), "devices.emu_devices[0].emu_type = 153: unknown device type");
+}
+
+#[test]
+fn unknown_map_type() {
+    let text = bend("0x7, 0]]", "0x7, 7]]");
+    assert_eq!(
+        rejected(&text, 16),
+        "kernel.memory_regions[0].map_type = 7: unknown mapping type (0 alloc, 1 identity, 2 reserved)"
+    );
+}
+
+#[test]
+fn unknown_vm_type() {
+    let text = bend("vm_type = 1", "vm_type = 9");
+    assert_eq!(rejected(&text, 16), "base.vm_type = 9: unknown VM type (0, 1 or 2)");
+}
+
+#[test]
+fn empty_region() {
+    let text = bend("0x4000_0000, 0x800_0000, 0x7", "0x4000_0000, 0, 0x7");
+    assert_eq!(rejected(&text, 16), "kernel.memory_regions[0].size = 0: a region cannot be empty");
+}
+
+#[test]
+fn unknown_image_location() {
+    let text = bend("image_location = \"memory\"", "image_location = \"tftp\"");
+    assert_eq!(rejected(&text, 16), "kernel.image_location = \"tftp\": must be \"memory\" or \"fs\"");
+}
+
+#[test]
+fn unknown_region_flags() {
+    let text = bend("0x800_0000, 0x7, 0", "0x800_0000, 0x107, 0");
+    assert_eq!(
+        rejected(&text, 16),
+        "kernel.memory_regions[0].flags = 0x107: unknown flag bits (known: 0x3f)"
+    );
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the ArceOS hello guest for one architecture, linked for the load
+# address its VM config names, and writes a raw binary image.
+#   usage: build-arceos-guest.sh ARCH VM_CONFIG OUTPUT.bin
+set -euo pipefail
+arch=$1 vm_config=$2 output=$3
+root=$(cd "$(dirname "$0")/.." && pwd)
+guest=$root/guests/arceos-hello
+
+case $arch in
+    aarch64) target=aarch64-unknown-none-softfloat; platform=aarch64-qemu-virt ;;
+    riscv64) target=riscv64gc-unknown-none-elf; platform=riscv64-qemu-virt ;;
+    x86_64) target=x86_64-unknown-none; platform=x86-pc ;;
+    *) echo "build-arceos-guest: unknown ARCH '$arch'" >&2; exit 2 ;;
+esac
+[ -f "$vm_config" ] || { echo "build-arceos-guest: VM config $vm_config not found" >&2; exit 2; }
+
+config=$root/configs/platforms/arceos-hello-$arch.generated.toml
+python3 "$root/scripts/platform-config.py" --manifest "$guest/Cargo.toml" \
+    --package "axplat-$platform" --vm-config "$vm_config" -o "$config"
+
+out_dir=$guest/target/$target/release
+# The guest is its own workspace; these flags replace (not extend) the
+# hypervisor's target flags from .cargo/config.toml.
+export RUSTFLAGS="-Zcrate-attr=feature(core_io) -Aunused_features -Clink-arg=-T$out_dir/linker_$platform.lds -Clink-arg=-no-pie -Clink-arg=-znostart-stop-gc"
+AX_CONFIG_PATH=$config cargo build --quiet --release --locked \
+    --manifest-path "$guest/Cargo.toml" --target "$target"
+
+objcopy=$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy
+mkdir -p "$(dirname "$output")"
+"$objcopy" -O binary "$out_dir/arceos-hello" "$output"
+echo "guest: $output ($(stat -c %s "$output") bytes)"

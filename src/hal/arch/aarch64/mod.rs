@@ -1,0 +1,69 @@
+//! aarch64: EL2 with stage-2 translation and a GICv2 virtual CPU interface.
+//!
+//! Offers the arch contract used by `hal` (`hardware_check`,
+//! `decode_hypercall`, `vcpu_of_target`) and implements the
+//! `axvisor_api::arch` calls that arm_vcpu and arm_vgic make.
+
+mod gic;
+
+use aarch64_cpu::registers::{CurrentEL, ID_AA64MMFR0_EL1, Readable};
+use psci::{GuestCall, ret};
+
+use super::GuestRequest;
+
+/// Fails unless we run at EL2 with enough physical-address bits for the
+/// 4-level stage-2 tables axaddrspace is built for.
+pub fn hardware_check() -> Result<(), &'static str> {
+    if CurrentEL.read(CurrentEL::EL) != 2 {
+        return Err("not running at EL2 (QEMU needs -machine virtualization=on)");
+    }
+    // PARange >= 0b0011 (42 bits) is not enough: arm_vcpu picks 4-level
+    // stage-2 tables only from 44 bits on.
+    if ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange) < 0b0100 {
+        return Err("fewer than 44 physical-address bits: 4-level stage-2 tables unavailable");
+    }
+    Ok(())
+}
+
+/// Maps a PSCI target (MPIDR affinity) to a vCPU id, given each vCPU's
+/// (vcpu id, physical CPU id) as axvm reports them: axvm gives each vCPU
+/// the MPIDR of the physical CPU it is placed on.
+pub fn vcpu_of_target(target: u64, placements: &[(usize, usize)]) -> Option<usize> {
+    let affinity = (target & 0xff_00ff_ffff) as usize;
+    placements.iter().find(|(_, pcpu)| *pcpu == affinity).map(|(vcpu, _)| *vcpu)
+}
+
+/// Decodes a hypercall exit (`x0` = function id) into a request.
+/// PSCI CPU_ON/CPU_OFF/SYSTEM_OFF come as their own exits from arm_vcpu;
+/// the ones decoded here are those it passes through.
+pub fn decode_hypercall(nr: u64, args: [u64; 6], placements: &[(usize, usize)]) -> GuestRequest {
+    match GuestCall::decode(nr, [args[0], args[1], args[2]]) {
+        GuestCall::PsciVersion => GuestRequest::Return(psci::PSCI_VERSION_1_1),
+        GuestCall::PsciFeatures(id) => GuestRequest::Return(GuestCall::features_of(id)),
+        GuestCall::CpuOn { target, entry, context } => match vcpu_of_target(target, placements) {
+            Some(vcpu) => GuestRequest::CpuOn { vcpu, entry, arg: context },
+            None => GuestRequest::Return(ret::INVALID_PARAMETERS),
+        },
+        GuestCall::CpuOff => GuestRequest::CpuOff,
+        GuestCall::AffinityInfo(target) => GuestRequest::CpuStatus {
+            vcpu: vcpu_of_target(target, placements),
+        },
+        GuestCall::SystemOff => GuestRequest::SystemOff,
+        GuestCall::SystemReset => GuestRequest::SystemReset,
+        GuestCall::HvNull => GuestRequest::Return(0),
+        GuestCall::HvVersion => GuestRequest::Return(psci::HV_ABI_VERSION),
+        GuestCall::Unknown(id) => {
+            debug!("unknown hypercall {id:#x}: answered NOT_SUPPORTED");
+            GuestRequest::Return(ret::NOT_SUPPORTED)
+        }
+    }
+}
+
+/// The answer to a CPU status query for a vCPU that is on / off.
+pub const CPU_STATUS_ON: u64 = 0;
+/// See [`CPU_STATUS_ON`].
+pub const CPU_STATUS_OFF: u64 = 1;
+/// The answer to a CPU status query for an unknown target.
+pub const CPU_STATUS_INVALID: u64 = ret::INVALID_PARAMETERS;
+/// The answer to a CPU_ON / hart_start of a vCPU that is already on.
+pub const CPU_ON_ALREADY_ON: u64 = ret::ALREADY_ON;

@@ -1,0 +1,24 @@
+//! AxVisor: a type-1 hypervisor on the ArceOS unikernel.
+//!
+//! This file is the table of contents: enable virtualization on every CPU,
+//! create the VMs from their configs, run them until none is left.
+#![no_std]
+#![no_main]
+
+#[macro_use]
+extern crate log;
+extern crate alloc;
+#[macro_use]
+extern crate axstd as std;
+
+mod hal;
+mod vmm;
+
+#[unsafe(no_mangle)]
+fn main() {
+    println!("axvisor {}: a type-1 hypervisor on ArceOS", env!("CARGO_PKG_VERSION"));
+    hal::enable_virtualization();
+    vmm::boot_all();
+    let summary = vmm::wait_all_stopped();
+    println!("axvisor: all VMs stopped ({summary}); powering off");
+}

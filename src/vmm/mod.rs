@@ -1,0 +1,131 @@
+//! The VM manager: creates VMs from their configs, runs their vCPUs as
+//! ArceOS tasks, and ends when the last VM has stopped.
+//!
+//! Neighbours: [`images`] (configs and images embedded at build time),
+//! [`vm`] (a VM and its bookkeeping), [`vcpus`] (the vCPU task loop),
+//! [`exit`] (the one exit-dispatch function), [`timer`] (guest timers).
+
+mod exit;
+mod images;
+pub mod timer;
+mod vcpus;
+mod vm;
+
+use alloc::{sync::Arc, vec::Vec};
+use core::fmt;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use axerrno::{AxError, AxResult};
+use axtask::WaitQueue;
+use kspin::SpinNoIrq;
+
+pub use vm::VmEntry;
+
+/// Every VM that was created, running or stopped.
+static VMS: SpinNoIrq<Vec<Arc<VmEntry>>> = SpinNoIrq::new(Vec::new());
+/// VMs that have booted and not yet stopped.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+/// Configs rejected before their VM could start.
+static REJECTED: AtomicUsize = AtomicUsize::new(0);
+/// Woken whenever a VM stops.
+static VM_STOPPED: WaitQueue = WaitQueue::new();
+
+#[percpu::def_percpu]
+static CURRENT_VM_ID: usize = 0;
+#[percpu::def_percpu]
+static CURRENT_VCPU_ID: usize = 0;
+
+/// What happened to the VMs, printed when the hypervisor ends.
+pub struct Summary {
+    booted: usize,
+    rejected: usize,
+    faulted: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} booted, {} rejected, {} stopped on a fault",
+            self.booted, self.rejected, self.faulted
+        )
+    }
+}
+
+/// Creates and boots a VM for every embedded config; a config that fails
+/// is reported with one line and skipped.
+pub fn boot_all() {
+    for embedded in images::EMBEDDED_VMS {
+        match vm::create(embedded) {
+            Ok(entry) => {
+                VMS.lock().push(entry.clone());
+                RUNNING.fetch_add(1, Ordering::AcqRel);
+                vcpus::start(&entry);
+            }
+            Err(e) => {
+                REJECTED.fetch_add(1, Ordering::Relaxed);
+                error!("VM config {}: {e}", embedded.file);
+            }
+        }
+    }
+}
+
+/// Blocks until no VM is running, then returns what happened.
+pub fn wait_all_stopped() -> Summary {
+    VM_STOPPED.wait_until(|| RUNNING.load(Ordering::Acquire) == 0);
+    let vms = VMS.lock();
+    Summary {
+        booted: vms.len(),
+        rejected: REJECTED.load(Ordering::Relaxed),
+        faulted: vms.iter().filter(|v| v.faulted()).count(),
+    }
+}
+
+/// Called once per VM when its last vCPU task has left.
+fn vm_stopped() {
+    RUNNING.fetch_sub(1, Ordering::AcqRel);
+    VM_STOPPED.notify_all(false);
+}
+
+fn find(vm_id: usize) -> Option<Arc<VmEntry>> {
+    VMS.lock().iter().find(|v| v.vm.id() == vm_id).cloned()
+}
+
+/// The (VM id, vCPU id) whose exit this CPU is handling.
+pub fn current_vcpu() -> (usize, usize) {
+    (CURRENT_VM_ID.read_current(), CURRENT_VCPU_ID.read_current())
+}
+
+fn set_current_vcpu(vm_id: usize, vcpu_id: usize) {
+    CURRENT_VM_ID.write_current(vm_id);
+    CURRENT_VCPU_ID.write_current(vcpu_id);
+}
+
+/// The physical CPU a vCPU is placed on.
+pub fn vcpu_pcpu(vm_id: usize, vcpu_id: usize) -> Option<usize> {
+    find(vm_id)?.placement(vcpu_id)
+}
+
+/// Number of vCPUs of a VM.
+pub fn vcpu_count(vm_id: usize) -> Option<usize> {
+    find(vm_id).map(|v| v.vm.vcpu_num())
+}
+
+/// Number of vCPUs of a VM that are on.
+pub fn online_vcpus(vm_id: usize) -> Option<usize> {
+    find(vm_id).map(|v| v.online_vcpus())
+}
+
+/// Queues an interrupt for a vCPU; it is injected on that vCPU's own CPU
+/// right before it next enters the guest.
+pub fn queue_interrupt(vm_id: usize, vcpu_id: usize, vector: usize) -> AxResult {
+    let entry = find(vm_id).ok_or(AxError::NotFound)?;
+    entry.queue_interrupt(vcpu_id, vector)
+}
+
+/// Wakes a vCPU that waits for an interrupt.
+pub fn kick_vcpu(vm_id: usize, vcpu_id: usize) {
+    if let Some(entry) = find(vm_id) {
+        entry.kick(vcpu_id);
+    }
+}

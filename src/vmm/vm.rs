@@ -1,0 +1,283 @@
+//! One VM: creation from a checked config, its memory and images, and the
+//! per-vCPU bookkeeping the VMM keeps beside axvm's own state.
+
+use alloc::{boxed::Box, string::String, sync::Arc, vec::Vec};
+use core::alloc::Layout;
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use axaddrspace::GuestPhysAddr;
+use axerrno::{AxError, AxResult};
+use axtask::WaitQueue;
+use axvm::config::{AxVMConfig, VmMemMappingType};
+use spin::Mutex;
+use vmconfig_check::{ConfigError, ImageLocation};
+
+use super::images::EmbeddedVm;
+use crate::hal::{HalImpl, VCpuHalImpl};
+
+/// The VM type of this hypervisor.
+pub type Vm = axvm::AxVM<HalImpl, VCpuHalImpl>;
+/// A vCPU of [`Vm`].
+pub type VCpu = axvm::AxVCpuRef<VCpuHalImpl>;
+
+/// Guest RAM is allocated with this alignment, so stage-2 can use blocks.
+const RAM_ALIGN: usize = 0x20_0000;
+
+/// Why a VM could not be created.
+#[derive(Debug)]
+pub enum VmError {
+    /// The config file could not be read at build time.
+    Unreadable,
+    /// The config failed validation.
+    Config(ConfigError),
+    /// The config asks for something this build does not do.
+    Unsupported {
+        /// Field path.
+        field: &'static str,
+        /// What is missing.
+        what: &'static str,
+    },
+    /// A step of VM creation failed in the hypervisor.
+    Create {
+        /// The step.
+        step: &'static str,
+        /// The error it returned.
+        error: AxError,
+    },
+}
+
+impl fmt::Display for VmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable => write!(f, "the file could not be read when the hypervisor was built"),
+            Self::Config(e) => write!(f, "{e}"),
+            Self::Unsupported { field, what } => write!(f, "{field}: {what}"),
+            Self::Create { step, error } => write!(f, "{step} failed: {error:?}"),
+        }
+    }
+}
+
+fn step(step: &'static str) -> impl FnOnce(AxError) -> VmError {
+    move |error| VmError::Create { step, error }
+}
+
+/// Why a VM stopped.
+#[derive(Debug, Clone)]
+pub enum StopReason {
+    /// The guest powered off.
+    PowerOff,
+    /// The guest asked for a reset, which stops it (reset is not emulated).
+    Reset,
+    /// The guest did something the hypervisor cannot allow or handle.
+    Fault(String),
+}
+
+/// The VMM's state for one vCPU.
+pub struct VcpuSlot {
+    /// Interrupt vectors waiting to be injected (bit per vector, 0..256).
+    pending: [AtomicU64; 4],
+    /// Whether the vCPU is on (between CPU_ON and CPU_OFF).
+    online: AtomicBool,
+    /// Where an offline vCPU task waits to be started or kicked.
+    pub wake: WaitQueue,
+    /// Entry and argument given by the CPU_ON that started it.
+    pub start: Mutex<Option<(u64, u64)>>,
+}
+
+impl VcpuSlot {
+    fn new(online: bool) -> Self {
+        Self {
+            pending: Default::default(),
+            online: AtomicBool::new(online),
+            wake: WaitQueue::new(),
+            start: Mutex::new(None),
+        }
+    }
+
+    /// Whether the vCPU is on.
+    pub fn is_online(&self) -> bool {
+        self.online.load(Ordering::Acquire)
+    }
+
+    /// Marks the vCPU on or off.
+    pub fn set_online(&self, on: bool) {
+        self.online.store(on, Ordering::Release);
+    }
+
+    /// Whether any interrupt is queued.
+    pub fn has_pending(&self) -> bool {
+        self.pending.iter().any(|w| w.load(Ordering::Acquire) != 0)
+    }
+
+    /// Takes every queued vector, lowest first.
+    pub fn drain_pending(&self, mut each: impl FnMut(usize)) {
+        for (word_index, word) in self.pending.iter().enumerate() {
+            let mut bits = word.swap(0, Ordering::AcqRel);
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                each(word_index * 64 + bit);
+            }
+        }
+    }
+}
+
+/// A VM and what the VMM tracks beside it.
+pub struct VmEntry {
+    /// The axvm VM.
+    pub vm: Arc<Vm>,
+    /// Name from the config.
+    pub name: String,
+    /// Per-vCPU state, indexed by vCPU id.
+    pub vcpus: Box<[VcpuSlot]>,
+    /// (vCPU id, physical CPU id) for every vCPU.
+    pub placements: Vec<(usize, usize)>,
+    stop_reason: Mutex<Option<StopReason>>,
+    /// vCPU tasks that have not yet returned.
+    pub live_tasks: AtomicUsize,
+}
+
+impl VmEntry {
+    /// Physical CPU a vCPU runs on.
+    pub fn placement(&self, vcpu_id: usize) -> Option<usize> {
+        self.placements.iter().find(|(v, _)| *v == vcpu_id).map(|(_, p)| *p)
+    }
+
+    /// vCPUs that are on.
+    pub fn online_vcpus(&self) -> usize {
+        self.vcpus.iter().filter(|s| s.is_online()).count()
+    }
+
+    /// Queues `vector` for `vcpu_id` and wakes it if it waits.
+    pub fn queue_interrupt(&self, vcpu_id: usize, vector: usize) -> AxResult {
+        let slot = self.vcpus.get(vcpu_id).ok_or(AxError::InvalidInput)?;
+        let word = slot.pending.get(vector / 64).ok_or(AxError::InvalidInput)?;
+        word.fetch_or(1 << (vector % 64), Ordering::AcqRel);
+        slot.wake.notify_one(false);
+        Ok(())
+    }
+
+    /// Wakes a vCPU task that waits.
+    pub fn kick(&self, vcpu_id: usize) {
+        if let Some(slot) = self.vcpus.get(vcpu_id) {
+            slot.wake.notify_one(false);
+        }
+    }
+
+    /// Stops the VM (first reason wins) and wakes every waiting vCPU task.
+    pub fn stop(&self, reason: StopReason) {
+        {
+            let mut r = self.stop_reason.lock();
+            if r.is_some() {
+                return;
+            }
+            *r = Some(reason.clone());
+        }
+        let _ = self.vm.shutdown();
+        match &reason {
+            StopReason::PowerOff => info!("VM[{}] {} powered off", self.vm.id(), self.name),
+            StopReason::Reset => warn!("VM[{}] {} asked for a reset; reset is not emulated, stopping it", self.vm.id(), self.name),
+            StopReason::Fault(why) => error!("VM[{}] {} stopped: {why}", self.vm.id(), self.name),
+        }
+        for slot in self.vcpus.iter() {
+            slot.wake.notify_all(false);
+        }
+    }
+
+    /// Whether the VM has been told to stop.
+    pub fn stopping(&self) -> bool {
+        self.stop_reason.lock().is_some()
+    }
+
+    /// Whether the VM stopped because of a fault.
+    pub fn faulted(&self) -> bool {
+        matches!(*self.stop_reason.lock(), Some(StopReason::Fault(_)))
+    }
+}
+
+/// Creates a VM from an embedded config: checks it, allocates and maps its
+/// memory, loads its images and sets up its vCPUs. Nothing runs yet.
+pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
+    let text = embedded.text.ok_or(VmError::Unreadable)?;
+    let checked = vmconfig_check::check(text, &embedded.sizes()).map_err(VmError::Config)?;
+    if checked.image_location == ImageLocation::Fs {
+        return Err(VmError::Unsupported {
+            field: "kernel.image_location",
+            what: "\"fs\" needs the filesystem feature, which this build does not have",
+        });
+    }
+    let cfg = checked.config;
+    let name = cfg.base.name.clone();
+    let regions = cfg.kernel.memory_regions.clone();
+    let kernel_load = cfg.kernel.kernel_load_addr;
+    let extra_loads = [cfg.kernel.bios_load_addr, cfg.kernel.dtb_load_addr, cfg.kernel.ramdisk_load_addr];
+
+    let vm = Vm::new(AxVMConfig::from(cfg)).map_err(step("creating the VM"))?;
+    for region in &regions {
+        let layout = Layout::from_size_align(region.size, RAM_ALIGN).map_err(|_| VmError::Unsupported {
+            field: "kernel.memory_regions",
+            what: "region size overflows when aligned",
+        })?;
+        let gpa = Some(GuestPhysAddr::from(region.gpa));
+        match region.map_type {
+            VmMemMappingType::MapAlloc => vm.alloc_memory_region(layout, gpa).map(|_| ()),
+            VmMemMappingType::MapReserved => vm.map_reserved_memory_region(layout, gpa).map(|_| ()),
+            VmMemMappingType::MapIdentical => {
+                return Err(VmError::Unsupported {
+                    field: "kernel.memory_regions[].map_type",
+                    what: "1 (identity) is not supported yet; use 0 (allocated)",
+                });
+            }
+        }
+        .map_err(step("allocating guest memory"))?;
+    }
+
+    let kernel = embedded.kernel().ok_or(VmError::Unreadable)?;
+    load_image(&vm, kernel_load, kernel)?;
+    for (image, load) in embedded.extra_images().into_iter().zip(extra_loads) {
+        if let (Some(image), Some(load)) = (image, load) {
+            load_image(&vm, load, image)?;
+        }
+    }
+
+    vm.init().map_err(step("setting up vCPUs and devices"))?;
+    vm.boot().map_err(step("booting"))?;
+    let placements = vm
+        .get_vcpu_affinities_pcpu_ids()
+        .into_iter()
+        .map(|(vcpu, _, pcpu)| (vcpu, pcpu))
+        .collect();
+    let vcpus = (0..vm.vcpu_num()).map(|id| VcpuSlot::new(id == 0)).collect();
+    info!("VM[{}] {} created: {} vCPU(s)", vm.id(), name, vm.vcpu_num());
+    Ok(Arc::new(VmEntry {
+        vm,
+        name,
+        vcpus,
+        placements,
+        stop_reason: Mutex::new(None),
+        live_tasks: AtomicUsize::new(0),
+    }))
+}
+
+/// Copies `image` to guest-physical `load` through the host mapping of the
+/// region that holds it.
+fn load_image(vm: &Vm, load: usize, image: &[u8]) -> Result<(), VmError> {
+    let region = vm
+        .memory_regions()
+        .into_iter()
+        .find(|r| r.gpa.as_usize() <= load && load + image.len() <= r.gpa.as_usize() + r.size())
+        .ok_or(VmError::Unsupported {
+            field: "kernel",
+            what: "an image does not fit in an allocated memory region",
+        })?;
+    let offset = load - region.gpa.as_usize();
+    // SAFETY: the region [hva, hva + size) was allocated (or reserved) for
+    // this VM and is mapped in the host; `offset + image.len() <= size` was
+    // checked above, and no vCPU of this VM runs yet.
+    unsafe {
+        core::ptr::copy_nonoverlapping(image.as_ptr(), region.hva.as_mut_ptr().add(offset), image.len());
+    }
+    debug!("loaded {:#x} bytes at GPA {load:#x}", image.len());
+    Ok(())
+}
