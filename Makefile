@@ -1,0 +1,120 @@
+# AxVisor: build, run and test the hypervisor.  `make help` lists the targets.
+
+ARCH ?= aarch64
+LOG ?= info
+SMP ?= 1
+MEM ?= 256M
+ACCEL ?= n
+# VM configs embedded in the hypervisor (space separated).
+VM_CONFIGS ?= $(wildcard configs/vms/arceos-$(ARCH).toml)
+# Seconds before `make run` gives up on QEMU (0: no limit).
+TIMEOUT ?= 0
+
+ROOT := $(CURDIR)
+SHELL := /bin/bash
+
+ifeq ($(ARCH),aarch64)
+  TARGET := aarch64-unknown-none-softfloat
+  QEMU := qemu-system-aarch64 -machine virt,virtualization=on,gic-version=2 -cpu cortex-a72
+  HOST_PLATFORM :=
+else ifeq ($(ARCH),riscv64)
+  TARGET := riscv64gc-unknown-none-elf
+  QEMU := qemu-system-riscv64 -machine virt -bios default
+  HOST_PLATFORM := riscv64-qemu-virt
+else ifeq ($(ARCH),x86_64)
+  TARGET := x86_64-unknown-none
+  QEMU := qemu-system-x86_64 -machine q35 -cpu host
+  HOST_PLATFORM := x86-pc
+else
+  $(error ARCH must be aarch64, riscv64 or x86_64, not '$(ARCH)')
+endif
+
+ifeq ($(ACCEL),y)
+  QEMU += -accel kvm
+endif
+
+ELF := target/$(TARGET)/release/axvisor
+BIN ?= target/axvisor-$(ARCH).bin
+OBJCOPY = $(shell rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy
+# Guest images a VM config can name, built by `make guests`.
+GUEST_IMAGES := target/guests/arceos-hello-$(ARCH).bin
+HOST_CONFIG := configs/platforms/$(HOST_PLATFORM).generated.toml
+TEST_IMAGES := target/test-images
+
+.PHONY: help setup build guests run test unit-test qemu-test clean clippy
+
+help:
+	@echo "AxVisor, a type-1 hypervisor on ArceOS."
+	@echo
+	@echo "Targets:"
+	@echo "  build      build the hypervisor image ($(BIN)) with VM_CONFIGS embedded"
+	@echo "  guests     build the guest images the VM configs name"
+	@echo "  run        build and boot the hypervisor under QEMU"
+	@echo "  test       host unit tests, then QEMU boot tests (aarch64)"
+	@echo "  clippy     lint the hypervisor for ARCH and the host crates"
+	@echo "  setup      install what is missing (QEMU 10, rustup targets, tools)"
+	@echo "  clean      remove build output"
+	@echo
+	@echo "Variables (current value):"
+	@echo "  ARCH=$(ARCH)  aarch64 | riscv64 | x86_64"
+	@echo "  LOG=$(LOG)  off | error | warn | info | debug | trace"
+	@echo "  SMP=$(SMP)  host CPUs given to QEMU"
+	@echo "  MEM=$(MEM)  host RAM given to QEMU"
+	@echo "  VM_CONFIGS=$(VM_CONFIGS)"
+	@echo "  ACCEL=$(ACCEL)  y: use KVM for the host (needs a matching host CPU)"
+	@echo "  TIMEOUT=$(TIMEOUT)  seconds before 'run' stops QEMU (0: never)"
+
+setup:
+	@scripts/setup.sh
+
+guests: setup
+ifeq ($(ARCH),aarch64)
+	@scripts/build-arceos-guest.sh aarch64 configs/vms/arceos-aarch64.toml target/guests/arceos-hello-aarch64.bin
+else
+	@echo "guests: no guest is built for $(ARCH) yet"
+endif
+
+$(HOST_CONFIG): configs/platforms/defaults.toml scripts/platform-config.py Cargo.lock
+	@python3 scripts/platform-config.py --manifest Cargo.toml --package axplat-$(HOST_PLATFORM) -o $@
+
+build: guests $(if $(HOST_PLATFORM),$(HOST_CONFIG))
+	AXVISOR_VM_CONFIGS="$(VM_CONFIGS)" AX_LOG=$(LOG) SMP=$(SMP) \
+	  $(if $(HOST_PLATFORM),AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG)) \
+	  cargo build --release --locked --target $(TARGET)
+	@mkdir -p $(dir $(BIN))
+	@$(OBJCOPY) -O binary $(ELF) $(BIN)
+	@echo "hypervisor: $(BIN) ($$(stat -c %s $(BIN)) bytes) with VM configs: $(VM_CONFIGS)"
+
+run: build
+ifneq ($(ARCH),aarch64)
+	@echo "run: booting guests on $(ARCH) is not supported yet (aarch64 is)"; exit 2
+else
+	$(if $(filter-out 0,$(TIMEOUT)),timeout --foreground $(TIMEOUT)) \
+	  $(QEMU) -m $(MEM) -smp $(SMP) -nographic -kernel $(BIN)
+endif
+
+clippy: setup
+	cargo clippy --workspace --exclude axvisor -- -D warnings
+	AXVISOR_VM_CONFIGS= $(if $(HOST_PLATFORM),AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG)) \
+	  cargo clippy --release --target $(TARGET) -p axvisor
+
+unit-test: setup
+	cargo test --locked --workspace --exclude axvisor
+
+# Images the QEMU tests boot: the default VM set, and one with bad configs
+# beside the good one.
+qemu-test: setup
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
+	  VM_CONFIGS=configs/vms/arceos-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-arceos.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
+	  VM_CONFIGS="crates/qemu-boot-tests/configs/zero-vcpus.toml configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/image-too-large.toml crates/qemu-boot-tests/configs/no-such-file.toml" \
+	  BIN=$(TEST_IMAGES)/axvisor-aarch64-bad-configs.bin
+	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
+	  cargo test --locked -p qemu-boot-tests --test aarch64_boot -- --include-ignored
+
+test: unit-test qemu-test
+
+clean:
+	cargo clean
+	cargo clean --manifest-path guests/arceos-hello/Cargo.toml
+	rm -f configs/platforms/*.generated.toml

@@ -1,0 +1,41 @@
+//! aarch64: the hypervisor boots the ArceOS guest and ends cleanly, and a
+//! bad VM config is rejected with one line while the good VM still boots.
+//!
+//! Ignored under plain `cargo test`; `make test` builds the images and runs
+//! them with `--include-ignored`.
+
+use std::time::Duration;
+
+use qemu_boot_tests::{Arch, image_dir, qemu_command, run};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn arceos_guest_boots_and_hypervisor_exits_cleanly() {
+    let image = image_dir().join("axvisor-aarch64-arceos.bin");
+    let run = run(qemu_command(Arch::Aarch64, &image, 1, "256M"), TIMEOUT);
+    run.assert_line("axvisor 0.1.0: a type-1 hypervisor on ArceOS");
+    run.assert_line("Hello, world! (ArceOS guest)");
+    run.assert_line("VM[1] arceos powered off");
+    run.assert_line("all VMs stopped (1 booted, 0 rejected, 0 stopped on a fault)");
+    run.assert_clean_exit();
+    eprintln!("guest boot under the hypervisor: {:.2?} wall", run.elapsed);
+}
+
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn bad_configs_are_rejected_and_the_good_vm_still_boots() {
+    let image = image_dir().join("axvisor-aarch64-bad-configs.bin");
+    let run = run(qemu_command(Arch::Aarch64, &image, 1, "256M"), TIMEOUT);
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/zero-vcpus.toml: base.cpu_num = 0: a VM needs at least one vCPU",
+    );
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/image-too-large.toml: kernel.kernel_path = \"../../../target/guests/arceos-hello-aarch64.bin\": image is",
+    );
+    run.assert_line("VM config crates/qemu-boot-tests/configs/no-such-file.toml: the file could not be read");
+    run.assert_line("Hello, world! (ArceOS guest)");
+    run.assert_line("all VMs stopped (1 booted, 3 rejected, 0 stopped on a fault)");
+    run.assert_clean_exit();
+}
