@@ -46,7 +46,7 @@ pub struct CheckedConfig {
 pub fn check(text: &str, images: &ImageSizes) -> Result<CheckedConfig, ConfigError> {
     raw::check_raw_fields(text)?;
     let config: AxVMCrateConfig =
-        toml::from_str(text).map_err(|e| ConfigError::Parse(alloc::format!("{}", e.message())))?;
+        toml::from_str(text).map_err(|e| ConfigError::Parse(alloc::string::ToString::to_string(e.message())))?;
     let image_location = layout::check(&config, images)?;
     Ok(CheckedConfig {
         config,

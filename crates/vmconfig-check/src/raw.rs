@@ -42,7 +42,7 @@ fn invalid(field: alloc::string::String, value: &Value, reason: &'static str) ->
 pub(crate) fn check_raw_fields(text: &str) -> Result<(), ConfigError> {
     let table: Table = text
         .parse()
-        .map_err(|e: toml::de::Error| ConfigError::Parse(format!("{}", e.message())))?;
+        .map_err(|e: toml::de::Error| ConfigError::Parse(e.message().to_string()))?;
 
     if let Some(v) = table.get("base").and_then(|b| b.get("vm_type"))
         && !matches!(v.as_integer(), Some(0..=2))
