@@ -93,10 +93,10 @@ else
 	  $(QEMU) -m $(MEM) -smp $(SMP) -nographic -kernel $(BIN)
 endif
 
-clippy: setup
-	cargo clippy --workspace --exclude axvisor -- -D warnings
+clippy: setup $(if $(HOST_PLATFORM),$(HOST_CONFIG))
+	cargo clippy --locked --workspace --exclude axvisor -- -D warnings
 	AXVISOR_VM_CONFIGS= $(if $(HOST_PLATFORM),AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG)) \
-	  cargo clippy --release --target $(TARGET) -p axvisor
+	  cargo clippy --locked --release --target $(TARGET) -p axvisor -- -D warnings
 
 unit-test: setup
 	cargo test --locked --workspace --exclude axvisor
