@@ -3,7 +3,8 @@
 //!
 //! Everything architecture-specific sits in the single [`arch`] module,
 //! chosen here and nowhere else; each arch module offers the same names:
-//! `hardware_check`, `decode_hypercall` and `vcpu_of_target`.
+//! `hardware_check`, `decode_hypercall`, `vcpu_of_target` and
+//! `clean_dcache_range`.
 
 use alloc::boxed::Box;
 use core::sync::atomic::{AtomicUsize, Ordering};

@@ -275,9 +275,12 @@ fn load_image(vm: &Vm, load: usize, image: &[u8]) -> Result<(), VmError> {
     // SAFETY: the region [hva, hva + size) was allocated (or reserved) for
     // this VM and is mapped in the host; `offset + image.len() <= size` was
     // checked above, and no vCPU of this VM runs yet.
-    unsafe {
-        core::ptr::copy_nonoverlapping(image.as_ptr(), region.hva.as_mut_ptr().add(offset), image.len());
-    }
+    let dest = unsafe {
+        let dest = region.hva.as_mut_ptr().add(offset);
+        core::ptr::copy_nonoverlapping(image.as_ptr(), dest, image.len());
+        dest
+    };
+    crate::hal::arch::clean_dcache_range(dest, image.len());
     debug!("loaded {:#x} bytes at GPA {load:#x}", image.len());
     Ok(())
 }

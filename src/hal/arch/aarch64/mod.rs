@@ -1,7 +1,8 @@
 //! aarch64: EL2 with stage-2 translation and a GICv2 virtual CPU interface.
 //!
 //! Offers the arch contract used by `hal` (`hardware_check`,
-//! `decode_hypercall`, `vcpu_of_target`) and implements the
+//! `decode_hypercall`, `vcpu_of_target`,
+//! `clean_dcache_range`) and implements the
 //! `axvisor_api::arch` calls that arm_vcpu and arm_vgic make.
 
 mod gic;
@@ -23,6 +24,24 @@ pub fn hardware_check() -> Result<(), &'static str> {
         return Err("fewer than 44 physical-address bits: 4-level stage-2 tables unavailable");
     }
     Ok(())
+}
+
+/// Cleans `[start, start + len)` from the data cache to the point of
+/// coherency, so a guest that starts with its MMU and caches off sees the
+/// image the hypervisor wrote through its cached mapping.
+pub fn clean_dcache_range(start: *const u8, len: usize) {
+    // Smallest line size the CPU may have; CTR_EL0 could say more, but a
+    // smaller step only costs extra (harmless) cleans.
+    const LINE: usize = 64;
+    let begin = start as usize & !(LINE - 1);
+    let end = start as usize + len;
+    for line in (begin..end).step_by(LINE) {
+        // SAFETY: `dc cvac` only writes back a cache line; the range lies in
+        // memory the hypervisor owns and has mapped.
+        unsafe { core::arch::asm!("dc cvac, {0}", in(reg) line, options(nostack, preserves_flags)) };
+    }
+    // SAFETY: a barrier has no memory-safety preconditions.
+    unsafe { core::arch::asm!("dsb sy", options(nostack, preserves_flags)) };
 }
 
 /// Maps a PSCI target (MPIDR affinity) to a vCPU id, given each vCPU's

@@ -6,6 +6,9 @@ use super::GuestRequest;
 /// SBI error code for calls that are not implemented.
 const SBI_ERR_NOT_SUPPORTED: u64 = (-2i64) as u64;
 
+/// Caches are coherent with instruction fetch and DMA here: nothing to do.
+pub fn clean_dcache_range(_start: *const u8, _len: usize) {}
+
 /// Fails unless the hart implements the H extension.
 pub fn hardware_check() -> Result<(), &'static str> {
     if riscv_vcpu::has_hardware_support() {
