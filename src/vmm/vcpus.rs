@@ -85,11 +85,13 @@ fn run(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu) -> RunEnd {
             break RunEnd::VmStopped;
         }
         super::set_current_vcpu(vm_id, vcpu_id);
-        slot.drain_pending(|vector| {
-            if let Err(e) = vcpu.inject_interrupt(vector) {
-                warn!("VM[{vm_id}] vCPU[{vcpu_id}]: injecting {vector} failed: {e:?}");
-            }
-        });
+        if slot.has_pending() {
+            slot.drain_pending(|vector| {
+                if let Err(e) = vcpu.inject_interrupt(vector) {
+                    warn!("VM[{vm_id}] vCPU[{vcpu_id}]: injecting {vector} failed: {e:?}");
+                }
+            });
+        }
         let exit_reason = match vcpu.run() {
             Ok(reason) => reason,
             Err(e) => {

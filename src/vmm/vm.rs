@@ -134,6 +134,8 @@ pub struct VmEntry {
     /// (vCPU id, physical CPU id) for every vCPU.
     pub placements: Vec<(usize, usize)>,
     stop_reason: Mutex<Option<StopReason>>,
+    /// Set once `stop_reason` is; read lock-free on every vCPU loop turn.
+    stop_requested: AtomicBool,
     /// vCPU tasks that have not yet returned.
     pub live_tasks: AtomicUsize,
 }
@@ -173,6 +175,7 @@ impl VmEntry {
                 return;
             }
             *r = Some(reason.clone());
+            self.stop_requested.store(true, Ordering::Release);
         }
         let _ = self.vm.shutdown();
         match &reason {
@@ -187,7 +190,7 @@ impl VmEntry {
 
     /// Whether the VM has been told to stop.
     pub fn stopping(&self) -> bool {
-        self.stop_reason.lock().is_some()
+        self.stop_requested.load(Ordering::Acquire)
     }
 
     /// Whether the VM stopped because of a fault.
@@ -256,6 +259,7 @@ pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
         vcpus,
         placements,
         stop_reason: Mutex::new(None),
+        stop_requested: AtomicBool::new(false),
         live_tasks: AtomicUsize::new(0),
     }))
 }
