@@ -30,6 +30,10 @@ pub const HV_CALL_NULL: u64 = HV_CALL_BASE;
 /// Returns the hypervisor ABI version in `x0`.
 pub const HV_CALL_VERSION: u64 = HV_CALL_BASE + 1;
 
+/// Returns `x1 + x2 + x3` (wrapping) in `x0`: shows that arguments reach
+/// the hypervisor and results reach the guest.
+pub const HV_CALL_ADD: u64 = HV_CALL_BASE + 2;
+
 /// The hypervisor ABI version returned by [`HV_CALL_VERSION`].
 pub const HV_ABI_VERSION: u64 = 1;
 
@@ -61,6 +65,8 @@ pub enum GuestCall {
     HvNull,
     /// The hypervisor's ABI version query.
     HvVersion,
+    /// The hypervisor's add call with its three operands.
+    HvAdd([u64; 3]),
     /// Anything else: answered with NOT_SUPPORTED.
     Unknown(u64),
 }
@@ -95,6 +101,7 @@ impl GuestCall {
             (Some(0xA), _) => Self::PsciFeatures(a1),
             (None, HV_CALL_NULL) => Self::HvNull,
             (None, HV_CALL_VERSION) => Self::HvVersion,
+            (None, HV_CALL_ADD) => Self::HvAdd(args),
             _ => Self::Unknown(x0),
         }
     }
@@ -103,7 +110,7 @@ impl GuestCall {
     /// implemented, NOT_SUPPORTED otherwise.
     pub fn features_of(function_id: u64) -> u64 {
         match Self::decode(function_id, [0; 3]) {
-            Self::Unknown(_) | Self::HvNull | Self::HvVersion => ret::NOT_SUPPORTED,
+            Self::Unknown(_) | Self::HvNull | Self::HvVersion | Self::HvAdd(_) => ret::NOT_SUPPORTED,
             _ => ret::SUCCESS,
         }
     }
@@ -133,6 +140,7 @@ mod tests {
     fn hypervisor_calls_and_unknown_ids() {
         assert_eq!(GuestCall::decode(HV_CALL_NULL, [0; 3]), GuestCall::HvNull);
         assert_eq!(GuestCall::decode(HV_CALL_VERSION, [0; 3]), GuestCall::HvVersion);
+        assert_eq!(GuestCall::decode(HV_CALL_ADD, [1, 2, 3]), GuestCall::HvAdd([1, 2, 3]));
         assert_eq!(GuestCall::decode(0xC600_00FF, [0; 3]), GuestCall::Unknown(0xC600_00FF));
         assert_eq!(GuestCall::decode(0x8400_001F, [0; 3]), GuestCall::Unknown(0x8400_001F));
         // Upper 32 bits set: not an SMCCC function id.

@@ -1,0 +1,78 @@
+//! Benchmarks. Each prints one `bench name=... iters=... ticks=...` line
+//! (virtual counter ticks); `make bench` turns ticks into instructions
+//! (QEMU `-icount shift=0`: one instruction per nanosecond).
+
+use core::sync::atomic::Ordering;
+
+use crate::calls::{self, hvc};
+use crate::console::println;
+use crate::gic::{self, gicd};
+use crate::irq::{TIMER_ENTRY, TIMER_IRQS};
+use crate::{cpu, workload};
+
+const CALLS: u64 = 10_000;
+const MMIO_READS: u64 = 10_000;
+const TIMER_SAMPLES: u64 = 64;
+
+/// Runs every benchmark; hypercalls only under the hypervisor.
+pub fn run(under_hv: bool, first_counter: u64) {
+    let hz = cpu::counter_hz();
+    println!("bench name=counter_hz value={hz}");
+    println!("bench name=first_instruction ticks={first_counter}");
+    if under_hv {
+        report("null_hypercall", CALLS, null_hypercalls());
+    }
+    report("mmio_read", MMIO_READS, mmio_reads());
+    timer_latency(hz);
+    let start = cpu::now();
+    let checksum = workload::run();
+    let ticks = cpu::now() - start;
+    println!("bench name=compute iters=1 ticks={ticks} checksum={checksum:#x}");
+    println!("bench done");
+}
+
+fn report(name: &str, iters: u64, ticks: u64) {
+    println!("bench name={name} iters={iters} ticks={ticks}");
+}
+
+fn null_hypercalls() -> u64 {
+    let start = cpu::now();
+    for _ in 0..CALLS {
+        hvc(calls::HV_CALL_NULL, 0, 0, 0);
+    }
+    cpu::now() - start
+}
+
+fn mmio_reads() -> u64 {
+    let start = cpu::now();
+    for _ in 0..MMIO_READS {
+        core::hint::black_box(gic::gicd_read(gicd::TYPER));
+    }
+    cpu::now() - start
+}
+
+/// Arms the timer a little ahead, spins, and measures deadline -> first
+/// instructions of the IRQ vector.
+fn timer_latency(hz: u64) {
+    gic::init_cpu(gic::VTIMER_PPI);
+    cpu::irq_enable();
+    let (mut sum, mut min, mut max) = (0u64, u64::MAX, 0u64);
+    for _ in 0..TIMER_SAMPLES {
+        let before = TIMER_IRQS.load(Ordering::Acquire);
+        let deadline = cpu::now() + hz / 10_000;
+        cpu::timer_arm(deadline);
+        let start = cpu::now();
+        while TIMER_IRQS.load(Ordering::Acquire) == before {
+            if cpu::now() - start > hz {
+                println!("bench name=timer_latency error=no-interrupt-within-1s");
+                return;
+            }
+        }
+        let latency = TIMER_ENTRY.load(Ordering::Relaxed).saturating_sub(deadline);
+        sum += latency;
+        min = min.min(latency);
+        max = max.max(latency);
+    }
+    cpu::irq_disable();
+    println!("bench name=timer_latency iters={TIMER_SAMPLES} ticks={sum} min={min} max={max}");
+}
