@@ -3,8 +3,9 @@
 //!
 //! Everything architecture-specific sits in the single [`arch`] module,
 //! chosen here and nowhere else; each arch module offers the same names:
-//! `hardware_check`, `decode_hypercall`, `vcpu_of_target` and
-//! `clean_dcache_range`.
+//! `hardware_check`, `init_host_interrupts`, `init_this_cpu`,
+//! `vcpu_switch_this_cpu`, `inject`, `decode_hypercall`, `vcpu_of_target`,
+//! `clean_dcache_range`, and the VM's `VirtualIrqChip` with `is_irqchip`.
 
 use alloc::boxed::Box;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -50,6 +51,40 @@ pub enum GuestRequest {
     SystemOff,
     /// Reset the VM.
     SystemReset,
+}
+
+/// An inter-processor interrupt a guest raised through its interrupt
+/// controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipi {
+    /// Interrupt vector to raise.
+    pub vector: usize,
+    /// Target vCPUs, one bit per vCPU id.
+    pub targets: u64,
+}
+
+/// Why a VM's virtual interrupt controller could not be set up.
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+#[derive(Debug)]
+pub enum IrqChipError {
+    /// The config entry is wrong.
+    Config {
+        /// Which part of the entry.
+        field: &'static str,
+        /// What is wrong with it.
+        what: &'static str,
+    },
+    /// Mapping the controller's interface into the guest failed.
+    Map(axerrno::AxError),
+}
+
+impl core::fmt::Display for IrqChipError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Config { field, what } => write!(f, "interrupt controller {field}: {what}"),
+            Self::Map(e) => write!(f, "mapping the interrupt controller into the guest failed: {e:?}"),
+        }
+    }
 }
 
 type PagingHandlerImpl = axhal::paging::PagingHandlerImpl;
@@ -112,6 +147,9 @@ pub fn enable_virtualization() {
     if let Err(why) = arch::hardware_check() {
         panic!("this machine cannot host VMs: {why}");
     }
+    if let Err(why) = arch::init_host_interrupts() {
+        panic!("cannot virtualize the host interrupt controller: {why}");
+    }
     let cpus = axhal::cpu_num();
     for cpu in 0..cpus {
         axtask::spawn_raw(
@@ -126,6 +164,7 @@ pub fn enable_virtualization() {
                     .init(cpu)
                     .and_then(|_| percpu.hardware_enable())
                     .unwrap_or_else(|e| panic!("enabling virtualization on CPU {cpu}: {e:?}"));
+                arch::init_this_cpu();
                 axtask::register_timer_callback(|_| vmm::timer::fire_expired());
                 ENABLED.fetch_add(1, Ordering::Release);
             },

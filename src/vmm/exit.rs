@@ -13,7 +13,7 @@ use axvcpu::AxVCpuExitReason;
 
 use super::vcpus;
 use super::vm::{StopReason, VCpu, VmEntry};
-use crate::hal::{GuestRequest, arch};
+use crate::hal::{GuestRequest, Ipi, arch};
 
 /// What the vCPU loop does after an exit.
 pub enum Action {
@@ -33,6 +33,9 @@ fn fault(entry: &VmEntry, vcpu_id: usize, what: core::fmt::Arguments<'_>) -> Act
 
 /// Handles one exit of `vcpu` (id `vcpu_id`) of `entry`.
 pub fn handle(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: AxVCpuExitReason) -> Action {
+    if let Some(action) = irqchip_access(entry, vcpu_id, vcpu, &exit) {
+        return action;
+    }
     let devices = entry.vm.get_devices();
     match exit {
         AxVCpuExitReason::Nothing => Action::Continue,
@@ -122,6 +125,34 @@ pub fn handle(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: AxVCpuExitReas
             format_args!("guest entry failed (reason {hardware_entry_failure_reason:#x})"),
         ),
         other => fault(entry, vcpu_id, format_args!("unhandled exit {other:?}")),
+    }
+}
+
+/// An MMIO access to the VM's emulated interrupt controller, handled here
+/// (the hot path: no device lookup, no allocation).
+fn irqchip_access(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: &AxVCpuExitReason) -> Option<Action> {
+    let chip = entry.irqchip.as_ref()?;
+    match *exit {
+        AxVCpuExitReason::MmioRead { addr, width, reg, .. } => {
+            let offset = chip.offset_of(addr.as_usize())?;
+            vcpu.set_gpr(reg, chip.read(vcpu_id, offset, width.size()));
+        }
+        AxVCpuExitReason::MmioWrite { addr, width, data } => {
+            let offset = chip.offset_of(addr.as_usize())?;
+            if let Some(ipi) = chip.write(vcpu_id, offset, width.size(), data as usize) {
+                raise_ipi(entry, vcpu_id, ipi);
+            }
+        }
+        _ => return None,
+    }
+    Some(Action::Continue)
+}
+
+fn raise_ipi(entry: &VmEntry, from: usize, ipi: Ipi) {
+    for target in (0..entry.vcpus.len()).filter(|t| ipi.targets & (1 << t) != 0) {
+        if let Err(e) = entry.queue_interrupt(target, ipi.vector) {
+            warn!("VM[{}] vCPU[{from}]: IPI {} to vCPU[{target}] dropped: {e:?}", entry.vm.id(), ipi.vector);
+        }
     }
 }
 

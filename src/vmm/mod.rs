@@ -9,7 +9,7 @@ mod exit;
 mod images;
 pub mod timer;
 mod vcpus;
-mod vm;
+pub mod vm;
 
 use alloc::{sync::Arc, vec::Vec};
 use core::fmt;

@@ -76,6 +76,7 @@ fn vcpu_task(entry: Arc<VmEntry>, vcpu_id: usize, pcpu: usize) {
 fn run(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu) -> RunEnd {
     let vm_id = entry.vm.id();
     let slot = &entry.vcpus[vcpu_id];
+    crate::hal::arch::vcpu_switch_this_cpu();
     if let Err(e) = vcpu.bind() {
         entry.stop(StopReason::Fault(format!("vCPU[{vcpu_id}] cannot be bound: {e:?}")));
         return RunEnd::VmStopped;
@@ -86,11 +87,7 @@ fn run(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu) -> RunEnd {
         }
         super::set_current_vcpu(vm_id, vcpu_id);
         if slot.has_pending() {
-            slot.drain_pending(|vector| {
-                if let Err(e) = vcpu.inject_interrupt(vector) {
-                    warn!("VM[{vm_id}] vCPU[{vcpu_id}]: injecting {vector} failed: {e:?}");
-                }
-            });
+            slot.drain_pending(|vector| inject(entry, vcpu_id, vcpu, vector));
         }
         let exit_reason = match vcpu.run() {
             Ok(reason) => reason,
@@ -114,8 +111,26 @@ fn run(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu) -> RunEnd {
     if let Err(e) = vcpu.unbind() {
         warn!("VM[{vm_id}] vCPU[{vcpu_id}]: unbind failed: {e:?}");
     }
+    crate::hal::arch::vcpu_switch_this_cpu();
     end
 }
+
+/// Injects a queued `vector` unless the guest's interrupt controller holds
+/// it back (disabled); true when it no longer needs to stay queued.
+fn inject(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, vector: usize) -> bool {
+    let priority = match &entry.irqchip {
+        Some(chip) => match chip.deliverable(vcpu_id, vector) {
+            Some(priority) => priority,
+            None => return false,
+        },
+        None => DEFAULT_PRIORITY,
+    };
+    crate::hal::arch::inject(vcpu, vector, priority)
+}
+
+/// Priority of interrupts injected into a VM without an emulated
+/// interrupt controller (the middle of the range).
+const DEFAULT_PRIORITY: u8 = 0xa0;
 
 /// Starts `target` at `pc` with `arg`; false if it is already on.
 pub fn cpu_on(entry: &VmEntry, target: usize, pc: u64, arg: u64) -> bool {

@@ -14,7 +14,7 @@ use spin::Mutex;
 use vmconfig_check::{ConfigError, ImageLocation};
 
 use super::images::EmbeddedVm;
-use crate::hal::{HalImpl, VCpuHalImpl};
+use crate::hal::{HalImpl, IrqChipError, VCpuHalImpl, arch};
 
 /// The VM type of this hypervisor.
 pub type Vm = axvm::AxVM<HalImpl, VCpuHalImpl>;
@@ -38,6 +38,8 @@ pub enum VmError {
         /// What is missing.
         what: &'static str,
     },
+    /// The emulated interrupt controller could not be set up.
+    IrqChip(IrqChipError),
     /// A step of VM creation failed in the hypervisor.
     Create {
         /// The step.
@@ -53,6 +55,7 @@ impl fmt::Display for VmError {
             Self::Unreadable => write!(f, "the file could not be read when the hypervisor was built"),
             Self::Config(e) => write!(f, "{e}"),
             Self::Unsupported { field, what } => write!(f, "{field}: {what}"),
+            Self::IrqChip(e) => write!(f, "devices.emu_devices: {e}"),
             Self::Create { step, error } => write!(f, "{step} failed: {error:?}"),
         }
     }
@@ -110,14 +113,21 @@ impl VcpuSlot {
         self.pending.iter().any(|w| w.load(Ordering::Acquire) != 0)
     }
 
-    /// Takes every queued vector, lowest first.
-    pub fn drain_pending(&self, mut each: impl FnMut(usize)) {
+    /// Offers every queued vector to `deliver`, lowest first; those it
+    /// refuses (returns false for) stay queued.
+    pub fn drain_pending(&self, mut deliver: impl FnMut(usize) -> bool) {
         for (word_index, word) in self.pending.iter().enumerate() {
             let mut bits = word.swap(0, Ordering::AcqRel);
+            let mut kept = 0u64;
             while bits != 0 {
                 let bit = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                each(word_index * 64 + bit);
+                if !deliver(word_index * 64 + bit) {
+                    kept |= 1 << bit;
+                }
+            }
+            if kept != 0 {
+                word.fetch_or(kept, Ordering::AcqRel);
             }
         }
     }
@@ -133,6 +143,8 @@ pub struct VmEntry {
     pub vcpus: Box<[VcpuSlot]>,
     /// (vCPU id, physical CPU id) for every vCPU.
     pub placements: Vec<(usize, usize)>,
+    /// The emulated interrupt controller, if the config has one.
+    pub irqchip: Option<arch::VirtualIrqChip>,
     stop_reason: Mutex<Option<StopReason>>,
     /// Set once `stop_reason` is; read lock-free on every vCPU loop turn.
     stop_requested: AtomicBool,
@@ -210,7 +222,9 @@ pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
             what: "\"fs\" needs the filesystem feature, which this build does not have",
         });
     }
-    let cfg = checked.config;
+    let mut cfg = checked.config;
+    // The interrupt controller is ours, not axdevice's.
+    let irqchip_config = cfg.devices.emu_devices.iter().position(arch::is_irqchip).map(|i| cfg.devices.emu_devices.remove(i));
     let name = cfg.base.name.clone();
     let regions = cfg.kernel.memory_regions.clone();
     let kernel_load = cfg.kernel.kernel_load_addr;
@@ -245,6 +259,10 @@ pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
     }
 
     vm.init().map_err(step("setting up vCPUs and devices"))?;
+    let irqchip = match &irqchip_config {
+        Some(dev) => Some(arch::VirtualIrqChip::create(dev, &vm).map_err(VmError::IrqChip)?),
+        None => None,
+    };
     vm.boot().map_err(step("booting"))?;
     let placements = vm
         .get_vcpu_affinities_pcpu_ids()
@@ -258,6 +276,7 @@ pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
         name,
         vcpus,
         placements,
+        irqchip,
         stop_reason: Mutex::new(None),
         stop_requested: AtomicBool::new(false),
         live_tasks: AtomicUsize::new(0),

@@ -72,13 +72,15 @@ fn hypercall() -> Outcome {
     ensure(unknown == ret::NOT_SUPPORTED, "unknown call not answered NOT_SUPPORTED", unknown)
 }
 
-/// The GICv2 distributor as the architecture specifies it: enable bits set
-/// through ISENABLER read back and clear through ICENABLER; priorities are
-/// stored; TYPER reports at least the 32 private interrupts.
+/// The GICv2 distributor as the architecture specifies it: TYPER counts
+/// this machine's CPUs and some SPIs; enable bits set through ISENABLER
+/// read back and clear through ICENABLER; priorities are stored.
 fn emulated_mmio() -> Outcome {
     let bit = 1u32 << gic::VTIMER_PPI;
     let typer = gicd_read(gicd::TYPER);
-    ensure(typer & 0x1f < 32, "TYPER.ITLinesNumber out of range", u64::from(typer))?;
+    let cpus = (typer >> 5) & 7;
+    ensure(cpus == SUITE_CPUS - 1, "TYPER.CPUNumber is not the CPU count - 1", u64::from(typer))?;
+    ensure(typer & 0x1f >= 1, "TYPER reports no SPIs", u64::from(typer))?;
     gic::gicd_write(gicd::ISENABLER, bit);
     let set = gicd_read(gicd::ISENABLER);
     ensure(set & bit != 0, "ISENABLER bit did not read back set", u64::from(set))?;
@@ -93,6 +95,9 @@ fn emulated_mmio() -> Outcome {
     gic::gicd_write(word, old);
     Ok(())
 }
+
+/// CPUs (vCPUs) the suite's machine has: the SMP check starts the second.
+const SUITE_CPUS: u32 = 2;
 
 fn gicd_read(offset: usize) -> u32 {
     gic::gicd_read(offset)

@@ -93,7 +93,7 @@ impl Distributor {
         if !(1..=MAX_VCPUS).contains(&vcpus) {
             return Err(Error::VcpuCount(vcpus));
         }
-        if irqs % 32 != 0 || !(32..=MAX_IRQS).contains(&irqs) {
+        if !irqs.is_multiple_of(32) || !(32..=MAX_IRQS).contains(&irqs) {
             return Err(Error::IrqCount(irqs));
         }
         Ok(Self {

@@ -80,7 +80,7 @@ pub(crate) fn access_ok(offset: usize, size: usize) -> bool {
         return false;
     }
     match size {
-        4 => offset % 4 == 0,
+        4 => offset.is_multiple_of(4),
         1 => (IPRIORITYR..ICFGR).contains(&offset),
         _ => false,
     }

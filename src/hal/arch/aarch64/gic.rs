@@ -1,33 +1,168 @@
-//! `axvisor_api::arch` over the host GICv2: list-register injection and the
-//! host distributor's identity for the virtual distributor.
+//! The host GICv2 as the hypervisor drives it: list-register injection,
+//! forwarding of the guest's virtual-timer interrupt, and the maintenance
+//! interrupt that re-arms it. Register frames are reached through their
+//! fixed host mappings (no driver lock), so the IRQ handlers and the exit
+//! path never wait on the interrupt-controller driver.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use axvisor_api::memory::PhysAddr;
 use axvisor_api::vmm::InterruptVector;
-use arm_gic_driver::{
-    IntId,
-    v2::{Gic, VirtualInterruptConfig, VirtualInterruptState},
-};
 
-/// GICD_TYPER and GICD_IIDR offsets in the distributor.
-const GICD_TYPER: usize = 0x4;
-const GICD_IIDR: usize = 0x8;
-/// Priority given to injected virtual interrupts (middle of the range).
-const VIRQ_PRIORITY: u8 = 0xa0;
+/// Distributor registers used by the hypervisor.
+const GICD_TYPER: usize = 0x004;
+const GICD_IIDR: usize = 0x008;
+const GICD_ISENABLER0: usize = 0x100;
+const GICD_ICENABLER0: usize = 0x180;
+/// Hypervisor-interface registers.
+const GICH_HCR: usize = 0x000;
+const GICH_VTR: usize = 0x004;
+const GICH_EISR0: usize = 0x020;
+const GICH_ELRSR0: usize = 0x030;
+const GICH_LR0: usize = 0x100;
+/// List-register fields.
+const LR_VID_MASK: u32 = 0x3ff;
+const LR_EOI: u32 = 1 << 19;
+const LR_PRIORITY_SHIFT: u32 = 23;
+const LR_PENDING: u32 = 1 << 28;
+const LR_STATE_MASK: u32 = 3 << 28;
 
-fn with_gic<R>(f: impl FnOnce(&mut Gic) -> R) -> Option<R> {
-    let dev = rdrive::get_one::<rdif_intc::Intc>()?;
-    let mut guard = dev.lock().ok()?;
-    guard.typed_mut::<Gic>().map(f)
+/// The PPI of the EL1 virtual timer, and of the GICv2 maintenance interrupt.
+pub const VTIMER_PPI: usize = 27;
+const MAINTENANCE_PPI: usize = 25;
+/// Size of the virtual CPU interface mapped into a guest.
+pub const GICV_SIZE: usize = 0x2000;
+
+/// Host virtual addresses of the distributor and hypervisor interface,
+/// physical address of the virtual CPU interface, and list-register count.
+static GICD: AtomicUsize = AtomicUsize::new(0);
+static GICH: AtomicUsize = AtomicUsize::new(0);
+static GICV_PA: AtomicUsize = AtomicUsize::new(0);
+static LIST_REGS: AtomicUsize = AtomicUsize::new(0);
+
+fn read(base: &AtomicUsize, offset: usize) -> u32 {
+    let reg = (base.load(Ordering::Relaxed) + offset) as *const u32;
+    // SAFETY: `init` stored the host mapping of a GICv2 register frame
+    // (checked against the driver's mapping); `offset` is a register in it.
+    unsafe { reg.read_volatile() }
 }
 
-fn read_gicd(offset: usize) -> u32 {
-    with_gic(|gic| {
-        let reg = (usize::from(gic.gicd_addr()) + offset) as *const u32;
-        // SAFETY: the GIC driver mapped the whole distributor at gicd_addr;
-        // TYPER and IIDR are read-only registers without side effects.
-        unsafe { reg.read_volatile() }
-    })
-    .unwrap_or(0)
+fn write(base: &AtomicUsize, offset: usize, value: u32) {
+    let reg = (base.load(Ordering::Relaxed) + offset) as *mut u32;
+    // SAFETY: as in `read`; the registers written here only change
+    // interrupt state the hypervisor owns.
+    unsafe { reg.write_volatile(value) }
+}
+
+/// Finds the host GIC (GICD, GICC, GICH, GICV in the device tree) and
+/// records its register frames. Called once, before any VM exists.
+pub fn init() -> Result<(), &'static str> {
+    const COMPATIBLE: &[&str] = &["arm,cortex-a15-gic", "arm,gic-400"];
+    let fdt = axhal::dtb::get_fdt().ok_or("no host device tree")?;
+    let node = fdt.find_compatible(COMPATIBLE).next().ok_or("no GICv2 in the host device tree")?;
+    let mut regs = node.reg().ok_or("the GIC node has no reg")?;
+    let mut next = || regs.next().map(|r| r.address as usize);
+    let (gicd, _gicc) = (next().ok_or("GIC reg lacks GICD")?, next());
+    let gich = next().ok_or("the GIC has no hypervisor interface (GICH)")?;
+    let gicv = next().ok_or("the GIC has no virtual CPU interface (GICV)")?;
+    let gicd_va = axhal::mem::phys_to_virt(gicd.into()).as_usize();
+    let driver_gicd = rdrive::get_one::<rdif_intc::Intc>()
+        .and_then(|dev| dev.lock().ok()?.typed_mut::<arm_gic_driver::v2::Gic>().map(|gic| usize::from(gic.gicd_addr())));
+    if driver_gicd != Some(gicd_va) {
+        return Err("the GIC driver did not map the GIC at its linear address");
+    }
+    GICD.store(gicd_va, Ordering::Relaxed);
+    GICH.store(axhal::mem::phys_to_virt(gich.into()).as_usize(), Ordering::Relaxed);
+    GICV_PA.store(gicv, Ordering::Relaxed);
+    LIST_REGS.store((read(&GICH, GICH_VTR) & 0x3f) as usize + 1, Ordering::Relaxed);
+    if !axhal::irq::register(VTIMER_PPI, guest_timer_irq) || !axhal::irq::register(MAINTENANCE_PPI, maintenance_irq) {
+        return Err("cannot register the virtual-timer and maintenance interrupt handlers");
+    }
+    Ok(())
+}
+
+/// Per-CPU setup: empty list registers, virtual CPU interface on, and the
+/// forwarded PPIs enabled on this CPU.
+pub fn init_this_cpu() {
+    for lr in 0..LIST_REGS.load(Ordering::Relaxed) {
+        write(&GICH, GICH_LR0 + 4 * lr, 0);
+    }
+    write(&GICH, GICH_HCR, 1);
+    write(&GICD, GICD_ISENABLER0, (1 << VTIMER_PPI) | (1 << MAINTENANCE_PPI));
+}
+
+/// Called when a vCPU starts or stops running on this CPU: stale list
+/// registers go, the previous guest's timer is silenced, and its PPI is
+/// re-enabled for the next guest.
+pub fn reset_this_cpu() {
+    // SAFETY: the virtual timer belongs to the guest that just left (or
+    // none); disabling it only stops its interrupt.
+    unsafe { core::arch::asm!("msr cntv_ctl_el0, xzr", "isb", options(nostack)) };
+    init_this_cpu();
+}
+
+/// Puts `vector` in a free list register with `priority` (8-bit, as the
+/// guest sees it). True if it is now pending (or already was); false if
+/// every list register is busy, so the caller keeps it queued.
+pub fn inject(vector: usize, priority: u8) -> bool {
+    let lrs = LIST_REGS.load(Ordering::Relaxed);
+    let mut free = None;
+    // An LR the guest EOI'd stays out of use until its maintenance
+    // interrupt has re-enabled what it forwarded.
+    let empty = read(&GICH, GICH_ELRSR0) & !read(&GICH, GICH_EISR0);
+    for lr in 0..lrs {
+        if empty & (1 << lr) != 0 {
+            free = free.or(Some(lr));
+            continue;
+        }
+        let value = read(&GICH, GICH_LR0 + 4 * lr);
+        if (value & LR_VID_MASK) as usize == vector && value & LR_STATE_MASK != 0 {
+            return true;
+        }
+    }
+    let Some(lr) = free else { return false };
+    let eoi = if vector == VTIMER_PPI { LR_EOI } else { 0 };
+    let value = (vector as u32 & LR_VID_MASK) | eoi | (u32::from(priority >> 3) << LR_PRIORITY_SHIFT) | LR_PENDING;
+    write(&GICH, GICH_LR0 + 4 * lr, value);
+    true
+}
+
+/// The guest's virtual timer fired on this CPU: hold the physical PPI off
+/// until the guest EOIs its virtual copy, and queue that copy.
+fn guest_timer_irq() {
+    write(&GICD, GICD_ICENABLER0, 1 << VTIMER_PPI);
+    let (vm, vcpu) = crate::vmm::current_vcpu();
+    if crate::vmm::queue_interrupt(vm, vcpu, VTIMER_PPI).is_err() {
+        debug!("virtual timer fired with no vCPU on this CPU");
+    }
+}
+
+/// A guest EOI'd a list register marked for maintenance: free it and
+/// re-enable the physical PPI it forwarded.
+fn maintenance_irq() {
+    let done = read(&GICH, GICH_EISR0);
+    for lr in (0..LIST_REGS.load(Ordering::Relaxed)).filter(|lr| done & (1 << lr) != 0) {
+        let vector = read(&GICH, GICH_LR0 + 4 * lr) & LR_VID_MASK;
+        write(&GICH, GICH_LR0 + 4 * lr, 0);
+        if vector as usize == VTIMER_PPI {
+            write(&GICD, GICD_ISENABLER0, 1 << VTIMER_PPI);
+        }
+    }
+}
+
+/// Physical address of the host's virtual CPU interface.
+pub fn gicv_base() -> usize {
+    GICV_PA.load(Ordering::Relaxed)
+}
+
+/// Host GICD_IIDR, reported by the virtual distributor.
+pub fn host_iidr() -> u32 {
+    read(&GICD, GICD_IIDR)
+}
+
+/// Host GICD_TYPER.
+pub fn host_typer() -> u32 {
+    read(&GICD, GICD_TYPER)
 }
 
 #[axvisor_api::api_mod_impl(axvisor_api::arch)]
@@ -35,60 +170,25 @@ mod arch_api_impl {
     use super::*;
 
     extern fn hardware_inject_virtual_interrupt(vector: InterruptVector) {
-        let injected = with_gic(|gic| {
-            let Some(gich) = gic.hypervisor_interface() else {
-                return false;
-            };
-            let count = gich.get_list_register_count();
-            let Some(lr) = (0..count).find(|&i| gich.is_list_register_empty(i)) else {
-                return false;
-            };
-            // SAFETY: `vector` is at most 255, a valid SGI/PPI/SPI id.
-            let id = unsafe { IntId::raw(vector as u32) };
-            let config = VirtualInterruptConfig::software(
-                id,
-                None,
-                VIRQ_PRIORITY,
-                VirtualInterruptState::Pending,
-                false,
-                false,
-            );
-            gich.set_virtual_interrupt(lr, config);
-            gich.enable();
-            true
-        });
-        if injected != Some(true) {
-            warn!("virtual interrupt {vector} not injected: no GICv2 hypervisor interface or free list register");
+        if !inject(vector as usize, 0xa0) {
+            warn!("virtual interrupt {vector} not injected: every list register is busy");
         }
     }
 
     extern fn read_vgicd_typer() -> u32 {
-        read_gicd(GICD_TYPER)
+        host_typer()
     }
 
     extern fn read_vgicd_iidr() -> u32 {
-        read_gicd(GICD_IIDR)
+        host_iidr()
     }
 
     extern fn get_host_gicd_base() -> PhysAddr {
-        gic_reg(0)
+        PhysAddr::from(axhal::mem::virt_to_phys(GICD.load(Ordering::Relaxed).into()).as_usize())
     }
 
     extern fn get_host_gicr_base() -> PhysAddr {
-        // GICv2 has no redistributor; the CPU interface is the second reg.
-        gic_reg(1)
+        // GICv2 has no redistributor.
+        PhysAddr::from(0)
     }
-}
-
-/// The `index`-th `reg` entry of the host GIC node in the boot device tree.
-fn gic_reg(index: usize) -> PhysAddr {
-    const COMPATIBLE: &[&str] = &["arm,cortex-a15-gic", "arm,gic-400", "arm,gic-v3"];
-    let base = axhal::dtb::get_fdt()
-        .and_then(|fdt| fdt.find_compatible(COMPATIBLE).next())
-        .and_then(|node| node.reg()?.nth(index))
-        .map(|reg| reg.address as usize);
-    PhysAddr::from(base.unwrap_or_else(|| {
-        warn!("no GIC node with a reg[{index}] in the host device tree");
-        0
-    }))
 }

@@ -6,6 +6,9 @@
 //! `axvisor_api::arch` calls that arm_vcpu and arm_vgic make.
 
 mod gic;
+mod vgic;
+
+pub use vgic::{VirtualIrqChip, is_irqchip};
 
 use aarch64_cpu::registers::{CurrentEL, ID_AA64MMFR0_EL1, Readable};
 use psci::{GuestCall, ret};
@@ -24,6 +27,29 @@ pub fn hardware_check() -> Result<(), &'static str> {
         return Err("fewer than 44 physical-address bits: 4-level stage-2 tables unavailable");
     }
     Ok(())
+}
+
+/// Finds the host GICv2 and installs the handlers that forward the guest
+/// timer; once, before any VM exists.
+pub fn init_host_interrupts() -> Result<(), &'static str> {
+    gic::init()
+}
+
+/// Per-CPU interrupt setup, on each CPU after virtualization is enabled.
+pub fn init_this_cpu() {
+    gic::init_this_cpu();
+}
+
+/// A vCPU starts or stops running on this CPU: clear what the last one
+/// left in the interrupt controller.
+pub fn vcpu_switch_this_cpu() {
+    gic::reset_this_cpu();
+}
+
+/// Makes `vector` pending for the vCPU about to run on this CPU, at
+/// `priority`; false if it must stay queued (no free list register).
+pub fn inject(_vcpu: &crate::vmm::vm::VCpu, vector: usize, priority: u8) -> bool {
+    gic::inject(vector, priority)
 }
 
 /// Cleans `[start, start + len)` from the data cache to the point of

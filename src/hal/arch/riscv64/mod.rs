@@ -3,6 +3,10 @@
 
 use super::GuestRequest;
 
+#[path = "../plain_irq.rs"]
+mod plain_irq;
+pub use plain_irq::*;
+
 /// SBI error code for calls that are not implemented.
 const SBI_ERR_NOT_SUPPORTED: u64 = (-2i64) as u64;
 

@@ -3,6 +3,10 @@
 
 use super::GuestRequest;
 
+#[path = "../plain_irq.rs"]
+mod plain_irq;
+pub use plain_irq::*;
+
 /// Caches are coherent with instruction fetch and DMA here: nothing to do.
 pub fn clean_dcache_range(_start: *const u8, _len: usize) {}
 

@@ -1,0 +1,59 @@
+//! Interrupt delivery for architectures whose vCPU crate injects interrupts
+//! itself and for which the hypervisor emulates no interrupt controller yet
+//! (riscv64, x86_64): the shared part of their arch contract.
+
+use axvmconfig::EmulatedDeviceConfig;
+
+use crate::hal::{IrqChipError, Ipi};
+use crate::vmm::vm::{VCpu, Vm};
+
+/// No interrupt controller is emulated here; this type has no values.
+pub enum VirtualIrqChip {}
+
+/// No config entry names an emulated interrupt controller here.
+pub fn is_irqchip(_dev: &EmulatedDeviceConfig) -> bool {
+    false
+}
+
+impl VirtualIrqChip {
+    /// Never called: `is_irqchip` accepts no entry.
+    pub fn create(_dev: &EmulatedDeviceConfig, _vm: &Vm) -> Result<Self, IrqChipError> {
+        Err(IrqChipError::Config { field: "type", what: "no interrupt controller is emulated on this architecture" })
+    }
+
+    /// See the aarch64 controller.
+    pub fn offset_of(&self, _gpa: usize) -> Option<usize> {
+        match *self {}
+    }
+
+    /// See the aarch64 controller.
+    pub fn read(&self, _vcpu: usize, _offset: usize, _size: usize) -> usize {
+        match *self {}
+    }
+
+    /// See the aarch64 controller.
+    pub fn write(&self, _vcpu: usize, _offset: usize, _size: usize, _value: usize) -> Option<Ipi> {
+        match *self {}
+    }
+
+    /// See the aarch64 controller.
+    pub fn deliverable(&self, _vcpu: usize, _vector: usize) -> Option<u8> {
+        match *self {}
+    }
+}
+
+/// Nothing to set up on the host.
+pub fn init_host_interrupts() -> Result<(), &'static str> {
+    Ok(())
+}
+
+/// Nothing to set up per CPU.
+pub fn init_this_cpu() {}
+
+/// Nothing to clear between vCPUs.
+pub fn vcpu_switch_this_cpu() {}
+
+/// The vCPU crate injects the interrupt.
+pub fn inject(vcpu: &VCpu, vector: usize, _priority: u8) -> bool {
+    vcpu.inject_interrupt(vector).is_ok()
+}
