@@ -41,7 +41,9 @@ GUEST_IMAGES := target/guests/arceos-hello-$(ARCH).bin
 HOST_CONFIG := configs/platforms/$(HOST_PLATFORM).generated.toml
 TEST_IMAGES := target/test-images
 
-.PHONY: help setup build guests run test unit-test qemu-test clean clippy
+BENCH_DIR := target/bench
+
+.PHONY: help setup build guests run test unit-test qemu-test bench clean clippy
 
 help:
 	@echo "AxVisor, a type-1 hypervisor on ArceOS."
@@ -50,7 +52,10 @@ help:
 	@echo "  build      build the hypervisor image ($(BIN)) with VM_CONFIGS embedded"
 	@echo "  guests     build the guest images the VM configs name"
 	@echo "  run        build and boot the hypervisor under QEMU"
-	@echo "  test       host unit tests, then QEMU boot tests (aarch64)"
+	@echo "  test       host unit tests, then QEMU tests (aarch64): boot, bad configs,"
+	@echo "             the probe guest's suite (under the hypervisor and bare), isolation"
+	@echo "  bench      probe-guest benchmarks under the hypervisor and bare (aarch64):"
+	@echo "             table + $(BENCH_DIR)/$(ARCH).json"
 	@echo "  clippy     lint the hypervisor for ARCH and the host crates"
 	@echo "  setup      install what is missing (QEMU 10, rustup targets, tools)"
 	@echo "  clean      remove build output"
@@ -70,6 +75,7 @@ setup:
 guests: setup
 ifeq ($(ARCH),aarch64)
 	@scripts/build-arceos-guest.sh aarch64 configs/vms/arceos-aarch64.toml target/guests/arceos-hello-aarch64.bin
+	@scripts/build-probe-guest.sh target/guests
 else
 	@echo "guests: no guest is built for $(ARCH) yet"
 endif
@@ -109,8 +115,28 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
 	  VM_CONFIGS="crates/qemu-boot-tests/configs/zero-vcpus.toml configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/image-too-large.toml crates/qemu-boot-tests/configs/no-such-file.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-bad-configs.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
+	  VM_CONFIGS=configs/vms/probe-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-probe.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
+	  VM_CONFIGS="configs/vms/arceos-aarch64.toml configs/vms/probe-isolation-aarch64.toml" \
+	  BIN=$(TEST_IMAGES)/axvisor-aarch64-isolation.bin
+	cp target/guests/probe-aarch64.elf $(TEST_IMAGES)/
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test aarch64_boot -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test aarch64_boot --test aarch64_probe -- --include-ignored
+
+# The probe guest's benchmarks: the hypervisor with logging at warn (no log
+# line is on the exit path either way), then the same probe bare.
+bench: setup
+ifneq ($(ARCH),aarch64)
+	@echo "bench: the probe guest runs on aarch64 only so far"; exit 2
+else
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 \
+	  VM_CONFIGS=configs/vms/probe-bench-aarch64.toml BIN=$(BENCH_DIR)/axvisor-aarch64-probe-bench.bin
+	cargo run --quiet --release --locked -p probe-bench -- \
+	  --hypervisor $(BENCH_DIR)/axvisor-aarch64-probe-bench.bin \
+	  --bare target/guests/probe-aarch64.elf --bare-entry 0x40200004 \
+	  --out $(BENCH_DIR)/aarch64.json
+endif
 
 test: unit-test qemu-test
 

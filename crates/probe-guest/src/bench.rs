@@ -15,10 +15,13 @@ const MMIO_READS: u64 = 10_000;
 const TIMER_SAMPLES: u64 = 64;
 
 /// Runs every benchmark; hypercalls only under the hypervisor.
-pub fn run(under_hv: bool, first_counter: u64) {
+/// `first_counter` and `first_line` are the counter at the first
+/// instruction and just before the first line was printed.
+pub fn run(under_hv: bool, first_counter: u64, first_line: u64) {
     let hz = cpu::counter_hz();
     println!("bench name=counter_hz value={hz}");
     println!("bench name=first_instruction ticks={first_counter}");
+    println!("bench name=first_line ticks={first_line}");
     if under_hv {
         report("null_hypercall", CALLS, null_hypercalls());
     }

@@ -30,6 +30,7 @@ const UNMAPPED_GPA: usize = 0x3f00_0000;
 #[unsafe(no_mangle)]
 extern "C" fn probe_main(mode: u64, first_counter: u64) -> ! {
     cpu::mmu_enable(true);
+    let first_line = cpu::now();
     let under_hv = cpu::el2_implemented();
     let host = if under_hv { "under a hypervisor" } else { "bare" };
     match mode {
@@ -39,7 +40,7 @@ extern "C" fn probe_main(mode: u64, first_counter: u64) -> ! {
         }
         1 => {
             println!("probe: benchmarks ({host})");
-            bench::run(under_hv, first_counter);
+            bench::run(under_hv, first_counter, first_line);
         }
         _ => isolation(under_hv),
     }

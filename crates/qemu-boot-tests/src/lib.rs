@@ -57,12 +57,34 @@ pub fn image_dir() -> PathBuf {
     }
 }
 
-/// The QEMU command line that boots `image` on `arch`.
+/// The QEMU command line that boots the hypervisor `image` on `arch`.
 pub fn qemu_command(arch: Arch, image: &Path, smp: usize, mem: &str) -> Command {
+    machine_command(arch, true, image, smp, mem)
+}
+
+/// The QEMU command line that boots a guest kernel ELF bare (EL1, no
+/// EL2 on the machine), starting at `entry` when given instead of the
+/// ELF's entry point.
+pub fn bare_command(arch: Arch, elf: &Path, smp: usize, mem: &str, entry: Option<u64>) -> Command {
+    let mut cmd = machine_command(arch, false, elf, smp, mem);
+    if let Some(pc) = entry {
+        cmd.args(["-device", &format!("loader,addr={pc:#x},cpu-num=0")]);
+    }
+    cmd
+}
+
+/// Makes guest-visible time count executed instructions (one per
+/// nanosecond), so figures repeat exactly run to run.
+pub fn count_instructions(cmd: &mut Command) {
+    cmd.args(["-icount", "shift=0,sleep=off"]);
+}
+
+fn machine_command(arch: Arch, virtualization: bool, image: &Path, smp: usize, mem: &str) -> Command {
     let mut cmd = match arch {
         Arch::Aarch64 => {
             let mut c = Command::new("qemu-system-aarch64");
-            c.args(["-machine", "virt,virtualization=on,gic-version=2", "-cpu", "cortex-a72"]);
+            let virt = if virtualization { "on" } else { "off" };
+            c.args(["-machine", &format!("virt,virtualization={virt},gic-version=2"), "-cpu", "cortex-a72"]);
             c
         }
     };
@@ -70,6 +92,53 @@ pub fn qemu_command(arch: Arch, image: &Path, smp: usize, mem: &str) -> Command 
         .arg("-kernel")
         .arg(image);
     cmd
+}
+
+/// What the probe guest reported: its `ok`/`not ok` lines and closing tally.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// Names of the checks that printed `ok N name` (skips excluded).
+    pub passed: Vec<String>,
+    /// Whole `not ok ...` lines.
+    pub failed: Vec<String>,
+    /// Names of skipped checks.
+    pub skipped: Vec<String>,
+    /// The closing `P passed, F failed, S skipped` numbers, if printed.
+    pub tally: Option<(u32, u32, u32)>,
+}
+
+impl ProbeReport {
+    /// Reads the probe's lines out of a console log (other lines ignored).
+    pub fn parse(output: &str) -> Self {
+        let mut report = Self::default();
+        for line in output.lines().map(str::trim) {
+            if line.starts_with("not ok") {
+                report.failed.push(line.to_string());
+            } else if let Some(rest) = line.strip_prefix("ok ") {
+                let name = rest.split_whitespace().nth(1).unwrap_or_default().to_string();
+                if rest.contains("# skip") {
+                    report.skipped.push(name);
+                } else {
+                    report.passed.push(name);
+                }
+            } else if let Some(tally) = parse_tally(line) {
+                report.tally = Some(tally);
+            }
+        }
+        report
+    }
+}
+
+fn parse_tally(line: &str) -> Option<(u32, u32, u32)> {
+    let mut numbers = [0u32; 3];
+    let parts: Vec<&str> = line.split(", ").collect();
+    if parts.len() != 3 {
+        return None;
+    }
+    for ((part, word), slot) in parts.iter().zip(["passed", "failed", "skipped"]).zip(&mut numbers) {
+        *slot = part.strip_suffix(word)?.trim().parse().ok()?;
+    }
+    Some((numbers[0], numbers[1], numbers[2]))
 }
 
 /// Removes ANSI colour sequences.
@@ -148,6 +217,28 @@ mod tests {
         let run = run(cmd, Duration::from_millis(200));
         assert!(run.status.is_none());
         assert!(run.elapsed < Duration::from_secs(4));
+    }
+
+    #[test]
+    fn probe_report_reads_checks_and_tally() {
+        let log = "noise\nok 1 hypercall # skip: needs the hypervisor\nok 2 emulated-mmio\n\
+                   not ok 3 virtual-timer-interrupt: no timer interrupt within 1 s (saw 0x0)\n\
+                   [ 0.1 info] 3 passed, no\n1 passed, 1 failed, 1 skipped\n";
+        let report = ProbeReport::parse(log);
+        assert_eq!(report.passed, ["emulated-mmio"]);
+        assert_eq!(report.skipped, ["hypercall"]);
+        assert_eq!(report.failed.len(), 1);
+        assert!(report.failed[0].contains("virtual-timer-interrupt"));
+        assert_eq!(report.tally, Some((1, 1, 1)));
+        assert_eq!(ProbeReport::parse("nothing here").tally, None);
+    }
+
+    #[test]
+    fn bare_command_sets_the_start_address() {
+        let cmd = bare_command(Arch::Aarch64, Path::new("p.elf"), 2, "256M", Some(0x4020_0004));
+        let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert!(args.contains(&"virt,virtualization=off,gic-version=2".to_string()));
+        assert!(args.contains(&"loader,addr=0x40200004,cpu-num=0".to_string()));
     }
 
     #[test]

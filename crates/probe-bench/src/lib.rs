@@ -1,0 +1,352 @@
+//! Turns the probe guest's `bench ...` lines from a run under the
+//! hypervisor and a bare run into figures: instructions per operation
+//! (QEMU `-icount shift=0`: one instruction per nanosecond of guest time),
+//! ratios against the bare run, and the project's targets. Renders them as
+//! a table and as JSON.
+#![deny(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+
+/// Why a run's output could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BenchError {
+    /// The probe never printed `bench done`.
+    Incomplete(&'static str),
+    /// A `bench` line is malformed.
+    BadLine(String),
+    /// A value the report needs is missing.
+    Missing {
+        /// Which run.
+        run: &'static str,
+        /// Benchmark name.
+        name: &'static str,
+        /// Key on its line.
+        key: &'static str,
+    },
+    /// The compute workload gave different checksums, so the runs did
+    /// different work.
+    ChecksumMismatch(u64, u64),
+}
+
+impl fmt::Display for BenchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Incomplete(run) => write!(f, "the {run} run ended before the probe printed `bench done`"),
+            Self::BadLine(line) => write!(f, "malformed bench line: {line:?}"),
+            Self::Missing { run, name, key } => write!(f, "the {run} run printed no `{key}` for `{name}`"),
+            Self::ChecksumMismatch(a, b) => {
+                write!(f, "compute checksums differ ({a:#x} vs {b:#x}): the runs did not do the same work")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BenchError {}
+
+/// The `bench name=N key=value ...` lines of one run, by name then key.
+#[derive(Debug, Default)]
+pub struct Samples {
+    run: &'static str,
+    values: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+fn parse_number(text: &str) -> Option<u64> {
+    match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+impl Samples {
+    /// Reads one run's console output; `run` names it in errors.
+    pub fn parse(run: &'static str, output: &str) -> Result<Self, BenchError> {
+        let mut samples = Self { run, values: BTreeMap::new() };
+        let mut done = false;
+        for line in output.lines().map(str::trim) {
+            let Some(rest) = line.strip_prefix("bench ") else { continue };
+            if rest == "done" {
+                done = true;
+                continue;
+            }
+            let mut name = None;
+            let mut fields = BTreeMap::new();
+            for pair in rest.split_whitespace() {
+                let (key, value) = pair.split_once('=').ok_or_else(|| BenchError::BadLine(line.to_string()))?;
+                if key == "name" {
+                    name = Some(value.to_string());
+                } else if let Some(number) = parse_number(value) {
+                    fields.insert(key.to_string(), number);
+                } else if key != "error" {
+                    return Err(BenchError::BadLine(line.to_string()));
+                }
+            }
+            let name = name.ok_or_else(|| BenchError::BadLine(line.to_string()))?;
+            samples.values.insert(name, fields);
+        }
+        if !done {
+            return Err(BenchError::Incomplete(run));
+        }
+        Ok(samples)
+    }
+
+    fn get(&self, name: &'static str, key: &'static str) -> Result<u64, BenchError> {
+        self.values
+            .get(name)
+            .and_then(|f| f.get(key))
+            .copied()
+            .ok_or(BenchError::Missing { run: self.run, name, key })
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+}
+
+/// What a target bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetOf {
+    /// The figure under the hypervisor.
+    Hypervisor,
+    /// The ratio hypervisor / bare.
+    Ratio,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// Key in the JSON.
+    pub name: &'static str,
+    /// What is measured.
+    pub description: &'static str,
+    /// Unit of the hypervisor and bare values.
+    pub unit: &'static str,
+    /// Under the hypervisor.
+    pub hypervisor: Option<f64>,
+    /// Bare.
+    pub bare: Option<f64>,
+    /// The project's target, and what it bounds.
+    pub target: Option<(f64, TargetOf)>,
+}
+
+impl Figure {
+    /// Hypervisor / bare, when both exist.
+    pub fn ratio(&self) -> Option<f64> {
+        match (self.hypervisor, self.bare) {
+            (Some(h), Some(b)) if b > 0.0 => Some(h / b),
+            _ => None,
+        }
+    }
+
+    /// Whether the target is met (`None` without a target or value).
+    pub fn meets_target(&self) -> Option<bool> {
+        let (limit, of) = self.target?;
+        let value = match of {
+            TargetOf::Hypervisor => self.hypervisor?,
+            TargetOf::Ratio => self.ratio()?,
+        };
+        Some(value <= limit)
+    }
+}
+
+/// Builds the figures from a hypervisor run and a bare run.
+pub fn figures(hv: &Samples, bare: &Samples) -> Result<Vec<Figure>, BenchError> {
+    let hz = hv.get("counter_hz", "value")? as f64;
+    let bare_hz = bare.get("counter_hz", "value")? as f64;
+    let insns = |ticks: u64, hz: f64| ticks as f64 * 1e9 / hz;
+    let per_iter = |s: &Samples, name: &'static str, hz: f64| -> Result<f64, BenchError> {
+        let iters = s.get(name, "iters")?.max(1);
+        Ok(insns(s.get(name, "ticks")?, hz) / iters as f64)
+    };
+    let both = |name: &'static str, key: &'static str| -> Result<(f64, f64), BenchError> {
+        Ok((insns(hv.get(name, key)?, hz), insns(bare.get(name, key)?, bare_hz)))
+    };
+    let (hv_sum, bare_sum) = (hv.get("compute", "checksum")?, bare.get("compute", "checksum")?);
+    if hv_sum != bare_sum {
+        return Err(BenchError::ChecksumMismatch(hv_sum, bare_sum));
+    }
+    let (first_insn_hv, first_insn_bare) = both("first_instruction", "ticks")?;
+    let (first_line_hv, first_line_bare) = both("first_line", "ticks")?;
+    let (compute_hv, compute_bare) = both("compute", "ticks")?;
+    let (timer_max_hv, timer_max_bare) = both("timer_latency", "max")?;
+    let hypercall = if hv.has("null_hypercall") { Some(per_iter(hv, "null_hypercall", hz)?) } else { None };
+    let insn = "instructions";
+    Ok(vec![
+        Figure {
+            name: "boot_first_instruction",
+            description: "reset -> guest's first instruction",
+            unit: insn,
+            hypervisor: Some(first_insn_hv),
+            bare: Some(first_insn_bare),
+            target: None,
+        },
+        Figure {
+            name: "boot_first_line",
+            description: "reset -> guest's first line",
+            unit: insn,
+            hypervisor: Some(first_line_hv),
+            bare: Some(first_line_bare),
+            target: Some((5e6, TargetOf::Hypervisor)),
+        },
+        Figure {
+            name: "null_hypercall",
+            description: "null hypercall round trip",
+            unit: insn,
+            hypervisor: hypercall,
+            bare: None,
+            target: Some((250.0, TargetOf::Hypervisor)),
+        },
+        Figure {
+            name: "mmio_read",
+            description: "emulated MMIO read (GICD_TYPER)",
+            unit: insn,
+            hypervisor: Some(per_iter(hv, "mmio_read", hz)?),
+            bare: Some(per_iter(bare, "mmio_read", bare_hz)?),
+            target: Some((300.0, TargetOf::Hypervisor)),
+        },
+        Figure {
+            name: "timer_latency",
+            description: "timer deadline -> guest handler (mean)",
+            unit: insn,
+            hypervisor: Some(per_iter(hv, "timer_latency", hz)?),
+            bare: Some(per_iter(bare, "timer_latency", bare_hz)?),
+            target: Some((1000.0, TargetOf::Hypervisor)),
+        },
+        Figure {
+            name: "timer_latency_max",
+            description: "timer deadline -> guest handler (worst)",
+            unit: insn,
+            hypervisor: Some(timer_max_hv),
+            bare: Some(timer_max_bare),
+            target: None,
+        },
+        Figure {
+            name: "compute",
+            description: "compute workload (4 MiB shuffle, chase, hash)",
+            unit: insn,
+            hypervisor: Some(compute_hv),
+            bare: Some(compute_bare),
+            target: Some((1.005, TargetOf::Ratio)),
+        },
+    ])
+}
+
+/// Wall-clock seconds of each QEMU run, as a figure.
+pub fn wall_figure(hv_seconds: f64, bare_seconds: f64) -> Figure {
+    Figure {
+        name: "wall_time",
+        description: "whole QEMU run, wall clock",
+        unit: "seconds",
+        hypervisor: Some(hv_seconds),
+        bare: Some(bare_seconds),
+        target: None,
+    }
+}
+
+fn show(value: Option<f64>) -> String {
+    match value {
+        None => "-".to_string(),
+        Some(v) if v >= 1e6 => format!("{:.2} M", v / 1e6),
+        Some(v) if v >= 100.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.3}"),
+    }
+}
+
+/// The report as a text table.
+pub fn table(figures: &[Figure]) -> String {
+    let mut out = format!(
+        "{:<62} {:>12} {:>12} {:>10} {:>16}\n",
+        "figure", "hypervisor", "bare", "hv/bare", "target"
+    );
+    for f in figures {
+        let target = match (f.target, f.meets_target()) {
+            (Some((limit, of)), met) => {
+                let of = if of == TargetOf::Ratio { "x" } else { "" };
+                let mark = match met {
+                    Some(true) => "met",
+                    Some(false) => "MISSED",
+                    None => "?",
+                };
+                format!("<= {}{of} {mark}", show(Some(limit)))
+            }
+            (None, _) => String::new(),
+        };
+        let what = format!("{} ({})", f.description, f.unit);
+        let ratio = f.ratio().map_or("-".to_string(), |r| format!("{r:.4}"));
+        let _ = writeln!(out, "{what:<62} {:>12} {:>12} {ratio:>10} {target:>16}", show(f.hypervisor), show(f.bare));
+    }
+    out
+}
+
+fn json_number(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v}"),
+        _ => "null".to_string(),
+    }
+}
+
+/// Escapes text for a JSON string.
+pub fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out += "\\\"",
+            '\\' => out += "\\\\",
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Where and how the figures were made.
+pub struct Provenance<'a> {
+    /// Architecture.
+    pub arch: &'a str,
+    /// `qemu-system-* --version` first line.
+    pub qemu: &'a str,
+    /// The command that made the figures.
+    pub command: &'a str,
+    /// QEMU command lines of the two runs.
+    pub hypervisor_run: &'a str,
+    /// See `hypervisor_run`.
+    pub bare_run: &'a str,
+}
+
+/// The report as JSON.
+pub fn json(p: &Provenance<'_>, figures: &[Figure]) -> String {
+    let mut out = String::from("{\n");
+    let _ = writeln!(out, "  \"arch\": {},", json_string(p.arch));
+    let _ = writeln!(out, "  \"qemu\": {},", json_string(p.qemu));
+    let _ = writeln!(out, "  \"command\": {},", json_string(p.command));
+    let _ = writeln!(out, "  \"runs\": {{\"hypervisor\": {}, \"bare\": {}}},", json_string(p.hypervisor_run), json_string(p.bare_run));
+    out += "  \"figures\": {\n";
+    for (i, f) in figures.iter().enumerate() {
+        let (target, of) = match f.target {
+            Some((limit, TargetOf::Hypervisor)) => (Some(limit), "\"hypervisor\""),
+            Some((limit, TargetOf::Ratio)) => (Some(limit), "\"ratio\""),
+            None => (None, "null"),
+        };
+        let met = f.meets_target().map_or("null".to_string(), |m| m.to_string());
+        let _ = write!(
+            out,
+            "    {}: {{\"description\": {}, \"unit\": {}, \"hypervisor\": {}, \"bare\": {}, \"ratio\": {}, \"target\": {}, \"target_of\": {of}, \"meets_target\": {met}}}",
+            json_string(f.name),
+            json_string(f.description),
+            json_string(f.unit),
+            json_number(f.hypervisor),
+            json_number(f.bare),
+            json_number(f.ratio()),
+            json_number(target),
+        );
+        out += if i + 1 < figures.len() { ",\n" } else { "\n" };
+    }
+    out += "  }\n}\n";
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,116 @@
+//! `make bench`: runs the probe guest's benchmarks under the hypervisor and
+//! bare, both under QEMU with `-icount shift=0,sleep=off`, prints a table
+//! and writes JSON.
+//!
+//! usage: probe-bench --hypervisor IMAGE --bare ELF --bare-entry ADDR --out FILE
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use probe_bench::{BenchError, Provenance, Samples, figures, json, table, wall_figure};
+use qemu_boot_tests::{Arch, Run, bare_command, count_instructions, qemu_command, run};
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+struct Args {
+    hypervisor: PathBuf,
+    bare: PathBuf,
+    bare_entry: u64,
+    out: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let (mut hypervisor, mut bare, mut entry, mut out) = (None, None, None, None);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--hypervisor" => hypervisor = Some(PathBuf::from(value)),
+            "--bare" => bare = Some(PathBuf::from(value)),
+            "--bare-entry" => {
+                let hex = value.trim_start_matches("0x");
+                entry = Some(u64::from_str_radix(hex, 16).map_err(|e| format!("--bare-entry {value}: {e}"))?);
+            }
+            "--out" => out = Some(PathBuf::from(value)),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(Args {
+        hypervisor: hypervisor.ok_or("--hypervisor is required")?,
+        bare: bare.ok_or("--bare is required")?,
+        bare_entry: entry.ok_or("--bare-entry is required")?,
+        out: out.ok_or("--out is required")?,
+    })
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut text = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        text.push(' ');
+        text += &arg.to_string_lossy();
+    }
+    text
+}
+
+fn checked_run(what: &'static str, cmd: Command) -> Result<(Run, String), String> {
+    let line = describe(&cmd);
+    let result = run(cmd, TIMEOUT);
+    if !matches!(result.status, Some(s) if s.success()) {
+        return Err(format!("the {what} run did not exit cleanly ({:?}); output:\n{}", result.status, result.output));
+    }
+    Ok((result, line))
+}
+
+fn qemu_version() -> String {
+    Command::new("qemu-system-aarch64")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.lines().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn main() -> ExitCode {
+    match bench() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("probe-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench() -> Result<(), String> {
+    let args = parse_args()?;
+    let mut hv_cmd = qemu_command(Arch::Aarch64, &args.hypervisor, 1, "256M");
+    count_instructions(&mut hv_cmd);
+    let mut bare_cmd = bare_command(Arch::Aarch64, &args.bare, 1, "256M", Some(args.bare_entry));
+    count_instructions(&mut bare_cmd);
+    let (hv_run, hv_line) = checked_run("hypervisor", hv_cmd)?;
+    let (bare_run, bare_line) = checked_run("bare", bare_cmd)?;
+    let report = || -> Result<_, BenchError> {
+        let hv = Samples::parse("hypervisor", &hv_run.output)?;
+        let bare = Samples::parse("bare", &bare_run.output)?;
+        figures(&hv, &bare)
+    };
+    let mut figures = report().map_err(|e| e.to_string())?;
+    figures.push(wall_figure(hv_run.elapsed.as_secs_f64(), bare_run.elapsed.as_secs_f64()));
+    let qemu = qemu_version();
+    print!("{}", table(&figures));
+    println!("QEMU: {qemu}; guest time in instructions (-icount shift=0,sleep=off)");
+    let provenance = Provenance {
+        arch: "aarch64",
+        qemu: &qemu,
+        command: "make ARCH=aarch64 bench",
+        hypervisor_run: &hv_line,
+        bare_run: &bare_line,
+    };
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(&args.out, json(&provenance, &figures)).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}

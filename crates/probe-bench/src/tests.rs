@@ -1,0 +1,100 @@
+use super::*;
+
+const HV: &str = "\
+axvisor 0.1.0
+bench name=counter_hz value=62500000
+bench name=first_instruction ticks=1000
+bench name=first_line ticks=1100
+bench name=null_hypercall iters=10000 ticks=20000
+bench name=mmio_read iters=10000 ticks=15000
+bench name=timer_latency iters=64 ticks=3200 min=40 max=60
+bench name=compute iters=1 ticks=2001000 checksum=0x3f27
+bench done
+";
+
+const BARE: &str = "\
+bench name=counter_hz value=62500000
+bench name=first_instruction ticks=0
+bench name=first_line ticks=10
+bench name=mmio_read iters=10000 ticks=2500
+bench name=timer_latency iters=64 ticks=0 min=0 max=0
+bench name=compute iters=1 ticks=2000000 checksum=0x3f27
+bench done
+";
+
+fn figure<'a>(figures: &'a [Figure], name: &str) -> &'a Figure {
+    figures.iter().find(|f| f.name == name).expect("figure present")
+}
+
+#[test]
+fn ticks_become_instructions_per_operation() {
+    let hv = Samples::parse("hypervisor", HV).expect("parses");
+    let bare = Samples::parse("bare", BARE).expect("parses");
+    let figures = figures(&hv, &bare).expect("complete");
+    // 62.5 MHz: 16 ns per tick, one instruction per ns.
+    assert_eq!(figure(&figures, "null_hypercall").hypervisor, Some(32.0));
+    assert_eq!(figure(&figures, "null_hypercall").bare, None);
+    assert_eq!(figure(&figures, "mmio_read").hypervisor, Some(24.0));
+    assert_eq!(figure(&figures, "timer_latency").hypervisor, Some(800.0));
+    assert_eq!(figure(&figures, "timer_latency_max").hypervisor, Some(960.0));
+    assert_eq!(figure(&figures, "boot_first_line").hypervisor, Some(17_600.0));
+    let compute = figure(&figures, "compute");
+    assert_eq!(compute.ratio(), Some(1.0005));
+    assert_eq!(compute.meets_target(), Some(true));
+}
+
+#[test]
+fn targets_bound_the_right_value() {
+    let mut f = Figure {
+        name: "x",
+        description: "x",
+        unit: "instructions",
+        hypervisor: Some(300.0),
+        bare: Some(100.0),
+        target: Some((250.0, TargetOf::Hypervisor)),
+    };
+    assert_eq!(f.meets_target(), Some(false));
+    f.target = Some((3.0, TargetOf::Ratio));
+    assert_eq!(f.meets_target(), Some(true));
+    f.target = None;
+    assert_eq!(f.meets_target(), None);
+}
+
+#[test]
+fn incomplete_or_inconsistent_runs_are_errors() {
+    assert_eq!(Samples::parse("bare", "bench name=counter_hz value=1\n").err(), Some(BenchError::Incomplete("bare")));
+    assert!(matches!(Samples::parse("bare", "bench value=1\nbench done"), Err(BenchError::BadLine(_))));
+    assert!(matches!(Samples::parse("bare", "bench name=x ticks=ten\nbench done"), Err(BenchError::BadLine(_))));
+    let hv = Samples::parse("hypervisor", HV).expect("parses");
+    let other = Samples::parse("bare", &BARE.replace("0x3f27", "0x1")).expect("parses");
+    assert_eq!(figures(&hv, &other).err(), Some(BenchError::ChecksumMismatch(0x3f27, 0x1)));
+    let short = Samples::parse("bare", "bench name=counter_hz value=1\nbench done").expect("parses");
+    assert!(matches!(figures(&hv, &short), Err(BenchError::Missing { run: "bare", .. })));
+}
+
+#[test]
+fn json_is_well_formed_and_escaped() {
+    let hv = Samples::parse("hypervisor", HV).expect("parses");
+    let bare = Samples::parse("bare", BARE).expect("parses");
+    let mut figures = figures(&hv, &bare).expect("complete");
+    figures.push(wall_figure(1.5, 0.25));
+    let provenance = Provenance {
+        arch: "aarch64",
+        qemu: "QEMU \"10\"",
+        command: "make bench",
+        hypervisor_run: "qemu a\\b",
+        bare_run: "qemu\n",
+    };
+    let text = json(&provenance, &figures);
+    assert!(text.contains("\"qemu\": \"QEMU \\\"10\\\"\""));
+    assert!(text.contains("\"hypervisor\": \"qemu a\\\\b\""));
+    assert!(text.contains("\"bare\": \"qemu\\u000a\""));
+    assert!(text.contains("\"null_hypercall\": {\"description\": \"null hypercall round trip\", \"unit\": \"instructions\", \"hypervisor\": 32, \"bare\": null, \"ratio\": null, \"target\": 250, \"target_of\": \"hypervisor\", \"meets_target\": true}"));
+    assert!(text.contains("\"wall_time\": {"));
+    // Balanced braces and no trailing comma before a closing brace.
+    assert_eq!(text.matches('{').count(), text.matches('}').count());
+    assert!(!text.contains(",\n  }"));
+    let rows = table(&figures);
+    assert!(rows.contains("null hypercall round trip (instructions)"));
+    assert!(rows.contains("<= 250 met"));
+}

@@ -1,0 +1,65 @@
+//! aarch64: the probe guest's conformance suite under the hypervisor and
+//! bare, and the isolation case (a guest touching an unmapped address is
+//! stopped; the hypervisor and the other VM go on).
+//!
+//! Ignored under plain `cargo test`; `make test` builds the images and runs
+//! them with `--include-ignored`.
+
+use std::time::Duration;
+
+use qemu_boot_tests::{Arch, ProbeReport, bare_command, image_dir, qemu_command, run};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+/// Checks the suite runs inside the guest (7 is its own VM, 8 is checked
+/// from the host side).
+const GUEST_CHECKS: [&str; 6] = [
+    "hypercall",
+    "emulated-mmio",
+    "virtual-timer-interrupt",
+    "wfi-wakeup",
+    "smp-cpu-on-sgi",
+    "psci-version-features",
+];
+
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn probe_suite_passes_under_the_hypervisor() {
+    let image = image_dir().join("axvisor-aarch64-probe.bin");
+    let run = run(qemu_command(Arch::Aarch64, &image, 2, "256M"), TIMEOUT);
+    let report = ProbeReport::parse(&run.output);
+    assert!(report.failed.is_empty(), "failed checks: {:#?}\noutput:\n{}", report.failed, run.output);
+    assert_eq!(report.passed, GUEST_CHECKS, "output:\n{}", run.output);
+    assert_eq!(report.tally, Some((6, 0, 0)), "output:\n{}", run.output);
+    // Check 8: SYSTEM_OFF ends the VM and the hypervisor says so.
+    run.assert_line("VM[1] probe powered off");
+    run.assert_line("all VMs stopped (1 booted, 0 rejected, 0 stopped on a fault)");
+    run.assert_clean_exit();
+}
+
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn probe_suite_passes_bare() {
+    let elf = image_dir().join("probe-aarch64.elf");
+    let run = run(bare_command(Arch::Aarch64, &elf, 2, "256M", None), TIMEOUT);
+    let report = ProbeReport::parse(&run.output);
+    assert!(report.failed.is_empty(), "failed checks: {:#?}\noutput:\n{}", report.failed, run.output);
+    assert_eq!(report.skipped, ["hypercall"], "output:\n{}", run.output);
+    assert_eq!(report.tally, Some((5, 0, 1)), "output:\n{}", run.output);
+    run.assert_clean_exit();
+}
+
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn isolation_fault_stops_only_the_faulting_vm() {
+    let image = image_dir().join("axvisor-aarch64-isolation.bin");
+    let run = run(qemu_command(Arch::Aarch64, &image, 2, "256M"), TIMEOUT);
+    run.assert_line("probe: isolation: reading unmapped guest-physical address 0x3f000000");
+    run.assert_line(
+        "VM[2] probe-isolation stopped: VM[2] vCPU[0]: read of 4 bytes at unmapped guest-physical address 0x3f000000",
+    );
+    assert!(!run.output.contains("not ok 7"), "the guest ran past the fault:\n{}", run.output);
+    run.assert_line("Hello, world! (ArceOS guest)");
+    run.assert_line("VM[1] arceos powered off");
+    run.assert_line("all VMs stopped (2 booted, 0 rejected, 1 stopped on a fault)");
+    run.assert_clean_exit();
+}
