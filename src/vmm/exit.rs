@@ -36,7 +36,7 @@ pub fn handle(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: AxVCpuExitReas
     if let Some(action) = irqchip_access(entry, vcpu_id, vcpu, &exit) {
         return action;
     }
-    let devices = entry.vm.get_devices();
+    let devices = || entry.vm.get_devices();
     match exit {
         AxVCpuExitReason::Nothing => Action::Continue,
         AxVCpuExitReason::ExternalInterrupt { vector } => {
@@ -44,7 +44,7 @@ pub fn handle(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: AxVCpuExitReas
             axtask::yield_now();
             Action::Continue
         }
-        AxVCpuExitReason::MmioRead { addr, width, reg, .. } => match devices.find_mmio_dev(addr) {
+        AxVCpuExitReason::MmioRead { addr, width, reg, .. } => match devices().find_mmio_dev(addr) {
             Some(dev) => match dev.handle_read(addr, width) {
                 Ok(value) => {
                     vcpu.set_gpr(reg, value);
@@ -54,7 +54,7 @@ pub fn handle(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: AxVCpuExitReas
             },
             None => unmapped(entry, vcpu_id, "read", addr, width),
         },
-        AxVCpuExitReason::MmioWrite { addr, width, data } => match devices.find_mmio_dev(addr) {
+        AxVCpuExitReason::MmioWrite { addr, width, data } => match devices().find_mmio_dev(addr) {
             Some(dev) => match dev.handle_write(addr, width, data as usize) {
                 Ok(()) => Action::Continue,
                 Err(e) => fault(entry, vcpu_id, format_args!("device write at GPA {addr:?} failed: {e:?}")),
@@ -62,7 +62,7 @@ pub fn handle(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: AxVCpuExitReas
             None => unmapped(entry, vcpu_id, "write", addr, width),
         },
         AxVCpuExitReason::SysRegRead { addr, reg } => {
-            let value = match devices.find_sys_reg_dev(addr) {
+            let value = match devices().find_sys_reg_dev(addr) {
                 Some(dev) => dev.handle_read(addr, AccessWidth::Qword).unwrap_or_else(|e| {
                     warn!("VM[{}] vCPU[{vcpu_id}]: system register {addr:?} read failed ({e:?}); reads as zero", entry.vm.id());
                     0
@@ -76,14 +76,14 @@ pub fn handle(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: AxVCpuExitReas
             Action::Continue
         }
         AxVCpuExitReason::SysRegWrite { addr, value } => {
-            let result = devices.find_sys_reg_dev(addr).map(|dev| dev.handle_write(addr, AccessWidth::Qword, value as usize));
+            let result = devices().find_sys_reg_dev(addr).map(|dev| dev.handle_write(addr, AccessWidth::Qword, value as usize));
             if !matches!(result, Some(Ok(()))) {
                 warn!("VM[{}] vCPU[{vcpu_id}]: write {value:#x} to system register {addr:?} ignored", entry.vm.id());
             }
             Action::Continue
         }
         AxVCpuExitReason::IoRead { port, width } => {
-            let value = devices.find_port_dev(port).and_then(|dev| dev.handle_read(port, width).ok());
+            let value = devices().find_port_dev(port).and_then(|dev| dev.handle_read(port, width).ok());
             if value.is_none() {
                 warn!("VM[{}] vCPU[{vcpu_id}]: read of unemulated port {port:?} reads as all ones", entry.vm.id());
             }
@@ -91,7 +91,7 @@ pub fn handle(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: AxVCpuExitReas
             Action::Continue
         }
         AxVCpuExitReason::IoWrite { port, width, data } => {
-            let result = devices.find_port_dev(port).map(|dev| dev.handle_write(port, width, data as usize));
+            let result = devices().find_port_dev(port).map(|dev| dev.handle_write(port, width, data as usize));
             if !matches!(result, Some(Ok(()))) {
                 warn!("VM[{}] vCPU[{vcpu_id}]: write to unemulated port {port:?} ignored", entry.vm.id());
             }

@@ -70,10 +70,14 @@ pub fn boot_all() {
     }
 }
 
-/// Blocks until no VM is running, then returns what happened.
+/// Blocks until no VM is running, prints how each VM ended (now that no
+/// guest prints any more, so the lines stay whole), and returns the tally.
 pub fn wait_all_stopped() -> Summary {
     VM_STOPPED.wait_until(|| RUNNING.load(Ordering::Acquire) == 0);
     let vms = VMS.lock();
+    for vm in vms.iter() {
+        println!("axvisor: VM[{}] {}: {}", vm.vm.id(), vm.name, vm.outcome());
+    }
     Summary {
         booted: vms.len(),
         rejected: REJECTED.load(Ordering::Relaxed),

@@ -89,7 +89,7 @@ fn run(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu) -> RunEnd {
         if slot.has_pending() {
             slot.drain_pending(|vector| inject(entry, vcpu_id, vcpu, vector));
         }
-        let exit_reason = match vcpu.run() {
+        let exit_reason = match enter_guest(vcpu) {
             Ok(reason) => reason,
             Err(e) => {
                 entry.stop(StopReason::Fault(format!("vCPU[{vcpu_id}] could not enter the guest: {e:?}")));
@@ -113,6 +113,15 @@ fn run(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu) -> RunEnd {
     }
     crate::hal::arch::vcpu_switch_this_cpu();
     end
+}
+
+/// Runs the guest until its next exit. This task bound the vCPU and is the
+/// only one that runs it, so axvcpu's per-entry state bookkeeping (a
+/// RefCell round trip and a per-CPU current-vCPU pointer nobody reads) is
+/// left out of the exit path.
+fn enter_guest(vcpu: &VCpu) -> Result<axvcpu::AxVCpuExitReason, impl core::fmt::Debug> {
+    use axvcpu::AxArchVCpu;
+    vcpu.get_arch_vcpu().run()
 }
 
 /// Injects a queued `vector` unless the guest's interrupt controller holds

@@ -205,6 +205,16 @@ impl VmEntry {
         self.stop_requested.load(Ordering::Acquire)
     }
 
+    /// How the VM ended, in words.
+    pub fn outcome(&self) -> String {
+        match &*self.stop_reason.lock() {
+            None => String::from("still running"),
+            Some(StopReason::PowerOff) => String::from("powered off"),
+            Some(StopReason::Reset) => String::from("asked for a reset (not emulated): stopped"),
+            Some(StopReason::Fault(why)) => alloc::format!("stopped on a fault: {why}"),
+        }
+    }
+
     /// Whether the VM stopped because of a fault.
     pub fn faulted(&self) -> bool {
         matches!(*self.stop_reason.lock(), Some(StopReason::Fault(_)))
