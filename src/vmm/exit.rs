@@ -19,6 +19,8 @@ use crate::hal::{GuestRequest, Ipi, arch};
 pub enum Action {
     /// Re-enter the guest.
     Continue,
+    /// Let other host tasks run first, then re-enter the guest.
+    Yield,
     /// Idle until an interrupt is queued for this vCPU.
     WaitForInterrupt,
     /// The vCPU turned itself off.
@@ -40,9 +42,9 @@ pub fn handle(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: AxVCpuExitReas
     match exit {
         AxVCpuExitReason::Nothing => Action::Continue,
         AxVCpuExitReason::ExternalInterrupt { vector } => {
-            axhal::irq::irq_handler(vector as usize);
-            axtask::yield_now();
-            Action::Continue
+            // Host work (a timer tick, a device) may have made another
+            // task runnable; an interrupt forwarded to the guest did not.
+            if super::handle_host_irq(vector as usize) { Action::Continue } else { Action::Yield }
         }
         AxVCpuExitReason::MmioRead { addr, width, reg, .. } => match devices().find_mmio_dev(addr) {
             Some(dev) => match dev.handle_read(addr, width) {

@@ -34,6 +34,13 @@ static VM_STOPPED: WaitQueue = WaitQueue::new();
 static CURRENT_VM_ID: usize = 0;
 #[percpu::def_percpu]
 static CURRENT_VCPU_ID: usize = 0;
+/// The `VmEntry` whose vCPU runs on this CPU (0: none), for the interrupt
+/// handlers that forward to it without looking the VM up.
+#[percpu::def_percpu]
+static CURRENT_ENTRY: usize = 0;
+/// Set when the interrupt being handled was only for the guest.
+#[percpu::def_percpu]
+static GUEST_IRQ: bool = false;
 
 /// What happened to the VMs, printed when the hypervisor ends.
 pub struct Summary {
@@ -100,9 +107,45 @@ pub fn current_vcpu() -> (usize, usize) {
     (CURRENT_VM_ID.read_current(), CURRENT_VCPU_ID.read_current())
 }
 
-fn set_current_vcpu(vm_id: usize, vcpu_id: usize) {
-    CURRENT_VM_ID.write_current(vm_id);
+/// Records that `entry`'s vCPU `vcpu_id` runs on this CPU. The caller
+/// holds a reference to `entry` until it calls [`clear_current_vcpu`].
+fn set_current_vcpu(entry: &VmEntry, vcpu_id: usize) {
+    CURRENT_VM_ID.write_current(entry.vm.id());
     CURRENT_VCPU_ID.write_current(vcpu_id);
+    CURRENT_ENTRY.write_current(entry as *const VmEntry as usize);
+}
+
+/// No vCPU runs on this CPU any more.
+fn clear_current_vcpu() {
+    CURRENT_ENTRY.write_current(0);
+}
+
+/// Queues `vector` for the vCPU running on this CPU; false if none does.
+/// Called from interrupt handlers: no lookup, no lock beyond the slot's.
+pub fn queue_interrupt_here(vector: usize) -> bool {
+    let entry = CURRENT_ENTRY.read_current() as *const VmEntry;
+    if entry.is_null() {
+        return false;
+    }
+    // SAFETY: set_current_vcpu stored a VmEntry that the vCPU task on this
+    // CPU keeps alive (it holds an Arc) until clear_current_vcpu; we are
+    // on this CPU, so that task has not passed clear_current_vcpu yet.
+    let entry = unsafe { &*entry };
+    GUEST_IRQ.write_current(true);
+    entry.queue_interrupt(CURRENT_VCPU_ID.read_current(), vector).is_ok()
+}
+
+/// Marks the interrupt being handled as the guest's business only.
+pub fn note_guest_interrupt() {
+    GUEST_IRQ.write_current(true);
+}
+
+/// Handles a physical interrupt that made a vCPU exit; true if it only
+/// concerned the guest (nothing for the host scheduler to do).
+fn handle_host_irq(vector: usize) -> bool {
+    GUEST_IRQ.write_current(false);
+    axhal::irq::irq_handler(vector);
+    GUEST_IRQ.read_current()
 }
 
 /// The physical CPU a vCPU is placed on.

@@ -81,11 +81,11 @@ fn run(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu) -> RunEnd {
         entry.stop(StopReason::Fault(format!("vCPU[{vcpu_id}] cannot be bound: {e:?}")));
         return RunEnd::VmStopped;
     }
+    super::set_current_vcpu(entry, vcpu_id);
     let end = loop {
         if entry.stopping() {
             break RunEnd::VmStopped;
         }
-        super::set_current_vcpu(vm_id, vcpu_id);
         if slot.has_pending() {
             slot.drain_pending(|vector| inject(entry, vcpu_id, vcpu, vector));
         }
@@ -98,8 +98,14 @@ fn run(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu) -> RunEnd {
         };
         match exit::handle(entry, vcpu_id, vcpu, exit_reason) {
             Action::Continue => {}
+            // Another task may run on this CPU meanwhile and claim it.
+            Action::Yield => {
+                axtask::yield_now();
+                super::set_current_vcpu(entry, vcpu_id);
+            }
             Action::WaitForInterrupt => {
                 slot.wake.wait_until(|| slot.has_pending() || entry.stopping());
+                super::set_current_vcpu(entry, vcpu_id);
             }
             Action::CpuOff => break RunEnd::Off,
             Action::Stop(reason) => {
@@ -108,6 +114,7 @@ fn run(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu) -> RunEnd {
             }
         }
     };
+    super::clear_current_vcpu();
     if let Err(e) = vcpu.unbind() {
         warn!("VM[{vm_id}] vCPU[{vcpu_id}]: unbind failed: {e:?}");
     }

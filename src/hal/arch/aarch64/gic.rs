@@ -131,8 +131,7 @@ pub fn inject(vector: usize, priority: u8) -> bool {
 /// until the guest EOIs its virtual copy, and queue that copy.
 fn guest_timer_irq() {
     write(&GICD, GICD_ICENABLER0, 1 << VTIMER_PPI);
-    let (vm, vcpu) = crate::vmm::current_vcpu();
-    if crate::vmm::queue_interrupt(vm, vcpu, VTIMER_PPI).is_err() {
+    if !crate::vmm::queue_interrupt_here(VTIMER_PPI) {
         debug!("virtual timer fired with no vCPU on this CPU");
     }
 }
@@ -140,6 +139,7 @@ fn guest_timer_irq() {
 /// A guest EOI'd a list register marked for maintenance: free it and
 /// re-enable the physical PPI it forwarded.
 fn maintenance_irq() {
+    crate::vmm::note_guest_interrupt();
     let done = read(&GICH, GICH_EISR0);
     for lr in (0..LIST_REGS.load(Ordering::Relaxed)).filter(|lr| done & (1 << lr) != 0) {
         let vector = read(&GICH, GICH_LR0 + 4 * lr) & LR_VID_MASK;
