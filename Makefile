@@ -103,6 +103,9 @@ clippy: setup $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	cargo clippy --locked --workspace --exclude axvisor -- -D warnings
 	AXVISOR_VM_CONFIGS= $(if $(HOST_PLATFORM),AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG)) \
 	  cargo clippy --locked --release --target $(TARGET) -p axvisor -- -D warnings
+ifeq ($(ARCH),aarch64)
+	scripts/build-probe-guest.sh --clippy
+endif
 
 unit-test: setup
 	cargo test --locked --workspace --exclude axvisor

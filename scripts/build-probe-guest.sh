@@ -2,6 +2,7 @@
 # Builds the probe guest (crates/probe-guest) and writes its ELF (for bare
 # QEMU runs) and raw image (for VM configs).
 #   usage: build-probe-guest.sh OUT_DIR
+#          build-probe-guest.sh --clippy     (lint it instead)
 set -euo pipefail
 out=$1
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +11,11 @@ target=aarch64-unknown-none-softfloat
 # target flags from .cargo/config.toml.
 export RUSTFLAGS="-Cforce-frame-pointers=no"
 export CARGO_TARGET_DIR=$root/target/probe-guest
-cargo build --quiet --release --locked --manifest-path "$root/crates/probe-guest/Cargo.toml" --target $target
+manifest=$root/crates/probe-guest/Cargo.toml
+if [ "$out" = --clippy ]; then
+    exec cargo clippy --quiet --release --locked --manifest-path "$manifest" --target $target -- -D warnings
+fi
+cargo build --quiet --release --locked --manifest-path "$manifest" --target $target
 mkdir -p "$out"
 cp "$CARGO_TARGET_DIR/$target/release/probe-guest" "$out/probe-aarch64.elf"
 objcopy=$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy

@@ -21,9 +21,10 @@ fn xorshift(state: &mut u64) -> u64 {
 
 /// Runs the workload once; returns its checksum.
 pub fn run() -> u64 {
+    let buffer = &raw mut BUFFER;
     // SAFETY: only CPU 0 runs the workload, once at a time; nothing else
     // refers to BUFFER.
-    let buf = unsafe { &mut (*(&raw mut BUFFER)).0 };
+    let buf = unsafe { &mut (*buffer).0 };
     for (i, slot) in buf.iter_mut().enumerate() {
         *slot = i as u64;
     }
