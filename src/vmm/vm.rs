@@ -163,12 +163,17 @@ impl VmEntry {
         self.vcpus.iter().filter(|s| s.is_online()).count()
     }
 
-    /// Queues `vector` for `vcpu_id` and wakes it if it waits.
+    /// Queues `vector` for `vcpu_id` and wakes it if it waits; a vCPU on
+    /// another CPU is kicked, as it may be in the guest (or that CPU idle).
     pub fn queue_interrupt(&self, vcpu_id: usize, vector: usize) -> AxResult {
         let slot = self.vcpus.get(vcpu_id).ok_or(AxError::InvalidInput)?;
         let word = slot.pending.get(vector / 64).ok_or(AxError::InvalidInput)?;
         word.fetch_or(1 << (vector % 64), Ordering::AcqRel);
         slot.wake.notify_one(false);
+        match self.placement(vcpu_id) {
+            Some(pcpu) if pcpu != axhal::percpu::this_cpu_id() => arch::kick_cpu(pcpu),
+            _ => {}
+        }
         Ok(())
     }
 

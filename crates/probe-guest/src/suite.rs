@@ -164,9 +164,11 @@ fn smp(hz: u64) -> Outcome {
     ensure(context == CONTEXT, "second CPU got the wrong context id", context)?;
     let again = hvc(fid::CPU_ON, target, entry, CONTEXT);
     ensure(again == ret::ALREADY_ON, "second CPU_ON not answered ALREADY_ON", again)?;
+    let sent = cpu::now();
     gic::send_sgi(SGI_ID, 1 << 1);
     let got = wait_for(hz, || SGIS.load(Ordering::Acquire) != 0);
     ensure(got, "SGI did not reach the second CPU within 1 s", 0)?;
+    println!("# 5 smp: SGI handled on the second CPU {} us after it was sent", (cpu::now() - sent) * 1_000_000 / hz);
     // The second CPU turns itself off after the SGI.
     let off = wait_for(hz, || hvc(fid::AFFINITY_INFO, target, 0, 0) == 1);
     ensure(off, "second CPU not reported off after CPU_OFF", hvc(fid::AFFINITY_INFO, target, 0, 0))

@@ -53,6 +53,9 @@ pub fn init_this_cpu() {}
 /// Nothing to clear between vCPUs.
 pub fn vcpu_switch_this_cpu() {}
 
+/// No cross-CPU kick yet: the target sees its queue at its next exit.
+pub fn kick_cpu(_pcpu: usize) {}
+
 /// The vCPU crate injects the interrupt.
 pub fn inject(vcpu: &VCpu, vector: usize, _priority: u8) -> bool {
     vcpu.inject_interrupt(vector).is_ok()

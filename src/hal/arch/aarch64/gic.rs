@@ -14,6 +14,8 @@ const GICD_TYPER: usize = 0x004;
 const GICD_IIDR: usize = 0x008;
 const GICD_ISENABLER0: usize = 0x100;
 const GICD_ICENABLER0: usize = 0x180;
+const GICD_ITARGETSR0: usize = 0x800;
+const GICD_SGIR: usize = 0xF00;
 /// Hypervisor-interface registers.
 const GICH_HCR: usize = 0x000;
 const GICH_VTR: usize = 0x004;
@@ -30,6 +32,10 @@ const LR_STATE_MASK: u32 = 3 << 28;
 /// The PPI of the EL1 virtual timer, and of the GICv2 maintenance interrupt.
 pub const VTIMER_PPI: usize = 27;
 const MAINTENANCE_PPI: usize = 25;
+/// The SGI one CPU sends another to make it look at a vCPU's queue.
+const KICK_SGI: usize = 14;
+/// CPUs whose GIC CPU-interface bit is recorded (GICv2 has 8 interfaces).
+const MAX_CPUS: usize = 8;
 /// Size of the virtual CPU interface mapped into a guest.
 pub const GICV_SIZE: usize = 0x2000;
 
@@ -39,6 +45,8 @@ static GICD: AtomicUsize = AtomicUsize::new(0);
 static GICH: AtomicUsize = AtomicUsize::new(0);
 static GICV_PA: AtomicUsize = AtomicUsize::new(0);
 static LIST_REGS: AtomicUsize = AtomicUsize::new(0);
+/// Each CPU's own bit in GICD_ITARGETSR/SGIR target lists (0: unknown).
+static CPU_INTERFACE: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 
 fn read(base: &AtomicUsize, offset: usize) -> u32 {
     let reg = (base.load(Ordering::Relaxed) + offset) as *const u32;
@@ -75,8 +83,10 @@ pub fn init() -> Result<(), &'static str> {
     GICH.store(axhal::mem::phys_to_virt(gich.into()).as_usize(), Ordering::Relaxed);
     GICV_PA.store(gicv, Ordering::Relaxed);
     LIST_REGS.store((read(&GICH, GICH_VTR) & 0x3f) as usize + 1, Ordering::Relaxed);
-    if !axhal::irq::register(VTIMER_PPI, guest_timer_irq) || !axhal::irq::register(MAINTENANCE_PPI, maintenance_irq) {
-        return Err("cannot register the virtual-timer and maintenance interrupt handlers");
+    let handlers: [(usize, fn()); 3] =
+        [(VTIMER_PPI, guest_timer_irq), (MAINTENANCE_PPI, maintenance_irq), (KICK_SGI, kick_irq)];
+    if !handlers.into_iter().all(|(irq, handler)| axhal::irq::register(irq, handler)) {
+        return Err("cannot register the virtual-timer, maintenance and kick interrupt handlers");
     }
     Ok(())
 }
@@ -88,7 +98,25 @@ pub fn init_this_cpu() {
         write(&GICH, GICH_LR0 + 4 * lr, 0);
     }
     write(&GICH, GICH_HCR, 1);
-    write(&GICD, GICD_ISENABLER0, (1 << VTIMER_PPI) | (1 << MAINTENANCE_PPI));
+    write(&GICD, GICD_ISENABLER0, (1 << VTIMER_PPI) | (1 << MAINTENANCE_PPI) | (1 << KICK_SGI));
+    // The banked ITARGETSR bytes of private interrupts name this CPU.
+    if let Some(slot) = CPU_INTERFACE.get(axhal::percpu::this_cpu_id()) {
+        slot.store((read(&GICD, GICD_ITARGETSR0) & 0xff) as usize, Ordering::Relaxed);
+    }
+}
+
+/// Interrupts `pcpu`, so that a vCPU running or idling there sees what
+/// was just queued for it.
+pub fn kick_cpu(pcpu: usize) {
+    let target = CPU_INTERFACE.get(pcpu).map_or(0, |slot| slot.load(Ordering::Relaxed));
+    if target != 0 {
+        write(&GICD, GICD_SGIR, ((target as u32) << 16) | KICK_SGI as u32);
+    }
+}
+
+/// A kick: exiting the guest (or leaving idle) was all it was for.
+fn kick_irq() {
+    crate::vmm::note_guest_interrupt();
 }
 
 /// Called when a vCPU starts or stops running on this CPU: stale list

@@ -46,6 +46,11 @@ pub fn vcpu_switch_this_cpu() {
     gic::reset_this_cpu();
 }
 
+/// Interrupts physical CPU `pcpu` so that it notices newly queued work.
+pub fn kick_cpu(pcpu: usize) {
+    gic::kick_cpu(pcpu);
+}
+
 /// Makes `vector` pending for the vCPU about to run on this CPU, at
 /// `priority`; false if it must stay queued (no free list register).
 pub fn inject(_vcpu: &crate::vmm::vm::VCpu, vector: usize, priority: u8) -> bool {
