@@ -2,7 +2,7 @@
 
 ARCH ?= aarch64
 LOG ?= info
-SMP ?= 1
+SMP ?= 2
 MEM ?= 256M
 ACCEL ?= n
 # VM configs embedded in the hypervisor (space separated).
@@ -72,7 +72,14 @@ help:
 setup:
 	@scripts/setup.sh
 
-guests: setup
+LINUX_IMAGES := target/guests/linux-aarch64.Image target/guests/linux-aarch64-initramfs.cpio.gz
+# Configs that name the Linux images get them fetched (once; cached).
+NEEDS_LINUX := $(if $(filter aarch64,$(ARCH)),$(findstring linux-aarch64,$(shell cat $(VM_CONFIGS) /dev/null 2>/dev/null)))
+
+$(LINUX_IMAGES) &: scripts/fetch-linux-guest.sh
+	scripts/fetch-linux-guest.sh target/guests
+
+guests: setup $(if $(NEEDS_LINUX),$(LINUX_IMAGES))
 ifeq ($(ARCH),aarch64)
 	@scripts/build-arceos-guest.sh aarch64 configs/vms/arceos-aarch64.toml target/guests/arceos-hello-aarch64.bin
 	@scripts/build-probe-guest.sh target/guests
@@ -123,9 +130,11 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS="configs/vms/arceos-aarch64.toml configs/vms/probe-isolation-aarch64.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-isolation.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
+	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-linux.bin
 	cp target/guests/probe-aarch64.elf $(TEST_IMAGES)/
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test aarch64_boot --test aarch64_probe -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test aarch64_boot --test aarch64_probe --test aarch64_linux -- --include-ignored
 
 # The probe guest's benchmarks: the hypervisor with logging at warn (no log
 # line is on the exit path either way), then the same probe bare.

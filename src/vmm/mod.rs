@@ -137,6 +137,16 @@ pub fn queue_interrupt_here(vector: usize) -> bool {
     entry.queue_interrupt(CURRENT_VCPU_ID.read_current(), vector).is_ok()
 }
 
+/// Queues a forwarded device interrupt for the vCPU of VM `vm_id` that
+/// the guest routed it to.
+// Only arch modules that forward physical interrupts (aarch64) call this.
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+pub fn queue_device_interrupt(vm_id: usize, irq: usize) -> AxResult {
+    let entry = find(vm_id).ok_or(AxError::NotFound)?;
+    let target = entry.irqchip.as_ref().map_or(0, |chip| chip.device_irq_target(irq));
+    entry.queue_interrupt(target, irq)
+}
+
 /// Marks the interrupt being handled as the guest's business only.
 #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
 pub fn note_guest_interrupt() {

@@ -21,6 +21,10 @@ pub type Vm = axvm::AxVM<HalImpl, VCpuHalImpl>;
 /// A vCPU of [`Vm`].
 pub type VCpu = axvm::AxVCpuRef<VCpuHalImpl>;
 
+/// Device interrupts below this id are private (SGIs, PPIs) and never
+/// belong to one device of one VM.
+const FIRST_DEVICE_IRQ: usize = 32;
+
 /// Guest RAM is allocated with this alignment, so stage-2 can use blocks.
 const RAM_ALIGN: usize = 0x20_0000;
 
@@ -40,6 +44,8 @@ pub enum VmError {
     },
     /// The emulated interrupt controller could not be set up.
     IrqChip(IrqChipError),
+    /// The device tree could not be generated.
+    Dtb(String),
     /// A step of VM creation failed in the hypervisor.
     Create {
         /// The step.
@@ -56,6 +62,7 @@ impl fmt::Display for VmError {
             Self::Config(e) => write!(f, "{e}"),
             Self::Unsupported { field, what } => write!(f, "{field}: {what}"),
             Self::IrqChip(e) => write!(f, "devices.emu_devices: {e}"),
+            Self::Dtb(e) => write!(f, "{e}"),
             Self::Create { step, error } => write!(f, "{step} failed: {error:?}"),
         }
     }
@@ -195,6 +202,7 @@ impl VmEntry {
             self.stop_requested.store(true, Ordering::Release);
         }
         let _ = self.vm.shutdown();
+        arch::release_device_irqs(self.vm.id());
         match &reason {
             StopReason::PowerOff => info!("VM[{}] {} powered off", self.vm.id(), self.name),
             StopReason::Reset => warn!("VM[{}] {} asked for a reset; reset is not emulated, stopping it", self.vm.id(), self.name),
@@ -230,7 +238,16 @@ impl VmEntry {
 /// memory, loads its images and sets up its vCPUs. Nothing runs yet.
 pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
     let text = embedded.text.ok_or(VmError::Unreadable)?;
-    let checked = vmconfig_check::check(text, &embedded.sizes()).map_err(VmError::Config)?;
+    let parsed = vmconfig_check::parse(text).map_err(VmError::Config)?;
+    let mut sizes = embedded.sizes();
+    let generated_dtb = if vmconfig_check::wants_generated_dtb(&parsed) {
+        let dtb = arch::generate_dtb(&parsed, sizes.ramdisk).map_err(|e| VmError::Dtb(alloc::format!("{e}")))?;
+        sizes.dtb = Some(dtb.len());
+        Some(dtb)
+    } else {
+        None
+    };
+    let checked = vmconfig_check::validate(parsed, &sizes).map_err(VmError::Config)?;
     if checked.image_location == ImageLocation::Fs {
         return Err(VmError::Unsupported {
             field: "kernel.image_location",
@@ -242,6 +259,7 @@ pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
     let irqchip_config = cfg.devices.emu_devices.iter().position(arch::is_irqchip).map(|i| cfg.devices.emu_devices.remove(i));
     let name = cfg.base.name.clone();
     let regions = cfg.kernel.memory_regions.clone();
+    let passthrough = cfg.devices.passthrough_devices.clone();
     let kernel_load = cfg.kernel.kernel_load_addr;
     let extra_loads = [cfg.kernel.bios_load_addr, cfg.kernel.dtb_load_addr, cfg.kernel.ramdisk_load_addr];
 
@@ -267,7 +285,9 @@ pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
 
     let kernel = embedded.kernel().ok_or(VmError::Unreadable)?;
     load_image(&vm, kernel_load, kernel)?;
-    for (image, load) in embedded.extra_images().into_iter().zip(extra_loads) {
+    let [bios, dtb, ramdisk] = embedded.extra_images();
+    let dtb = generated_dtb.as_deref().or(dtb);
+    for (image, load) in [bios, dtb, ramdisk].into_iter().zip(extra_loads) {
         if let (Some(image), Some(load)) = (image, load) {
             load_image(&vm, load, image)?;
         }
@@ -278,6 +298,15 @@ pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
         Some(dev) => Some(arch::VirtualIrqChip::create(dev, &vm).map_err(VmError::IrqChip)?),
         None => None,
     };
+    // Device interrupts go to VMs that have an interrupt controller to
+    // take them; one VM per interrupt.
+    if irqchip.is_some() {
+        for dev in passthrough.iter().filter(|d| d.irq_id >= FIRST_DEVICE_IRQ) {
+            if let Err(why) = arch::forward_device_irq(vm.id(), dev.irq_id) {
+                warn!("VM[{}] {name}: interrupt {} of {} not forwarded: {why}", vm.id(), dev.irq_id, dev.name);
+            }
+        }
+    }
     vm.boot().map_err(step("booting"))?;
     let placements = vm
         .get_vcpu_affinities_pcpu_ids()

@@ -133,6 +133,12 @@ impl Distributor {
         }
     }
 
+    /// The lowest vCPU an SPI targets, if it targets any.
+    pub fn spi_target(&self, irq: usize) -> Option<usize> {
+        let targets = *self.spi_targets.get(irq.checked_sub(PRIVATE_IRQS)?)?;
+        (targets != 0).then(|| targets.trailing_zeros() as usize)
+    }
+
     /// A guest read of `size` bytes at `offset` by `vcpu`.
     pub fn read(&self, vcpu: usize, offset: usize, size: usize) -> u32 {
         if vcpu >= self.vcpus || !regs::access_ok(offset, size) {

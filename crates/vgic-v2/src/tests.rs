@@ -59,6 +59,10 @@ fn spis_follow_enable_and_targets() {
     d.write(0, ITARGETSR + 33, 1, 0b10);
     assert!(d.deliverable(1, 33));
     assert!(!d.deliverable(0, 33));
+    assert_eq!(d.spi_target(33), Some(1));
+    assert_eq!(d.spi_target(34), None);
+    assert_eq!(d.spi_target(5), None, "not an SPI");
+    assert_eq!(d.spi_target(4096), None);
     // Targets beyond the VM's vCPUs are dropped.
     d.write(0, ITARGETSR + 32, 4, 0xffff_ffff);
     assert_eq!(d.read(0, ITARGETSR + 32, 4), 0x0303_0303);

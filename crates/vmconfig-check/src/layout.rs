@@ -83,6 +83,9 @@ fn invalid(field: impl Into<String>, value: impl fmt::Display, reason: &'static 
     }
 }
 
+/// How a generated device tree is named in errors (it has no path).
+pub const GENERATED_DTB: &str = "(generated device tree)";
+
 pub(crate) fn check(cfg: &AxVMCrateConfig, images: &ImageSizes) -> Result<ImageLocation, ConfigError> {
     check_vcpus(cfg)?;
     let regions = check_regions(cfg)?;
@@ -98,6 +101,12 @@ pub(crate) fn check(cfg: &AxVMCrateConfig, images: &ImageSizes) -> Result<ImageL
         }
     };
     let k = &cfg.kernel;
+    let generated_dtb = String::from(GENERATED_DTB);
+    let dtb_path = match (&k.dtb_path, k.dtb_load_addr) {
+        (Some(path), _) => Some(path),
+        (None, Some(_)) => Some(&generated_dtb),
+        (None, None) => None,
+    };
     if !regions.iter().any(|(_, r)| r.contains(k.entry_point)) {
         return Err(ConfigError::OutsideMemory {
             field: "kernel.entry_point".into(),
@@ -107,13 +116,17 @@ pub(crate) fn check(cfg: &AxVMCrateConfig, images: &ImageSizes) -> Result<ImageL
     let named = [
         (ImageKind::Kernel, "kernel_path", Some(&k.kernel_path), Some(k.kernel_load_addr), "kernel_load_addr"),
         (ImageKind::Bios, "bios_path", k.bios_path.as_ref(), k.bios_load_addr, "bios_load_addr"),
-        (ImageKind::Dtb, "dtb_path", k.dtb_path.as_ref(), k.dtb_load_addr, "dtb_load_addr"),
+        (ImageKind::Dtb, "dtb_path", dtb_path, k.dtb_load_addr, "dtb_load_addr"),
         (ImageKind::Ramdisk, "ramdisk_path", k.ramdisk_path.as_ref(), k.ramdisk_load_addr, "ramdisk_load_addr"),
     ];
     let mut placed: Vec<(String, Span)> = Vec::new();
     for (kind, path_field, path, load, load_field) in named {
         let Some(path) = path else { continue };
-        let path_field = format!("kernel.{path_field}");
+        let path_field = if kind == ImageKind::Dtb && k.dtb_path.is_none() {
+            format!("kernel.dtb_load_addr {GENERATED_DTB}")
+        } else {
+            format!("kernel.{path_field}")
+        };
         let Some(load) = load else {
             return Err(invalid(format!("kernel.{load_field}"), "(missing)", "required when the image is named"));
         };

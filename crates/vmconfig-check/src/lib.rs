@@ -44,12 +44,29 @@ pub struct CheckedConfig {
 /// `images` gives the byte size of each image that is available (an image
 /// that is named but missing is an error).
 pub fn check(text: &str, images: &ImageSizes) -> Result<CheckedConfig, ConfigError> {
+    validate(parse(text)?, images)
+}
+
+/// Parses `text` (fields checked for type and range, nothing cross-checked
+/// yet): the first half of [`check`], for callers that need the config to
+/// make an image (a generated device tree) before validating.
+pub fn parse(text: &str) -> Result<AxVMCrateConfig, ConfigError> {
     raw::check_raw_fields(text)?;
-    let config: AxVMCrateConfig =
-        toml::from_str(text).map_err(|e| ConfigError::Parse(alloc::string::ToString::to_string(e.message())))?;
+    toml::from_str(text).map_err(|e| ConfigError::Parse(alloc::string::ToString::to_string(e.message())))
+}
+
+/// Cross-checks a parsed config against its image sizes: the second half
+/// of [`check`]. A config with `dtb_load_addr` and no `dtb_path` asks for
+/// a generated device tree, whose size `images.dtb` must then give.
+pub fn validate(config: AxVMCrateConfig, images: &ImageSizes) -> Result<CheckedConfig, ConfigError> {
     let image_location = layout::check(&config, images)?;
     Ok(CheckedConfig {
         config,
         image_location,
     })
+}
+
+/// Whether the config asks the hypervisor to generate its device tree.
+pub fn wants_generated_dtb(config: &AxVMCrateConfig) -> bool {
+    config.kernel.dtb_path.is_none() && config.kernel.dtb_load_addr.is_some()
 }

@@ -119,3 +119,21 @@ fn unknown_region_flags() {
         "kernel.memory_regions[0].flags = 0x107: unknown flag bits (known: 0x3f)"
     );
 }
+
+#[test]
+fn generated_device_tree_must_not_overlap_the_kernel() {
+    let text = bend("kernel_load_addr = 0x4020_0000", "kernel_load_addr = 0x4020_0000\ndtb_load_addr = 0x4020_1000");
+    let config = vmconfig_check::parse(&text).expect("parses");
+    assert!(vmconfig_check::wants_generated_dtb(&config));
+    let images = vmconfig_check::ImageSizes { dtb: Some(0x800), ..sizes(0x10_000) };
+    let msg = vmconfig_check::validate(config, &images).expect_err("overlaps").to_string();
+    assert!(msg.starts_with("kernel.dtb_load_addr (generated device tree) = [0x40201000, 0x40201800) overlaps"), "{msg}");
+    assert!(msg.contains("kernel.kernel_path"), "{msg}");
+}
+
+#[test]
+fn generated_device_tree_needs_its_size() {
+    let text = bend("kernel_load_addr = 0x4020_0000", "kernel_load_addr = 0x4020_0000\ndtb_load_addr = 0x4700_0000");
+    let msg = rejected(&text, 16);
+    assert!(msg.contains("(generated device tree)"), "{msg}");
+}

@@ -37,6 +37,11 @@ impl VirtualIrqChip {
     }
 
     /// See the aarch64 controller.
+    pub fn device_irq_target(&self, _irq: usize) -> usize {
+        match *self {}
+    }
+
+    /// See the aarch64 controller.
     pub fn deliverable(&self, _vcpu: usize, _vector: usize) -> Option<u8> {
         match *self {}
     }
@@ -52,6 +57,22 @@ pub fn init_this_cpu() {}
 
 /// Nothing to clear between vCPUs.
 pub fn vcpu_switch_this_cpu() {}
+
+/// Device interrupts are not forwarded here yet.
+pub fn forward_device_irq(_vm_id: usize, _irq: usize) -> Result<(), &'static str> {
+    Err("forwarding device interrupts is not supported on this architecture yet")
+}
+
+/// Nothing was forwarded.
+pub fn release_device_irqs(_vm_id: usize) {}
+
+/// Generated device trees are Arm-only so far.
+pub fn generate_dtb(
+    _config: &axvmconfig::AxVMCrateConfig,
+    _ramdisk_size: Option<usize>,
+) -> Result<alloc::vec::Vec<u8>, &'static str> {
+    Err("generating a device tree is not supported on this architecture")
+}
 
 /// No cross-CPU kick yet: the target sees its queue at its next exit.
 pub fn kick_cpu(_pcpu: usize) {}

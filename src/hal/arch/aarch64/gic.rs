@@ -45,6 +45,10 @@ static GICD: AtomicUsize = AtomicUsize::new(0);
 static GICH: AtomicUsize = AtomicUsize::new(0);
 static GICV_PA: AtomicUsize = AtomicUsize::new(0);
 static LIST_REGS: AtomicUsize = AtomicUsize::new(0);
+/// Interrupt ids the GICv2 architecture allows.
+const MAX_INTID: usize = 1020;
+/// For each physical SPI forwarded to a guest, the VM id that owns it.
+static SPI_OWNER: [AtomicUsize; MAX_INTID] = [const { AtomicUsize::new(0) }; MAX_INTID];
 /// Each CPU's own bit in GICD_ITARGETSR/SGIR target lists (0: unknown).
 static CPU_INTERFACE: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 
@@ -88,6 +92,9 @@ pub fn init() -> Result<(), &'static str> {
     if !handlers.into_iter().all(|(irq, handler)| axhal::irq::register(irq, handler)) {
         return Err("cannot register the virtual-timer, maintenance and kick interrupt handlers");
     }
+    if !axhal::irq::register_irq_hook(forward_spi) {
+        return Err("the host's IRQ hook is taken: device interrupts cannot be forwarded");
+    }
     Ok(())
 }
 
@@ -112,6 +119,51 @@ pub fn kick_cpu(pcpu: usize) {
     if target != 0 {
         write(&GICD, GICD_SGIR, ((target as u32) << 16) | KICK_SGI as u32);
     }
+}
+
+/// Hands physical SPI `irq` to VM `vm_id`: from now on it is enabled at the
+/// host GIC and each occurrence is queued for the guest.
+pub fn forward_spi_to(irq: usize, vm_id: usize) -> Result<(), &'static str> {
+    let owner = SPI_OWNER.get(irq).filter(|_| irq >= 32).ok_or("not an SPI id (32..1020)")?;
+    if owner.compare_exchange(0, vm_id, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return Err("already forwarded to another VM");
+    }
+    if !axhal::irq::register(irq, forwarded_spi) {
+        owner.store(0, Ordering::Release);
+        return Err("the host already handles this interrupt");
+    }
+    Ok(())
+}
+
+/// Takes back every SPI forwarded to `vm_id`.
+pub fn release_spis_of(vm_id: usize) {
+    for (irq, owner) in SPI_OWNER.iter().enumerate().filter(|(_, o)| o.load(Ordering::Acquire) == vm_id) {
+        let _ = axhal::irq::unregister(irq);
+        owner.store(0, Ordering::Release);
+    }
+}
+
+/// The registered handler of forwarded SPIs: the work is in
+/// `forward_spi`, which sees the interrupt id.
+fn forwarded_spi() {}
+
+/// Runs after every host interrupt with its id: a forwarded SPI is held
+/// off at the host until the guest EOIs it, and queued for the guest.
+fn forward_spi(irq: usize) {
+    let Some(vm_id) = SPI_OWNER.get(irq).map(|o| o.load(Ordering::Acquire)).filter(|&id| id != 0) else {
+        return;
+    };
+    write(&GICD, GICD_ICENABLER0 + 4 * (irq / 32), 1 << (irq % 32));
+    crate::vmm::note_guest_interrupt();
+    if crate::vmm::queue_device_interrupt(vm_id, irq).is_err() {
+        debug!("SPI {irq} for VM[{vm_id}] dropped: the VM is gone");
+    }
+}
+
+/// Whether `vector` is a physical interrupt forwarded to a guest, held off
+/// at the host until the guest EOIs it.
+fn is_forwarded(vector: usize) -> bool {
+    vector == VTIMER_PPI || SPI_OWNER.get(vector).is_some_and(|o| o.load(Ordering::Relaxed) != 0)
 }
 
 /// A kick: exiting the guest (or leaving idle) was all it was for.
@@ -149,7 +201,7 @@ pub fn inject(vector: usize, priority: u8) -> bool {
         }
     }
     let Some(lr) = free else { return false };
-    let eoi = if vector == VTIMER_PPI { LR_EOI } else { 0 };
+    let eoi = if is_forwarded(vector) { LR_EOI } else { 0 };
     let value = (vector as u32 & LR_VID_MASK) | eoi | (u32::from(priority >> 3) << LR_PRIORITY_SHIFT) | LR_PENDING;
     write(&GICH, GICH_LR0 + 4 * lr, value);
     true
@@ -170,10 +222,10 @@ fn maintenance_irq() {
     crate::vmm::note_guest_interrupt();
     let done = read(&GICH, GICH_EISR0);
     for lr in (0..LIST_REGS.load(Ordering::Relaxed)).filter(|lr| done & (1 << lr) != 0) {
-        let vector = read(&GICH, GICH_LR0 + 4 * lr) & LR_VID_MASK;
+        let vector = (read(&GICH, GICH_LR0 + 4 * lr) & LR_VID_MASK) as usize;
         write(&GICH, GICH_LR0 + 4 * lr, 0);
-        if vector as usize == VTIMER_PPI {
-            write(&GICD, GICD_ISENABLER0, 1 << VTIMER_PPI);
+        if is_forwarded(vector) {
+            write(&GICD, GICD_ISENABLER0 + 4 * (vector / 32), 1 << (vector % 32));
         }
     }
 }

@@ -46,6 +46,25 @@ pub fn vcpu_switch_this_cpu() {
     gic::reset_this_cpu();
 }
 
+/// Forwards the physical interrupt `irq` of a passthrough device to VM
+/// `vm_id`.
+pub fn forward_device_irq(vm_id: usize, irq: usize) -> Result<(), &'static str> {
+    gic::forward_spi_to(irq, vm_id)
+}
+
+/// Takes back what [`forward_device_irq`] gave a VM that stopped.
+pub fn release_device_irqs(vm_id: usize) {
+    gic::release_spis_of(vm_id);
+}
+
+/// Builds the device tree of a VM whose config asks for one.
+pub fn generate_dtb(
+    config: &axvmconfig::AxVMCrateConfig,
+    ramdisk_size: Option<usize>,
+) -> Result<alloc::vec::Vec<u8>, guest_fdt::FdtError> {
+    guest_fdt::build(&guest_fdt::Machine::from_config(config, ramdisk_size)?)
+}
+
 /// Interrupts physical CPU `pcpu` so that it notices newly queued work.
 pub fn kick_cpu(pcpu: usize) {
     gic::kick_cpu(pcpu);

@@ -65,6 +65,12 @@ impl VirtualIrqChip {
         Some(Ipi { vector: usize::from(sgi.id), targets: u64::from(sgi.targets) })
     }
 
+    /// The vCPU a device interrupt goes to: the guest's chosen target, or
+    /// vCPU 0 until it chose one.
+    pub fn device_irq_target(&self, irq: usize) -> usize {
+        self.dist.lock().spi_target(irq).unwrap_or(0)
+    }
+
     /// The priority to inject `vector` at on `vcpu`, or `None` while the
     /// guest keeps it disabled.
     pub fn deliverable(&self, vcpu: usize, vector: usize) -> Option<u8> {

@@ -1,0 +1,111 @@
+//! The machine a guest sees, read out of its VM config.
+
+use alloc::{string::String, vec::Vec};
+
+use axvmconfig::{AxVMCrateConfig, EmulatedDeviceType};
+
+use crate::FdtError;
+
+/// Memory-region flag of device (not RAM) regions.
+const FLAG_DEVICE: usize = 1 << 4;
+/// Size of the GICv2 CPU interface the guest is given.
+const GICC_SIZE: u64 = 0x2000;
+/// First shared peripheral interrupt id.
+const FIRST_SPI: usize = 32;
+
+/// The virtual GICv2: (base, size) of the distributor and CPU interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gic {
+    /// Distributor frame.
+    pub distributor: (u64, u64),
+    /// CPU interface frame.
+    pub cpu_interface: (u64, u64),
+}
+
+/// A PL011 UART given to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uart {
+    /// Guest-physical base.
+    pub base: u64,
+    /// Size of its frame.
+    pub size: u64,
+    /// Its interrupt as an SPI number (interrupt id - 32).
+    pub spi: u32,
+}
+
+/// Everything the device tree describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    /// RAM as (base, size).
+    pub memory: Vec<(u64, u64)>,
+    /// MPIDR of each vCPU, in vCPU order.
+    pub cpus: Vec<u32>,
+    /// The interrupt controller.
+    pub gic: Gic,
+    /// The console UART, if the VM has one.
+    pub uart: Option<Uart>,
+    /// Kernel command line.
+    pub bootargs: Option<String>,
+    /// Initrd as [start, end) guest-physical addresses.
+    pub initrd: Option<(u64, u64)>,
+}
+
+fn missing(field: &'static str, what: &'static str) -> FdtError {
+    FdtError::Config { field, what }
+}
+
+impl Machine {
+    /// Reads the machine out of a checked config; `ramdisk_size` is the
+    /// size of the ramdisk image, if the VM has one.
+    pub fn from_config(cfg: &AxVMCrateConfig, ramdisk_size: Option<usize>) -> Result<Self, FdtError> {
+        let memory = cfg
+            .kernel
+            .memory_regions
+            .iter()
+            .filter(|r| r.flags & FLAG_DEVICE == 0)
+            .map(|r| (r.gpa as u64, r.size as u64))
+            .collect::<Vec<_>>();
+        if memory.is_empty() {
+            return Err(missing("kernel.memory_regions", "no RAM region"));
+        }
+        let cpus = match &cfg.base.phys_cpu_ids {
+            Some(ids) => ids.iter().map(|&id| id as u32).collect(),
+            None => (0..cfg.base.cpu_num as u32).collect(),
+        };
+        let gic = cfg
+            .devices
+            .emu_devices
+            .iter()
+            .find(|d| d.emu_type == EmulatedDeviceType::InterruptController)
+            .ok_or(missing("devices.emu_devices", "no interrupt controller (type 0x1)"))?;
+        let gicc = *gic
+            .cfg_list
+            .first()
+            .ok_or(missing("devices.emu_devices[interrupt controller].cfg_list", "no GICC address"))?;
+        let uart = cfg
+            .devices
+            .passthrough_devices
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case("pl011"))
+            .map(|d| {
+                let spi = d.irq_id.checked_sub(FIRST_SPI).ok_or(missing(
+                    "devices.passthrough_devices[pl011].irq_id",
+                    "a UART interrupt must be an SPI (32 or above)",
+                ))?;
+                Ok::<_, FdtError>(Uart { base: d.base_gpa as u64, size: d.length as u64, spi: spi as u32 })
+            })
+            .transpose()?;
+        let initrd = match (cfg.kernel.ramdisk_load_addr, ramdisk_size) {
+            (Some(start), Some(size)) => Some((start as u64, (start + size) as u64)),
+            _ => None,
+        };
+        Ok(Self {
+            memory,
+            cpus,
+            gic: Gic { distributor: (gic.base_gpa as u64, gic.length as u64), cpu_interface: (gicc as u64, GICC_SIZE) },
+            uart,
+            bootargs: cfg.kernel.cmdline.clone(),
+            initrd,
+        })
+    }
+}

@@ -1,0 +1,26 @@
+//! aarch64: Debian's arm64 kernel with a busybox initramfs boots on two
+//! vCPUs under the hypervisor (generated device tree, virtual GICv2,
+//! forwarded timer and UART interrupts, PSCI CPU_ON), reports both CPUs
+//! and powers off; the hypervisor then exits cleanly.
+//!
+//! Ignored under plain `cargo test`; `make test` builds the image (fetching
+//! the Linux guest once) and runs it with `--include-ignored`.
+
+use std::time::Duration;
+
+use qemu_boot_tests::{Arch, image_dir, qemu_command, run};
+
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn linux_boots_on_two_vcpus_and_powers_off() {
+    let image = image_dir().join("axvisor-aarch64-linux.bin");
+    let run = run(qemu_command(Arch::Aarch64, &image, 2, "256M"), TIMEOUT);
+    run.assert_line("smp: Brought up 1 node, 2 CPUs");
+    run.assert_line("LINUX-GUEST-UP cpus=2");
+    run.assert_line("axvisor: VM[1] linux: powered off");
+    run.assert_line("all VMs stopped (1 booted, 0 rejected, 0 stopped on a fault)");
+    run.assert_clean_exit();
+    eprintln!("Linux SMP2 under the hypervisor: {:.2?} wall", run.elapsed);
+}
