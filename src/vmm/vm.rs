@@ -1,7 +1,7 @@
 //! One VM: creation from a checked config, its memory and images, and the
 //! per-vCPU bookkeeping the VMM keeps beside axvm's own state.
 
-use alloc::{boxed::Box, string::String, sync::Arc, vec::Vec};
+use alloc::{boxed::Box, string::{String, ToString}, sync::Arc, vec::Vec};
 use core::alloc::Layout;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -241,7 +241,7 @@ pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
     let parsed = vmconfig_check::parse(text).map_err(VmError::Config)?;
     let mut sizes = embedded.sizes();
     let generated_dtb = if vmconfig_check::wants_generated_dtb(&parsed) {
-        let dtb = arch::generate_dtb(&parsed, sizes.ramdisk).map_err(|e| VmError::Dtb(alloc::format!("{e}")))?;
+        let dtb = arch::generate_dtb(&parsed, sizes.ramdisk).map_err(|e| VmError::Dtb(e.to_string()))?;
         sizes.dtb = Some(dtb.len());
         Some(dtb)
     } else {
