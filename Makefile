@@ -9,6 +9,12 @@ ACCEL ?= n
 VM_CONFIGS ?= $(wildcard configs/vms/arceos-$(ARCH).toml)
 # Seconds before `make run` gives up on QEMU (0: no limit).
 TIMEOUT ?= 0
+# y: build with the filesystem feature and boot with a disk attached.
+FS ?= n
+# The boot disk `make disk_img` builds, and what goes on it.
+DISK_IMG ?= target/disk-$(ARCH).img
+DISK_VMS ?= configs/vms/linux-aarch64-smp2-fs.toml
+DISK ?= $(if $(filter y,$(FS)),$(DISK_IMG))
 
 ROOT := $(CURDIR)
 SHELL := /bin/bash
@@ -43,7 +49,7 @@ TEST_IMAGES := target/test-images
 
 BENCH_DIR := target/bench
 
-.PHONY: help setup build guests run test unit-test qemu-test bench clean clippy
+.PHONY: help setup build guests run test unit-test qemu-test bench clean clippy disk_img
 
 help:
 	@echo "AxVisor, a type-1 hypervisor on ArceOS."
@@ -51,6 +57,8 @@ help:
 	@echo "Targets:"
 	@echo "  build      build the hypervisor image ($(BIN)) with VM_CONFIGS embedded"
 	@echo "  guests     build the guest images the VM configs name"
+	@echo "  disk_img   FAT32 boot disk ($(DISK_IMG)): guest images in /guests,"
+	@echo "             DISK_VMS configs in /vms (boot it with FS=y)"
 	@echo "  run        build and boot the hypervisor under QEMU"
 	@echo "  test       host unit tests, then QEMU tests (aarch64): boot, bad configs,"
 	@echo "             the probe guest's suite (under the hypervisor and bare), isolation"
@@ -68,6 +76,9 @@ help:
 	@echo "  VM_CONFIGS=$(VM_CONFIGS)"
 	@echo "  ACCEL=$(ACCEL)  y: use KVM for the host (needs a matching host CPU)"
 	@echo "  TIMEOUT=$(TIMEOUT)  seconds before 'run' stops QEMU (0: never)"
+	@echo "  FS=$(FS)  y: filesystem feature, guest images and configs from DISK"
+	@echo "  DISK=$(DISK)  disk image attached as virtio-blk"
+	@echo "  DISK_VMS=$(DISK_VMS)"
 
 setup:
 	@scripts/setup.sh
@@ -93,17 +104,23 @@ $(HOST_CONFIG): configs/platforms/defaults.toml scripts/platform-config.py Cargo
 build: guests $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	AXVISOR_VM_CONFIGS="$(VM_CONFIGS)" AX_LOG=$(LOG) SMP=$(SMP) \
 	  $(if $(HOST_PLATFORM),AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG)) \
-	  cargo build --release --locked --target $(TARGET)
+	  cargo build --release --locked --target $(TARGET) $(if $(filter y,$(FS)),--features fs)
 	@mkdir -p $(dir $(BIN))
 	@$(OBJCOPY) -O binary $(ELF) $(BIN)
 	@echo "hypervisor: $(BIN) ($$(stat -c %s $(BIN)) bytes) with VM configs: $(VM_CONFIGS)"
 
-run: build
+DISK_IMAGES = target/guests/arceos-hello-$(ARCH).bin $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES))
+
+disk_img: guests $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES))
+	scripts/make-disk-img.sh $(DISK_IMG) $(foreach vm,$(DISK_VMS),--vm $(vm)) $(DISK_IMAGES)
+
+run: build $(if $(filter $(DISK_IMG),$(DISK)),disk_img)
 ifneq ($(ARCH),aarch64)
 	@echo "run: booting guests on $(ARCH) is not supported yet (aarch64 is)"; exit 2
 else
 	$(if $(filter-out 0,$(TIMEOUT)),timeout --foreground $(TIMEOUT)) \
-	  $(QEMU) -m $(MEM) -smp $(SMP) -nographic -kernel $(BIN)
+	  $(QEMU) -m $(MEM) -smp $(SMP) -nographic -kernel $(BIN) \
+	  $(if $(DISK),-drive file=$(DISK),if=none,format=raw,id=disk0 -device virtio-blk-device,drive=disk0)
 endif
 
 clippy: setup $(if $(HOST_PLATFORM),$(HOST_CONFIG))
@@ -111,6 +128,7 @@ clippy: setup $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	AXVISOR_VM_CONFIGS= $(if $(HOST_PLATFORM),AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG)) \
 	  cargo clippy --locked --release --target $(TARGET) -p axvisor -- -D warnings
 ifeq ($(ARCH),aarch64)
+	AXVISOR_VM_CONFIGS= cargo clippy --locked --release --target $(TARGET) -p axvisor --features fs -- -D warnings
 	scripts/build-probe-guest.sh --clippy
 endif
 
@@ -132,9 +150,17 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-isolation.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-linux.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 FS=y \
+	  VM_CONFIGS="configs/vms/arceos-aarch64-fs.toml crates/qemu-boot-tests/configs/fs-missing-kernel.toml crates/qemu-boot-tests/configs/fs-image-too-large.toml" \
+	  BIN=$(TEST_IMAGES)/axvisor-aarch64-fs.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 FS=y VM_CONFIGS= \
+	  BIN=$(TEST_IMAGES)/axvisor-aarch64-fs-only.bin
+	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS= DISK_IMG=$(TEST_IMAGES)/disk-guests.img
+	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS=configs/vms/linux-aarch64-smp2-fs.toml \
+	  DISK_IMG=$(TEST_IMAGES)/disk-linux-vm.img
 	cp target/guests/probe-aarch64.elf $(TEST_IMAGES)/
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test aarch64_boot --test aarch64_probe --test aarch64_linux -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test aarch64_boot --test aarch64_probe --test aarch64_linux --test aarch64_fs -- --include-ignored
 
 # The probe guest's benchmarks: the hypervisor with logging at warn (no log
 # line is on the exit path either way), then the same probe bare.

@@ -45,6 +45,7 @@ install_debian_packages() {
     command -v cpio >/dev/null || missing+=(cpio)
     command -v mkfs.fat >/dev/null || missing+=(dosfstools)
     command -v mcopy >/dev/null || missing+=(mtools)
+    command -v sfdisk >/dev/null || missing+=(fdisk)
     command -v dtc >/dev/null || missing+=(device-tree-compiler)
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing ${missing[*]}"

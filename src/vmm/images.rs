@@ -1,6 +1,14 @@
-//! VM configs and images embedded by `build.rs` (from `VM_CONFIGS`).
+//! Where a VM's config and images come from: embedded in the hypervisor by
+//! `build.rs` (from `VM_CONFIGS`), or read from the boot disk (`fs`).
 
-use vmconfig_check::ImageSizes;
+use alloc::string::String;
+#[cfg(feature = "fs")]
+use alloc::vec::Vec;
+
+use axvmconfig::AxVMCrateConfig;
+use vmconfig_check::{ImageLocation, ImageSizes};
+
+use super::vm::VmError;
 
 /// One config named in `VM_CONFIGS` at build time.
 pub struct EmbeddedVm {
@@ -12,28 +20,128 @@ pub struct EmbeddedVm {
     pub images: [Option<&'static [u8]>; 4],
 }
 
-impl EmbeddedVm {
-    /// Kernel image.
-    pub fn kernel(&self) -> Option<&'static [u8]> {
-        self.images[0]
-    }
+/// Every config named in `VM_CONFIGS`, in order.
+pub static EMBEDDED_VMS: &[EmbeddedVm] = include!(concat!(env!("OUT_DIR"), "/embedded_vms.rs"));
 
-    /// All images that go into guest memory with the config field that
-    /// places each: BIOS, DTB, ramdisk (the kernel is loaded separately).
-    pub fn extra_images(&self) -> [Option<&'static [u8]>; 3] {
-        [self.images[1], self.images[2], self.images[3]]
-    }
+/// A VM config to boot and where its images are.
+pub struct VmSource {
+    /// Where the config came from (for messages).
+    pub file: String,
+    /// The config text, if it could be read.
+    pub text: Option<String>,
+    /// Images embedded with the config.
+    embedded: [Option<&'static [u8]>; 4],
+    /// Directory that relative image paths on the disk start from.
+    #[cfg_attr(not(feature = "fs"), allow(dead_code))]
+    disk_dir: String,
+}
 
-    /// Sizes for validation.
-    pub fn sizes(&self) -> ImageSizes {
-        ImageSizes {
-            kernel: self.images[0].map(<[u8]>::len),
-            bios: self.images[1].map(<[u8]>::len),
-            dtb: self.images[2].map(<[u8]>::len),
-            ramdisk: self.images[3].map(<[u8]>::len),
-        }
+impl From<&EmbeddedVm> for VmSource {
+    fn from(vm: &EmbeddedVm) -> Self {
+        Self { file: vm.file.into(), text: vm.text.map(String::from), embedded: vm.images, disk_dir: "/".into() }
     }
 }
 
-/// Every config named in `VM_CONFIGS`, in order.
-pub static EMBEDDED_VMS: &[EmbeddedVm] = include!(concat!(env!("OUT_DIR"), "/embedded_vms.rs"));
+/// The bytes of one image, wherever they are.
+pub enum ImageData {
+    /// Embedded in the hypervisor.
+    Embedded(&'static [u8]),
+    /// Made at VM creation (a generated device tree).
+    Generated(alloc::vec::Vec<u8>),
+    /// A file on the boot disk, of the given size.
+    #[cfg(feature = "fs")]
+    OnDisk {
+        /// Absolute path on the disk.
+        path: String,
+        /// Its size in bytes.
+        size: usize,
+    },
+}
+
+impl ImageData {
+    /// Size in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Embedded(bytes) => bytes.len(),
+            Self::Generated(bytes) => bytes.len(),
+            #[cfg(feature = "fs")]
+            Self::OnDisk { size, .. } => *size,
+        }
+    }
+
+    /// Fills `dest` (exactly `len()` bytes) with the image.
+    pub fn copy_to(&self, dest: &mut [u8]) -> Result<(), VmError> {
+        match self {
+            Self::Embedded(bytes) => dest.copy_from_slice(bytes),
+            Self::Generated(bytes) => dest.copy_from_slice(bytes),
+            #[cfg(feature = "fs")]
+            Self::OnDisk { path, .. } => super::disk::read_into(path, dest).map_err(VmError::Disk)?,
+        }
+        Ok(())
+    }
+}
+
+/// Kernel, BIOS, DTB and ramdisk, each if the config names it.
+pub type Images = [Option<ImageData>; 4];
+
+/// The config fields naming each image, in [`Images`] order.
+fn image_paths(cfg: &AxVMCrateConfig) -> [Option<&str>; 4] {
+    let k = &cfg.kernel;
+    [Some(k.kernel_path.as_str()), k.bios_path.as_deref(), k.dtb_path.as_deref(), k.ramdisk_path.as_deref()]
+}
+
+impl VmSource {
+    /// Finds the images `cfg` names: embedded ones for `"memory"`, files on
+    /// the disk for `"fs"`. An image that is not there is left out, so
+    /// that validation names it.
+    pub fn images(&self, cfg: &AxVMCrateConfig) -> Result<Images, VmError> {
+        let location = match cfg.kernel.image_location.as_deref() {
+            Some("fs") => ImageLocation::Fs,
+            _ => ImageLocation::Memory,
+        };
+        let paths = image_paths(cfg);
+        let mut images: Images = Default::default();
+        for (slot, (path, embedded)) in images.iter_mut().zip(paths.into_iter().zip(self.embedded)) {
+            let Some(path) = path else { continue };
+            *slot = match location {
+                ImageLocation::Memory => embedded.map(ImageData::Embedded),
+                ImageLocation::Fs => self.on_disk(path)?,
+            };
+        }
+        Ok(images)
+    }
+
+    #[cfg(feature = "fs")]
+    fn on_disk(&self, path: &str) -> Result<Option<ImageData>, VmError> {
+        let path = vmconfig_check::paths::resolve(&self.disk_dir, path);
+        Ok(super::disk::size_of(&path).map(|size| ImageData::OnDisk { path, size }))
+    }
+
+    #[cfg(not(feature = "fs"))]
+    fn on_disk(&self, _path: &str) -> Result<Option<ImageData>, VmError> {
+        Err(VmError::Unsupported {
+            field: "kernel.image_location",
+            what: "\"fs\" needs the filesystem feature, which this build does not have (make FS=y)",
+        })
+    }
+}
+
+/// Sizes for validation.
+pub fn sizes(images: &Images) -> ImageSizes {
+    let len = |i: usize| images[i].as_ref().map(ImageData::len);
+    ImageSizes { kernel: len(0), bios: len(1), dtb: len(2), ramdisk: len(3) }
+}
+
+/// VM configs found in the disk's config directory.
+#[cfg(feature = "fs")]
+pub fn disk_configs() -> Vec<VmSource> {
+    super::disk::configs()
+        .into_iter()
+        .map(|(file, text)| VmSource {
+            disk_dir: String::from(vmconfig_check::paths::parent(&file)),
+            file,
+            text,
+            embedded: [None; 4],
+        })
+        .collect()
+}

@@ -5,6 +5,8 @@
 //! [`vm`] (a VM and its bookkeeping), [`vcpus`] (the vCPU task loop),
 //! [`exit`] (the one exit-dispatch function), [`timer`] (guest timers).
 
+#[cfg(feature = "fs")]
+mod disk;
 mod exit;
 mod images;
 pub mod timer;
@@ -59,20 +61,29 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Creates and boots a VM for every embedded config; a config that fails
-/// is reported with one line and skipped.
+/// Creates and boots a VM for every embedded config, then (with the
+/// filesystem feature) for every config on the boot disk; a config that
+/// fails is reported with one line and skipped.
 pub fn boot_all() {
     for embedded in images::EMBEDDED_VMS {
-        match vm::create(embedded) {
-            Ok(entry) => {
-                VMS.lock().push(entry.clone());
-                RUNNING.fetch_add(1, Ordering::AcqRel);
-                vcpus::start(&entry);
-            }
-            Err(e) => {
-                REJECTED.fetch_add(1, Ordering::Relaxed);
-                error!("VM config {}: {e}", embedded.file);
-            }
+        boot(&images::VmSource::from(embedded));
+    }
+    #[cfg(feature = "fs")]
+    for source in images::disk_configs() {
+        boot(&source);
+    }
+}
+
+fn boot(source: &images::VmSource) {
+    match vm::create(source) {
+        Ok(entry) => {
+            VMS.lock().push(entry.clone());
+            RUNNING.fetch_add(1, Ordering::AcqRel);
+            vcpus::start(&entry);
+        }
+        Err(e) => {
+            REJECTED.fetch_add(1, Ordering::Relaxed);
+            error!("VM config {}: {e}", source.file);
         }
     }
 }

@@ -11,9 +11,9 @@ use axerrno::{AxError, AxResult};
 use axtask::WaitQueue;
 use axvm::config::{AxVMConfig, VmMemMappingType};
 use spin::Mutex;
-use vmconfig_check::{ConfigError, ImageLocation};
+use vmconfig_check::ConfigError;
 
-use super::images::EmbeddedVm;
+use super::images::{self, ImageData, VmSource};
 use crate::hal::{HalImpl, IrqChipError, VCpuHalImpl, arch};
 
 /// The VM type of this hypervisor.
@@ -46,6 +46,9 @@ pub enum VmError {
     IrqChip(IrqChipError),
     /// The device tree could not be generated.
     Dtb(String),
+    /// Reading an image from the boot disk failed.
+    #[cfg_attr(not(feature = "fs"), allow(dead_code))]
+    Disk(String),
     /// A step of VM creation failed in the hypervisor.
     Create {
         /// The step.
@@ -62,7 +65,7 @@ impl fmt::Display for VmError {
             Self::Config(e) => write!(f, "{e}"),
             Self::Unsupported { field, what } => write!(f, "{field}: {what}"),
             Self::IrqChip(e) => write!(f, "devices.emu_devices: {e}"),
-            Self::Dtb(e) => write!(f, "{e}"),
+            Self::Dtb(e) | Self::Disk(e) => write!(f, "{e}"),
             Self::Create { step, error } => write!(f, "{step} failed: {error:?}"),
         }
     }
@@ -234,26 +237,18 @@ impl VmEntry {
     }
 }
 
-/// Creates a VM from an embedded config: checks it, allocates and maps its
-/// memory, loads its images and sets up its vCPUs. Nothing runs yet.
-pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
-    let text = embedded.text.ok_or(VmError::Unreadable)?;
+/// Creates a VM from a config: checks it, allocates and maps its memory,
+/// loads its images and sets up its vCPUs. Nothing runs yet.
+pub fn create(source: &VmSource) -> Result<Arc<VmEntry>, VmError> {
+    let text = source.text.as_deref().ok_or(VmError::Unreadable)?;
     let parsed = vmconfig_check::parse(text).map_err(VmError::Config)?;
-    let mut sizes = embedded.sizes();
-    let generated_dtb = if vmconfig_check::wants_generated_dtb(&parsed) {
-        let dtb = arch::generate_dtb(&parsed, sizes.ramdisk).map_err(|e| VmError::Dtb(e.to_string()))?;
-        sizes.dtb = Some(dtb.len());
-        Some(dtb)
-    } else {
-        None
-    };
-    let checked = vmconfig_check::validate(parsed, &sizes).map_err(VmError::Config)?;
-    if checked.image_location == ImageLocation::Fs {
-        return Err(VmError::Unsupported {
-            field: "kernel.image_location",
-            what: "\"fs\" needs the filesystem feature, which this build does not have",
-        });
+    let mut images = source.images(&parsed)?;
+    if vmconfig_check::wants_generated_dtb(&parsed) {
+        let ramdisk = images[3].as_ref().map(ImageData::len);
+        let dtb = arch::generate_dtb(&parsed, ramdisk).map_err(|e| VmError::Dtb(e.to_string()))?;
+        images[2] = Some(ImageData::Generated(dtb));
     }
+    let checked = vmconfig_check::validate(parsed, &images::sizes(&images)).map_err(VmError::Config)?;
     let mut cfg = checked.config;
     // The interrupt controller is ours, not axdevice's.
     let irqchip_config = cfg.devices.emu_devices.iter().position(arch::is_irqchip).map(|i| cfg.devices.emu_devices.remove(i));
@@ -283,11 +278,8 @@ pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
         .map_err(step("allocating guest memory"))?;
     }
 
-    let kernel = embedded.kernel().ok_or(VmError::Unreadable)?;
-    load_image(&vm, kernel_load, kernel)?;
-    let [bios, dtb, ramdisk] = embedded.extra_images();
-    let dtb = generated_dtb.as_deref().or(dtb);
-    for (image, load) in [bios, dtb, ramdisk].into_iter().zip(extra_loads) {
+    let loads = [Some(kernel_load), extra_loads[0], extra_loads[1], extra_loads[2]];
+    for (image, load) in images.iter().zip(loads) {
         if let (Some(image), Some(load)) = (image, load) {
             load_image(&vm, load, image)?;
         }
@@ -329,7 +321,7 @@ pub fn create(embedded: &EmbeddedVm) -> Result<Arc<VmEntry>, VmError> {
 
 /// Copies `image` to guest-physical `load` through the host mapping of the
 /// region that holds it.
-fn load_image(vm: &Vm, load: usize, image: &[u8]) -> Result<(), VmError> {
+fn load_image(vm: &Vm, load: usize, image: &ImageData) -> Result<(), VmError> {
     let region = vm
         .memory_regions()
         .into_iter()
@@ -341,13 +333,11 @@ fn load_image(vm: &Vm, load: usize, image: &[u8]) -> Result<(), VmError> {
     let offset = load - region.gpa.as_usize();
     // SAFETY: the region [hva, hva + size) was allocated (or reserved) for
     // this VM and is mapped in the host; `offset + image.len() <= size` was
-    // checked above, and no vCPU of this VM runs yet.
-    let dest = unsafe {
-        let dest = region.hva.as_mut_ptr().add(offset);
-        core::ptr::copy_nonoverlapping(image.as_ptr(), dest, image.len());
-        dest
-    };
-    crate::hal::arch::clean_dcache_range(dest, image.len());
+    // checked above, and no vCPU of this VM runs yet, so nothing else
+    // refers to these bytes.
+    let dest = unsafe { core::slice::from_raw_parts_mut(region.hva.as_mut_ptr().add(offset), image.len()) };
+    image.copy_to(dest)?;
+    crate::hal::arch::clean_dcache_range(dest.as_ptr(), dest.len());
     debug!("loaded {:#x} bytes at GPA {load:#x}", image.len());
     Ok(())
 }

@@ -73,6 +73,13 @@ pub fn bare_command(arch: Arch, elf: &Path, smp: usize, mem: &str, entry: Option
     cmd
 }
 
+/// Attaches `disk` (a raw image) as a virtio-blk device.
+pub fn attach_disk(cmd: &mut Command, disk: &Path) {
+    cmd.arg("-drive")
+        .arg(format!("file={},if=none,format=raw,id=disk0", disk.display()))
+        .args(["-device", "virtio-blk-device,drive=disk0"]);
+}
+
 /// Makes guest-visible time count executed instructions (one per
 /// nanosecond), so figures repeat exactly run to run.
 pub fn count_instructions(cmd: &mut Command) {

@@ -14,6 +14,7 @@ extern crate alloc;
 
 mod error;
 mod layout;
+pub mod paths;
 mod raw;
 
 pub use error::ConfigError;

@@ -1,0 +1,45 @@
+//! The boot disk's FAT filesystem (mounted by ArceOS's `fs` feature):
+//! guest images and the VM configs in [`CONFIG_DIR`].
+
+use alloc::{format, string::String, vec::Vec};
+
+use axstd::fs;
+use axstd::io::Read;
+
+/// Directory whose `*.toml` files are VM configs to boot.
+pub const CONFIG_DIR: &str = "/vms";
+
+/// Size of the regular file at `path`, if there is one.
+pub fn size_of(path: &str) -> Option<usize> {
+    let meta = fs::metadata(path).ok()?;
+    meta.is_file().then(|| meta.len() as usize)
+}
+
+/// Reads the file at `path` into `dest`, which must be exactly its size.
+pub fn read_into(path: &str, dest: &mut [u8]) -> Result<(), String> {
+    let mut file = fs::File::open(path).map_err(|e| format!("{path}: cannot open: {e:?}"))?;
+    file.read_exact(dest).map_err(|e| format!("{path}: read failed: {e:?}"))
+}
+
+/// Every `*.toml` in [`CONFIG_DIR`], by name, with its text (or `None` if
+/// it could not be read).
+pub fn configs() -> Vec<(String, Option<String>)> {
+    let Ok(dir) = fs::read_dir(CONFIG_DIR) else {
+        info!("no {CONFIG_DIR} on the boot disk: no VM configs there");
+        return Vec::new();
+    };
+    let mut files: Vec<String> = dir
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name())
+        .filter(|name| name.ends_with(".toml"))
+        .map(|name| format!("{CONFIG_DIR}/{name}"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let text = fs::read_to_string(&path).ok();
+            (path, text)
+        })
+        .collect()
+}
