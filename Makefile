@@ -15,6 +15,7 @@ FS ?= n
 DISK_IMG ?= target/disk-$(ARCH).img
 DISK_VMS ?= configs/vms/linux-aarch64-smp2-fs.toml
 DISK ?= $(if $(filter y,$(FS)),$(DISK_IMG))
+DISK_ARGS = -drive file=$(DISK),if=none,format=raw,id=disk0 -device virtio-blk-device,drive=disk0
 
 ROOT := $(CURDIR)
 SHELL := /bin/bash
@@ -120,7 +121,7 @@ ifneq ($(ARCH),aarch64)
 else
 	$(if $(filter-out 0,$(TIMEOUT)),timeout --foreground $(TIMEOUT)) \
 	  $(QEMU) -m $(MEM) -smp $(SMP) -nographic -kernel $(BIN) \
-	  $(if $(DISK),-drive file=$(DISK),if=none,format=raw,id=disk0 -device virtio-blk-device,drive=disk0)
+	  $(if $(DISK),$(DISK_ARGS))
 endif
 
 clippy: setup $(if $(HOST_PLATFORM),$(HOST_CONFIG))
@@ -170,9 +171,14 @@ ifneq ($(ARCH),aarch64)
 else
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 \
 	  VM_CONFIGS=configs/vms/probe-bench-aarch64.toml BIN=$(BENCH_DIR)/axvisor-aarch64-probe-bench.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
+	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(BENCH_DIR)/axvisor-aarch64-linux-bench.bin
 	cargo run --quiet --release --locked -p probe-bench -- \
 	  --hypervisor $(BENCH_DIR)/axvisor-aarch64-probe-bench.bin \
 	  --bare target/guests/probe-aarch64.elf --bare-entry 0x40200004 \
+	  --linux-hypervisor $(BENCH_DIR)/axvisor-aarch64-linux-bench.bin \
+	  --linux-kernel target/guests/linux-aarch64.Image \
+	  --linux-initrd target/guests/linux-aarch64-initramfs.cpio.gz \
 	  --out $(BENCH_DIR)/aarch64.json
 endif
 

@@ -231,11 +231,36 @@ pub fn figures(hv: &Samples, bare: &Samples) -> Result<Vec<Figure>, BenchError> 
     ])
 }
 
+/// The Linux kernel's own timestamp (seconds) on its `Run /init` line.
+pub fn linux_init_seconds(output: &str) -> Option<f64> {
+    output.lines().find(|l| l.contains("Run /init as init process")).and_then(|line| {
+        let stamp = line.split_once('[')?.1.split_once(']')?.0;
+        stamp.trim().parse().ok()
+    })
+}
+
+/// Linux SMP2 boot to `/init` by the kernel's own clock (nanoseconds of
+/// guest time, so instructions under `-icount shift=0`), under the
+/// hypervisor and bare.
+pub fn linux_figure(hv_output: &str, bare_output: &str) -> Result<Figure, BenchError> {
+    let missing = |run| BenchError::Missing { run, name: "linux", key: "Run /init timestamp" };
+    let hv = linux_init_seconds(hv_output).ok_or(missing("Linux hypervisor"))?;
+    let bare = linux_init_seconds(bare_output).ok_or(missing("Linux bare"))?;
+    Ok(Figure {
+        name: "linux_boot",
+        description: "Linux SMP2 boot to /init (kernel's clock)",
+        unit: "instructions",
+        hypervisor: Some(hv * 1e9),
+        bare: Some(bare * 1e9),
+        target: Some((1.2, TargetOf::Ratio)),
+    })
+}
+
 /// Wall-clock seconds of each QEMU run, as a figure.
-pub fn wall_figure(hv_seconds: f64, bare_seconds: f64) -> Figure {
+pub fn wall_figure(name: &'static str, description: &'static str, hv_seconds: f64, bare_seconds: f64) -> Figure {
     Figure {
-        name: "wall_time",
-        description: "whole QEMU run, wall clock",
+        name,
+        description,
         unit: "seconds",
         hypervisor: Some(hv_seconds),
         bare: Some(bare_seconds),
@@ -310,10 +335,8 @@ pub struct Provenance<'a> {
     pub qemu: &'a str,
     /// The command that made the figures.
     pub command: &'a str,
-    /// QEMU command lines of the two runs.
-    pub hypervisor_run: &'a str,
-    /// See `hypervisor_run`.
-    pub bare_run: &'a str,
+    /// QEMU command line of each run, by run name.
+    pub runs: &'a [(&'a str, String)],
 }
 
 /// The report as JSON.
@@ -322,7 +345,8 @@ pub fn json(p: &Provenance<'_>, figures: &[Figure]) -> String {
     let _ = writeln!(out, "  \"arch\": {},", json_string(p.arch));
     let _ = writeln!(out, "  \"qemu\": {},", json_string(p.qemu));
     let _ = writeln!(out, "  \"command\": {},", json_string(p.command));
-    let _ = writeln!(out, "  \"runs\": {{\"hypervisor\": {}, \"bare\": {}}},", json_string(p.hypervisor_run), json_string(p.bare_run));
+    let runs: Vec<String> = p.runs.iter().map(|(name, line)| format!("{}: {}", json_string(name), json_string(line))).collect();
+    let _ = writeln!(out, "  \"runs\": {{{}}},", runs.join(", "));
     out += "  \"figures\": {\n";
     for (i, f) in figures.iter().enumerate() {
         let (target, of) = match f.target {

@@ -3,12 +3,15 @@
 //! and writes JSON.
 //!
 //! usage: probe-bench --hypervisor IMAGE --bare ELF --bare-entry ADDR --out FILE
+//!        [--linux-hypervisor IMAGE --linux-kernel IMAGE --linux-initrd CPIO]
+//!
+//! With the Linux options it also boots Linux on two CPUs both ways.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use probe_bench::{BenchError, Provenance, Samples, figures, json, table, wall_figure};
+use probe_bench::{BenchError, Provenance, Samples, figures, json, linux_figure, table, wall_figure};
 use qemu_boot_tests::{Arch, Run, bare_command, count_instructions, qemu_command, run};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -18,11 +21,21 @@ struct Args {
     bare: PathBuf,
     bare_entry: u64,
     out: PathBuf,
+    linux: Option<LinuxArgs>,
+}
+
+/// The Linux runs: the hypervisor with the Linux VM, and the same kernel
+/// and initramfs bare.
+struct LinuxArgs {
+    hypervisor: PathBuf,
+    kernel: PathBuf,
+    initrd: PathBuf,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut hypervisor, mut bare, mut entry, mut out) = (None, None, None, None);
+    let (mut linux_hv, mut linux_kernel, mut linux_initrd) = (None, None, None);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -33,6 +46,9 @@ fn parse_args() -> Result<Args, String> {
                 entry = Some(u64::from_str_radix(hex, 16).map_err(|e| format!("--bare-entry {value}: {e}"))?);
             }
             "--out" => out = Some(PathBuf::from(value)),
+            "--linux-hypervisor" => linux_hv = Some(PathBuf::from(value)),
+            "--linux-kernel" => linux_kernel = Some(PathBuf::from(value)),
+            "--linux-initrd" => linux_initrd = Some(PathBuf::from(value)),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -41,6 +57,11 @@ fn parse_args() -> Result<Args, String> {
         bare: bare.ok_or("--bare is required")?,
         bare_entry: entry.ok_or("--bare-entry is required")?,
         out: out.ok_or("--out is required")?,
+        linux: match (linux_hv, linux_kernel, linux_initrd) {
+            (Some(hypervisor), Some(kernel), Some(initrd)) => Some(LinuxArgs { hypervisor, kernel, initrd }),
+            (None, None, None) => None,
+            _ => return Err("--linux-hypervisor, --linux-kernel and --linux-initrd go together".into()),
+        },
     })
 }
 
@@ -96,17 +117,35 @@ fn bench() -> Result<(), String> {
         figures(&hv, &bare)
     };
     let mut figures = report().map_err(|e| e.to_string())?;
-    figures.push(wall_figure(hv_run.elapsed.as_secs_f64(), bare_run.elapsed.as_secs_f64()));
+    figures.push(wall_figure(
+        "wall_time",
+        "probe: whole QEMU run, wall clock",
+        hv_run.elapsed.as_secs_f64(),
+        bare_run.elapsed.as_secs_f64(),
+    ));
+    let mut runs = vec![("hypervisor", hv_line), ("bare", bare_line)];
+    if let Some(linux) = &args.linux {
+        let mut hv_cmd = qemu_command(Arch::Aarch64, &linux.hypervisor, 2, "256M");
+        count_instructions(&mut hv_cmd);
+        let mut bare_cmd = bare_command(Arch::Aarch64, &linux.kernel, 2, "256M", None);
+        bare_cmd.arg("-initrd").arg(&linux.initrd).args(["-append", "console=ttyAMA0 panic=-1"]);
+        count_instructions(&mut bare_cmd);
+        let (hv_run, hv_line) = checked_run("Linux hypervisor", hv_cmd)?;
+        let (bare_run, bare_line) = checked_run("Linux bare", bare_cmd)?;
+        figures.push(linux_figure(&hv_run.output, &bare_run.output).map_err(|e| e.to_string())?);
+        figures.push(wall_figure(
+            "linux_wall_time",
+            "Linux: whole QEMU run, wall clock",
+            hv_run.elapsed.as_secs_f64(),
+            bare_run.elapsed.as_secs_f64(),
+        ));
+        runs.push(("linux_hypervisor", hv_line));
+        runs.push(("linux_bare", bare_line));
+    }
     let qemu = qemu_version();
     print!("{}", table(&figures));
     println!("QEMU: {qemu}; guest time in instructions (-icount shift=0,sleep=off)");
-    let provenance = Provenance {
-        arch: "aarch64",
-        qemu: &qemu,
-        command: "make ARCH=aarch64 bench",
-        hypervisor_run: &hv_line,
-        bare_run: &bare_line,
-    };
+    let provenance = Provenance { arch: "aarch64", qemu: &qemu, command: "make ARCH=aarch64 bench", runs: &runs };
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }

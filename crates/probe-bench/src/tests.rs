@@ -77,14 +77,9 @@ fn json_is_well_formed_and_escaped() {
     let hv = Samples::parse("hypervisor", HV).expect("parses");
     let bare = Samples::parse("bare", BARE).expect("parses");
     let mut figures = figures(&hv, &bare).expect("complete");
-    figures.push(wall_figure(1.5, 0.25));
-    let provenance = Provenance {
-        arch: "aarch64",
-        qemu: "QEMU \"10\"",
-        command: "make bench",
-        hypervisor_run: "qemu a\\b",
-        bare_run: "qemu\n",
-    };
+    figures.push(wall_figure("wall_time", "whole QEMU run, wall clock", 1.5, 0.25));
+    let runs = [("hypervisor", String::from("qemu a\\b")), ("bare", String::from("qemu\n"))];
+    let provenance = Provenance { arch: "aarch64", qemu: "QEMU \"10\"", command: "make bench", runs: &runs };
     let text = json(&provenance, &figures);
     assert!(text.contains("\"qemu\": \"QEMU \\\"10\\\"\""));
     assert!(text.contains("\"hypervisor\": \"qemu a\\\\b\""));
@@ -97,4 +92,16 @@ fn json_is_well_formed_and_escaped() {
     let rows = table(&figures);
     assert!(rows.contains("null hypercall round trip (instructions)"));
     assert!(rows.contains("<= 250 met"));
+}
+
+#[test]
+fn linux_boot_is_read_from_the_kernel_log() {
+    let hv = "[    0.0] Booting Linux\n[    1.256510] Run /init as init process\nLINUX-GUEST-UP cpus=2\n";
+    let bare = "x\n[    1.000000] Run /init as init process\n";
+    assert_eq!(linux_init_seconds(hv), Some(1.25651));
+    let figure = linux_figure(hv, bare).expect("both runs reached /init");
+    assert_eq!(figure.bare, Some(1e9));
+    assert!((figure.ratio().expect("ratio") - 1.25651).abs() < 1e-9);
+    assert_eq!(figure.meets_target(), Some(false));
+    assert!(matches!(linux_figure("no init", bare), Err(BenchError::Missing { .. })));
 }
