@@ -26,8 +26,11 @@ ifeq ($(ARCH),aarch64)
   HOST_PLATFORM :=
 else ifeq ($(ARCH),riscv64)
   TARGET := riscv64gc-unknown-none-elf
-  QEMU := qemu-system-riscv64 -machine virt -bios default
+  QEMU := qemu-system-riscv64 -machine virt -bios default -cpu rv64,h=true
   HOST_PLATFORM := riscv64-qemu-virt
+  # The platform crate assumes one hart and 128 MiB: the host config says
+  # SMP harts (it waits for each) and 256 MiB (MEM must be at least 256M).
+  HOST_CONFIG_SETS = --set plat.max-cpu-num=$(SMP) --set plat.phys-memory-size=0x1000_0000
 else ifeq ($(ARCH),x86_64)
   TARGET := x86_64-unknown-none
   QEMU := qemu-system-x86_64 -machine q35 -cpu host
@@ -45,7 +48,7 @@ BIN ?= target/axvisor-$(ARCH).bin
 OBJCOPY = $(shell rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy
 # Guest images a VM config can name, built by `make guests`.
 GUEST_IMAGES := target/guests/arceos-hello-$(ARCH).bin
-HOST_CONFIG := configs/platforms/$(HOST_PLATFORM).generated.toml
+HOST_CONFIG := configs/platforms/$(HOST_PLATFORM)-smp$(SMP).generated.toml
 TEST_IMAGES := target/test-images
 
 BENCH_DIR := target/bench
@@ -95,12 +98,14 @@ guests: setup $(if $(NEEDS_LINUX),$(LINUX_IMAGES))
 ifeq ($(ARCH),aarch64)
 	@scripts/build-arceos-guest.sh aarch64 configs/vms/arceos-aarch64.toml target/guests/arceos-hello-aarch64.bin
 	@scripts/build-probe-guest.sh target/guests
+else ifeq ($(ARCH),riscv64)
+	@scripts/build-arceos-guest.sh riscv64 configs/vms/arceos-riscv64.toml target/guests/arceos-hello-riscv64.bin
 else
 	@echo "guests: no guest is built for $(ARCH) yet"
 endif
 
-$(HOST_CONFIG): configs/platforms/defaults.toml scripts/platform-config.py Cargo.lock
-	@python3 scripts/platform-config.py --manifest Cargo.toml --package axplat-$(HOST_PLATFORM) -o $@
+$(HOST_CONFIG): configs/platforms/defaults.toml scripts/platform-config.py Cargo.lock Makefile
+	@python3 scripts/platform-config.py --manifest Cargo.toml --package axplat-$(HOST_PLATFORM) $(HOST_CONFIG_SETS) -o $@
 
 build: guests $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	AXVISOR_VM_CONFIGS="$(VM_CONFIGS)" AX_LOG=$(LOG) SMP=$(SMP) \
@@ -116,8 +121,8 @@ disk_img: guests $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES))
 	scripts/make-disk-img.sh $(DISK_IMG) $(foreach vm,$(DISK_VMS),--vm $(vm)) $(DISK_IMAGES)
 
 run: build $(if $(filter $(DISK_IMG),$(DISK)),disk_img)
-ifneq ($(ARCH),aarch64)
-	@echo "run: booting guests on $(ARCH) is not supported yet (aarch64 is)"; exit 2
+ifeq ($(ARCH),x86_64)
+	@echo "run: booting guests on x86_64 is not supported yet (aarch64 and riscv64 are)"; exit 2
 else
 	$(if $(filter-out 0,$(TIMEOUT)),timeout --foreground $(TIMEOUT)) \
 	  $(QEMU) -m $(MEM) -smp $(SMP) -nographic -kernel $(BIN) \
@@ -160,8 +165,10 @@ qemu-test: setup
 	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS=configs/vms/linux-aarch64-smp2-fs.toml \
 	  DISK_IMG=$(TEST_IMAGES)/disk-linux-vm.img
 	cp target/guests/probe-aarch64.elf $(TEST_IMAGES)/
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=1 \
+	  VM_CONFIGS=configs/vms/arceos-riscv64.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-arceos.bin
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test aarch64_boot --test aarch64_probe --test aarch64_linux --test aarch64_fs -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test aarch64_boot --test aarch64_probe --test aarch64_linux --test aarch64_fs -- --include-ignored
 
 # The probe guest's benchmarks: the hypervisor with logging at warn (no log
 # line is on the exit path either way), then the same probe bare.

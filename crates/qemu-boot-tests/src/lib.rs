@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub enum Arch {
     /// aarch64 on `virt` with EL2 and GICv2.
     Aarch64,
+    /// riscv64 on `virt` with OpenSBI and the H extension.
+    Riscv64,
 }
 
 /// The outcome of one QEMU run.
@@ -92,6 +94,12 @@ fn machine_command(arch: Arch, virtualization: bool, image: &Path, smp: usize, m
             let mut c = Command::new("qemu-system-aarch64");
             let virt = if virtualization { "on" } else { "off" };
             c.args(["-machine", &format!("virt,virtualization={virt},gic-version=2"), "-cpu", "cortex-a72"]);
+            c
+        }
+        Arch::Riscv64 => {
+            let mut c = Command::new("qemu-system-riscv64");
+            let h = if virtualization { "true" } else { "false" };
+            c.args(["-machine", "virt", "-bios", "default", "-cpu", &format!("rv64,h={h}")]);
             c
         }
     };
