@@ -25,12 +25,19 @@ use crate::vmm;
 pub mod arch;
 
 /// What a guest asked for with a hypercall, decoded by the arch module.
-// riscv64 and x86_64 decode only `Return` until their SBI/VMCALL handling lands.
-#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+// The SBI decoder (riscv64) uses every kind; PSCI (aarch64) and VMCALL
+// (x86_64, not decoded yet) fewer.
+#[cfg_attr(not(target_arch = "riscv64"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GuestRequest {
-    /// Answer the call with this value in the return register.
+    /// Answer the call with success and this value.
     Return(u64),
+    /// Answer the call with this error code.
+    Fail(u64),
+    /// Program the calling vCPU's timer for this absolute time.
+    SetTimer(u64),
+    /// Raise an inter-processor interrupt on other vCPUs.
+    SendIpi(Ipi),
     /// Start another vCPU of the same VM.
     CpuOn {
         /// Target vCPU id.

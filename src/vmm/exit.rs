@@ -100,14 +100,14 @@ pub fn handle(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: AxVCpuExitReas
             Action::Continue
         }
         AxVCpuExitReason::Hypercall { nr, args } => {
-            guest_request(entry, vcpu, arch::decode_hypercall(nr, args, &entry.placements))
+            guest_request(entry, vcpu_id, vcpu, arch::decode_hypercall(nr, args, &entry.placements))
         }
         AxVCpuExitReason::CpuUp { target_cpu, entry_point, arg } => {
             let request = match arch::vcpu_of_target(target_cpu, &entry.placements) {
                 Some(target) => GuestRequest::CpuOn { vcpu: target, entry: entry_point.as_usize() as u64, arg },
                 None => GuestRequest::Return(arch::CPU_STATUS_INVALID),
             };
-            guest_request(entry, vcpu, request)
+            guest_request(entry, vcpu_id, vcpu, request)
         }
         AxVCpuExitReason::CpuDown { .. } => Action::CpuOff,
         AxVCpuExitReason::SystemDown => Action::Stop(StopReason::PowerOff),
@@ -124,7 +124,7 @@ pub fn handle(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, exit: AxVCpuExitReas
         AxVCpuExitReason::FailEntry { hardware_entry_failure_reason } => fault(
             entry,
             vcpu_id,
-            format_args!("guest entry failed (reason {hardware_entry_failure_reason:#x})"),
+            format_args!("guest trap the hypervisor cannot handle, or failed entry (code {hardware_entry_failure_reason:#x})"),
         ),
         other => fault(entry, vcpu_id, format_args!("unhandled exit {other:?}")),
     }
@@ -166,26 +166,31 @@ fn unmapped(entry: &VmEntry, vcpu_id: usize, kind: &str, addr: axaddrspace::Gues
     )
 }
 
-fn guest_request(entry: &VmEntry, vcpu: &VCpu, request: GuestRequest) -> Action {
+fn guest_request(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu, request: GuestRequest) -> Action {
+    let answer = |result: Result<u64, u64>| {
+        arch::set_call_result(vcpu, result);
+        Action::Continue
+    };
     match request {
-        GuestRequest::Return(value) => {
-            vcpu.set_return_value(value as usize);
-            Action::Continue
+        GuestRequest::Return(value) => answer(Ok(value)),
+        GuestRequest::Fail(code) => answer(Err(code)),
+        GuestRequest::SetTimer(deadline) => {
+            arch::set_guest_timer(vcpu, deadline);
+            answer(Ok(0))
+        }
+        GuestRequest::SendIpi(ipi) => {
+            raise_ipi(entry, vcpu_id, ipi);
+            answer(Ok(0))
         }
         GuestRequest::CpuOn { vcpu: target, entry: pc, arg } => {
             let started = vcpus::cpu_on(entry, target, pc, arg);
-            vcpu.set_return_value(if started { 0 } else { arch::CPU_ON_ALREADY_ON } as usize);
-            Action::Continue
+            answer(if started { Ok(0) } else { Err(arch::CPU_ON_ALREADY_ON) })
         }
-        GuestRequest::CpuStatus { vcpu: target } => {
-            let status = match target.and_then(|t| entry.vcpus.get(t)) {
-                Some(slot) if slot.is_online() => arch::CPU_STATUS_ON,
-                Some(_) => arch::CPU_STATUS_OFF,
-                None => arch::CPU_STATUS_INVALID,
-            };
-            vcpu.set_return_value(status as usize);
-            Action::Continue
-        }
+        GuestRequest::CpuStatus { vcpu: target } => answer(match target.and_then(|t| entry.vcpus.get(t)) {
+            Some(slot) if slot.is_online() => Ok(arch::CPU_STATUS_ON),
+            Some(_) => Ok(arch::CPU_STATUS_OFF),
+            None => Err(arch::CPU_STATUS_INVALID),
+        }),
         GuestRequest::CpuOff => Action::CpuOff,
         GuestRequest::SystemOff => Action::Stop(StopReason::PowerOff),
         GuestRequest::SystemReset => Action::Stop(StopReason::Reset),

@@ -168,7 +168,7 @@ pub fn note_guest_interrupt() {
 /// concerned the guest (nothing for the host scheduler to do).
 fn handle_host_irq(vector: usize) -> bool {
     GUEST_IRQ.write_current(false);
-    axhal::irq::irq_handler(vector);
+    crate::hal::arch::handle_host_irq(vector);
     GUEST_IRQ.read_current()
 }
 

@@ -4,7 +4,6 @@
 use alloc::{format, sync::Arc};
 use core::sync::atomic::Ordering;
 
-use axaddrspace::GuestPhysAddr;
 
 use super::exit::{self, Action};
 use super::vm::{StopReason, VCpu, VmEntry};
@@ -44,21 +43,21 @@ fn vcpu_task(entry: Arc<VmEntry>, vcpu_id: usize, pcpu: usize) {
         entry.stop(StopReason::Fault(format!("vCPU[{vcpu_id}] cannot be pinned to CPU {pcpu}")));
     }
     let slot = &entry.vcpus[vcpu_id];
-    match entry.vm.vcpu(vcpu_id) {
+    match entry.cpus.get(vcpu_id) {
         None => entry.stop(StopReason::Fault(format!("vCPU[{vcpu_id}] was not created"))),
         Some(vcpu) => loop {
             slot.wake.wait_until(|| slot.is_online() || entry.stopping());
             if entry.stopping() {
                 break;
             }
-            if let Some((pc, arg)) = slot.start.lock().take() {
-                if let Err(e) = vcpu.set_entry(GuestPhysAddr::from(pc as usize)) {
-                    entry.stop(StopReason::Fault(format!("vCPU[{vcpu_id}] entry {pc:#x}: {e:?}")));
-                    break;
-                }
-                vcpu.set_return_value(arg as usize);
+            let start = slot.start.lock().take();
+            if let Some((pc, arg)) = start
+                && let Err(e) = crate::hal::arch::prepare_start(vcpu, vcpu_id, pc, arg)
+            {
+                entry.stop(StopReason::Fault(format!("vCPU[{vcpu_id}] entry {pc:#x}: {e:?}")));
+                break;
             }
-            match run(&entry, vcpu_id, &vcpu) {
+            match run(&entry, vcpu_id, vcpu) {
                 RunEnd::Off => slot.set_online(false),
                 RunEnd::VmStopped => break,
             }
@@ -89,7 +88,7 @@ fn run(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu) -> RunEnd {
         if slot.has_pending() {
             slot.drain_pending(|vector| inject(entry, vcpu_id, vcpu, vector));
         }
-        let exit_reason = match enter_guest(vcpu) {
+        let exit_reason = match crate::hal::arch::enter(vcpu) {
             Ok(reason) => reason,
             Err(e) => {
                 entry.stop(StopReason::Fault(format!("vCPU[{vcpu_id}] could not enter the guest: {e:?}")));
@@ -120,15 +119,6 @@ fn run(entry: &VmEntry, vcpu_id: usize, vcpu: &VCpu) -> RunEnd {
     }
     crate::hal::arch::vcpu_switch_this_cpu();
     end
-}
-
-/// Runs the guest until its next exit. This task bound the vCPU and is the
-/// only one that runs it, so axvcpu's per-entry state bookkeeping (a
-/// RefCell round trip and a per-CPU current-vCPU pointer nobody reads) is
-/// left out of the exit path.
-fn enter_guest(vcpu: &VCpu) -> Result<axvcpu::AxVCpuExitReason, impl core::fmt::Debug> {
-    use axvcpu::AxArchVCpu;
-    vcpu.get_arch_vcpu().run()
 }
 
 /// Injects a queued `vector` unless the guest's interrupt controller holds

@@ -18,8 +18,8 @@ use crate::hal::{HalImpl, IrqChipError, VCpuHalImpl, arch};
 
 /// The VM type of this hypervisor.
 pub type Vm = axvm::AxVM<HalImpl, VCpuHalImpl>;
-/// A vCPU of [`Vm`].
-pub type VCpu = axvm::AxVCpuRef<VCpuHalImpl>;
+/// A guest CPU of a [`Vm`] (the arch module's kind).
+pub type VCpu = arch::GuestCpu;
 
 /// Device interrupts below this id are private (SGIs, PPIs) and never
 /// belong to one device of one VM.
@@ -151,6 +151,8 @@ pub struct VmEntry {
     pub name: String,
     /// Per-vCPU state, indexed by vCPU id.
     pub vcpus: Box<[VcpuSlot]>,
+    /// The guest CPUs, indexed by vCPU id.
+    pub cpus: Box<[VCpu]>,
     /// (vCPU id, physical CPU id) for every vCPU.
     pub placements: Vec<(usize, usize)>,
     /// The emulated interrupt controller, if the config has one.
@@ -256,6 +258,7 @@ pub fn create(source: &VmSource) -> Result<Arc<VmEntry>, VmError> {
     let regions = cfg.kernel.memory_regions.clone();
     let passthrough = cfg.devices.passthrough_devices.clone();
     let kernel_load = cfg.kernel.kernel_load_addr;
+    let entry_point = cfg.kernel.entry_point as u64;
     let extra_loads = [cfg.kernel.bios_load_addr, cfg.kernel.dtb_load_addr, cfg.kernel.ramdisk_load_addr];
 
     let vm = Vm::new(AxVMConfig::from(cfg)).map_err(step("creating the VM"))?;
@@ -286,6 +289,7 @@ pub fn create(source: &VmSource) -> Result<Arc<VmEntry>, VmError> {
     }
 
     vm.init().map_err(step("setting up vCPUs and devices"))?;
+    let cpus = arch::create_vcpus(&vm, entry_point).into_boxed_slice();
     let irqchip = match &irqchip_config {
         Some(dev) => Some(arch::VirtualIrqChip::create(dev, &vm).map_err(VmError::IrqChip)?),
         None => None,
@@ -311,6 +315,7 @@ pub fn create(source: &VmSource) -> Result<Arc<VmEntry>, VmError> {
         vm,
         name,
         vcpus,
+        cpus,
         placements,
         irqchip,
         stop_reason: Mutex::new(None),

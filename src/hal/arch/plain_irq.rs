@@ -1,11 +1,10 @@
-//! Interrupt delivery for architectures whose vCPU crate injects interrupts
-//! itself and for which the hypervisor emulates no interrupt controller yet
-//! (riscv64, x86_64): the shared part of their arch contract.
+//! The arch contract's interrupt-controller part for architectures where
+//! the hypervisor emulates no interrupt controller yet (riscv64, x86_64).
 
 use axvmconfig::EmulatedDeviceConfig;
 
 use crate::hal::{IrqChipError, Ipi};
-use crate::vmm::vm::{VCpu, Vm};
+use crate::vmm::vm::Vm;
 
 /// No interrupt controller is emulated here; this type has no values.
 pub enum VirtualIrqChip {}
@@ -52,11 +51,8 @@ pub fn init_host_interrupts() -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Nothing to set up per CPU.
-pub fn init_this_cpu() {}
 
-/// Nothing to clear between vCPUs.
-pub fn vcpu_switch_this_cpu() {}
+
 
 /// Device interrupts are not forwarded here yet.
 pub fn forward_device_irq(_vm_id: usize, _irq: usize) -> Result<(), &'static str> {
@@ -77,7 +73,3 @@ pub fn generate_dtb(
 /// No cross-CPU kick yet: the target sees its queue at its next exit.
 pub fn kick_cpu(_pcpu: usize) {}
 
-/// The vCPU crate injects the interrupt.
-pub fn inject(vcpu: &VCpu, vector: usize, _priority: u8) -> bool {
-    vcpu.inject_interrupt(vector).is_ok()
-}

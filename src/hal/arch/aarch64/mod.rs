@@ -5,8 +5,12 @@
 //! `clean_dcache_range`) and implements the
 //! `axvisor_api::arch` calls that arm_vcpu and arm_vgic make.
 
+#[path = "../axvm_vcpu.rs"]
+mod axvm_vcpu;
 mod gic;
 mod vgic;
+
+pub use axvm_vcpu::*;
 
 pub use vgic::{VirtualIrqChip, is_irqchip};
 
@@ -46,6 +50,11 @@ pub fn vcpu_switch_this_cpu() {
     gic::reset_this_cpu();
 }
 
+/// Hands a physical interrupt that made a vCPU exit to the host.
+pub fn handle_host_irq(vector: usize) {
+    axhal::irq::irq_handler(vector);
+}
+
 /// Forwards the physical interrupt `irq` of a passthrough device to VM
 /// `vm_id`.
 pub fn forward_device_irq(vm_id: usize, irq: usize) -> Result<(), &'static str> {
@@ -72,7 +81,7 @@ pub fn kick_cpu(pcpu: usize) {
 
 /// Makes `vector` pending for the vCPU about to run on this CPU, at
 /// `priority`; false if it must stay queued (no free list register).
-pub fn inject(_vcpu: &crate::vmm::vm::VCpu, vector: usize, priority: u8) -> bool {
+pub fn inject(_vcpu: &GuestCpu, vector: usize, priority: u8) -> bool {
     gic::inject(vector, priority)
 }
 

@@ -1,14 +1,23 @@
-//! riscv64: HS-mode with the H extension (run path comes with the riscv64
-//! issue; this module already offers the arch contract so the VMM builds).
+//! riscv64: HS-mode with the H extension. Guest CPUs are our own
+//! (`rvh-vcpu`): SBI calls are answered here (crate `sbi-calls`), the
+//! guest timer is the hardware `vstimecmp`, IPIs are VS software
+//! interrupts raised through `hvip`.
 
-use super::GuestRequest;
+mod vcpu;
 
 #[path = "../plain_irq.rs"]
 mod plain_irq;
 pub use plain_irq::*;
+pub use vcpu::*;
 
-/// SBI error code for calls that are not implemented.
-const SBI_ERR_NOT_SUPPORTED: u64 = (-2i64) as u64;
+use sbi_calls::{SbiCall, error};
+
+use super::{GuestRequest, Ipi};
+
+/// The `hvip` bit of the VS software interrupt: what an SBI IPI raises.
+const IPI_VECTOR: usize = 2;
+/// ABI version of the hypervisor's own SBI extension.
+const HV_ABI_VERSION: u64 = 1;
 
 /// Caches are coherent with instruction fetch and DMA here: nothing to do.
 pub fn clean_dcache_range(_start: *const u8, _len: usize) {}
@@ -22,22 +31,68 @@ pub fn hardware_check() -> Result<(), &'static str> {
     }
 }
 
+/// Delegation, counters and Sstc for guests on this hart.
+pub fn init_this_cpu() {
+    if let Err(why) = rvh_vcpu::enable_this_hart() {
+        panic!("cannot host guests on this hart: {why}");
+    }
+}
+
 /// Hart ids are vCPU ids on riscv64.
 pub fn vcpu_of_target(target: u64, placements: &[(usize, usize)]) -> Option<usize> {
     placements.iter().map(|(vcpu, _)| *vcpu).find(|v| *v as u64 == target)
 }
 
-/// riscv_vcpu handles the SBI calls it knows; what reaches here is unknown.
-pub fn decode_hypercall(nr: u64, _args: [u64; 6], _placements: &[(usize, usize)]) -> GuestRequest {
-    debug!("unknown SBI call {nr:#x}: answered SBI_ERR_NOT_SUPPORTED");
-    GuestRequest::Return(SBI_ERR_NOT_SUPPORTED)
+fn hart_mask_targets(mask: sbi_calls::HartMask, placements: &[(usize, usize)]) -> u64 {
+    placements.iter().filter(|(vcpu, _)| mask.contains(*vcpu as u64)).fold(0, |acc, (vcpu, _)| acc | (1 << vcpu))
+}
+
+/// Decodes an SBI call (`nr` = function id << 32 | extension id) into a
+/// request; console output is written here.
+pub fn decode_hypercall(nr: u64, args: [u64; 6], placements: &[(usize, usize)]) -> GuestRequest {
+    let fail = |code: i64| GuestRequest::Fail(code as u64);
+    match SbiCall::decode(nr & 0xffff_ffff, nr >> 32, args) {
+        SbiCall::SetTimer(deadline) => GuestRequest::SetTimer(deadline),
+        SbiCall::PutChar(byte) => {
+            axhal::console::write_bytes(&[byte]);
+            GuestRequest::Return(0)
+        }
+        SbiCall::GetChar => fail(error::FAILED),
+        SbiCall::BaseInfo(fid) => GuestRequest::Return(SbiCall::base_info(fid, HV_ABI_VERSION)),
+        SbiCall::ProbeExtension(eid) => GuestRequest::Return(u64::from(SbiCall::extension_available(eid))),
+        SbiCall::SendIpi(mask) => {
+            GuestRequest::SendIpi(Ipi { vector: IPI_VECTOR, targets: hart_mask_targets(mask, placements) })
+        }
+        SbiCall::RemoteFence(_) => {
+            // Every vCPU of a VM flushes its guest TLB when it is bound;
+            // one already running flushes here for itself.
+            vcpu::flush_guest_tlb();
+            GuestRequest::Return(0)
+        }
+        SbiCall::HartStart { hart, start, opaque } => match vcpu_of_target(hart, placements) {
+            Some(vcpu) => GuestRequest::CpuOn { vcpu, entry: start, arg: opaque },
+            None => fail(error::INVALID_PARAM),
+        },
+        SbiCall::HartStop => GuestRequest::CpuOff,
+        SbiCall::HartStatus(hart) => GuestRequest::CpuStatus { vcpu: vcpu_of_target(hart, placements) },
+        SbiCall::HartSuspend => fail(error::NOT_SUPPORTED),
+        SbiCall::Shutdown => GuestRequest::SystemOff,
+        SbiCall::Reboot => GuestRequest::SystemReset,
+        SbiCall::HvNull => GuestRequest::Return(0),
+        SbiCall::HvVersion => GuestRequest::Return(HV_ABI_VERSION),
+        SbiCall::HvAdd([a, b, c]) => GuestRequest::Return(a.wrapping_add(b).wrapping_add(c)),
+        SbiCall::Unknown { eid, fid } => {
+            debug!("unknown SBI call {eid:#x}/{fid}: answered SBI_ERR_NOT_SUPPORTED");
+            fail(error::NOT_SUPPORTED)
+        }
+    }
 }
 
 /// HSM hart status: started.
-pub const CPU_STATUS_ON: u64 = 0;
+pub const CPU_STATUS_ON: u64 = sbi_calls::hart_state::STARTED;
 /// HSM hart status: stopped.
-pub const CPU_STATUS_OFF: u64 = 1;
+pub const CPU_STATUS_OFF: u64 = sbi_calls::hart_state::STOPPED;
 /// Invalid target.
-pub const CPU_STATUS_INVALID: u64 = (-3i64) as u64;
-/// The answer to a CPU_ON / hart_start of a vCPU that is already on.
-pub const CPU_ON_ALREADY_ON: u64 = (-7i64) as u64;
+pub const CPU_STATUS_INVALID: u64 = error::INVALID_PARAM as u64;
+/// The answer to a hart_start of a hart that is already started.
+pub const CPU_ON_ALREADY_ON: u64 = error::ALREADY_STARTED as u64;

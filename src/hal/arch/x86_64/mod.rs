@@ -3,8 +3,11 @@
 
 use super::GuestRequest;
 
+#[path = "../axvm_vcpu.rs"]
+mod axvm_vcpu;
 #[path = "../plain_irq.rs"]
 mod plain_irq;
+pub use axvm_vcpu::*;
 pub use plain_irq::*;
 
 /// Caches are coherent with instruction fetch and DMA here: nothing to do.
@@ -38,3 +41,19 @@ pub const CPU_STATUS_OFF: u64 = 1;
 pub const CPU_STATUS_INVALID: u64 = (-1i64) as u64;
 /// The answer to a CPU_ON / hart_start of a vCPU that is already on.
 pub const CPU_ON_ALREADY_ON: u64 = (-1i64) as u64;
+
+/// Nothing to set up per CPU.
+pub fn init_this_cpu() {}
+
+/// Hands a physical interrupt that made a vCPU exit to the host.
+pub fn handle_host_irq(vector: usize) {
+    axhal::irq::irq_handler(vector);
+}
+
+/// Nothing to clear between vCPUs.
+pub fn vcpu_switch_this_cpu() {}
+
+/// The vCPU crate injects the interrupt.
+pub fn inject(vcpu: &GuestCpu, vector: usize, _priority: u8) -> bool {
+    vcpu.inject_interrupt(vector).is_ok()
+}

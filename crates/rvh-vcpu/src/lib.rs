@@ -1,0 +1,74 @@
+//! A RISC-V vCPU on the H extension, written for this hypervisor because
+//! riscv_vcpu 0.2.2 answers TIME and IPI calls with NOT_SUPPORTED, shares
+//! the firmware timer between host and guest, and panics on several guest
+//! traps (instruction guest-page faults, HSM status, host IPIs).
+//!
+//! - [`insn`]: decoding of the load/store that faulted on emulated MMIO
+//!   (pure, host-tested);
+//! - `Vcpu` (riscv64 only): the world switch and trap decoding. SBI calls
+//!   come out as [`Exit::Ecall`] for the hypervisor to answer; the guest's
+//!   timer is its own `vstimecmp` (Sstc), so it fires with no exit.
+#![no_std]
+
+pub mod insn;
+
+#[cfg(target_arch = "riscv64")]
+mod csr;
+#[cfg(target_arch = "riscv64")]
+mod switch;
+#[cfg(target_arch = "riscv64")]
+mod vcpu;
+
+#[cfg(target_arch = "riscv64")]
+pub use vcpu::{Vcpu, enable_this_hart};
+
+/// Flushes this hart's guest-virtual (VS-stage) translations.
+#[cfg(target_arch = "riscv64")]
+pub fn flush_guest_tlb() {
+    csr::hfence_vvma();
+}
+
+/// Why the guest stopped running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// An SBI call (`ecall` from VS-mode): extension, function, `a0..a5`.
+    /// The pc is already past the `ecall`.
+    Ecall {
+        /// `a7`.
+        eid: u64,
+        /// `a6`.
+        fid: u64,
+        /// `a0..a5`.
+        args: [u64; 6],
+    },
+    /// A load from guest-physical `addr` that is not RAM (pc advanced).
+    MmioRead {
+        /// Guest-physical address.
+        addr: u64,
+        /// The decoded access.
+        access: insn::Access,
+    },
+    /// A store to guest-physical `addr` that is not RAM (pc advanced).
+    MmioWrite {
+        /// Guest-physical address.
+        addr: u64,
+        /// The decoded access.
+        access: insn::Access,
+        /// The value stored (already truncated to the access width).
+        value: u64,
+    },
+    /// A host interrupt arrived (`scause`); it is still pending, with
+    /// interrupts masked, for the host to handle.
+    Interrupt(u64),
+    /// A trap the guest cannot be allowed to continue from: a fetch from
+    /// an unmapped guest-physical address, an access the decoder does not
+    /// know, an access fault.
+    Fault {
+        /// `scause`.
+        cause: u64,
+        /// Guest-physical address involved, if any.
+        addr: u64,
+        /// Guest pc.
+        pc: u64,
+    },
+}

@@ -1,0 +1,202 @@
+//! SBI calls (RISC-V Supervisor Binary Interface, v2.0) as a guest in
+//! VS-mode makes them with `ecall`, decoded from the extension id (`a7`),
+//! function id (`a6`) and arguments (`a0..a5`) into [`SbiCall`], plus the
+//! hypervisor's own extension. The riscv64 arch module answers them.
+#![no_std]
+#![deny(unsafe_code)]
+
+/// SBI error codes (returned in `a0`; `a1` carries the value).
+pub mod error {
+    /// Success.
+    pub const SUCCESS: i64 = 0;
+    /// Generic failure.
+    pub const FAILED: i64 = -1;
+    /// The call is not supported.
+    pub const NOT_SUPPORTED: i64 = -2;
+    /// A parameter is invalid.
+    pub const INVALID_PARAM: i64 = -3;
+    /// The hart is already started.
+    pub const ALREADY_STARTED: i64 = -7;
+}
+
+/// Extension ids.
+pub mod eid {
+    /// Legacy SET_TIMER.
+    pub const LEGACY_SET_TIMER: u64 = 0x00;
+    /// Legacy CONSOLE_PUTCHAR.
+    pub const LEGACY_PUTCHAR: u64 = 0x01;
+    /// Legacy CONSOLE_GETCHAR.
+    pub const LEGACY_GETCHAR: u64 = 0x02;
+    /// Legacy SHUTDOWN.
+    pub const LEGACY_SHUTDOWN: u64 = 0x08;
+    /// Base extension.
+    pub const BASE: u64 = 0x10;
+    /// Timer extension ("TIME").
+    pub const TIME: u64 = 0x5449_4D45;
+    /// IPI extension ("sPI").
+    pub const IPI: u64 = 0x0073_5049;
+    /// Remote fence extension ("RFNC").
+    pub const RFENCE: u64 = 0x5246_4E43;
+    /// Hart state management ("HSM").
+    pub const HSM: u64 = 0x0048_534D;
+    /// System reset ("SRST").
+    pub const SRST: u64 = 0x5352_5354;
+    /// This hypervisor's own calls (firmware-specific range; "AXV").
+    pub const HYPERVISOR: u64 = 0x0A41_5856;
+}
+
+/// Function ids of the hypervisor's extension.
+pub mod hv {
+    /// Returns 0, does nothing: the exit round trip.
+    pub const NULL: u64 = 0;
+    /// Returns the hypervisor ABI version.
+    pub const VERSION: u64 = 1;
+    /// Returns `a0 + a1 + a2` (wrapping).
+    pub const ADD: u64 = 2;
+}
+
+/// The SBI specification version this hypervisor implements (2.0).
+pub const SPEC_VERSION: u64 = 2 << 24;
+/// Implementation id reported by BASE (not a registered id: "AX").
+pub const IMPL_ID: u64 = 0x4158;
+/// HSM hart states.
+pub mod hart_state {
+    /// Running.
+    pub const STARTED: u64 = 0;
+    /// Stopped.
+    pub const STOPPED: u64 = 1;
+}
+
+/// A decoded SBI call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SbiCall {
+    /// Program the timer (legacy or TIME extension) for this absolute time.
+    SetTimer(u64),
+    /// Legacy console: write one byte.
+    PutChar(u8),
+    /// Legacy console: read one byte.
+    GetChar,
+    /// BASE: spec version, implementation id / version, vendor ids.
+    BaseInfo(u64),
+    /// BASE: is this extension available?
+    ProbeExtension(u64),
+    /// Raise a software interrupt on the harts in the mask.
+    SendIpi(HartMask),
+    /// Remote fence (any kind): the harts in the mask flush.
+    RemoteFence(HartMask),
+    /// HSM: start a hart at `start` with `opaque` in `a1`.
+    HartStart {
+        /// Target hart.
+        hart: u64,
+        /// Guest-physical start address.
+        start: u64,
+        /// Value for the started hart's `a1`.
+        opaque: u64,
+    },
+    /// HSM: stop the calling hart.
+    HartStop,
+    /// HSM: state of a hart.
+    HartStatus(u64),
+    /// HSM: suspend (treated as waiting for an interrupt).
+    HartSuspend,
+    /// SRST / legacy shutdown: power off.
+    Shutdown,
+    /// SRST: cold or warm reboot.
+    Reboot,
+    /// The hypervisor's null call.
+    HvNull,
+    /// The hypervisor's ABI version query.
+    HvVersion,
+    /// The hypervisor's add call.
+    HvAdd([u64; 3]),
+    /// Anything else: answered NOT_SUPPORTED.
+    Unknown {
+        /// Extension id.
+        eid: u64,
+        /// Function id.
+        fid: u64,
+    },
+}
+
+/// A hart mask as SBI passes it: bit `i` names hart `base + i`; a base of
+/// all ones means every hart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HartMask {
+    /// The bits.
+    pub mask: u64,
+    /// The hart id of bit 0.
+    pub base: u64,
+}
+
+impl HartMask {
+    /// Whether `hart` is named.
+    pub fn contains(&self, hart: u64) -> bool {
+        if self.base == u64::MAX {
+            return true;
+        }
+        hart.checked_sub(self.base).is_some_and(|bit| bit < 64 && self.mask & (1 << bit) != 0)
+    }
+}
+
+impl SbiCall {
+    /// Decodes a call from `a7` (extension), `a6` (function) and `a0..a5`.
+    pub fn decode(eid: u64, fid: u64, a: [u64; 6]) -> Self {
+        let mask = HartMask { mask: a[0], base: a[1] };
+        match (eid, fid) {
+            (eid::LEGACY_SET_TIMER, _) | (eid::TIME, 0) => Self::SetTimer(a[0]),
+            (eid::LEGACY_PUTCHAR, _) => Self::PutChar(a[0] as u8),
+            (eid::LEGACY_GETCHAR, _) => Self::GetChar,
+            (eid::LEGACY_SHUTDOWN, _) => Self::Shutdown,
+            (eid::BASE, 3) => Self::ProbeExtension(a[0]),
+            (eid::BASE, 0..=6) => Self::BaseInfo(fid),
+            (eid::IPI, 0) => Self::SendIpi(mask),
+            (eid::RFENCE, 0..=6) => Self::RemoteFence(mask),
+            (eid::HSM, 0) => Self::HartStart { hart: a[0], start: a[1], opaque: a[2] },
+            (eid::HSM, 1) => Self::HartStop,
+            (eid::HSM, 2) => Self::HartStatus(a[0]),
+            (eid::HSM, 3) => Self::HartSuspend,
+            (eid::SRST, 0) => match a[0] {
+                0 => Self::Shutdown,
+                1 | 2 => Self::Reboot,
+                _ => Self::Unknown { eid, fid },
+            },
+            (eid::HYPERVISOR, hv::NULL) => Self::HvNull,
+            (eid::HYPERVISOR, hv::VERSION) => Self::HvVersion,
+            (eid::HYPERVISOR, hv::ADD) => Self::HvAdd([a[0], a[1], a[2]]),
+            _ => Self::Unknown { eid, fid },
+        }
+    }
+
+    /// BASE `probe_extension`: 1 for the extensions answered here.
+    pub fn extension_available(eid: u64) -> bool {
+        matches!(
+            eid,
+            eid::LEGACY_SET_TIMER
+                | eid::LEGACY_PUTCHAR
+                | eid::LEGACY_GETCHAR
+                | eid::LEGACY_SHUTDOWN
+                | eid::BASE
+                | eid::TIME
+                | eid::IPI
+                | eid::RFENCE
+                | eid::HSM
+                | eid::SRST
+                | eid::HYPERVISOR
+        )
+    }
+
+    /// BASE information functions: spec version (0), implementation id
+    /// (1) and version (2); vendor, architecture and implementation ids
+    /// (4-6) read as 0.
+    pub fn base_info(fid: u64, impl_version: u64) -> u64 {
+        match fid {
+            0 => SPEC_VERSION,
+            1 => IMPL_ID,
+            2 => impl_version,
+            _ => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

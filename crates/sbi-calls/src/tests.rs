@@ -1,0 +1,54 @@
+use super::*;
+
+#[test]
+fn timer_calls_both_ways() {
+    assert_eq!(SbiCall::decode(eid::LEGACY_SET_TIMER, 0, [123, 0, 0, 0, 0, 0]), SbiCall::SetTimer(123));
+    assert_eq!(SbiCall::decode(eid::TIME, 0, [7, 0, 0, 0, 0, 0]), SbiCall::SetTimer(7));
+    assert_eq!(SbiCall::decode(eid::TIME, 1, [7; 6]), SbiCall::Unknown { eid: eid::TIME, fid: 1 });
+}
+
+#[test]
+fn hsm_and_reset() {
+    assert_eq!(
+        SbiCall::decode(eid::HSM, 0, [1, 0x8020_0000, 0x55, 0, 0, 0]),
+        SbiCall::HartStart { hart: 1, start: 0x8020_0000, opaque: 0x55 }
+    );
+    assert_eq!(SbiCall::decode(eid::HSM, 1, [0; 6]), SbiCall::HartStop);
+    assert_eq!(SbiCall::decode(eid::HSM, 2, [3, 0, 0, 0, 0, 0]), SbiCall::HartStatus(3));
+    assert_eq!(SbiCall::decode(eid::HSM, 3, [0; 6]), SbiCall::HartSuspend);
+    assert_eq!(SbiCall::decode(eid::SRST, 0, [0; 6]), SbiCall::Shutdown);
+    assert_eq!(SbiCall::decode(eid::SRST, 0, [2, 0, 0, 0, 0, 0]), SbiCall::Reboot);
+    assert_eq!(SbiCall::decode(eid::SRST, 0, [9, 0, 0, 0, 0, 0]), SbiCall::Unknown { eid: eid::SRST, fid: 0 });
+    assert_eq!(SbiCall::decode(eid::LEGACY_SHUTDOWN, 0, [0; 6]), SbiCall::Shutdown);
+}
+
+#[test]
+fn base_answers() {
+    assert_eq!(SbiCall::decode(eid::BASE, 3, [eid::HSM, 0, 0, 0, 0, 0]), SbiCall::ProbeExtension(eid::HSM));
+    assert!(SbiCall::extension_available(eid::TIME));
+    assert!(!SbiCall::extension_available(0x4442_434E), "DBCN is not offered");
+    assert_eq!(SbiCall::decode(eid::BASE, 0, [0; 6]), SbiCall::BaseInfo(0));
+    assert_eq!(SbiCall::base_info(0, 1), 2 << 24);
+    assert_eq!(SbiCall::base_info(2, 7), 7);
+    assert_eq!(SbiCall::base_info(5, 7), 0);
+    assert_eq!(SbiCall::decode(eid::BASE, 7, [0; 6]), SbiCall::Unknown { eid: eid::BASE, fid: 7 });
+}
+
+#[test]
+fn hart_masks() {
+    let call = SbiCall::decode(eid::IPI, 0, [0b101, 2, 0, 0, 0, 0]);
+    let SbiCall::SendIpi(mask) = call else { panic!("not an IPI: {call:?}") };
+    assert!(mask.contains(2) && mask.contains(4));
+    assert!(!mask.contains(3) && !mask.contains(1) && !mask.contains(70));
+    let all = HartMask { mask: 0, base: u64::MAX };
+    assert!(all.contains(0) && all.contains(1000));
+    assert!(matches!(SbiCall::decode(eid::RFENCE, 1, [1, 0, 0, 0, 0, 0]), SbiCall::RemoteFence(_)));
+}
+
+#[test]
+fn hypervisor_calls_and_unknowns() {
+    assert_eq!(SbiCall::decode(eid::HYPERVISOR, hv::NULL, [0; 6]), SbiCall::HvNull);
+    assert_eq!(SbiCall::decode(eid::HYPERVISOR, hv::ADD, [1, 2, 3, 4, 5, 6]), SbiCall::HvAdd([1, 2, 3]));
+    assert_eq!(SbiCall::decode(eid::HYPERVISOR, 9, [0; 6]), SbiCall::Unknown { eid: eid::HYPERVISOR, fid: 9 });
+    assert_eq!(SbiCall::decode(0x4442_434E, 0, [0; 6]), SbiCall::Unknown { eid: 0x4442_434E, fid: 0 });
+}
