@@ -64,9 +64,9 @@ help:
 	@echo "  disk_img   FAT32 boot disk ($(DISK_IMG)): guest images in /guests,"
 	@echo "             DISK_VMS configs in /vms (boot it with FS=y)"
 	@echo "  run        build and boot the hypervisor under QEMU"
-	@echo "  test       host unit tests, then QEMU tests (aarch64): boot, bad configs,"
-	@echo "             the probe guest's suite (under the hypervisor and bare), isolation"
-	@echo "  bench      probe-guest benchmarks under the hypervisor and bare (aarch64):"
+	@echo "  test       host unit tests, then QEMU tests (aarch64, riscv64): boot, bad configs,"
+	@echo "             Linux, boot disk, the probe's suite (hypervisor and bare), isolation"
+	@echo "  bench      probe-guest benchmarks under the hypervisor and bare (aarch64, riscv64):"
 	@echo "             table + $(BENCH_DIR)/$(ARCH).json"
 	@echo "  clippy     lint the hypervisor for ARCH and the host crates"
 	@echo "  setup      install what is missing (QEMU 10, rustup targets, tools)"
@@ -100,6 +100,7 @@ ifeq ($(ARCH),aarch64)
 	@scripts/build-probe-guest.sh target/guests
 else ifeq ($(ARCH),riscv64)
 	@scripts/build-arceos-guest.sh riscv64 configs/vms/arceos-riscv64.toml target/guests/arceos-hello-riscv64.bin
+	@scripts/build-probe-guest.sh target/guests riscv64
 else
 	@echo "guests: no guest is built for $(ARCH) yet"
 endif
@@ -135,7 +136,9 @@ clippy: setup $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	  cargo clippy --locked --release --target $(TARGET) -p axvisor -- -D warnings
 ifeq ($(ARCH),aarch64)
 	AXVISOR_VM_CONFIGS= cargo clippy --locked --release --target $(TARGET) -p axvisor --features fs -- -D warnings
-	scripts/build-probe-guest.sh --clippy
+	scripts/build-probe-guest.sh --clippy aarch64
+else ifeq ($(ARCH),riscv64)
+	scripts/build-probe-guest.sh --clippy riscv64
 endif
 
 unit-test: setup
@@ -167,26 +170,37 @@ qemu-test: setup
 	cp target/guests/probe-aarch64.elf $(TEST_IMAGES)/
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=1 \
 	  VM_CONFIGS=configs/vms/arceos-riscv64.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-arceos.bin
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \
+	  VM_CONFIGS=configs/vms/probe-riscv64.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-probe.bin
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \
+	  VM_CONFIGS="configs/vms/arceos-riscv64.toml configs/vms/probe-isolation-riscv64.toml" \
+	  BIN=$(TEST_IMAGES)/axvisor-riscv64-isolation.bin
+	cp target/guests/probe-riscv64.elf $(TEST_IMAGES)/
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test aarch64_boot --test aarch64_probe --test aarch64_linux --test aarch64_fs -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_linux --test aarch64_fs -- --include-ignored
 
 # The probe guest's benchmarks: the hypervisor with logging at warn (no log
 # line is on the exit path either way), then the same probe bare.
 bench: setup
-ifneq ($(ARCH),aarch64)
-	@echo "bench: the probe guest runs on aarch64 only so far"; exit 2
-else
+ifeq ($(ARCH),aarch64)
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 \
 	  VM_CONFIGS=configs/vms/probe-bench-aarch64.toml BIN=$(BENCH_DIR)/axvisor-aarch64-probe-bench.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
 	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(BENCH_DIR)/axvisor-aarch64-linux-bench.bin
-	cargo run --quiet --release --locked -p probe-bench -- \
-	  --hypervisor $(BENCH_DIR)/axvisor-aarch64-probe-bench.bin \
-	  --bare target/guests/probe-aarch64.elf --bare-entry 0x40200004 \
+	cargo run --quiet --release --locked -p probe-bench -- --arch aarch64 \
+	  --hypervisor $(BENCH_DIR)/axvisor-aarch64-probe-bench.bin --bare target/guests/probe-aarch64.elf \
 	  --linux-hypervisor $(BENCH_DIR)/axvisor-aarch64-linux-bench.bin \
 	  --linux-kernel target/guests/linux-aarch64.Image \
 	  --linux-initrd target/guests/linux-aarch64-initramfs.cpio.gz \
 	  --out $(BENCH_DIR)/aarch64.json
+else ifeq ($(ARCH),riscv64)
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=warn SMP=1 \
+	  VM_CONFIGS=configs/vms/probe-bench-riscv64.toml BIN=$(BENCH_DIR)/axvisor-riscv64-probe-bench.bin
+	cargo run --quiet --release --locked -p probe-bench -- --arch riscv64 \
+	  --hypervisor $(BENCH_DIR)/axvisor-riscv64-probe-bench.bin --bare target/guests/probe-riscv64.elf \
+	  --out $(BENCH_DIR)/riscv64.json
+else
+	@echo "bench: the probe guest runs on aarch64 and riscv64"; exit 2
 endif
 
 test: unit-test qemu-test

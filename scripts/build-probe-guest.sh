@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Builds the probe guest (crates/probe-guest) and writes its ELF (for bare
-# QEMU runs) and raw image (for VM configs).
-#   usage: build-probe-guest.sh OUT_DIR
-#          build-probe-guest.sh --clippy     (lint it instead)
+# Builds the probe guest (crates/probe-guest) for one architecture and
+# writes its ELF (for bare QEMU runs) and raw image (for VM configs).
+#   usage: build-probe-guest.sh OUT_DIR [ARCH]
+#          build-probe-guest.sh --clippy [ARCH]    (lint it instead)
 set -euo pipefail
-out=$1
+out=$1 arch=${2:-aarch64}
 root=$(cd "$(dirname "$0")/.." && pwd)
-target=aarch64-unknown-none-softfloat
+case $arch in
+    aarch64) target=aarch64-unknown-none-softfloat ;;
+    riscv64) target=riscv64gc-unknown-none-elf ;;
+    *) echo "build-probe-guest: no probe for ARCH '$arch'" >&2; exit 2 ;;
+esac
 # Its own workspace and link script: these flags replace the hypervisor's
 # target flags from .cargo/config.toml.
 export RUSTFLAGS="-Cforce-frame-pointers=no"
@@ -17,7 +21,7 @@ if [ "$out" = --clippy ]; then
 fi
 cargo build --quiet --release --locked --manifest-path "$manifest" --target $target
 mkdir -p "$out"
-cp "$CARGO_TARGET_DIR/$target/release/probe-guest" "$out/probe-aarch64.elf"
+cp "$CARGO_TARGET_DIR/$target/release/probe-guest" "$out/probe-$arch.elf"
 objcopy=$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy
-"$objcopy" -O binary "$out/probe-aarch64.elf" "$out/probe-aarch64.bin"
-echo "guest: $out/probe-aarch64.bin ($(stat -c %s "$out/probe-aarch64.bin") bytes)"
+"$objcopy" -O binary "$out/probe-$arch.elf" "$out/probe-$arch.bin"
+echo "guest: $out/probe-$arch.bin ($(stat -c %s "$out/probe-$arch.bin") bytes)"

@@ -2,7 +2,7 @@
 //! bare, both under QEMU with `-icount shift=0,sleep=off`, prints a table
 //! and writes JSON.
 //!
-//! usage: probe-bench --hypervisor IMAGE --bare ELF --bare-entry ADDR --out FILE
+//! usage: probe-bench --arch aarch64|riscv64 --hypervisor IMAGE --bare ELF --out FILE
 //!        [--linux-hypervisor IMAGE --linux-kernel IMAGE --linux-initrd CPIO]
 //!
 //! With the Linux options it also boots Linux on two CPUs both ways.
@@ -19,7 +19,7 @@ const TIMEOUT: Duration = Duration::from_secs(300);
 struct Args {
     hypervisor: PathBuf,
     bare: PathBuf,
-    bare_entry: u64,
+    arch: Arch,
     out: PathBuf,
     linux: Option<LinuxArgs>,
 }
@@ -34,16 +34,19 @@ struct LinuxArgs {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut hypervisor, mut bare, mut entry, mut out) = (None, None, None, None);
+    let (mut hypervisor, mut bare, mut arch, mut out) = (None, None, None, None);
     let (mut linux_hv, mut linux_kernel, mut linux_initrd) = (None, None, None);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--hypervisor" => hypervisor = Some(PathBuf::from(value)),
             "--bare" => bare = Some(PathBuf::from(value)),
-            "--bare-entry" => {
-                let hex = value.trim_start_matches("0x");
-                entry = Some(u64::from_str_radix(hex, 16).map_err(|e| format!("--bare-entry {value}: {e}"))?);
+            "--arch" => {
+                arch = Some(match value.as_str() {
+                    "aarch64" => Arch::Aarch64,
+                    "riscv64" => Arch::Riscv64,
+                    other => return Err(format!("--arch {other}: aarch64 or riscv64")),
+                })
             }
             "--out" => out = Some(PathBuf::from(value)),
             "--linux-hypervisor" => linux_hv = Some(PathBuf::from(value)),
@@ -55,7 +58,7 @@ fn parse_args() -> Result<Args, String> {
     Ok(Args {
         hypervisor: hypervisor.ok_or("--hypervisor is required")?,
         bare: bare.ok_or("--bare is required")?,
-        bare_entry: entry.ok_or("--bare-entry is required")?,
+        arch: arch.ok_or("--arch is required")?,
         out: out.ok_or("--out is required")?,
         linux: match (linux_hv, linux_kernel, linux_initrd) {
             (Some(hypervisor), Some(kernel), Some(initrd)) => Some(LinuxArgs { hypervisor, kernel, initrd }),
@@ -83,8 +86,26 @@ fn checked_run(what: &'static str, cmd: Command) -> Result<(Run, String), String
     Ok((result, line))
 }
 
-fn qemu_version() -> String {
-    Command::new("qemu-system-aarch64")
+/// The probe's benchmark mode, bare: on aarch64 the first CPU starts at
+/// the image's benchmark entry (+4); on riscv64, where the firmware picks
+/// the entry, a mailbox word says the mode.
+fn select_bench_mode(cmd: &mut Command, arch: Arch) {
+    let device = match arch {
+        Arch::Aarch64 => "loader,addr=0x40200004,cpu-num=0".to_string(),
+        Arch::Riscv64 => format!("loader,addr=0x81000000,data={:#x},data-len=8", (1u64 << 32) | 0x4d4f_4445),
+    };
+    cmd.args(["-device", &device]);
+}
+
+fn arch_name(arch: Arch) -> &'static str {
+    match arch {
+        Arch::Aarch64 => "aarch64",
+        Arch::Riscv64 => "riscv64",
+    }
+}
+
+fn qemu_version(arch: Arch) -> String {
+    Command::new(format!("qemu-system-{}", arch_name(arch)))
         .arg("--version")
         .output()
         .ok()
@@ -105,9 +126,10 @@ fn main() -> ExitCode {
 
 fn bench() -> Result<(), String> {
     let args = parse_args()?;
-    let mut hv_cmd = qemu_command(Arch::Aarch64, &args.hypervisor, 1, "256M");
+    let mut hv_cmd = qemu_command(args.arch, &args.hypervisor, 1, "256M");
     count_instructions(&mut hv_cmd);
-    let mut bare_cmd = bare_command(Arch::Aarch64, &args.bare, 1, "256M", Some(args.bare_entry));
+    let mut bare_cmd = bare_command(args.arch, &args.bare, 1, "256M", None);
+    select_bench_mode(&mut bare_cmd, args.arch);
     count_instructions(&mut bare_cmd);
     let (hv_run, hv_line) = checked_run("hypervisor", hv_cmd)?;
     let (bare_run, bare_line) = checked_run("bare", bare_cmd)?;
@@ -142,10 +164,11 @@ fn bench() -> Result<(), String> {
         runs.push(("linux_hypervisor", hv_line));
         runs.push(("linux_bare", bare_line));
     }
-    let qemu = qemu_version();
+    let qemu = qemu_version(args.arch);
     print!("{}", table(&figures));
     println!("QEMU: {qemu}; guest time in instructions (-icount shift=0,sleep=off)");
-    let provenance = Provenance { arch: "aarch64", qemu: &qemu, command: "make ARCH=aarch64 bench", runs: &runs };
+    let command = format!("make ARCH={} bench", arch_name(args.arch));
+    let provenance = Provenance { arch: arch_name(args.arch), qemu: &qemu, command: &command, runs: &runs };
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }

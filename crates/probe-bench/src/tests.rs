@@ -105,3 +105,13 @@ fn linux_boot_is_read_from_the_kernel_log() {
     assert_eq!(figure.meets_target(), Some(false));
     assert!(matches!(linux_figure("no init", bare), Err(BenchError::Missing { .. })));
 }
+
+#[test]
+fn a_run_without_an_emulated_device_reports_no_mmio_figure() {
+    let strip = |text: &str| text.lines().filter(|l| !l.contains("mmio_read")).collect::<Vec<_>>().join("\n");
+    let hv = Samples::parse("hypervisor", &strip(HV)).expect("parses");
+    let bare = Samples::parse("bare", &strip(BARE)).expect("parses");
+    let figures = figures(&hv, &bare).expect("complete without MMIO");
+    let mmio = figure(&figures, "mmio_read");
+    assert_eq!((mmio.hypervisor, mmio.bare, mmio.meets_target()), (None, None, None));
+}

@@ -4,11 +4,10 @@
 
 use core::sync::atomic::Ordering;
 
-use crate::calls::{self, hvc};
+use crate::arch as cpu;
 use crate::console::println;
-use crate::gic::{self, gicd};
 use crate::irq::{TIMER_ENTRY, TIMER_IRQS};
-use crate::{cpu, workload};
+use crate::workload;
 
 const CALLS: u64 = 10_000;
 const MMIO_READS: u64 = 10_000;
@@ -25,7 +24,9 @@ pub fn run(under_hv: bool, first_counter: u64, first_line: u64) {
     if under_hv {
         report("null_hypercall", CALLS, null_hypercalls());
     }
-    report("mmio_read", MMIO_READS, mmio_reads());
+    if let Some(ticks) = mmio_reads() {
+        report("mmio_read", MMIO_READS, ticks);
+    }
     timer_latency(hz);
     let start = cpu::now();
     let checksum = workload::run();
@@ -41,23 +42,25 @@ fn report(name: &str, iters: u64, ticks: u64) {
 fn null_hypercalls() -> u64 {
     let start = cpu::now();
     for _ in 0..CALLS {
-        hvc(calls::HV_CALL_NULL, 0, 0, 0);
+        let _ = core::hint::black_box(cpu::hv_call(0, [0; 3]));
     }
     cpu::now() - start
 }
 
-fn mmio_reads() -> u64 {
+/// Reads of the arch's emulated register, if it has one.
+fn mmio_reads() -> Option<u64> {
+    cpu::mmio_read()?;
     let start = cpu::now();
     for _ in 0..MMIO_READS {
-        core::hint::black_box(gic::gicd_read(gicd::TYPER));
+        core::hint::black_box(cpu::mmio_read());
     }
-    cpu::now() - start
+    Some(cpu::now() - start)
 }
 
 /// Arms the timer a little ahead, spins, and measures deadline -> first
 /// instructions of the IRQ vector.
 fn timer_latency(hz: u64) {
-    gic::init_cpu(gic::VTIMER_PPI);
+    cpu::timer_irq_enable_this_cpu();
     cpu::irq_enable();
     let (mut sum, mut min, mut max) = (0u64, u64::MAX, 0u64);
     for _ in 0..TIMER_SAMPLES {

@@ -1,39 +1,33 @@
-//! The probe guest: a bare-metal aarch64 kernel that checks, from inside a
-//! VM, what the hypervisor promises its guests, and measures what its exits
-//! cost. The same image boots bare on QEMU (EL1, no hypervisor) for the
-//! baseline: checks that need the hypervisor are skipped there.
+//! The probe guest: a bare-metal kernel (aarch64 at EL1, riscv64 in
+//! S-mode) that checks, from inside a VM, what the hypervisor promises its
+//! guests, and measures what its exits cost. The same image boots bare on
+//! QEMU (no hypervisor) for the baseline: checks that need the hypervisor
+//! are skipped there.
 //!
-//! Modes, chosen by the entry point (image start + 4 * mode): 0 runs the
-//! conformance suite, 1 the benchmarks, 2 the isolation fault.
+//! Modes, chosen by the entry point (image start + 4 * mode) or, bare on
+//! riscv64 where the firmware picks the entry, by a mailbox word: 0 runs
+//! the conformance suite, 1 the benchmarks, 2 the isolation fault.
 //! Output: `ok N name`, `not ok N name: why`, `N passed, N failed, N skipped`,
 //! and `bench ...` lines that `make bench` parses.
 #![no_std]
 #![no_main]
 
-mod calls;
+mod arch;
+mod bench;
 mod console;
-mod cpu;
-mod gic;
 mod irq;
 mod suite;
-mod bench;
 mod workload;
 
 use console::println;
 
-core::arch::global_asm!(include_str!("boot.S"));
-
-/// Where an unmapped access is tried by the isolation mode: below guest
-/// RAM, in no memory region and no device of the probe's VM configs.
-const UNMAPPED_GPA: usize = 0x3f00_0000;
-
 #[unsafe(no_mangle)]
-extern "C" fn probe_main(mode: u64, first_counter: u64) -> ! {
-    cpu::mmu_enable(true);
-    let first_line = cpu::now();
-    let under_hv = cpu::el2_implemented();
+extern "C" fn probe_main(entry_mode: u64, first_counter: u64) -> ! {
+    arch::init_cpu(true);
+    let first_line = arch::now();
+    let under_hv = arch::under_hypervisor();
     let host = if under_hv { "under a hypervisor" } else { "bare" };
-    match mode {
+    match arch::mode_override().unwrap_or(entry_mode) {
         0 => {
             println!("probe: conformance suite ({host})");
             suite::run(under_hv);
@@ -44,8 +38,8 @@ extern "C" fn probe_main(mode: u64, first_counter: u64) -> ! {
         }
         _ => isolation(under_hv),
     }
-    calls::system_off();
-    println!("probe: SYSTEM_OFF returned");
+    arch::system_off();
+    println!("probe: power-off returned");
     halt()
 }
 
@@ -56,10 +50,11 @@ fn isolation(under_hv: bool) {
         println!("probe: isolation needs a hypervisor; nothing to do bare");
         return;
     }
-    println!("probe: isolation: reading unmapped guest-physical address {UNMAPPED_GPA:#x}");
+    let addr = arch::UNMAPPED_GPA;
+    println!("probe: isolation: reading unmapped guest-physical address {addr:#x}");
     // SAFETY: deliberately invalid: the hypervisor is expected to stop the VM
     // on this access. If it does not, the value is only printed.
-    let value = unsafe { (UNMAPPED_GPA as *const u32).read_volatile() };
+    let value = unsafe { (addr as *const u32).read_volatile() };
     println!("not ok 7 isolation: the read returned {value:#x} instead of stopping the VM");
 }
 
@@ -68,23 +63,23 @@ extern "C" fn probe_secondary(context: u64) -> ! {
     suite::secondary(context)
 }
 
-#[unsafe(no_mangle)]
-extern "C" fn unexpected_exception(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
-    println!("not ok: unexpected exception (vector {kind}, ESR {esr:#x}, ELR {elr:#x}, FAR {far:#x})");
-    calls::system_off();
+/// Reports an exception the probe did not expect and powers off.
+pub fn unexpected(kind: u64, cause: u64, pc: u64, addr: u64) -> ! {
+    println!("not ok: unexpected exception (vector {kind}, cause {cause:#x}, pc {pc:#x}, address {addr:#x})");
+    arch::system_off();
     halt()
 }
 
 fn halt() -> ! {
     loop {
-        cpu::irq_disable();
-        cpu::wfi();
+        arch::irq_disable();
+        arch::wfi();
     }
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     println!("not ok: probe panicked: {info}");
-    calls::system_off();
+    arch::system_off();
     halt()
 }

@@ -64,9 +64,10 @@ pub fn qemu_command(arch: Arch, image: &Path, smp: usize, mem: &str) -> Command 
     machine_command(arch, true, image, smp, mem)
 }
 
-/// The QEMU command line that boots a guest kernel ELF bare (EL1, no
-/// EL2 on the machine), starting at `entry` when given instead of the
-/// ELF's entry point.
+/// The QEMU command line that boots a guest kernel bare (aarch64: EL1 with
+/// no EL2 on the machine; riscv64: S-mode under OpenSBI, no H extension),
+/// starting at `entry` when given instead of the ELF's entry point
+/// (aarch64 only: on riscv64 the firmware picks the entry).
 pub fn bare_command(arch: Arch, elf: &Path, smp: usize, mem: &str, entry: Option<u64>) -> Command {
     let mut cmd = machine_command(arch, false, elf, smp, mem);
     if let Some(pc) = entry {

@@ -17,7 +17,7 @@ const GUEST_CHECKS: [&str; 6] = [
     "emulated-mmio",
     "virtual-timer-interrupt",
     "wfi-wakeup",
-    "smp-cpu-on-sgi",
+    "smp-cpu-on-ipi",
     "psci-version-features",
 ];
 

@@ -15,6 +15,8 @@ pub mod error {
     pub const NOT_SUPPORTED: i64 = -2;
     /// A parameter is invalid.
     pub const INVALID_PARAM: i64 = -3;
+    /// HSM hart_start: the hart is already started.
+    pub const ALREADY_AVAILABLE: i64 = -6;
     /// The hart is already started.
     pub const ALREADY_STARTED: i64 = -7;
 }

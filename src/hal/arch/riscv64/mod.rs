@@ -95,4 +95,4 @@ pub const CPU_STATUS_OFF: u64 = sbi_calls::hart_state::STOPPED;
 /// Invalid target.
 pub const CPU_STATUS_INVALID: u64 = error::INVALID_PARAM as u64;
 /// The answer to a hart_start of a hart that is already started.
-pub const CPU_ON_ALREADY_ON: u64 = error::ALREADY_STARTED as u64;
+pub const CPU_ON_ALREADY_ON: u64 = error::ALREADY_AVAILABLE as u64;

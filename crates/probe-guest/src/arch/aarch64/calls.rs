@@ -1,7 +1,6 @@
 //! Guest calls through `hvc`: PSCI (the hypervisor's, or QEMU's on the bare
 //! machine) and the hypervisor's own vendor calls.
 
-pub use psci::{HV_CALL_ADD, HV_CALL_NULL, HV_CALL_VERSION, HV_ABI_VERSION, ret};
 
 /// PSCI function ids.
 pub mod fid {

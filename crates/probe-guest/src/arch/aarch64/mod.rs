@@ -1,0 +1,166 @@
+//! aarch64 at EL1: PL011, generic timer (virtual), GICv2, PSCI and the
+//! hypervisor's vendor calls through `hvc`.
+
+mod calls;
+mod console;
+mod cpu;
+mod gic;
+
+pub use console::put_byte;
+pub use cpu::{counter_hz, irq_disable, irq_enable, now, timer_arm, wfi};
+
+use crate::irq;
+use crate::suite::{Outcome, ensure};
+
+core::arch::global_asm!(include_str!("boot.S"));
+
+/// Guest-physical address in no region and no device of the probe's VM.
+pub const UNMAPPED_GPA: usize = 0x3f00_0000;
+/// CPUs the suite's machine has (the SMP check starts the second).
+pub const SUITE_CPUS: u32 = 2;
+/// Name of the firmware-interface check.
+pub const FIRMWARE_CHECK: &str = "psci-version-features";
+
+/// Whether a hypervisor runs the probe: EL2 exists (the test machine has
+/// `virtualization=on`) and we are not in it.
+pub fn under_hypervisor() -> bool {
+    cpu::el2_implemented()
+}
+
+/// Early per-CPU setup: the identity map and caches.
+pub fn init_cpu(primary: bool) {
+    cpu::mmu_enable(primary);
+}
+
+/// No mailbox: the entry point alone picks the mode.
+pub fn mode_override() -> Option<u64> {
+    None
+}
+
+/// The hypervisor's call `fid` (null 0, version 1, add 2): `Ok(x0)`, or
+/// `Err(x0)` when it answered NOT_SUPPORTED.
+pub fn hv_call(fid: u64, args: [u64; 3]) -> Result<u64, u64> {
+    let r = calls::hvc(psci::HV_CALL_BASE + fid, args[0], args[1], args[2]);
+    if r == psci::ret::NOT_SUPPORTED { Err(r) } else { Ok(r) }
+}
+
+/// Starts CPU `target` at `entry` with `context`; `Err(code)` on refusal.
+pub fn cpu_on(target: u64, entry: u64, context: u64) -> Result<(), u64> {
+    match calls::hvc(calls::fid::CPU_ON, target, entry, context) {
+        psci::ret::SUCCESS => Ok(()),
+        code => Err(code),
+    }
+}
+
+/// The refusal code for starting a CPU that is already on.
+pub const ALREADY_ON: u64 = psci::ret::ALREADY_ON;
+
+/// Whether CPU `target` is off (PSCI AFFINITY_INFO).
+pub fn cpu_is_off(target: u64) -> bool {
+    calls::hvc(calls::fid::AFFINITY_INFO, target, 0, 0) == 1
+}
+
+/// Turns the calling CPU off; returns only on failure.
+pub fn cpu_off() {
+    calls::hvc(calls::fid::CPU_OFF, 0, 0, 0);
+}
+
+/// Powers the machine (or VM) off; returns only on failure.
+pub fn system_off() {
+    calls::system_off();
+}
+
+/// The IPI the SMP check sends (an SGI).
+const IPI_SGI: u32 = 1;
+
+/// Lets this CPU take the timer interrupt.
+pub fn timer_irq_enable_this_cpu() {
+    gic::init_cpu(gic::VTIMER_PPI);
+}
+
+/// Lets this CPU take the IPI.
+pub fn ipi_enable_this_cpu() {
+    gic::init_cpu(IPI_SGI);
+}
+
+/// Sends the IPI to CPU `target`.
+pub fn send_ipi(target: u64) {
+    gic::send_sgi(IPI_SGI, 1 << target);
+}
+
+/// One emulated-MMIO read (the benchmark's): GICD_TYPER.
+pub fn mmio_read() -> Option<u32> {
+    Some(gic::gicd_read(gic::gicd::TYPER))
+}
+
+/// Check 2: the GICv2 distributor as the architecture specifies it:
+/// TYPER counts this machine's CPUs and some SPIs; enable bits set through
+/// ISENABLER read back and clear through ICENABLER; priorities are stored.
+pub fn emulated_mmio_check() -> Option<Outcome> {
+    Some(gic_distributor())
+}
+
+fn gic_distributor() -> Outcome {
+    use gic::{gicd, gicd_read, gicd_write};
+    let bit = 1u32 << gic::VTIMER_PPI;
+    let typer = gicd_read(gicd::TYPER);
+    ensure((typer >> 5) & 7 == SUITE_CPUS - 1, "TYPER.CPUNumber is not the CPU count - 1", u64::from(typer))?;
+    ensure(typer & 0x1f >= 1, "TYPER reports no SPIs", u64::from(typer))?;
+    gicd_write(gicd::ISENABLER, bit);
+    let set = gicd_read(gicd::ISENABLER);
+    ensure(set & bit != 0, "ISENABLER bit did not read back set", u64::from(set))?;
+    gicd_write(gicd::ICENABLER, bit);
+    let cleared = gicd_read(gicd::ISENABLER);
+    ensure(cleared & bit == 0, "ICENABLER did not clear the enable bit", u64::from(cleared))?;
+    let word = gicd::IPRIORITYR + 24; // interrupts 24..27
+    let old = gicd_read(word);
+    gicd_write(word, (old & 0x00ff_ffff) | 0x8000_0000);
+    let prio = gicd_read(word) >> 24;
+    ensure(prio == 0x80, "IPRIORITYR byte did not read back", u64::from(prio))?;
+    gicd_write(word, old);
+    Ok(())
+}
+
+/// Check 6: PSCI VERSION and FEATURES answer valid values.
+pub fn firmware_check() -> Outcome {
+    use calls::{fid, hvc};
+    use psci::ret;
+    let version = hvc(fid::VERSION, 0, 0, 0);
+    ensure(version >> 16 >= 1 && version >> 32 == 0, "PSCI version below 1.0", version)?;
+    let cpu_on = hvc(fid::FEATURES, fid::CPU_ON, 0, 0);
+    ensure(cpu_on == ret::SUCCESS, "FEATURES(CPU_ON) not SUCCESS", cpu_on)?;
+    let off = hvc(fid::FEATURES, fid::SYSTEM_OFF, 0, 0);
+    ensure(off == ret::SUCCESS, "FEATURES(SYSTEM_OFF) not SUCCESS", off)?;
+    let bogus = hvc(fid::FEATURES, 0x8400_001f, 0, 0);
+    ensure(bogus == ret::NOT_SUPPORTED, "FEATURES(undefined id) not NOT_SUPPORTED", bogus)
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn irq_handler() {
+    let iar = gic::ack();
+    let id = iar & 0x3ff;
+    match id {
+        gic::VTIMER_PPI => {
+            // The timer stays asserted until disabled or re-armed.
+            cpu::timer_disable();
+            irq::on_timer();
+        }
+        0..16 => irq::on_ipi(),
+        gic::SPURIOUS => return,
+        other => irq::on_other(u64::from(other)),
+    }
+    gic::eoi(iar);
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn unexpected_exception(kind: u64, esr: u64, elr: u64, far: u64) -> ! {
+    crate::unexpected(kind, esr, elr, far)
+}
+
+/// Address of the secondary CPU entry.
+pub fn secondary_entry() -> u64 {
+    unsafe extern "C" {
+        fn secondary_entry();
+    }
+    secondary_entry as *const () as u64
+}

@@ -1,0 +1,193 @@
+//! riscv64 in S-mode (VS-mode under the hypervisor): NS16550 UART, the
+//! `time` counter with SBI TIME, SBI HSM and IPI, and the hypervisor's own
+//! SBI extension.
+
+mod sbi;
+
+use crate::irq;
+use crate::suite::{Outcome, ensure};
+
+core::arch::global_asm!(include_str!("boot.S"));
+
+/// Guest-physical address in no region and no device of the probe's VM.
+pub const UNMAPPED_GPA: usize = 0x3f00_0000;
+/// Name of the firmware-interface check.
+pub const FIRMWARE_CHECK: &str = "sbi-base-probe";
+/// Where a bare run finds its mode (`-device loader,addr=...,data=...`):
+/// `MODE_MAGIC` in the low word, the mode in the high word.
+const MODE_MAILBOX: usize = 0x8100_0000;
+const MODE_MAGIC: u32 = 0x4d4f_4445; // "MODE"
+/// QEMU virt's timebase (`/cpus/timebase-frequency`).
+const TIMEBASE_HZ: u64 = 10_000_000;
+
+const UART_BASE: usize = 0x1000_0000;
+const UART_LSR: usize = 5;
+const LSR_THRE: u8 = 1 << 5;
+
+const SIE_SSIE: u64 = 1 << 1;
+const SIE_STIE: u64 = 1 << 5;
+const SSTATUS_SIE: u64 = 1 << 1;
+const INTERRUPT: u64 = 1 << 63;
+
+/// Sends one byte to the UART.
+pub fn put_byte(b: u8) {
+    // SAFETY: the NS16550 is at UART_BASE (passed through under the
+    // hypervisor); LSR reads and THR writes only send the byte.
+    unsafe {
+        while ((UART_BASE + UART_LSR) as *const u8).read_volatile() & LSR_THRE == 0 {}
+        (UART_BASE as *mut u8).write_volatile(b);
+    }
+}
+
+/// Counter frequency in Hz.
+pub fn counter_hz() -> u64 {
+    TIMEBASE_HZ
+}
+
+/// The `time` counter.
+pub fn now() -> u64 {
+    let t: u64;
+    // SAFETY: reading `time` has no side effects.
+    unsafe { core::arch::asm!("rdtime {0}", out(reg) t, options(nomem, nostack)) };
+    t
+}
+
+/// Arms the timer for absolute time `deadline` (SBI TIME).
+pub fn timer_arm(deadline: u64) {
+    sbi::set_timer(deadline);
+}
+
+fn timer_disable() {
+    sbi::set_timer(u64::MAX);
+}
+
+/// Unmasks interrupts.
+pub fn irq_enable() {
+    // SAFETY: stvec points at the trap vector before anything unmasks.
+    unsafe { core::arch::asm!("csrs sstatus, {0}", in(reg) SSTATUS_SIE, options(nomem, nostack)) };
+}
+
+/// Masks interrupts.
+pub fn irq_disable() {
+    // SAFETY: masking interrupts is always allowed.
+    unsafe { core::arch::asm!("csrc sstatus, {0}", in(reg) SSTATUS_SIE, options(nomem, nostack)) };
+}
+
+/// Waits for an interrupt.
+pub fn wfi() {
+    // SAFETY: `wfi` only idles the hart.
+    unsafe { core::arch::asm!("wfi", options(nomem, nostack)) };
+}
+
+fn enable_interrupt(bits: u64) {
+    // SAFETY: enabling interrupt sources the trap vector handles.
+    unsafe { core::arch::asm!("csrs sie, {0}", in(reg) bits, options(nomem, nostack)) };
+}
+
+/// Whether a hypervisor runs the probe: the SBI implementation is ours.
+pub fn under_hypervisor() -> bool {
+    sbi::impl_id() == sbi::AXVISOR_IMPL_ID
+}
+
+/// Nothing to set up: the probe runs with translation off.
+pub fn init_cpu(_primary: bool) {}
+
+/// A bare run's mode, from the mailbox the QEMU loader filled.
+pub fn mode_override() -> Option<u64> {
+    // SAFETY: RAM at MODE_MAILBOX exists on the probe's machines and
+    // nothing else uses it; an unset mailbox holds no magic.
+    let word = unsafe { (MODE_MAILBOX as *const u64).read_volatile() };
+    (word as u32 == MODE_MAGIC).then_some(word >> 32)
+}
+
+/// The hypervisor's call `fid`: `Ok(a1)` or `Err(a0)`.
+pub fn hv_call(fid: u64, args: [u64; 3]) -> Result<u64, u64> {
+    sbi::call(sbi::EID_HYPERVISOR, fid, args)
+}
+
+/// Starts hart `target` at `entry` with `a1 = context` (SBI HSM).
+pub fn cpu_on(target: u64, entry: u64, context: u64) -> Result<(), u64> {
+    sbi::call(sbi::EID_HSM, 0, [target, entry, context]).map(|_| ())
+}
+
+/// The refusal code for starting a hart that is already started
+/// (SBI_ERR_ALREADY_AVAILABLE).
+pub const ALREADY_ON: u64 = (-6i64) as u64;
+
+/// Whether hart `target` is stopped (SBI HSM status).
+pub fn cpu_is_off(target: u64) -> bool {
+    sbi::call(sbi::EID_HSM, 2, [target, 0, 0]) == Ok(1)
+}
+
+/// Stops the calling hart; returns only on failure.
+pub fn cpu_off() {
+    let _ = sbi::call(sbi::EID_HSM, 1, [0; 3]);
+}
+
+/// Powers the machine (or VM) off; returns only on failure.
+pub fn system_off() {
+    let _ = sbi::call(sbi::EID_SRST, 0, [0; 3]);
+}
+
+/// Lets this hart take the timer interrupt.
+pub fn timer_irq_enable_this_cpu() {
+    enable_interrupt(SIE_STIE);
+}
+
+/// Lets this hart take the IPI.
+pub fn ipi_enable_this_cpu() {
+    enable_interrupt(SIE_SSIE);
+}
+
+/// Sends an IPI to hart `target` (SBI sPI).
+pub fn send_ipi(target: u64) {
+    let _ = sbi::call(sbi::EID_IPI, 0, [1 << target, 0, 0]);
+}
+
+/// No emulated device on riscv64 yet.
+pub fn mmio_read() -> Option<u32> {
+    None
+}
+
+/// No emulated device on riscv64 yet: the check is skipped.
+pub fn emulated_mmio_check() -> Option<Outcome> {
+    None
+}
+
+/// Check 6: SBI BASE answers valid values: spec version at least 0.2, the
+/// extensions the probe uses are there, an undefined one is not.
+pub fn firmware_check() -> Outcome {
+    let version = sbi::call(sbi::EID_BASE, 0, [0; 3]).unwrap_or(0);
+    ensure(version >= 2, "SBI spec version below 0.2", version)?;
+    for eid in [sbi::EID_TIME, sbi::EID_IPI, sbi::EID_HSM, sbi::EID_SRST] {
+        let available = sbi::call(sbi::EID_BASE, 3, [eid, 0, 0]).unwrap_or(0);
+        ensure(available != 0, "a needed extension is not offered", eid)?;
+    }
+    let bogus = sbi::call(sbi::EID_BASE, 3, [0x0bad_0000, 0, 0]).unwrap_or(1);
+    ensure(bogus == 0, "an undefined extension is reported available", bogus)
+}
+
+/// Address of the second hart's entry.
+pub fn secondary_entry() -> u64 {
+    unsafe extern "C" {
+        fn secondary_entry();
+    }
+    secondary_entry as *const () as u64
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn trap_handler(scause: u64, sepc: u64, stval: u64) {
+    match scause {
+        c if c == INTERRUPT | 5 => {
+            timer_disable();
+            irq::on_timer();
+        }
+        c if c == INTERRUPT | 1 => {
+            // SAFETY: clearing the pending software interrupt acknowledges it.
+            unsafe { core::arch::asm!("csrc sip, {0}", in(reg) SIE_SSIE, options(nomem, nostack)) };
+            irq::on_ipi();
+        }
+        c if c & INTERRUPT != 0 => irq::on_other(c & !INTERRUPT),
+        _ => crate::unexpected(0, scause, sepc, stval),
+    }
+}
