@@ -153,13 +153,20 @@ pub fn queue_interrupt_here(vector: usize) -> bool {
 // Only arch modules that forward physical interrupts (aarch64) call this.
 #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
 pub fn queue_device_interrupt(vm_id: usize, irq: usize) -> AxResult {
+    queue_device_interrupt_as(vm_id, irq, irq)
+}
+
+/// Like [`queue_device_interrupt`], where the vCPU takes device interrupt
+/// `irq` as its own interrupt `vector` (a hart's external-interrupt line).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+pub fn queue_device_interrupt_as(vm_id: usize, irq: usize, vector: usize) -> AxResult {
     let entry = find(vm_id).ok_or(AxError::NotFound)?;
     let target = entry.irqchip.as_ref().map_or(0, |chip| chip.device_irq_target(irq));
-    entry.queue_interrupt(target, irq)
+    entry.queue_interrupt(target, vector)
 }
 
 /// Marks the interrupt being handled as the guest's business only.
-#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 pub fn note_guest_interrupt() {
     GUEST_IRQ.write_current(true);
 }

@@ -21,10 +21,6 @@ pub type Vm = axvm::AxVM<HalImpl, VCpuHalImpl>;
 /// A guest CPU of a [`Vm`] (the arch module's kind).
 pub type VCpu = arch::GuestCpu;
 
-/// Device interrupts below this id are private (SGIs, PPIs) and never
-/// belong to one device of one VM.
-const FIRST_DEVICE_IRQ: usize = 32;
-
 /// Guest RAM is allocated with this alignment, so stage-2 can use blocks.
 const RAM_ALIGN: usize = 0x20_0000;
 
@@ -297,7 +293,7 @@ pub fn create(source: &VmSource) -> Result<Arc<VmEntry>, VmError> {
     // Device interrupts go to VMs that have an interrupt controller to
     // take them; one VM per interrupt.
     if irqchip.is_some() {
-        for dev in passthrough.iter().filter(|d| d.irq_id >= FIRST_DEVICE_IRQ) {
+        for dev in passthrough.iter().filter(|d| d.irq_id >= arch::FIRST_DEVICE_IRQ) {
             if let Err(why) = arch::forward_device_irq(vm.id(), dev.irq_id) {
                 warn!("VM[{}] {name}: interrupt {} of {} not forwarded: {why}", vm.id(), dev.irq_id, dev.name);
             }

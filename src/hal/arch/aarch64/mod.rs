@@ -146,3 +146,6 @@ pub const CPU_STATUS_OFF: u64 = 1;
 pub const CPU_STATUS_INVALID: u64 = ret::INVALID_PARAMETERS;
 /// The answer to a CPU_ON / hart_start of a vCPU that is already on.
 pub const CPU_ON_ALREADY_ON: u64 = ret::ALREADY_ON;
+
+/// The first interrupt id a passthrough device's `irq_id` can name (SPIs: ids below are SGIs and PPIs, private to a CPU.)
+pub const FIRST_DEVICE_IRQ: usize = 32;

@@ -3,11 +3,10 @@
 //! guest timer is the hardware `vstimecmp`, IPIs are VS software
 //! interrupts raised through `hvip`.
 
+mod plic;
 mod vcpu;
 
-#[path = "../plain_irq.rs"]
-mod plain_irq;
-pub use plain_irq::*;
+pub use plic::{VirtualIrqChip, forward_device_irq, init_host_interrupts, is_irqchip, release_device_irqs};
 pub use vcpu::*;
 
 use sbi_calls::{SbiCall, error};
@@ -35,6 +34,26 @@ pub fn hardware_check() -> Result<(), &'static str> {
 pub fn init_this_cpu() {
     if let Err(why) = rvh_vcpu::enable_this_hart() {
         panic!("cannot host guests on this hart: {why}");
+    }
+}
+
+/// Generated device trees are Arm-only so far.
+pub fn generate_dtb(
+    _config: &axvmconfig::AxVMCrateConfig,
+    _ramdisk_size: Option<usize>,
+) -> Result<alloc::vec::Vec<u8>, &'static str> {
+    Err("generating a device tree is not supported on riscv64 yet")
+}
+
+/// Interrupts physical hart `pcpu` (an SBI IPI the host takes as a
+/// software interrupt) so that a vCPU running there exits and sees what
+/// was queued for it.
+pub fn kick_cpu(pcpu: usize) {
+    let (eid, mask) = (sbi_calls::eid::IPI, 1u64 << (pcpu % 64));
+    // SAFETY: an SBI call from HS-mode to the firmware; it clobbers a0, a1.
+    unsafe {
+        core::arch::asm!("ecall", inlateout("a0") mask => _, inlateout("a1") 0u64 => _,
+            in("a6") 0u64, in("a7") eid, options(nostack));
     }
 }
 
@@ -96,3 +115,6 @@ pub const CPU_STATUS_OFF: u64 = sbi_calls::hart_state::STOPPED;
 pub const CPU_STATUS_INVALID: u64 = error::INVALID_PARAM as u64;
 /// The answer to a hart_start of a hart that is already started.
 pub const CPU_ON_ALREADY_ON: u64 = error::ALREADY_AVAILABLE as u64;
+
+/// The first interrupt id a passthrough device's `irq_id` can name (PLIC sources: 0 means "no interrupt".)
+pub const FIRST_DEVICE_IRQ: usize = 1;

@@ -57,3 +57,6 @@ pub fn vcpu_switch_this_cpu() {}
 pub fn inject(vcpu: &GuestCpu, vector: usize, _priority: u8) -> bool {
     vcpu.inject_interrupt(vector).is_ok()
 }
+
+/// The first interrupt id a passthrough device's `irq_id` can name (vectors below 32 are exceptions.)
+pub const FIRST_DEVICE_IRQ: usize = 32;
