@@ -13,6 +13,10 @@ pub static TIMER_IRQS: AtomicU32 = AtomicU32::new(0);
 pub static TIMER_ENTRY: AtomicU64 = AtomicU64::new(0);
 /// Inter-processor interrupts taken, by any CPU.
 pub static IPIS: AtomicU32 = AtomicU32::new(0);
+/// Device interrupts taken, and the id of the last one.
+pub static DEVICE_IRQS: AtomicU32 = AtomicU32::new(0);
+/// Id of the last device interrupt.
+pub static LAST_DEVICE: AtomicU64 = AtomicU64::new(0);
 /// Interrupts other than the timer and IPIs (should stay 0).
 pub static OTHER_IRQS: AtomicU32 = AtomicU32::new(0);
 /// Id of the last unexpected interrupt.
@@ -27,6 +31,12 @@ pub fn on_timer() {
 /// An inter-processor interrupt.
 pub fn on_ipi() {
     IPIS.fetch_add(1, Ordering::Release);
+}
+
+/// A device interrupt (the arch handler has silenced the device).
+pub fn on_device(id: u64) {
+    LAST_DEVICE.store(id, Ordering::Relaxed);
+    DEVICE_IRQS.fetch_add(1, Ordering::Release);
 }
 
 /// Any other interrupt, by its id.

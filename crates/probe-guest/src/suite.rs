@@ -5,7 +5,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch;
 use crate::console::println;
-use crate::irq::{IPIS, LAST_OTHER, OTHER_IRQS, TIMER_ENTRY, TIMER_IRQS};
+use crate::irq::{DEVICE_IRQS, IPIS, LAST_DEVICE, LAST_OTHER, OTHER_IRQS, TIMER_ENTRY, TIMER_IRQS};
 
 /// Why a check failed: what was wrong and the value seen.
 pub struct Fail(&'static str, u64);
@@ -54,6 +54,7 @@ pub fn run(under_hv: bool) {
     tally.record(4, "wfi-wakeup", Ok(wfi_wakeup(hz)));
     tally.record(5, "smp-cpu-on-ipi", Ok(smp(hz)));
     tally.record(6, arch::FIRMWARE_CHECK, Ok(arch::firmware_check()));
+    tally.record(9, "device-interrupt", Ok(device_interrupt(hz)));
     // Check 7 (isolation) runs as its own VM; check 8 is this power-off,
     // which the host side sees.
     println!("# 8 system-off: requesting power-off now");
@@ -119,6 +120,19 @@ fn wfi_wakeup(hz: u64) -> Outcome {
     }
     let woke = arch::now();
     ensure(woke >= deadline, "woke before the deadline", deadline - woke)
+}
+
+/// The UART's transmit interrupt, through the (virtual) interrupt
+/// controller: raised, taken, acknowledged at the device and completed.
+fn device_interrupt(hz: u64) -> Outcome {
+    let before = DEVICE_IRQS.load(Ordering::Acquire);
+    arch::uart_irq_arm();
+    crate::arch::put_byte(b'\n');
+    let got = wait_for(hz, || DEVICE_IRQS.load(Ordering::Acquire) != before);
+    arch::uart_irq_disarm();
+    ensure(got, "no UART interrupt within 1 s", 0)?;
+    let id = LAST_DEVICE.load(Ordering::Relaxed);
+    ensure(id == arch::UART_IRQ, "the interrupt came with the wrong id", id)
 }
 
 /// Set by the second CPU to the context id it was started with.

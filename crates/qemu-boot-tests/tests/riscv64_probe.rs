@@ -12,8 +12,8 @@ use qemu_boot_tests::{Arch, ProbeReport, bare_command, image_dir, qemu_command, 
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Checks the suite runs inside the guest (7 is its own VM, 8 is checked
 /// from the host side).
-const GUEST_CHECKS: [&str; 6] =
-    ["hypercall", "emulated-mmio", "virtual-timer-interrupt", "wfi-wakeup", "smp-cpu-on-ipi", "sbi-base-probe"];
+const GUEST_CHECKS: [&str; 7] =
+    ["hypercall", "emulated-mmio", "virtual-timer-interrupt", "wfi-wakeup", "smp-cpu-on-ipi", "sbi-base-probe", "device-interrupt"];
 
 #[test]
 #[ignore = "needs images built by `make test`"]
@@ -22,7 +22,7 @@ fn probe_suite_passes_under_the_hypervisor_on_riscv64() {
     let report = ProbeReport::parse(&run.output);
     assert!(report.failed.is_empty(), "failed checks: {:#?}\noutput:\n{}", report.failed, run.output);
     assert_eq!(report.passed, GUEST_CHECKS, "output:\n{}", run.output);
-    assert_eq!(report.tally, Some((6, 0, 0)), "output:\n{}", run.output);
+    assert_eq!(report.tally, Some((7, 0, 0)), "output:\n{}", run.output);
     run.assert_line("axvisor: VM[1] probe: powered off");
     run.assert_line("all VMs stopped (1 booted, 0 rejected, 0 stopped on a fault)");
     run.assert_clean_exit();
@@ -35,7 +35,7 @@ fn probe_suite_passes_bare_on_riscv64() {
     let report = ProbeReport::parse(&run.output);
     assert!(report.failed.is_empty(), "failed checks: {:#?}\noutput:\n{}", report.failed, run.output);
     assert_eq!(report.skipped, ["hypercall"], "output:\n{}", run.output);
-    assert_eq!(report.tally, Some((5, 0, 1)), "output:\n{}", run.output);
+    assert_eq!(report.tally, Some((6, 0, 1)), "output:\n{}", run.output);
     run.assert_clean_exit();
 }
 

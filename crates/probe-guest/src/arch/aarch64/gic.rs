@@ -16,6 +16,8 @@ pub mod gicd {
     pub const ICENABLER: usize = 0x180;
     /// Priority, one byte per interrupt.
     pub const IPRIORITYR: usize = 0x400;
+    /// CPU targets, one byte per interrupt.
+    pub const ITARGETSR: usize = 0x800;
     /// Software-generated interrupts.
     pub const SGIR: usize = 0xF00;
 }
@@ -59,6 +61,18 @@ pub fn init_cpu(irq: u32) {
     gicd_write(gicd::ISENABLER, 1 << irq);
     gicc_write(GICC_PMR, 0xff);
     gicc_write(GICC_CTLR, 1);
+}
+
+/// Enables SPI `irq`, targeted at CPU 0 with a middle priority.
+pub fn route_spi(irq: u32) {
+    let byte = |base: usize, value: u32| {
+        let word = base + (irq as usize & !3);
+        let shift = (irq % 4) * 8;
+        gicd_write(word, (gicd_read(word) & !(0xff << shift)) | (value << shift));
+    };
+    byte(gicd::IPRIORITYR, 0xa0);
+    byte(gicd::ITARGETSR, 0x01);
+    gicd_write(gicd::ISENABLER + 4 * (irq as usize / 32), 1 << (irq % 32));
 }
 
 /// Acknowledges the highest-priority pending interrupt (raw IAR value).

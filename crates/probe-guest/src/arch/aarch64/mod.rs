@@ -6,7 +6,7 @@ mod console;
 mod cpu;
 mod gic;
 
-pub use console::put_byte;
+pub use console::{UART_IRQ, put_byte, uart_irq_arm, uart_irq_disarm};
 pub use cpu::{counter_hz, irq_disable, irq_enable, now, timer_arm, wfi};
 
 use crate::irq;
@@ -146,6 +146,10 @@ extern "C" fn irq_handler() {
             irq::on_timer();
         }
         0..16 => irq::on_ipi(),
+        id if u64::from(id) == UART_IRQ => {
+            console::uart_irq_ack();
+            irq::on_device(UART_IRQ);
+        }
         gic::SPURIOUS => return,
         other => irq::on_other(u64::from(other)),
     }

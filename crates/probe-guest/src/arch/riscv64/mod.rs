@@ -25,6 +25,12 @@ const UART_LSR: usize = 5;
 const LSR_THRE: u8 = 1 << 5;
 
 const SIE_SSIE: u64 = 1 << 1;
+const SIE_SEIE: u64 = 1 << 9;
+const UART_IER: usize = 1;
+const IER_ETBEI: u8 = 1 << 1;
+
+/// The UART's PLIC source.
+pub const UART_IRQ: u64 = UART_SOURCE as u64;
 const SIE_STIE: u64 = 1 << 5;
 const SSTATUS_SIE: u64 = 1 << 1;
 const INTERRUPT: u64 = 1 << 63;
@@ -161,6 +167,43 @@ fn plic_write(offset: usize, value: u32) {
     unsafe { ((PLIC_BASE + offset) as *mut u32).write_volatile(value) }
 }
 
+fn uart_ier(value: u8) {
+    // SAFETY: IER only enables the UART's own interrupts.
+    unsafe { ((UART_BASE + UART_IER) as *mut u8).write_volatile(value) }
+}
+
+/// Enables the UART source for hart 0 at the PLIC and the transmit-empty
+/// interrupt at the UART.
+pub fn uart_irq_arm() {
+    plic_write(4 * UART_SOURCE, 1);
+    plic_write(0x2000 + 0x80 * PLIC_CONTEXT, 1 << UART_SOURCE);
+    plic_write(0x20_0000 + 0x1000 * PLIC_CONTEXT, 0);
+    enable_interrupt(SIE_SEIE);
+    irq_enable();
+    uart_ier(IER_ETBEI);
+}
+
+/// Masks the UART's interrupts again.
+pub fn uart_irq_disarm() {
+    uart_ier(0);
+    plic_write(0x2000 + 0x80 * PLIC_CONTEXT, 0);
+}
+
+/// Claims the external interrupt, silences the UART, completes it.
+fn external_interrupt() {
+    let claim = 0x20_0000 + 0x1000 * PLIC_CONTEXT + 4;
+    let source = plic_read(claim);
+    if source as usize == UART_SOURCE {
+        uart_ier(0);
+        irq::on_device(UART_IRQ);
+    } else if source != 0 {
+        irq::on_other(u64::from(source));
+    }
+    if source != 0 {
+        plic_write(claim, source);
+    }
+}
+
 /// One emulated-MMIO read (the benchmark's): a PLIC priority register.
 pub fn mmio_read() -> Option<u32> {
     Some(plic_read(4 * UART_SOURCE))
@@ -228,6 +271,7 @@ extern "C" fn trap_handler(scause: u64, sepc: u64, stval: u64) {
             unsafe { core::arch::asm!("csrc sip, {0}", in(reg) SIE_SSIE, options(nomem, nostack)) };
             irq::on_ipi();
         }
+        c if c == INTERRUPT | 9 => external_interrupt(),
         c if c & INTERRUPT != 0 => irq::on_other(c & !INTERRUPT),
         _ => crate::unexpected(0, scause, sepc, stval),
     }
