@@ -202,7 +202,7 @@ pub fn figures(hv: &Samples, bare: &Samples) -> Result<Vec<Figure>, BenchError> 
         },
         Figure {
             name: "mmio_read",
-            description: "emulated MMIO read (aarch64: GICD_TYPER)",
+            description: "emulated MMIO read (GICD_TYPER / PLIC priority)",
             unit: insn,
             hypervisor: optional(hv, "mmio_read", hz)?,
             bare: optional(bare, "mmio_read", bare_hz)?,

@@ -98,15 +98,25 @@ impl Plic {
         true
     }
 
-    /// The source `context` would claim now, if any.
+    /// The source `context` would claim now, if any: the highest
+    /// priority above the threshold, the lowest id among equals.
     fn best(&self, context: usize) -> Option<usize> {
         if !self.context_exists(context) {
             return None;
         }
-        (1..SOURCES)
-            .filter(|&s| bit(&self.pending, s) && bit(&self.enable[context], s) && !bit(&self.active, s))
-            .filter(|&s| self.priority[s] > self.threshold[context])
-            .max_by_key(|&s| (self.priority[s], core::cmp::Reverse(s)))
+        let mut best: Option<usize> = None;
+        for word in 0..WORDS {
+            let mut candidates = self.pending[word] & self.enable[context][word] & !self.active[word];
+            while candidates != 0 {
+                let source = word * 32 + candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
+                let priority = self.priority[source];
+                if priority > self.threshold[context] && best.is_none_or(|b| priority > self.priority[b]) {
+                    best = Some(source);
+                }
+            }
+        }
+        best
     }
 
     /// Whether `hart`'s supervisor context has an interrupt to take (the

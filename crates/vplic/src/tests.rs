@@ -75,3 +75,16 @@ fn undefined_accesses_are_harmless() {
     }
     assert_eq!(p.read(CONTEXT + 0x1000 * 2 + 4), 0, "context of a hart the VM does not have");
 }
+
+#[test]
+fn equal_priorities_go_to_the_lowest_source() {
+    let mut p = Plic::new(1);
+    for source in [40, 9, 70] {
+        p.write(PRIORITY + 4 * source, 4);
+        enable(&mut p, S0, source);
+        p.raise(source);
+    }
+    assert_eq!(p.read(CONTEXT + 0x1000 * S0 + 4), 9);
+    assert_eq!(p.read(CONTEXT + 0x1000 * S0 + 4), 40);
+    assert_eq!(p.read(CONTEXT + 0x1000 * S0 + 4), 70);
+}
