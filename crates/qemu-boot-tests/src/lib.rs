@@ -41,6 +41,18 @@ impl Run {
         );
     }
 
+    /// Panics unless the probe guest reported exactly these passed and
+    /// skipped checks (in order), no failure, and the matching tally.
+    pub fn assert_probe_suite(&self, passed: &[&str], skipped: &[&str]) {
+        let report = ProbeReport::parse(&self.output);
+        let output = &self.output;
+        assert!(report.failed.is_empty(), "failed checks: {:#?}\noutput:\n{output}", report.failed);
+        assert_eq!(report.passed, passed, "output:\n{output}");
+        assert_eq!(report.skipped, skipped, "output:\n{output}");
+        let tally = (passed.len() as u32, 0, skipped.len() as u32);
+        assert_eq!(report.tally, Some(tally), "output:\n{output}");
+    }
+
     /// Panics unless QEMU exited by itself with status 0.
     pub fn assert_clean_exit(&self) {
         match self.status {

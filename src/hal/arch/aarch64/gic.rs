@@ -9,6 +9,8 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use axvisor_api::memory::PhysAddr;
 use axvisor_api::vmm::InterruptVector;
 
+use super::irq_owners::IrqOwners;
+
 /// Distributor registers used by the hypervisor.
 const GICD_TYPER: usize = 0x004;
 const GICD_IIDR: usize = 0x008;
@@ -47,8 +49,8 @@ static GICV_PA: AtomicUsize = AtomicUsize::new(0);
 static LIST_REGS: AtomicUsize = AtomicUsize::new(0);
 /// Interrupt ids the GICv2 architecture allows.
 const MAX_INTID: usize = 1020;
-/// For each physical SPI forwarded to a guest, the VM id that owns it.
-static SPI_OWNER: [AtomicUsize; MAX_INTID] = [const { AtomicUsize::new(0) }; MAX_INTID];
+/// The VM that owns each physical SPI forwarded to a guest.
+static SPI_OWNERS: IrqOwners<MAX_INTID> = IrqOwners::new(32);
 /// Each CPU's own bit in GICD_ITARGETSR/SGIR target lists (0: unknown).
 static CPU_INTERFACE: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 
@@ -124,35 +126,18 @@ pub fn kick_cpu(pcpu: usize) {
 /// Hands physical SPI `irq` to VM `vm_id`: from now on it is enabled at the
 /// host GIC and each occurrence is queued for the guest.
 pub fn forward_spi_to(irq: usize, vm_id: usize) -> Result<(), &'static str> {
-    let owner = SPI_OWNER.get(irq).filter(|_| irq >= 32).ok_or("not an SPI id (32..1020)")?;
-    if owner.compare_exchange(0, vm_id, Ordering::AcqRel, Ordering::Acquire).is_err() {
-        return Err("already forwarded to another VM");
-    }
-    if !axhal::irq::register(irq, forwarded_spi) {
-        owner.store(0, Ordering::Release);
-        return Err("the host already handles this interrupt");
-    }
-    Ok(())
+    SPI_OWNERS.claim(irq, vm_id)
 }
 
 /// Takes back every SPI forwarded to `vm_id`.
 pub fn release_spis_of(vm_id: usize) {
-    for (irq, owner) in SPI_OWNER.iter().enumerate().filter(|(_, o)| o.load(Ordering::Acquire) == vm_id) {
-        let _ = axhal::irq::unregister(irq);
-        owner.store(0, Ordering::Release);
-    }
+    SPI_OWNERS.release_all(vm_id);
 }
-
-/// The registered handler of forwarded SPIs: the work is in
-/// `forward_spi`, which sees the interrupt id.
-fn forwarded_spi() {}
 
 /// Runs after every host interrupt with its id: a forwarded SPI is held
 /// off at the host until the guest EOIs it, and queued for the guest.
 fn forward_spi(irq: usize) {
-    let Some(vm_id) = SPI_OWNER.get(irq).map(|o| o.load(Ordering::Acquire)).filter(|&id| id != 0) else {
-        return;
-    };
+    let Some(vm_id) = SPI_OWNERS.owner(irq) else { return };
     write(&GICD, GICD_ICENABLER0 + 4 * (irq / 32), 1 << (irq % 32));
     crate::vmm::note_guest_interrupt();
     if crate::vmm::queue_device_interrupt(vm_id, irq).is_err() {
@@ -163,7 +148,7 @@ fn forward_spi(irq: usize) {
 /// Whether `vector` is a physical interrupt forwarded to a guest, held off
 /// at the host until the guest EOIs it.
 fn is_forwarded(vector: usize) -> bool {
-    vector == VTIMER_PPI || SPI_OWNER.get(vector).is_some_and(|o| o.load(Ordering::Relaxed) != 0)
+    vector == VTIMER_PPI || SPI_OWNERS.owner(vector).is_some()
 }
 
 /// A kick: exiting the guest (or leaving idle) was all it was for.

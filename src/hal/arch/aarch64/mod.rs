@@ -8,6 +8,8 @@
 #[path = "../axvm_vcpu.rs"]
 mod axvm_vcpu;
 mod gic;
+#[path = "../irq_owners.rs"]
+mod irq_owners;
 mod vgic;
 
 pub use axvm_vcpu::*;

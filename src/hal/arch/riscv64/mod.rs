@@ -3,6 +3,8 @@
 //! guest timer is the hardware `vstimecmp`, IPIs are VS software
 //! interrupts raised through `hvip`.
 
+#[path = "../irq_owners.rs"]
+mod irq_owners;
 mod plic;
 mod vcpu;
 

@@ -4,12 +4,11 @@
 //! Config: an `emu_devices` entry of type 0x1 (interrupt controller):
 //! `["vplic", 0x0c00_0000, 0x60_0000, 0, 0x1, []]`.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
-
 use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
 use spin::Mutex;
 use vplic::{Effect, Plic};
 
+use super::irq_owners::IrqOwners;
 use crate::hal::{Ipi, IrqChipError};
 use crate::vmm::vm::Vm;
 
@@ -17,8 +16,8 @@ use crate::vmm::vm::Vm;
 pub const VSEI_VECTOR: usize = 10;
 const HVIP_VSEIP: u64 = 1 << VSEI_VECTOR;
 
-/// For each physical PLIC source forwarded to a guest, the owning VM id.
-static SOURCE_OWNER: [AtomicUsize; vplic::SOURCES] = [const { AtomicUsize::new(0) }; vplic::SOURCES];
+/// The VM that owns each physical PLIC source forwarded to a guest.
+static SOURCE_OWNERS: IrqOwners<{ vplic::SOURCES }> = IrqOwners::new(1);
 
 /// The virtual interrupt controller of one VM.
 pub struct VirtualIrqChip {
@@ -83,7 +82,7 @@ impl VirtualIrqChip {
         let mut plic = self.plic.lock();
         if let Effect::Completed(source) = plic.write(offset, value as u32) {
             let source = source as usize;
-            if SOURCE_OWNER.get(source).is_some_and(|o| o.load(Ordering::Acquire) != 0) {
+            if SOURCE_OWNERS.owner(source).is_some() {
                 axhal::irq::set_enable(source, true);
             }
         }
@@ -116,36 +115,19 @@ pub fn init_host_interrupts() -> Result<(), &'static str> {
 
 /// Hands physical PLIC source `irq` to VM `vm_id`.
 pub fn forward_device_irq(vm_id: usize, irq: usize) -> Result<(), &'static str> {
-    let owner = SOURCE_OWNER.get(irq).filter(|_| irq != 0).ok_or("not a PLIC source this hypervisor forwards (1..128)")?;
-    if owner.compare_exchange(0, vm_id, Ordering::AcqRel, Ordering::Acquire).is_err() {
-        return Err("already forwarded to another VM");
-    }
-    if !axhal::irq::register(irq, forwarded_source) {
-        owner.store(0, Ordering::Release);
-        return Err("the host already handles this interrupt");
-    }
-    Ok(())
+    SOURCE_OWNERS.claim(irq, vm_id)
 }
 
 /// Takes back every source forwarded to `vm_id`.
 pub fn release_device_irqs(vm_id: usize) {
-    for (irq, owner) in SOURCE_OWNER.iter().enumerate().filter(|(_, o)| o.load(Ordering::Acquire) == vm_id) {
-        let _ = axhal::irq::unregister(irq);
-        owner.store(0, Ordering::Release);
-    }
+    SOURCE_OWNERS.release_all(vm_id);
 }
-
-/// The registered handler of forwarded sources; the work is in
-/// `forward_source`, which sees the source number.
-fn forwarded_source() {}
 
 /// Runs after every host interrupt with its id: a forwarded source is held
 /// off at the host PLIC until the guest completes it, and raised in the
 /// guest's PLIC.
 fn forward_source(irq: usize) {
-    let Some(vm_id) = SOURCE_OWNER.get(irq).map(|o| o.load(Ordering::Acquire)).filter(|&id| id != 0) else {
-        return;
-    };
+    let Some(vm_id) = SOURCE_OWNERS.owner(irq) else { return };
     axhal::irq::set_enable(irq, false);
     crate::vmm::note_guest_interrupt();
     if crate::vmm::queue_device_interrupt_as(vm_id, irq, VSEI_VECTOR).is_err() {
