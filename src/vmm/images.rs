@@ -95,10 +95,7 @@ impl VmSource {
     /// the disk for `"fs"`. An image that is not there is left out, so
     /// that validation names it.
     pub fn images(&self, cfg: &AxVMCrateConfig) -> Result<Images, VmError> {
-        let location = match cfg.kernel.image_location.as_deref() {
-            Some("fs") => ImageLocation::Fs,
-            _ => ImageLocation::Memory,
-        };
+        let location = vmconfig_check::image_location(cfg).map_err(VmError::Config)?;
         let paths = image_paths(cfg);
         let mut images: Images = Default::default();
         for (slot, (path, embedded)) in images.iter_mut().zip(paths.into_iter().zip(self.embedded)) {

@@ -131,10 +131,12 @@ fn clear_current_vcpu() {
     CURRENT_ENTRY.write_current(0);
 }
 
+// The functions below are for arch modules that forward physical
+// interrupts to guests; an architecture that forwards none leaves them unused.
+
 /// Queues `vector` for the vCPU running on this CPU; false if none does.
 /// Called from interrupt handlers: no lookup, no lock beyond the slot's.
-// Only arch modules that forward physical interrupts (aarch64) call these.
-#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+#[allow(dead_code)]
 pub fn queue_interrupt_here(vector: usize) -> bool {
     let entry = CURRENT_ENTRY.read_current() as *const VmEntry;
     if entry.is_null() {
@@ -144,29 +146,22 @@ pub fn queue_interrupt_here(vector: usize) -> bool {
     // CPU keeps alive (it holds an Arc) until clear_current_vcpu; we are
     // on this CPU, so that task has not passed clear_current_vcpu yet.
     let entry = unsafe { &*entry };
-    GUEST_IRQ.write_current(true);
+    note_guest_interrupt();
     entry.queue_interrupt(CURRENT_VCPU_ID.read_current(), vector).is_ok()
 }
 
-/// Queues a forwarded device interrupt for the vCPU of VM `vm_id` that
-/// the guest routed it to.
-// Only arch modules that forward physical interrupts (aarch64) call this.
-#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
-pub fn queue_device_interrupt(vm_id: usize, irq: usize) -> AxResult {
-    queue_device_interrupt_as(vm_id, irq, irq)
-}
-
-/// Like [`queue_device_interrupt`], where the vCPU takes device interrupt
-/// `irq` as its own interrupt `vector` (a hart's external-interrupt line).
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-pub fn queue_device_interrupt_as(vm_id: usize, irq: usize, vector: usize) -> AxResult {
+/// Queues forwarded device interrupt `irq` of VM `vm_id` for the vCPU the
+/// guest routed it to, which takes it as its interrupt `vector` (the same
+/// id, or a hart's external-interrupt line).
+#[allow(dead_code)]
+pub fn queue_device_interrupt(vm_id: usize, irq: usize, vector: usize) -> AxResult {
     let entry = find(vm_id).ok_or(AxError::NotFound)?;
     let target = entry.irqchip.as_ref().map_or(0, |chip| chip.device_irq_target(irq));
     entry.queue_interrupt(target, vector)
 }
 
 /// Marks the interrupt being handled as the guest's business only.
-#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[allow(dead_code)]
 pub fn note_guest_interrupt() {
     GUEST_IRQ.write_current(true);
 }

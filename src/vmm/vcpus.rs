@@ -4,7 +4,6 @@
 use alloc::{format, sync::Arc};
 use core::sync::atomic::Ordering;
 
-
 use super::exit::{self, Action};
 use super::vm::{StopReason, VCpu, VmEntry};
 

@@ -253,9 +253,10 @@ pub fn create(source: &VmSource) -> Result<Arc<VmEntry>, VmError> {
     let name = cfg.base.name.clone();
     let regions = cfg.kernel.memory_regions.clone();
     let passthrough = cfg.devices.passthrough_devices.clone();
-    let kernel_load = cfg.kernel.kernel_load_addr;
     let entry_point = cfg.kernel.entry_point as u64;
-    let extra_loads = [cfg.kernel.bios_load_addr, cfg.kernel.dtb_load_addr, cfg.kernel.ramdisk_load_addr];
+    let k = &cfg.kernel;
+    // Where each image of `images` goes, in the same order.
+    let loads = [Some(k.kernel_load_addr), k.bios_load_addr, k.dtb_load_addr, k.ramdisk_load_addr];
 
     let vm = Vm::new(AxVMConfig::from(cfg)).map_err(step("creating the VM"))?;
     for region in &regions {
@@ -277,7 +278,6 @@ pub fn create(source: &VmSource) -> Result<Arc<VmEntry>, VmError> {
         .map_err(step("allocating guest memory"))?;
     }
 
-    let loads = [Some(kernel_load), extra_loads[0], extra_loads[1], extra_loads[2]];
     for (image, load) in images.iter().zip(loads) {
         if let (Some(image), Some(load)) = (image, load) {
             load_image(&vm, load, image)?;
@@ -290,6 +290,7 @@ pub fn create(source: &VmSource) -> Result<Arc<VmEntry>, VmError> {
         Some(dev) => Some(arch::VirtualIrqChip::create(dev, &vm).map_err(VmError::IrqChip)?),
         None => None,
     };
+    vm.boot().map_err(step("booting"))?;
     // Device interrupts go to VMs that have an interrupt controller to
     // take them; one VM per interrupt.
     if irqchip.is_some() {
@@ -299,7 +300,6 @@ pub fn create(source: &VmSource) -> Result<Arc<VmEntry>, VmError> {
             }
         }
     }
-    vm.boot().map_err(step("booting"))?;
     let placements = vm
         .get_vcpu_affinities_pcpu_ids()
         .into_iter()

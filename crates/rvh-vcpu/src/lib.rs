@@ -60,14 +60,19 @@ pub enum Exit {
     /// A host interrupt arrived (`scause`); it is still pending, with
     /// interrupts masked, for the host to handle.
     Interrupt(u64),
-    /// A trap the guest cannot be allowed to continue from: a fetch from
-    /// an unmapped guest-physical address, an access the decoder does not
-    /// know, an access fault.
+    /// An instruction fetch from guest-physical `addr`, which is not RAM.
+    FetchFault {
+        /// Guest-physical address.
+        addr: u64,
+        /// Guest pc.
+        pc: u64,
+    },
+    /// Any other trap the guest cannot be allowed to continue from: an
+    /// access the decoder does not know, an access fault, a virtual
+    /// instruction.
     Fault {
         /// `scause`.
         cause: u64,
-        /// Guest-physical address involved, if any.
-        addr: u64,
         /// Guest pc.
         pc: u64,
     },

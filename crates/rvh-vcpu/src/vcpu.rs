@@ -66,6 +66,8 @@ pub struct Vcpu {
     ctx: Context,
     vs: VsState,
     hgatp: u64,
+    /// The MMIO load of the last exit, until its value is written back.
+    pending_read: Option<insn::Access>,
 }
 
 impl Vcpu {
@@ -78,7 +80,7 @@ impl Vcpu {
         ctx.sstatus = SSTATUS_SPP | SSTATUS_FS_DIRTY;
         ctx.hstatus = (read!("0x600") | HSTATUS_SPV | HSTATUS_SPVP) & !HSTATUS_VTW;
         let vs = VsState { vstimecmp: u64::MAX, ..Default::default() };
-        Self { ctx, vs, hgatp: HGATP_SV39X4 | (stage2_root >> 12) }
+        Self { ctx, vs, hgatp: HGATP_SV39X4 | (stage2_root >> 12), pending_read: None }
     }
 
     /// Where the guest continues.
@@ -86,8 +88,18 @@ impl Vcpu {
         self.ctx.sepc = pc;
     }
 
-    /// Sets general-purpose register `x{index}` (x0 stays zero).
+    /// Sets general-purpose register `x{index}` (x0 stays zero). When it
+    /// is the destination of the MMIO load that ended the last run, `value`
+    /// is what the load read: it is sign- or zero-extended as the
+    /// instruction says.
     pub fn set_gpr(&mut self, index: usize, value: u64) {
+        let value = match self.pending_read.take() {
+            Some(access) if access.reg == index => insn::extend(value, &access),
+            other => {
+                self.pending_read = other;
+                value
+            }
+        };
         if (1..32).contains(&index) {
             self.ctx.gpr[index] = value;
         }
@@ -155,6 +167,7 @@ impl Vcpu {
     /// interrupts stay masked (the host handles the pending one, then
     /// unmasks); after any other exit they are unmasked again.
     pub fn run(&mut self) -> Exit {
+        self.pending_read = None;
         // SAFETY: masking interrupts at HS-mode is always allowed.
         unsafe { core::arch::asm!("csrc sstatus, {0}", in(reg) SSTATUS_SIE, options(nomem, nostack)) };
         // SAFETY: the context is ours (&mut self); interrupts are masked so
@@ -172,7 +185,8 @@ impl Vcpu {
 
     fn exception(&mut self, scause: u64) -> Exit {
         let pc = self.ctx.sepc;
-        let gpa = (read!("0x643") << 2) | (read!("stval") & 3);
+        // The faulting guest-physical address (htval holds it >> 2).
+        let gpa = || (read!("0x643") << 2) | (read!("stval") & 3);
         match scause {
             cause::ECALL_FROM_VS => {
                 self.ctx.sepc += 4;
@@ -181,21 +195,23 @@ impl Vcpu {
             }
             cause::LOAD_GUEST_PAGE_FAULT | cause::STORE_GUEST_PAGE_FAULT => {
                 let Some(access) = self.faulting_access() else {
-                    return Exit::Fault { cause: scause, addr: gpa, pc };
+                    return Exit::Fault { cause: scause, pc };
                 };
                 if access.store != (scause == cause::STORE_GUEST_PAGE_FAULT) {
-                    return Exit::Fault { cause: scause, addr: gpa, pc };
+                    return Exit::Fault { cause: scause, pc };
                 }
                 self.ctx.sepc += access.len as u64;
                 if access.store {
                     let bits = access.width * 8;
                     let value = self.gpr(access.reg) & if bits == 64 { u64::MAX } else { (1 << bits) - 1 };
-                    Exit::MmioWrite { addr: gpa, access, value }
+                    Exit::MmioWrite { addr: gpa(), access, value }
                 } else {
-                    Exit::MmioRead { addr: gpa, access }
+                    self.pending_read = Some(access);
+                    Exit::MmioRead { addr: gpa(), access }
                 }
             }
-            _ => Exit::Fault { cause: scause, addr: if scause == cause::FETCH_GUEST_PAGE_FAULT { gpa } else { 0 }, pc },
+            cause::FETCH_GUEST_PAGE_FAULT => Exit::FetchFault { addr: gpa(), pc },
+            _ => Exit::Fault { cause: scause, pc },
         }
     }
 
@@ -214,11 +230,5 @@ impl Vcpu {
             u32::from(low)
         };
         insn::decode(word)
-    }
-
-    /// Completes an MMIO read: the loaded value into its register, sign-
-    /// or zero-extended as the instruction says.
-    pub fn complete_read(&mut self, access: &insn::Access, value: u64) {
-        self.set_gpr(access.reg, insn::extend(value, access));
     }
 }

@@ -86,20 +86,20 @@ fn invalid(field: impl Into<String>, value: impl fmt::Display, reason: &'static 
 /// How a generated device tree is named in errors (it has no path).
 pub const GENERATED_DTB: &str = "(generated device tree)";
 
+/// Where the config's images come from (`kernel.image_location`, memory
+/// when absent).
+pub fn image_location(cfg: &AxVMCrateConfig) -> Result<ImageLocation, ConfigError> {
+    match cfg.kernel.image_location.as_deref() {
+        None | Some("memory") => Ok(ImageLocation::Memory),
+        Some("fs") => Ok(ImageLocation::Fs),
+        Some(other) => Err(invalid("kernel.image_location", format!("\"{other}\""), "must be \"memory\" or \"fs\"")),
+    }
+}
+
 pub(crate) fn check(cfg: &AxVMCrateConfig, images: &ImageSizes) -> Result<ImageLocation, ConfigError> {
     check_vcpus(cfg)?;
     let regions = check_regions(cfg)?;
-    let location = match cfg.kernel.image_location.as_deref() {
-        None | Some("memory") => ImageLocation::Memory,
-        Some("fs") => ImageLocation::Fs,
-        Some(other) => {
-            return Err(invalid(
-                "kernel.image_location",
-                format!("\"{other}\""),
-                "must be \"memory\" or \"fs\"",
-            ));
-        }
-    };
+    let location = image_location(cfg)?;
     let k = &cfg.kernel;
     let generated_dtb = String::from(GENERATED_DTB);
     let dtb_path = match (&k.dtb_path, k.dtb_load_addr) {

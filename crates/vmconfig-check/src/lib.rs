@@ -18,7 +18,7 @@ pub mod paths;
 mod raw;
 
 pub use error::ConfigError;
-pub use layout::{ImageKind, ImageSizes, Span};
+pub use layout::{ImageKind, ImageSizes, Span, image_location};
 
 use axvmconfig::AxVMCrateConfig;
 

@@ -140,7 +140,7 @@ fn forward_spi(irq: usize) {
     let Some(vm_id) = SPI_OWNERS.owner(irq) else { return };
     write(&GICD, GICD_ICENABLER0 + 4 * (irq / 32), 1 << (irq % 32));
     crate::vmm::note_guest_interrupt();
-    if crate::vmm::queue_device_interrupt(vm_id, irq).is_err() {
+    if crate::vmm::queue_device_interrupt(vm_id, irq, irq).is_err() {
         debug!("SPI {irq} for VM[{vm_id}] dropped: the VM is gone");
     }
 }

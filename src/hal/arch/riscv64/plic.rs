@@ -130,7 +130,7 @@ fn forward_source(irq: usize) {
     let Some(vm_id) = SOURCE_OWNERS.owner(irq) else { return };
     axhal::irq::set_enable(irq, false);
     crate::vmm::note_guest_interrupt();
-    if crate::vmm::queue_device_interrupt_as(vm_id, irq, VSEI_VECTOR).is_err() {
+    if crate::vmm::queue_device_interrupt(vm_id, irq, VSEI_VECTOR).is_err() {
         debug!("PLIC source {irq} for VM[{vm_id}] dropped: the VM is gone");
     }
 }

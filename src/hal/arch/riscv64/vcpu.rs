@@ -15,8 +15,6 @@ use crate::vmm::vm::Vm;
 /// A guest hart. Only its own vCPU task runs it; the lock is uncontended.
 pub struct GuestCpu {
     cpu: Mutex<Vcpu>,
-    /// The access of the MMIO read being completed.
-    pending_read: Mutex<Option<rvh_vcpu::insn::Access>>,
 }
 
 /// One guest hart per vCPU of the VM, all translating through its
@@ -24,7 +22,7 @@ pub struct GuestCpu {
 pub fn create_vcpus(vm: &Vm, entry: u64) -> Vec<GuestCpu> {
     let root = vm.ept_root().as_usize() as u64;
     (0..vm.vcpu_num())
-        .map(|id| GuestCpu { cpu: Mutex::new(Vcpu::new(id as u64, entry, root)), pending_read: Mutex::new(None) })
+        .map(|id| GuestCpu { cpu: Mutex::new(Vcpu::new(id as u64, entry, root)) })
         .collect()
 }
 
@@ -41,13 +39,9 @@ impl GuestCpu {
         Ok(())
     }
 
-    /// Sets register `x{index}`; completes a pending MMIO read into it.
+    /// Sets register `x{index}` (completing the MMIO read into it, if any).
     pub fn set_gpr(&self, index: usize, value: usize) {
-        let mut cpu = self.cpu.lock();
-        match self.pending_read.lock().take() {
-            Some(access) if access.reg == index => cpu.complete_read(&access, value as u64),
-            _ => cpu.set_gpr(index, value as u64),
-        }
+        self.cpu.lock().set_gpr(index, value as u64);
     }
 
     /// Sets `a0`.
@@ -71,7 +65,6 @@ pub fn enter(vcpu: &GuestCpu) -> Result<AxVCpuExitReason, core::convert::Infalli
     Ok(match exit {
         Exit::Ecall { eid, fid, args } => AxVCpuExitReason::Hypercall { nr: (fid << 32) | (eid & 0xffff_ffff), args },
         Exit::MmioRead { addr, access } => {
-            *vcpu.pending_read.lock() = Some(access);
             AxVCpuExitReason::MmioRead {
                 addr: GuestPhysAddr::from(addr as usize),
                 width: width(access.width),
@@ -84,12 +77,12 @@ pub fn enter(vcpu: &GuestCpu) -> Result<AxVCpuExitReason, core::convert::Infalli
             AxVCpuExitReason::MmioWrite { addr: GuestPhysAddr::from(addr as usize), width: width(access.width), data: value }
         }
         Exit::Interrupt(cause) => AxVCpuExitReason::ExternalInterrupt { vector: cause },
-        Exit::Fault { cause: 20, addr, .. } => AxVCpuExitReason::NestedPageFault {
+        Exit::FetchFault { addr, .. } => AxVCpuExitReason::NestedPageFault {
             addr: GuestPhysAddr::from(addr as usize),
             access_flags: MappingFlags::EXECUTE,
         },
-        Exit::Fault { cause, addr, pc } => {
-            warn!("guest trap the hypervisor cannot handle: scause {cause:#x}, address {addr:#x}, pc {pc:#x}");
+        Exit::Fault { cause, pc } => {
+            warn!("guest trap the hypervisor cannot handle: scause {cause:#x}, pc {pc:#x}");
             AxVCpuExitReason::FailEntry { hardware_entry_failure_reason: cause }
         }
     })
