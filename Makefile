@@ -46,8 +46,6 @@ endif
 ELF := target/$(TARGET)/release/axvisor
 BIN ?= target/axvisor-$(ARCH).bin
 OBJCOPY = $(shell rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy
-# Guest images a VM config can name, built by `make guests`.
-GUEST_IMAGES := target/guests/arceos-hello-$(ARCH).bin
 HOST_CONFIG := configs/platforms/$(HOST_PLATFORM)-smp$(SMP).generated.toml
 TEST_IMAGES := target/test-images
 
@@ -144,8 +142,9 @@ endif
 unit-test: setup
 	cargo test --locked --workspace --exclude axvisor
 
-# Images the QEMU tests boot: the default VM set, and one with bad configs
-# beside the good one.
+# Images the QEMU tests boot (each test names the one it boots): per
+# architecture the default VM set, bad configs beside a good one, the probe
+# suite, isolation; on aarch64 also Linux and the boot disks.
 qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
 	  VM_CONFIGS=configs/vms/arceos-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-arceos.bin

@@ -86,15 +86,20 @@ fn checked_run(what: &'static str, cmd: Command) -> Result<(Run, String), String
     Ok((result, line))
 }
 
-/// The probe's benchmark mode, bare: on aarch64 the first CPU starts at
-/// the image's benchmark entry (+4); on riscv64, where the firmware picks
-/// the entry, a mailbox word says the mode.
-fn select_bench_mode(cmd: &mut Command, arch: Arch) {
-    let device = match arch {
-        Arch::Aarch64 => "loader,addr=0x40200004,cpu-num=0".to_string(),
-        Arch::Riscv64 => format!("loader,addr=0x81000000,data={:#x},data-len=8", (1u64 << 32) | 0x4d4f_4445),
-    };
-    cmd.args(["-device", &device]);
+/// The bare run of the probe in its benchmark mode: on aarch64 the first
+/// CPU starts at the image's benchmark entry (+4); on riscv64, where the
+/// firmware picks the entry, a mailbox word (the probe's `MODE_MAILBOX`,
+/// "MODE" magic, mode 1) says the mode.
+fn bare_bench_command(arch: Arch, elf: &std::path::Path) -> Command {
+    match arch {
+        Arch::Aarch64 => bare_command(arch, elf, 1, "256M", Some(0x4020_0004)),
+        Arch::Riscv64 => {
+            let mut cmd = bare_command(arch, elf, 1, "256M", None);
+            let mailbox = format!("loader,addr=0x81000000,data={:#x},data-len=8", (1u64 << 32) | 0x4d4f_4445);
+            cmd.args(["-device", &mailbox]);
+            cmd
+        }
+    }
 }
 
 fn arch_name(arch: Arch) -> &'static str {
@@ -128,8 +133,7 @@ fn bench() -> Result<(), String> {
     let args = parse_args()?;
     let mut hv_cmd = qemu_command(args.arch, &args.hypervisor, 1, "256M");
     count_instructions(&mut hv_cmd);
-    let mut bare_cmd = bare_command(args.arch, &args.bare, 1, "256M", None);
-    select_bench_mode(&mut bare_cmd, args.arch);
+    let mut bare_cmd = bare_bench_command(args.arch, &args.bare);
     count_instructions(&mut bare_cmd);
     let (hv_run, hv_line) = checked_run("hypervisor", hv_cmd)?;
     let (bare_run, bare_line) = checked_run("bare", bare_cmd)?;
