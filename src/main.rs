@@ -1,7 +1,9 @@
 //! AxVisor: a type-1 hypervisor on the ArceOS unikernel.
 //!
-//! This file is the table of contents: enable virtualization on every CPU,
-//! create the VMs from their configs, run them until none is left.
+//! This file is the table of contents: register the VMM with the layers
+//! below, enable virtualization on every CPU, create the VMs from their
+//! configs, run them until none is left. Layers (see docs/architecture.md):
+//! `main` → `vmm` → `hal` → ArceOS; arrows point down only.
 #![no_std]
 #![no_main]
 
@@ -17,6 +19,7 @@ mod vmm;
 #[unsafe(no_mangle)]
 fn main() {
     println!("axvisor {}: a type-1 hypervisor on ArceOS", env!("CARGO_PKG_VERSION"));
+    vmm::init();
     hal::enable_virtualization();
     vmm::boot_all();
     let summary = vmm::wait_all_stopped();

@@ -2,6 +2,7 @@
 //! guest images and the VM configs in [`CONFIG_DIR`].
 
 use alloc::{format, string::String, vec::Vec};
+use core::fmt;
 
 use axstd::fs;
 use axstd::io::Read;
@@ -15,10 +16,28 @@ pub fn size_of(path: &str) -> Option<usize> {
     meta.is_file().then(|| meta.len() as usize)
 }
 
+/// Why an image could not be read from the boot disk.
+#[derive(Debug)]
+pub struct DiskError {
+    /// Path on the disk.
+    pub path: String,
+    /// What failed: opening or reading.
+    pub op: &'static str,
+    /// The filesystem's error.
+    pub error: axstd::io::Error,
+}
+
+impl fmt::Display for DiskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} failed: {:?}", self.path, self.op, self.error)
+    }
+}
+
 /// Reads the file at `path` into `dest`, which must be exactly its size.
-pub fn read_into(path: &str, dest: &mut [u8]) -> Result<(), String> {
-    let mut file = fs::File::open(path).map_err(|e| format!("{path}: cannot open: {e:?}"))?;
-    file.read_exact(dest).map_err(|e| format!("{path}: read failed: {e:?}"))
+pub fn read_into(path: &str, dest: &mut [u8]) -> Result<(), DiskError> {
+    let fail = |op| move |error| DiskError { path: String::from(path), op, error };
+    let mut file = fs::File::open(path).map_err(fail("open"))?;
+    file.read_exact(dest).map_err(fail("read"))
 }
 
 /// Every `*.toml` in [`CONFIG_DIR`], by name, with its text (or `None` if

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use axvmconfig::AxVMCrateConfig;
 use vmconfig_check::{ImageLocation, ImageSizes};
 
-use super::vm::VmError;
+use super::create::VmError;
 
 /// One config named in `VM_CONFIGS` at build time.
 pub struct EmbeddedVm {

@@ -7,6 +7,8 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+use exit_dispatch::{Answer, CallError, CpuPower};
+
 /// PSCI version this hypervisor reports: 1.1.
 pub const PSCI_VERSION_1_1: u64 = (1 << 16) | 1;
 
@@ -18,8 +20,45 @@ pub mod ret {
     pub const NOT_SUPPORTED: u64 = (-1i64) as u64;
     /// Invalid parameters.
     pub const INVALID_PARAMETERS: u64 = (-2i64) as u64;
+    /// The caller may not do this.
+    pub const DENIED: u64 = (-3i64) as u64;
     /// The target CPU is already on.
     pub const ALREADY_ON: u64 = (-4i64) as u64;
+    /// The target CPU is being turned on.
+    pub const ON_PENDING: u64 = (-5i64) as u64;
+    /// The call failed for another reason.
+    pub const INTERNAL_FAILURE: u64 = (-6i64) as u64;
+    /// An address parameter is not valid for the caller.
+    pub const INVALID_ADDRESS: u64 = (-9i64) as u64;
+}
+
+/// AFFINITY_INFO answers.
+pub mod affinity {
+    /// The CPU is on.
+    pub const ON: u64 = 0;
+    /// The CPU is off.
+    pub const OFF: u64 = 1;
+    /// The CPU is being turned on.
+    pub const ON_PENDING: u64 = 2;
+}
+
+/// The value an answer to a PSCI or vendor call leaves in `x0`.
+pub fn encode(answer: Answer) -> u64 {
+    match answer {
+        Answer::Value(value) => value,
+        Answer::Status(CpuPower::On) => affinity::ON,
+        Answer::Status(CpuPower::Off) => affinity::OFF,
+        Answer::Status(CpuPower::OnPending) => affinity::ON_PENDING,
+        Answer::Error(error) => match error {
+            CallError::NotSupported => ret::NOT_SUPPORTED,
+            CallError::InvalidParameters => ret::INVALID_PARAMETERS,
+            CallError::InvalidAddress => ret::INVALID_ADDRESS,
+            CallError::AlreadyOn => ret::ALREADY_ON,
+            CallError::OnPending => ret::ON_PENDING,
+            CallError::Denied => ret::DENIED,
+            CallError::Failed => ret::INTERNAL_FAILURE,
+        },
+    }
 }
 
 /// SMCCC vendor-specific hypervisor service range (64-bit calls), where the
@@ -145,6 +184,18 @@ mod tests {
         assert_eq!(GuestCall::decode(0x8400_001F, [0; 3]), GuestCall::Unknown(0x8400_001F));
         // Upper 32 bits set: not an SMCCC function id.
         assert_eq!(GuestCall::decode(0x1_8400_0008, [0; 3]), GuestCall::Unknown(0x1_8400_0008));
+    }
+
+    #[test]
+    fn answers_use_the_psci_codes() {
+        assert_eq!(encode(Answer::Value(0x1_0001)), 0x1_0001);
+        assert_eq!(encode(Answer::Error(CallError::InvalidAddress)) as i64, -9);
+        assert_eq!(encode(Answer::Error(CallError::InvalidParameters)) as i64, -2);
+        assert_eq!(encode(Answer::Error(CallError::AlreadyOn)) as i64, -4);
+        assert_eq!(encode(Answer::Error(CallError::OnPending)) as i64, -5);
+        assert_eq!(encode(Answer::Error(CallError::NotSupported)) as i64, -1);
+        assert_eq!(encode(Answer::Status(CpuPower::Off)), 1);
+        assert_eq!(encode(Answer::Status(CpuPower::OnPending)), 2);
     }
 
     #[test]

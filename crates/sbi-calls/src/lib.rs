@@ -5,6 +5,28 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+use exit_dispatch::{Answer, CallError, CpuPower};
+
+/// The `(a0, a1)` an answer leaves: the error code, then the value.
+pub fn encode(answer: Answer) -> (u64, u64) {
+    let code = |e: i64| (e as u64, 0);
+    match answer {
+        Answer::Value(value) => (0, value),
+        Answer::Status(CpuPower::On) => (0, hart_state::STARTED),
+        Answer::Status(CpuPower::Off) => (0, hart_state::STOPPED),
+        Answer::Status(CpuPower::OnPending) => (0, hart_state::START_PENDING),
+        Answer::Error(error) => code(match error {
+            CallError::NotSupported => error::NOT_SUPPORTED,
+            CallError::InvalidParameters => error::INVALID_PARAM,
+            CallError::InvalidAddress => error::INVALID_ADDRESS,
+            // hart_start of a hart that is started or being started.
+            CallError::AlreadyOn | CallError::OnPending => error::ALREADY_AVAILABLE,
+            CallError::Denied => error::DENIED,
+            CallError::Failed => error::FAILED,
+        }),
+    }
+}
+
 /// SBI error codes (returned in `a0`; `a1` carries the value).
 pub mod error {
     /// Success.
@@ -15,6 +37,10 @@ pub mod error {
     pub const NOT_SUPPORTED: i64 = -2;
     /// A parameter is invalid.
     pub const INVALID_PARAM: i64 = -3;
+    /// The caller may not do this.
+    pub const DENIED: i64 = -4;
+    /// An address parameter is not valid for the caller.
+    pub const INVALID_ADDRESS: i64 = -5;
     /// HSM hart_start: the hart is already started.
     pub const ALREADY_AVAILABLE: i64 = -6;
     /// The hart is already started.
@@ -67,6 +93,8 @@ pub mod hart_state {
     pub const STARTED: u64 = 0;
     /// Stopped.
     pub const STOPPED: u64 = 1;
+    /// Started by hart_start, not yet running.
+    pub const START_PENDING: u64 = 2;
 }
 
 /// A decoded SBI call.

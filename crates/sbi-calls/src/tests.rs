@@ -52,3 +52,15 @@ fn hypervisor_calls_and_unknowns() {
     assert_eq!(SbiCall::decode(eid::HYPERVISOR, 9, [0; 6]), SbiCall::Unknown { eid: eid::HYPERVISOR, fid: 9 });
     assert_eq!(SbiCall::decode(0x4442_434E, 0, [0; 6]), SbiCall::Unknown { eid: 0x4442_434E, fid: 0 });
 }
+
+#[test]
+fn answers_use_the_sbi_codes() {
+    use exit_dispatch::{Answer, CallError, CpuPower};
+    assert_eq!(encode(Answer::Value(5)), (0, 5));
+    assert_eq!(encode(Answer::Status(CpuPower::Off)), (0, hart_state::STOPPED));
+    assert_eq!(encode(Answer::Status(CpuPower::OnPending)), (0, 2));
+    assert_eq!(encode(Answer::Error(CallError::InvalidAddress)).0 as i64, -5);
+    assert_eq!(encode(Answer::Error(CallError::InvalidParameters)).0 as i64, -3);
+    assert_eq!(encode(Answer::Error(CallError::AlreadyOn)).0 as i64, -6);
+    assert_eq!(encode(Answer::Error(CallError::NotSupported)).0 as i64, -2);
+}

@@ -4,6 +4,8 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::hal::ForwardError;
+
 /// Owners of interrupt ids `FIRST..N` (0: not forwarded).
 pub struct IrqOwners<const N: usize> {
     owner: [AtomicUsize; N],
@@ -26,14 +28,14 @@ impl<const N: usize> IrqOwners<N> {
     }
 
     /// Gives `irq` to VM `vm_id` and has the host enable it.
-    pub fn claim(&self, irq: usize, vm_id: usize) -> Result<(), &'static str> {
-        let owner = self.owner.get(irq).filter(|_| irq >= self.first).ok_or("not an interrupt id that can be forwarded")?;
+    pub fn claim(&self, irq: usize, vm_id: usize) -> Result<(), ForwardError> {
+        let owner = self.owner.get(irq).filter(|_| irq >= self.first).ok_or(ForwardError::NotForwardable)?;
         if owner.compare_exchange(0, vm_id, Ordering::AcqRel, Ordering::Acquire).is_err() {
-            return Err("already forwarded to another VM");
+            return Err(ForwardError::OwnedByAnotherVm);
         }
         if !axhal::irq::register(irq, forwarded) {
             owner.store(0, Ordering::Release);
-            return Err("the host already handles this interrupt");
+            return Err(ForwardError::UsedByHost);
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! Guest timers (`axvisor_api::time::register_timer`): deadlines kept in
-//! one ordered map and fired from the host timer tick on every CPU.
+//! Deadline callbacks for the VM-management crates (`axvisor_api::time`):
+//! kept in one ordered map and fired from the host timer tick on every CPU.
 
 use alloc::{boxed::Box, collections::BTreeMap, vec::Vec};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

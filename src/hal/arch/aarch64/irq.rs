@@ -9,7 +9,8 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use axvisor_api::memory::PhysAddr;
 use axvisor_api::vmm::InterruptVector;
 
-use super::irq_owners::IrqOwners;
+use super::super::irq_owners::IrqOwners;
+use crate::hal::{ForwardError, IrqSetupError, current, upcalls};
 
 /// Distributor registers used by the hypervisor.
 const GICD_TYPER: usize = 0x004;
@@ -38,6 +39,9 @@ const MAINTENANCE_PPI: usize = 25;
 const KICK_SGI: usize = 14;
 /// CPUs whose GIC CPU-interface bit is recorded (GICv2 has 8 interfaces).
 const MAX_CPUS: usize = 8;
+/// Priority of interrupts injected into a VM without a virtual
+/// distributor (the middle of the range).
+pub const DEFAULT_PRIORITY: u8 = 0xa0;
 /// Size of the virtual CPU interface mapped into a guest.
 pub const GICV_SIZE: usize = 0x2000;
 
@@ -70,20 +74,21 @@ fn write(base: &AtomicUsize, offset: usize, value: u32) {
 
 /// Finds the host GIC (GICD, GICC, GICH, GICV in the device tree) and
 /// records its register frames. Called once, before any VM exists.
-pub fn init() -> Result<(), &'static str> {
+pub fn init() -> Result<(), IrqSetupError> {
     const COMPATIBLE: &[&str] = &["arm,cortex-a15-gic", "arm,gic-400"];
-    let fdt = axhal::dtb::get_fdt().ok_or("no host device tree")?;
-    let node = fdt.find_compatible(COMPATIBLE).next().ok_or("no GICv2 in the host device tree")?;
-    let mut regs = node.reg().ok_or("the GIC node has no reg")?;
+    let dt = IrqSetupError::DeviceTree;
+    let fdt = axhal::dtb::get_fdt().ok_or(dt("none was passed to the hypervisor"))?;
+    let node = fdt.find_compatible(COMPATIBLE).next().ok_or(dt("no GICv2"))?;
+    let mut regs = node.reg().ok_or(dt("the GIC node has no reg"))?;
     let mut next = || regs.next().map(|r| r.address as usize);
-    let (gicd, _gicc) = (next().ok_or("GIC reg lacks GICD")?, next());
-    let gich = next().ok_or("the GIC has no hypervisor interface (GICH)")?;
-    let gicv = next().ok_or("the GIC has no virtual CPU interface (GICV)")?;
+    let (gicd, _gicc) = (next().ok_or(dt("the GIC reg lacks GICD"))?, next());
+    let gich = next().ok_or(dt("the GIC has no hypervisor interface (GICH)"))?;
+    let gicv = next().ok_or(dt("the GIC has no virtual CPU interface (GICV)"))?;
     let gicd_va = axhal::mem::phys_to_virt(gicd.into()).as_usize();
     let driver_gicd = rdrive::get_one::<rdif_intc::Intc>()
         .and_then(|dev| dev.lock().ok()?.typed_mut::<arm_gic_driver::v2::Gic>().map(|gic| usize::from(gic.gicd_addr())));
     if driver_gicd != Some(gicd_va) {
-        return Err("the GIC driver did not map the GIC at its linear address");
+        return Err(IrqSetupError::Driver("the GIC is not mapped at its linear address"));
     }
     GICD.store(gicd_va, Ordering::Relaxed);
     GICH.store(axhal::mem::phys_to_virt(gich.into()).as_usize(), Ordering::Relaxed);
@@ -92,10 +97,10 @@ pub fn init() -> Result<(), &'static str> {
     let handlers: [(usize, fn()); 3] =
         [(VTIMER_PPI, guest_timer_irq), (MAINTENANCE_PPI, maintenance_irq), (KICK_SGI, kick_irq)];
     if !handlers.into_iter().all(|(irq, handler)| axhal::irq::register(irq, handler)) {
-        return Err("cannot register the virtual-timer, maintenance and kick interrupt handlers");
+        return Err(IrqSetupError::Handler("cannot register the virtual-timer, maintenance and kick handlers"));
     }
     if !axhal::irq::register_irq_hook(forward_spi) {
-        return Err("the host's IRQ hook is taken: device interrupts cannot be forwarded");
+        return Err(IrqSetupError::Handler("the host's IRQ hook is taken: device interrupts cannot be forwarded"));
     }
     Ok(())
 }
@@ -125,7 +130,7 @@ pub fn kick_cpu(pcpu: usize) {
 
 /// Hands physical SPI `irq` to VM `vm_id`: from now on it is enabled at the
 /// host GIC and each occurrence is queued for the guest.
-pub fn forward_spi_to(irq: usize, vm_id: usize) -> Result<(), &'static str> {
+pub fn forward_spi_to(irq: usize, vm_id: usize) -> Result<(), ForwardError> {
     SPI_OWNERS.claim(irq, vm_id)
 }
 
@@ -139,8 +144,8 @@ pub fn release_spis_of(vm_id: usize) {
 fn forward_spi(irq: usize) {
     let Some(vm_id) = SPI_OWNERS.owner(irq) else { return };
     write(&GICD, GICD_ICENABLER0 + 4 * (irq / 32), 1 << (irq % 32));
-    crate::vmm::note_guest_interrupt();
-    if crate::vmm::queue_device_interrupt(vm_id, irq, irq).is_err() {
+    current::mark_guest_only();
+    if !upcalls::services().is_some_and(|vmm| vmm.device_interrupt(vm_id, irq)) {
         debug!("SPI {irq} for VM[{vm_id}] dropped: the VM is gone");
     }
 }
@@ -153,7 +158,7 @@ fn is_forwarded(vector: usize) -> bool {
 
 /// A kick: exiting the guest (or leaving idle) was all it was for.
 fn kick_irq() {
-    crate::vmm::note_guest_interrupt();
+    current::mark_guest_only();
 }
 
 /// Called when a vCPU starts or stops running on this CPU: stale list
@@ -196,7 +201,7 @@ pub fn inject(vector: usize, priority: u8) -> bool {
 /// until the guest EOIs its virtual copy, and queue that copy.
 fn guest_timer_irq() {
     write(&GICD, GICD_ICENABLER0, 1 << VTIMER_PPI);
-    if !crate::vmm::queue_interrupt_here(VTIMER_PPI) {
+    if !current::queue_here(VTIMER_PPI) {
         debug!("virtual timer fired with no vCPU on this CPU");
     }
 }
@@ -204,7 +209,7 @@ fn guest_timer_irq() {
 /// A guest EOI'd a list register marked for maintenance: free it and
 /// re-enable the physical PPI it forwarded.
 fn maintenance_irq() {
-    crate::vmm::note_guest_interrupt();
+    current::mark_guest_only();
     let done = read(&GICH, GICH_EISR0);
     for lr in (0..LIST_REGS.load(Ordering::Relaxed)).filter(|lr| done & (1 << lr) != 0) {
         let vector = (read(&GICH, GICH_LR0 + 4 * lr) & LR_VID_MASK) as usize;
@@ -235,7 +240,7 @@ mod arch_api_impl {
     use super::*;
 
     extern fn hardware_inject_virtual_interrupt(vector: InterruptVector) {
-        if !inject(vector as usize, 0xa0) {
+        if !inject(vector as usize, DEFAULT_PRIORITY) {
             warn!("virtual interrupt {vector} not injected: every list register is busy");
         }
     }

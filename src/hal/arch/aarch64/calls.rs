@@ -1,0 +1,42 @@
+//! Guest calls on aarch64: PSCI and the hypervisor's vendor calls through
+//! HVC (crate `psci`), CPUs named by MPIDR affinity.
+
+use exit_dispatch::{Answer, CallError, GuestRequest};
+use psci::GuestCall;
+
+use crate::hal::arch::CpuMap;
+
+/// Maps a PSCI target (MPIDR affinity) to a vCPU id: axvm gives each vCPU
+/// the MPIDR of the physical CPU it is placed on.
+pub fn vcpu_of_target(target: u64, cpus: &CpuMap) -> Option<usize> {
+    cpus.vcpu_on((target & 0xff_00ff_ffff) as usize)
+}
+
+/// Decodes a hypercall exit (`x0` = function id). PSCI CPU_ON, CPU_OFF and
+/// SYSTEM_OFF come as their own exits from arm_vcpu; those decoded here
+/// are the ones it passes through.
+pub fn decode(nr: u64, args: [u64; 6], cpus: &CpuMap) -> GuestRequest {
+    match GuestCall::decode(nr, [args[0], args[1], args[2]]) {
+        GuestCall::PsciVersion => GuestRequest::Return(psci::PSCI_VERSION_1_1),
+        GuestCall::PsciFeatures(id) => GuestRequest::Return(GuestCall::features_of(id)),
+        GuestCall::CpuOn { target, entry, context } => {
+            GuestRequest::CpuOn { target: vcpu_of_target(target, cpus), entry, arg: context }
+        }
+        GuestCall::CpuOff => GuestRequest::CpuOff,
+        GuestCall::AffinityInfo(target) => GuestRequest::CpuStatus { target: vcpu_of_target(target, cpus) },
+        GuestCall::SystemOff => GuestRequest::SystemOff,
+        GuestCall::SystemReset => GuestRequest::SystemReset,
+        GuestCall::HvNull => GuestRequest::Return(0),
+        GuestCall::HvVersion => GuestRequest::Return(psci::HV_ABI_VERSION),
+        GuestCall::HvAdd([a, b, c]) => GuestRequest::Return(a.wrapping_add(b).wrapping_add(c)),
+        GuestCall::Unknown(id) => {
+            debug!("unknown hypercall {id:#x}: answered NOT_SUPPORTED");
+            GuestRequest::Fail(CallError::NotSupported)
+        }
+    }
+}
+
+/// The value an answer leaves in `x0`.
+pub fn encode(answer: Answer) -> u64 {
+    psci::encode(answer)
+}

@@ -1,0 +1,80 @@
+//! A VM's virtual GICv2: the distributor emulated with the `vgic-v2`
+//! register model, and the host's virtual CPU interface (GICV) mapped at
+//! the guest's GICC address, so acknowledge and EOI never exit.
+//!
+//! Config: an `emu_devices` entry of type 0x1 (interrupt controller):
+//! `["vgic-v2", GICD_GPA, 0x1000, 0, 0x1, [GICC_GPA]]`.
+
+use axaddrspace::HostPhysAddr;
+use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
+use exit_dispatch::Ipi;
+use kspin::SpinNoIrq;
+use vgic_v2::{Distributor, offset::FRAME_SIZE};
+
+use super::irq;
+use crate::hal::IrqChipError;
+use crate::hal::arch::{DeviceWindow, IrqChipOps};
+
+/// Interrupt ids the virtual distributor offers (SGIs, PPIs and 224 SPIs).
+const VIRQS: usize = 256;
+
+/// The virtual GICv2 of one VM. Its lock is taken by the device-interrupt
+/// forwarding handler too, so it keeps interrupts off while held.
+pub struct VirtualGic {
+    gicd_base: u64,
+    gicd_size: u64,
+    gicc: usize,
+    dist: SpinNoIrq<Distributor>,
+}
+
+impl IrqChipOps for VirtualGic {
+    fn is_irqchip(dev: &EmulatedDeviceConfig) -> bool {
+        dev.emu_type == EmulatedDeviceType::InterruptController
+    }
+
+    fn create(dev: &EmulatedDeviceConfig, vcpus: usize) -> Result<Self, IrqChipError> {
+        let gicc = *dev.cfg_list.first().ok_or(IrqChipError::Config {
+            field: "cfg_list",
+            what: "needs the guest GICC address as its first value",
+        })?;
+        if dev.length < FRAME_SIZE {
+            return Err(IrqChipError::Config { field: "size", what: "a GICv2 distributor frame is 0x1000 bytes" });
+        }
+        let dist = Distributor::new(vcpus, VIRQS, irq::host_iidr())
+            .map_err(|_| IrqChipError::Config { field: "vCPU count", what: "a GICv2 serves 1 to 8 vCPUs" })?;
+        Ok(Self { gicd_base: dev.base_gpa as u64, gicd_size: dev.length as u64, gicc, dist: SpinNoIrq::new(dist) })
+    }
+
+    fn guest_window(&self) -> Option<DeviceWindow> {
+        Some(DeviceWindow { gpa: self.gicc, hpa: HostPhysAddr::from(irq::gicv_base()), size: irq::GICV_SIZE })
+    }
+
+    fn offset_of(&self, gpa: u64) -> Option<usize> {
+        let offset = gpa.checked_sub(self.gicd_base)?;
+        (offset < self.gicd_size).then_some(offset as usize)
+    }
+
+    fn read(&self, vcpu: usize, offset: usize, width: u8) -> u64 {
+        u64::from(self.dist.lock().read(vcpu, offset, usize::from(width)))
+    }
+
+    fn write(&self, vcpu: usize, offset: usize, width: u8, value: u64) -> Option<Ipi> {
+        let sgi = self.dist.lock().write(vcpu, offset, usize::from(width), value as u32)?;
+        Some(Ipi { vector: usize::from(sgi.id), targets: u64::from(sgi.targets) })
+    }
+
+    /// The guest's chosen target, or vCPU 0 until it chose one.
+    fn device_irq_target(&self, irq: usize) -> usize {
+        self.dist.lock().spi_target(irq).unwrap_or(0)
+    }
+
+    /// A forwarded SPI keeps its id in the guest.
+    fn device_irq_vector(&self, irq: usize) -> usize {
+        irq
+    }
+
+    fn deliverable(&self, vcpu: usize, vector: usize) -> Option<u8> {
+        let dist = self.dist.lock();
+        dist.deliverable(vcpu, vector).then(|| dist.priority(vcpu, vector))
+    }
+}

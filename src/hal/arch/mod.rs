@@ -1,0 +1,177 @@
+//! The arch contract. Exactly one architecture module is compiled, chosen
+//! here and nowhere else; it provides `Arch`, which implements
+//! [`ArchOps`], whose vCPU type implements [`VcpuOps`] and whose virtual
+//! interrupt controller implements [`IrqChipOps`]. Each `<arch>/` folder
+//! has the same files:
+//!
+//! | file | what |
+//! |------|------|
+//! | `mod.rs` | `Arch`: hardware check, per-CPU setup, caches, device tree |
+//! | `vcpu.rs` | the vCPU: run, exit decoding into [`Exit`], call answers |
+//! | `calls.rs` | the guest call interface (PSCI, SBI, VMCALL) decoded |
+//! | `irq.rs` | the host interrupt controller: injection, forwarding, kicks |
+//! | `irqchip.rs` | the virtual interrupt controller a VM may have |
+//!
+//! Nothing outside this folder names an architecture, an interrupt
+//! controller or a register format.
+
+use alloc::vec::Vec;
+
+use axaddrspace::HostPhysAddr;
+use axvmconfig::{AxVMCrateConfig, EmulatedDeviceConfig};
+use exit_dispatch::{Exit, GuestVcpu, Ipi};
+
+use super::error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, VcpuError};
+use super::virt::AxvmVcpuRef;
+
+#[cfg_attr(target_arch = "aarch64", path = "aarch64/mod.rs")]
+#[cfg_attr(target_arch = "riscv64", path = "riscv64/mod.rs")]
+#[cfg_attr(target_arch = "x86_64", path = "x86_64/mod.rs")]
+mod imp;
+
+// Shared by the architectures whose vCPUs come from axvm.
+#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+mod axvm_vcpu;
+// Shared by the architectures that forward device interrupts.
+#[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
+mod irq_owners;
+
+pub use imp::Arch;
+
+/// This build's vCPU.
+pub type Vcpu = <Arch as ArchOps>::Vcpu;
+/// This build's virtual interrupt controller.
+pub type IrqChip = <Arch as ArchOps>::IrqChip;
+
+/// What the hypervisor needs from an architecture.
+pub trait ArchOps {
+    /// A guest CPU.
+    type Vcpu: VcpuOps;
+    /// A VM's emulated interrupt controller.
+    type IrqChip: IrqChipOps;
+    /// The first interrupt id a passthrough device's `irq_id` may name.
+    const FIRST_DEVICE_IRQ: usize;
+
+    /// Fails unless this CPU can host VMs.
+    fn hardware_check() -> Result<(), HardwareError>;
+    /// Finds the host interrupt controller and installs the handlers that
+    /// forward interrupts to guests; once, before any VM exists.
+    fn init_host_interrupts() -> Result<(), IrqSetupError>;
+    /// Per-CPU setup, on each CPU once virtualization is on.
+    fn init_this_cpu();
+    /// A vCPU starts or stops running on this CPU: clear what the last one
+    /// left behind.
+    fn vcpu_switch_this_cpu();
+    /// Hands a physical interrupt that made a vCPU exit to the host.
+    fn handle_host_irq(vector: usize);
+    /// Interrupts physical CPU `pcpu` so that it notices queued work.
+    fn kick_cpu(pcpu: usize);
+    /// Forwards physical interrupt `irq` of a passthrough device to VM `vm`.
+    fn forward_device_irq(vm: usize, irq: usize) -> Result<(), ForwardError>;
+    /// Takes back what `forward_device_irq` gave VM `vm`.
+    fn release_device_irqs(vm: usize);
+    /// Builds the device tree of a VM whose config asks for one.
+    fn generate_dtb(config: &AxVMCrateConfig, ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError>;
+    /// Makes bytes the hypervisor wrote visible to a guest that starts
+    /// with its caches off.
+    fn clean_dcache(bytes: &[u8]);
+    /// Creates the vCPUs of a VM.
+    fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu>;
+}
+
+/// What a vCPU offers the VMM's vCPU loop; the exit dispatcher reaches it
+/// through [`GuestVcpu`].
+pub trait VcpuOps: GuestVcpu + Send + Sync {
+    /// Loads the vCPU onto this physical CPU.
+    fn bind(&self) -> Result<(), VcpuError>;
+    /// Takes the vCPU off this physical CPU.
+    fn unbind(&self) -> Result<(), VcpuError>;
+    /// Runs the guest until its next exit, decoded for the VMM.
+    fn run(&self, cpus: &CpuMap) -> Result<Exit, VcpuError>;
+    /// Points a vCPU that is being started at `entry` with `arg`.
+    fn prepare_start(&self, vcpu_id: usize, entry: u64, arg: u64) -> Result<(), VcpuError>;
+    /// Makes `vector` pending for the vCPU about to run on this CPU, at
+    /// `priority` (`None`: the architecture's default); false if it must
+    /// stay queued.
+    fn inject(&self, vector: usize, priority: Option<u8>) -> bool;
+}
+
+// An architecture without one (an uninhabited type) never calls the methods.
+#[allow(dead_code)]
+/// A VM's emulated interrupt controller: a register model plus the
+/// routing decisions the VMM asks of it. Its lock is taken in interrupt
+/// context, so it is interrupt-safe.
+pub trait IrqChipOps: Sized + Send + Sync {
+    /// Whether an `emu_devices` entry is an interrupt controller.
+    fn is_irqchip(dev: &EmulatedDeviceConfig) -> bool;
+    /// Builds the controller an `emu_devices` entry describes.
+    fn create(dev: &EmulatedDeviceConfig, vcpus: usize) -> Result<Self, IrqChipError>;
+    /// A host frame the VM must map at a guest address (a virtual CPU
+    /// interface), if the controller has one.
+    fn guest_window(&self) -> Option<DeviceWindow>;
+    /// The controller's offset of `gpa`, if it decodes it.
+    fn offset_of(&self, gpa: u64) -> Option<usize>;
+    /// A guest read of `width` bytes at `offset`.
+    fn read(&self, vcpu: usize, offset: usize, width: u8) -> u64;
+    /// A guest write; an inter-processor interrupt it raises comes back.
+    fn write(&self, vcpu: usize, offset: usize, width: u8, value: u64) -> Option<Ipi>;
+    /// The vCPU a device interrupt `irq` goes to.
+    fn device_irq_target(&self, irq: usize) -> usize;
+    /// The vector a device interrupt `irq` is injected as.
+    fn device_irq_vector(&self, irq: usize) -> usize;
+    /// The priority to inject `vector` at on `vcpu`, or `None` while the
+    /// guest holds it back.
+    fn deliverable(&self, vcpu: usize, vector: usize) -> Option<u8>;
+}
+
+/// A host physical frame mapped into a guest.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceWindow {
+    /// Guest-physical address.
+    pub gpa: usize,
+    /// Host-physical address.
+    pub hpa: HostPhysAddr,
+    /// Size in bytes.
+    pub size: usize,
+}
+
+/// What creating a VM's vCPUs takes.
+#[allow(dead_code, reason = "each architecture reads the part its vCPUs need")]
+pub struct VcpuSetup<'a> {
+    /// The vCPUs axvm created for the VM.
+    pub axvm_vcpus: &'a [AxvmVcpuRef],
+    /// Root of the VM's stage-2 translation tables.
+    pub stage2_root: HostPhysAddr,
+    /// Guest-physical entry point of vCPU 0.
+    pub entry: u64,
+}
+
+/// Which physical CPU each vCPU of a VM is placed on.
+#[derive(Debug, Clone, Default)]
+pub struct CpuMap {
+    placements: Vec<(usize, usize)>,
+}
+
+impl CpuMap {
+    /// A map from (vCPU id, physical CPU id) pairs.
+    pub fn new(placements: Vec<(usize, usize)>) -> Self {
+        Self { placements }
+    }
+
+    /// The physical CPU of `vcpu`.
+    pub fn pcpu_of(&self, vcpu: usize) -> Option<usize> {
+        self.placements.iter().find(|(v, _)| *v == vcpu).map(|(_, p)| *p)
+    }
+
+    /// The vCPU placed on physical CPU `pcpu`.
+    #[allow(dead_code, reason = "for architectures whose CPU ids are physical CPU ids")]
+    pub fn vcpu_on(&self, pcpu: usize) -> Option<usize> {
+        self.placements.iter().find(|(_, p)| *p == pcpu).map(|(v, _)| *v)
+    }
+
+    /// The vCPU with id `id`, if the VM has it.
+    #[allow(dead_code, reason = "for architectures whose CPU ids are vCPU ids")]
+    pub fn vcpu(&self, id: u64) -> Option<usize> {
+        self.placements.iter().map(|(v, _)| *v).find(|v| *v as u64 == id)
+    }
+}

@@ -1,0 +1,146 @@
+//! Which vCPU runs on this CPU, and the interrupt queue of each vCPU:
+//! interrupt handlers queue a guest's interrupt here without a lock or a
+//! VM lookup, and the vCPU task drains the queue before it enters the
+//! guest.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use axtask::WaitQueue;
+
+use super::arch::{Arch, ArchOps};
+
+/// Interrupt vectors the queue holds (0..256).
+const VECTORS: usize = 256;
+
+/// The interrupts waiting for one vCPU, and where its task waits.
+pub struct IrqQueue {
+    pending: [AtomicU64; VECTORS / 64],
+    wake: WaitQueue,
+}
+
+impl Default for IrqQueue {
+    fn default() -> Self {
+        Self { pending: Default::default(), wake: WaitQueue::new() }
+    }
+}
+
+impl IrqQueue {
+    /// Queues `vector` and wakes the task if it waits; false if the vector
+    /// is out of range. Lock-free: callable from interrupt handlers.
+    pub fn push(&self, vector: usize) -> bool {
+        let Some(word) = self.pending.get(vector / 64) else { return false };
+        word.fetch_or(1 << (vector % 64), Ordering::AcqRel);
+        self.wake.notify_one(false);
+        true
+    }
+
+    /// Whether any interrupt is queued.
+    pub fn has_pending(&self) -> bool {
+        self.pending.iter().any(|w| w.load(Ordering::Acquire) != 0)
+    }
+
+    /// Offers every queued vector to `deliver`, lowest first; those it
+    /// refuses (returns false for) stay queued.
+    pub fn drain(&self, mut deliver: impl FnMut(usize) -> bool) {
+        for (index, word) in self.pending.iter().enumerate() {
+            let mut bits = word.swap(0, Ordering::AcqRel);
+            let mut kept = 0u64;
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if !deliver(index * 64 + bit) {
+                    kept |= 1 << bit;
+                }
+            }
+            if kept != 0 {
+                word.fetch_or(kept, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Blocks the calling task until `ready` holds; re-checked on every
+    /// [`push`](Self::push) and [`wake`](Self::wake).
+    pub fn wait_until(&self, ready: impl Fn() -> bool) {
+        self.wake.wait_until(ready);
+    }
+
+    /// Wakes the task waiting on this queue, if any.
+    pub fn wake(&self) {
+        self.wake.notify_all(false);
+    }
+}
+
+/// The queue of the vCPU running on this CPU (0: none).
+#[percpu::def_percpu]
+static QUEUE: usize = 0;
+#[percpu::def_percpu]
+static VM_ID: usize = 0;
+#[percpu::def_percpu]
+static VCPU_ID: usize = 0;
+/// Set when the interrupt being handled was only for a guest.
+#[percpu::def_percpu]
+static GUEST_ONLY: bool = false;
+
+/// The vCPU recorded as running on this CPU for the length of a
+/// [`run_here`] call.
+pub struct Here<'a> {
+    vm: usize,
+    vcpu: usize,
+    queue: &'a IrqQueue,
+}
+
+impl Here<'_> {
+    /// Records this vCPU again, after another task may have run here.
+    pub fn reclaim(&self) {
+        VM_ID.write_current(self.vm);
+        VCPU_ID.write_current(self.vcpu);
+        QUEUE.write_current(self.queue as *const IrqQueue as usize);
+    }
+}
+
+/// Runs `body` with vCPU `vcpu` of VM `vm`, whose queue is `queue`,
+/// recorded as the one on this CPU; the record is cleared when `body`
+/// returns, so it never outlives `queue`. The caller is pinned here.
+pub fn run_here<R>(vm: usize, vcpu: usize, queue: &IrqQueue, body: impl FnOnce(&Here<'_>) -> R) -> R {
+    let here = Here { vm, vcpu, queue };
+    here.reclaim();
+    let result = body(&here);
+    QUEUE.write_current(0);
+    result
+}
+
+/// (VM id, vCPU id) of the vCPU whose exit this CPU handles.
+pub fn ids() -> (usize, usize) {
+    (VM_ID.read_current(), VCPU_ID.read_current())
+}
+
+/// Queues `vector` for the vCPU running on this CPU; false if none does.
+#[allow(dead_code, reason = "for architectures that forward private interrupts")]
+/// For interrupt handlers: no lookup, no lock.
+pub fn queue_here(vector: usize) -> bool {
+    let queue = QUEUE.read_current() as *const IrqQueue;
+    if queue.is_null() {
+        return false;
+    }
+    // SAFETY: `run_here` stored this pointer from a reference that lives
+    // for its whole call and clears it before returning; the vCPU task is
+    // pinned to this CPU, and we run on this CPU inside that call (an
+    // interrupt handler cannot outlive the task state it interrupted).
+    let queue = unsafe { &*queue };
+    mark_guest_only();
+    queue.push(vector)
+}
+
+/// Marks the interrupt being handled as a guest's business only.
+#[allow(dead_code, reason = "for architectures that forward interrupts")]
+pub fn mark_guest_only() {
+    GUEST_ONLY.write_current(true);
+}
+
+/// Hands a physical interrupt that made a vCPU exit to the host; true if
+/// it only concerned guests (nothing for the host scheduler to do).
+pub fn handle_host_irq(vector: usize) -> bool {
+    GUEST_ONLY.write_current(false);
+    Arch::handle_host_irq(vector);
+    GUEST_ONLY.read_current()
+}

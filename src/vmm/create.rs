@@ -1,0 +1,163 @@
+//! Creating a VM from a checked config: memory, images, vCPUs, interrupt
+//! controller, forwarded device interrupts. Nothing runs yet.
+
+use alloc::{sync::Arc, vec::Vec};
+use core::alloc::Layout;
+use core::fmt;
+
+use axaddrspace::{GuestPhysAddr, MappingFlags};
+use axerrno::AxError;
+use axvm::config::{AxVMConfig, VmMemMappingType};
+use vmconfig_check::ConfigError;
+
+use super::images::{self, ImageData, VmSource};
+#[cfg(feature = "fs")]
+use super::disk::DiskError;
+use super::vm::{AxVm, Vcpu, Vm};
+use crate::hal::arch::{Arch, ArchOps, IrqChip, IrqChipOps, VcpuSetup};
+use crate::hal::{self, DtbError, IrqChipError};
+
+/// Guest RAM is allocated with this alignment, so stage 2 can use blocks.
+const RAM_ALIGN: usize = 0x20_0000;
+
+/// Why a VM could not be created.
+#[derive(Debug)]
+pub enum VmError {
+    /// The config file could not be read at build time.
+    Unreadable,
+    /// The config failed validation.
+    Config(ConfigError),
+    /// The config asks for something this build does not do.
+    Unsupported {
+        /// Field path.
+        field: &'static str,
+        /// What is missing.
+        what: &'static str,
+    },
+    /// The emulated interrupt controller could not be set up.
+    IrqChip(IrqChipError),
+    /// The device tree could not be generated.
+    Dtb(DtbError),
+    /// Reading an image from the boot disk failed.
+    #[cfg(feature = "fs")]
+    Disk(DiskError),
+    /// An image does not fit in one memory region.
+    ImagePlacement {
+        /// Guest-physical load address.
+        load: usize,
+        /// Image size.
+        size: usize,
+    },
+    /// A step of VM creation failed in the VM-management crates.
+    Create {
+        /// The step.
+        step: &'static str,
+        /// The error it returned.
+        error: AxError,
+    },
+}
+
+impl fmt::Display for VmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable => write!(f, "the file could not be read when the hypervisor was built"),
+            Self::Config(e) => write!(f, "{e}"),
+            Self::Unsupported { field, what } => write!(f, "{field}: {what}"),
+            Self::IrqChip(e) => write!(f, "devices.emu_devices: {e}"),
+            Self::Dtb(e) => write!(f, "device tree: {e}"),
+            #[cfg(feature = "fs")]
+            Self::Disk(e) => write!(f, "{e}"),
+            Self::ImagePlacement { load, size } => {
+                write!(f, "kernel: an image of {size:#x} bytes at {load:#x} does not fit in one memory region")
+            }
+            Self::Create { step, error } => write!(f, "{step} failed: {error:?}"),
+        }
+    }
+}
+
+fn step(step: &'static str) -> impl FnOnce(AxError) -> VmError {
+    move |error| VmError::Create { step, error }
+}
+
+/// Creates a VM from a config: checks it, allocates and maps its memory,
+/// loads its images and sets up its vCPUs and interrupt controller.
+pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
+    let text = source.text.as_deref().ok_or(VmError::Unreadable)?;
+    let parsed = vmconfig_check::parse(text).map_err(VmError::Config)?;
+    let mut images = source.images(&parsed)?;
+    if vmconfig_check::wants_generated_dtb(&parsed) {
+        let ramdisk = images[3].as_ref().map(ImageData::len);
+        images[2] = Some(ImageData::Generated(Arch::generate_dtb(&parsed, ramdisk).map_err(VmError::Dtb)?));
+    }
+    let checked = vmconfig_check::validate(parsed, &images::sizes(&images)).map_err(VmError::Config)?;
+    let mut cfg = checked.config;
+    // The interrupt controller is ours, not axdevice's.
+    let irqchip_config = cfg.devices.emu_devices.iter().position(IrqChip::is_irqchip).map(|i| cfg.devices.emu_devices.remove(i));
+    let name = cfg.base.name.clone();
+    let regions = cfg.kernel.memory_regions.clone();
+    let passthrough = cfg.devices.passthrough_devices.clone();
+    let entry = cfg.kernel.entry_point as u64;
+    let k = &cfg.kernel;
+    // Where each image of `images` goes, in the same order.
+    let loads = [Some(k.kernel_load_addr), k.bios_load_addr, k.dtb_load_addr, k.ramdisk_load_addr];
+
+    let ax = AxVm::new(AxVMConfig::from(cfg)).map_err(step("creating the VM"))?;
+    for region in &regions {
+        let layout = Layout::from_size_align(region.size, RAM_ALIGN).map_err(|_| VmError::Unsupported {
+            field: "kernel.memory_regions",
+            what: "region size overflows when aligned",
+        })?;
+        let gpa = Some(GuestPhysAddr::from(region.gpa));
+        match region.map_type {
+            VmMemMappingType::MapAlloc => ax.alloc_memory_region(layout, gpa).map(|_| ()),
+            VmMemMappingType::MapReserved => ax.map_reserved_memory_region(layout, gpa).map(|_| ()),
+            VmMemMappingType::MapIdentical => {
+                return Err(VmError::Unsupported {
+                    field: "kernel.memory_regions[].map_type",
+                    what: "1 (identity) is not supported yet; use 0 (allocated)",
+                });
+            }
+        }
+        .map_err(step("allocating guest memory"))?;
+    }
+    for (image, load) in images.iter().zip(loads) {
+        if let (Some(image), Some(load)) = (image, load) {
+            let placement = VmError::ImagePlacement { load, size: image.len() };
+            hal::load_guest_memory(&ax, load, image.len(), |dest| image.copy_to(dest)).ok_or(placement)??;
+            debug!("loaded {:#x} bytes at GPA {load:#x}", image.len());
+        }
+    }
+
+    ax.init().map_err(step("setting up vCPUs and devices"))?;
+    let setup = VcpuSetup { axvm_vcpus: ax.vcpu_list(), stage2_root: ax.ept_root(), entry };
+    let vcpus = Arch::create_vcpus(&setup).into_iter().enumerate().map(|(id, hw)| Vcpu::new(hw, id == 0)).collect();
+    let irqchip = match &irqchip_config {
+        Some(dev) => Some(irqchip(&ax, dev)?),
+        None => None,
+    };
+    ax.boot().map_err(step("booting"))?;
+    let ram = regions.iter().map(|r| r.gpa as u64..(r.gpa + r.size) as u64).collect::<Vec<_>>();
+    let vm = Vm::new(ax, name, vcpus, irqchip, ram);
+    // Device interrupts go to VMs that have an interrupt controller to
+    // take them; one VM per interrupt.
+    if vm.irqchip.is_some() {
+        for dev in passthrough.iter().filter(|d| d.irq_id >= Arch::FIRST_DEVICE_IRQ) {
+            if let Err(why) = Arch::forward_device_irq(vm.id, dev.irq_id) {
+                warn!("VM[{}] {}: interrupt {} of {} not forwarded: {why}", vm.id, vm.name, dev.irq_id, dev.name);
+            }
+        }
+    }
+    info!("VM[{}] {} created: {} vCPU(s)", vm.id, vm.name, vm.vcpus.len());
+    Ok(Arc::new(vm))
+}
+
+/// The VM's interrupt controller, with its host window mapped in.
+fn irqchip(ax: &AxVm, dev: &axvmconfig::EmulatedDeviceConfig) -> Result<IrqChip, VmError> {
+    let chip = IrqChip::create(dev, ax.vcpu_num()).map_err(VmError::IrqChip)?;
+    if let Some(window) = chip.guest_window() {
+        let flags = MappingFlags::DEVICE | MappingFlags::READ | MappingFlags::WRITE | MappingFlags::USER;
+        ax.map_region(GuestPhysAddr::from(window.gpa), window.hpa, window.size, flags)
+            .map_err(|e| VmError::IrqChip(IrqChipError::Map(e)))?;
+    }
+    Ok(chip)
+}

@@ -1,0 +1,98 @@
+//! The VM as the exit dispatcher (crate `exit-dispatch`) sees it: vCPU
+//! power, guest RAM, interrupt queues, and emulated devices (the
+//! interrupt controller first, then axdevice's).
+
+use axaddrspace::GuestPhysAddr;
+use axaddrspace::device::{AccessWidth, Port, SysRegAddr};
+use exit_dispatch::{CpuPower, DeviceAccess, DeviceError, Emulated, GuestVm};
+
+use super::vm::Vm;
+use crate::hal::arch::IrqChipOps;
+
+fn width(bytes: u8) -> Option<AccessWidth> {
+    match bytes {
+        1 => Some(AccessWidth::Byte),
+        2 => Some(AccessWidth::Word),
+        4 => Some(AccessWidth::Dword),
+        8 => Some(AccessWidth::Qword),
+        _ => None,
+    }
+}
+
+fn device_error(error: axerrno::AxErrorKind) -> DeviceError {
+    match error {
+        axerrno::AxErrorKind::InvalidInput => DeviceError::BadOffset,
+        axerrno::AxErrorKind::Unsupported => DeviceError::BadWidth,
+        _ => DeviceError::Failed,
+    }
+}
+
+/// What axdevice's devices return.
+type DeviceResult<T> = Result<T, axerrno::AxErrorKind>;
+
+/// The outcome of an axdevice read or write.
+fn outcome(write: Option<u64>, read: impl FnOnce() -> DeviceResult<usize>, store: impl FnOnce(usize) -> DeviceResult<()>) -> Emulated {
+    let result = match write {
+        None => read().map(|value| Emulated::Read(value as u64)),
+        Some(value) => store(value as usize).map(|()| Emulated::Written),
+    };
+    result.unwrap_or_else(|e| Emulated::Failed(device_error(e)))
+}
+
+impl GuestVm for Vm {
+    fn id(&self) -> usize {
+        self.id
+    }
+
+    fn vcpu_count(&self) -> usize {
+        self.vcpus.len()
+    }
+
+    fn power(&self, vcpu: usize) -> Option<CpuPower> {
+        self.vcpus.get(vcpu).map(|v| v.power())
+    }
+
+    fn start_vcpu(&self, vcpu: usize, entry: u64, arg: u64) {
+        if let Some(target) = self.vcpus.get(vcpu) {
+            target.request_start(entry, arg);
+        }
+    }
+
+    fn is_ram(&self, gpa: u64) -> bool {
+        self.ram.iter().any(|range| range.contains(&gpa))
+    }
+
+    fn queue_interrupt(&self, vcpu: usize, vector: usize) -> bool {
+        Vm::queue_interrupt(self, vcpu, vector)
+    }
+
+    #[inline]
+    fn emulate(&self, vcpu: usize, access: DeviceAccess) -> Emulated {
+        match access {
+            DeviceAccess::Mmio { addr, width: bytes, write } => {
+                // The hot path: the interrupt controller, without a lookup.
+                if let Some((chip, offset)) = self.irqchip.as_ref().and_then(|c| Some((c, c.offset_of(addr)?))) {
+                    return match write {
+                        None => Emulated::Read(chip.read(vcpu, offset, bytes)),
+                        Some(value) => chip.write(vcpu, offset, bytes, value).map_or(Emulated::Written, Emulated::WrittenIpi),
+                    };
+                }
+                let gpa = GuestPhysAddr::from(addr as usize);
+                let Some(dev) = self.ax.get_devices().find_mmio_dev(gpa) else { return Emulated::NoDevice };
+                let Some(w) = width(bytes) else { return Emulated::Failed(DeviceError::BadWidth) };
+                outcome(write, || dev.handle_read(gpa, w), |v| dev.handle_write(gpa, w, v))
+            }
+            DeviceAccess::SysReg { id, write } => {
+                let reg = SysRegAddr::new(id as usize);
+                let Some(dev) = self.ax.get_devices().find_sys_reg_dev(reg) else { return Emulated::NoDevice };
+                outcome(write, || dev.handle_read(reg, AccessWidth::Qword), |v| dev.handle_write(reg, AccessWidth::Qword, v))
+            }
+            DeviceAccess::Port { port, width: bytes, write } => {
+                let port = Port::new(port);
+                let Some(dev) = self.ax.get_devices().find_port_dev(port) else { return Emulated::NoDevice };
+                let Some(w) = width(bytes) else { return Emulated::Failed(DeviceError::BadWidth) };
+                outcome(write, || dev.handle_read(port, w), |v| dev.handle_write(port, w, v))
+            }
+        }
+    }
+}
