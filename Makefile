@@ -134,8 +134,10 @@ clippy: setup $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	  cargo clippy --locked --release --target $(TARGET) -p axvisor -- -D warnings
 ifeq ($(ARCH),aarch64)
 	AXVISOR_VM_CONFIGS= cargo clippy --locked --release --target $(TARGET) -p axvisor --features fs -- -D warnings
+	cargo clippy --locked --release --target $(TARGET) -p a64-vcpu -- -D warnings
 	scripts/build-probe-guest.sh --clippy aarch64
 else ifeq ($(ARCH),riscv64)
+	cargo clippy --locked --release --target $(TARGET) -p rvh-vcpu -- -D warnings
 	scripts/build-probe-guest.sh --clippy riscv64
 endif
 

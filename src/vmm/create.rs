@@ -14,7 +14,7 @@ use super::images::{self, ImageData, VmSource};
 #[cfg(feature = "fs")]
 use super::disk::DiskError;
 use super::vm::{AxVm, Vcpu, Vm};
-use crate::hal::arch::{Arch, ArchOps, IrqChip, IrqChipOps, VcpuSetup};
+use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip, IrqChipOps, VcpuSetup};
 use crate::hal::{self, DtbError, IrqChipError};
 
 /// Guest RAM is allocated with this alignment, so stage 2 can use blocks.
@@ -100,6 +100,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     let k = &cfg.kernel;
     // Where each image of `images` goes, in the same order.
     let loads = [Some(k.kernel_load_addr), k.bios_load_addr, k.dtb_load_addr, k.ramdisk_load_addr];
+    let dtb = k.dtb_load_addr;
 
     let ax = AxVm::new(AxVMConfig::from(cfg)).map_err(step("creating the VM"))?;
     for region in &regions {
@@ -129,7 +130,16 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     }
 
     ax.init().map_err(step("setting up vCPUs and devices"))?;
-    let setup = VcpuSetup { axvm_vcpus: ax.vcpu_list(), stage2_root: ax.ept_root(), entry };
+    let placements = ax.get_vcpu_affinities_pcpu_ids().into_iter().map(|(v, _, p)| (v, p)).collect();
+    let cpu_map = CpuMap::new(placements);
+    let setup = VcpuSetup {
+        vm_id: ax.id(),
+        axvm_vcpus: ax.vcpu_list(),
+        cpus: &cpu_map,
+        stage2_root: ax.ept_root(),
+        entry,
+        dtb: dtb.map(|d| d as u64),
+    };
     let vcpus = Arch::create_vcpus(&setup).into_iter().enumerate().map(|(id, hw)| Vcpu::new(hw, id == 0)).collect();
     let irqchip = match &irqchip_config {
         Some(dev) => Some(irqchip(&ax, dev)?),
@@ -137,7 +147,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     };
     ax.boot().map_err(step("booting"))?;
     let ram = regions.iter().map(|r| r.gpa as u64..(r.gpa + r.size) as u64).collect::<Vec<_>>();
-    let vm = Vm::new(ax, name, vcpus, irqchip, ram);
+    let vm = Vm::new(ax, name, vcpus, cpu_map, irqchip, ram);
     // Device interrupts go to VMs that have an interrupt controller to
     // take them; one VM per interrupt.
     if vm.irqchip.is_some() {

@@ -66,7 +66,7 @@ impl GuestVm for Vm {
         Vm::queue_interrupt(self, vcpu, vector)
     }
 
-    #[inline]
+    #[inline(always)]
     fn emulate(&self, vcpu: usize, access: DeviceAccess) -> Emulated {
         match access {
             DeviceAccess::Mmio { addr, width: bytes, write } => {

@@ -9,7 +9,7 @@ use core::sync::atomic::Ordering;
 use exit_dispatch::Action;
 
 use super::vm::{StopReason, VcpuFailure, Vm};
-use crate::hal::arch::{Arch, ArchOps, IrqChipOps, VcpuOps};
+use crate::hal::arch::{IrqChipOps, VcpuOps};
 use crate::hal::{self, Here};
 
 /// How a run of a vCPU ended.
@@ -75,7 +75,6 @@ fn vcpu_task(vm: Arc<Vm>, id: usize, pcpu: usize) {
 /// Runs one vCPU until it is turned off or its VM stops.
 fn run(vm: &Vm, id: usize) -> RunEnd {
     let vcpu = &vm.vcpus[id];
-    Arch::vcpu_switch_this_cpu();
     if let Err(e) = vcpu.hw.bind() {
         vm.stop(StopReason::VcpuFailed { vcpu: id, failure: VcpuFailure::Hal(e) });
         return RunEnd::VmStopped;
@@ -84,7 +83,6 @@ fn run(vm: &Vm, id: usize) -> RunEnd {
     if let Err(e) = vcpu.hw.unbind() {
         warn!("VM[{}] vCPU[{id}]: {e}", vm.id);
     }
-    Arch::vcpu_switch_this_cpu();
     end
 }
 

@@ -147,14 +147,20 @@ pub struct Vm {
 
 impl Vm {
     /// A VM whose parts are made; nothing runs yet.
-    pub fn new(ax: Arc<AxVm>, name: String, vcpus: Box<[Vcpu]>, irqchip: Option<IrqChip>, ram: Vec<Range<u64>>) -> Self {
-        let placements = ax.get_vcpu_affinities_pcpu_ids().into_iter().map(|(v, _, p)| (v, p)).collect();
+    pub fn new(
+        ax: Arc<AxVm>,
+        name: String,
+        vcpus: Box<[Vcpu]>,
+        cpu_map: CpuMap,
+        irqchip: Option<IrqChip>,
+        ram: Vec<Range<u64>>,
+    ) -> Self {
         Self {
             id: ax.id(),
             name,
             ax,
             vcpus,
-            cpu_map: CpuMap::new(placements),
+            cpu_map,
             irqchip,
             ram,
             stop_reason: Mutex::new(None),

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::exit::{Access, DeviceError};
+use crate::exit::{Access, DeviceError, Trap};
 
 /// What the vCPU loop does after an exit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,11 +62,8 @@ pub enum FaultKind {
         /// Why.
         error: DeviceError,
     },
-    /// A trap the hypervisor cannot handle.
-    Unhandled {
-        /// Arch-specific syndrome or code.
-        code: u64,
-    },
+    /// A trap the guest may not continue from.
+    Trap(Trap),
 }
 
 impl fmt::Display for Fault {
@@ -87,7 +84,7 @@ impl fmt::Display for FaultKind {
             Self::Device { access, addr, error } => {
                 write!(f, "emulated device {access} at guest-physical address {addr:#x} failed: {error}")
             }
-            Self::Unhandled { code } => write!(f, "guest trap the hypervisor cannot handle (code {code:#x})"),
+            Self::Trap(trap) => write!(f, "{trap}"),
         }
     }
 }

@@ -120,7 +120,7 @@ pub fn handle<V: GuestVm, C: GuestVcpu>(vm: &V, vcpu_id: usize, vcpu: &C, exit: 
         }
         Exit::Halt => Action::WaitForInterrupt,
         Exit::PageFault { addr, access } => fault(FaultKind::Unmapped { access, width: None, addr }),
-        Exit::Unhandled { code } => fault(FaultKind::Unhandled { code }),
+        Exit::Unhandled(trap) => fault(FaultKind::Trap(trap)),
     }
 }
 

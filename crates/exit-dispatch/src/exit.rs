@@ -70,11 +70,30 @@ pub enum Exit {
         /// What the guest tried to do there.
         access: Access,
     },
-    /// A trap the arch layer cannot handle, with its arch-specific code.
-    Unhandled {
-        /// Syndrome, cause or failure code.
-        code: u64,
-    },
+    /// A trap the guest may not continue from.
+    Unhandled(Trap),
+}
+
+/// A trap the guest may not continue from, as the arch layer names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trap {
+    /// What it was ("instruction abort from a lower level", "SError", ...).
+    pub what: &'static str,
+    /// Arch-named registers that describe it (syndrome, fault address, pc);
+    /// entries with an empty name are left out.
+    pub fields: [(&'static str, u64); 4],
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.what)?;
+        let mut sep = " (";
+        for (name, value) in self.fields.iter().filter(|(name, _)| !name.is_empty()) {
+            write!(f, "{sep}{name} {value:#x}")?;
+            sep = ", ";
+        }
+        if sep == ", " { f.write_str(")") } else { Ok(()) }
+    }
 }
 
 /// A load from emulated memory.

@@ -19,4 +19,4 @@ mod tests;
 
 pub use action::{Action, Fault, FaultKind, StopReason};
 pub use dispatch::{Emulated, GuestVcpu, GuestVm, handle};
-pub use exit::{Access, Answer, CallError, CpuPower, DeviceAccess, DeviceError, Exit, GuestRequest, Ipi, MmioRead};
+pub use exit::{Access, Answer, CallError, CpuPower, DeviceAccess, DeviceError, Exit, GuestRequest, Ipi, MmioRead, Trap};

@@ -205,10 +205,13 @@ fn fetch_from_unmapped_memory_stops_the_vm() {
 }
 
 #[test]
-fn unhandled_trap_stops_the_vm_with_its_code() {
+fn unhandled_trap_stops_the_vm_naming_it_and_its_registers() {
     let vm = MockVm::new(1);
-    let fault = fault_of(run(&vm, Exit::Unhandled { code: 0x8600_000f }).0);
-    assert_eq!(fault.to_string(), "VM[3] vCPU[0]: guest trap the hypervisor cannot handle (code 0x8600000f)");
+    let trap = Trap { what: "SError", fields: [("ESR", 0xbe00_0000), ("FAR", 0), ("", 7), ("pc", 0x4020_0010)] };
+    let fault = fault_of(run(&vm, Exit::Unhandled(trap)).0);
+    assert_eq!(fault.to_string(), "VM[3] vCPU[0]: SError (ESR 0xbe000000, FAR 0x0, pc 0x40200010)");
+    let bare = Trap { what: "unknown exit", fields: [("", 0); 4] };
+    assert_eq!(fault_of(run(&vm, Exit::Unhandled(bare)).0).to_string(), "VM[3] vCPU[0]: unknown exit");
 }
 
 #[test]

@@ -61,6 +61,15 @@ pub fn encode(answer: Answer) -> u64 {
     }
 }
 
+/// SMCCC_VERSION: the calling-convention version (1.1 here).
+pub const SMCCC_VERSION: u64 = 0x8000_0000;
+/// SMCCC_ARCH_FEATURES: whether an Arm architecture call is implemented.
+pub const SMCCC_ARCH_FEATURES: u64 = 0x8000_0001;
+/// The SMCCC version this hypervisor reports: 1.1.
+pub const SMCCC_VERSION_1_1: u64 = 0x1_0001;
+/// MIGRATE_INFO_TYPE answer: no Trusted OS, nothing to migrate.
+pub const MIGRATE_INFO_NO_TRUSTED_OS: u64 = 2;
+
 /// SMCCC vendor-specific hypervisor service range (64-bit calls), where the
 /// hypervisor's own calls live.
 pub const HV_CALL_BASE: u64 = 0xC600_0000;
@@ -83,6 +92,14 @@ pub enum GuestCall {
     PsciVersion,
     /// PSCI_FEATURES for the given function id.
     PsciFeatures(u64),
+    /// CPU_SUSPEND (answered as a standby that ends at once).
+    CpuSuspend,
+    /// MIGRATE_INFO_TYPE.
+    MigrateInfoType,
+    /// SMCCC_VERSION.
+    SmcccVersion,
+    /// SMCCC_ARCH_FEATURES for the given function id.
+    SmcccArchFeatures(u64),
     /// CPU_ON: target MPIDR, entry point, context id.
     CpuOn {
         /// Target vCPU affinity (MPIDR).
@@ -128,6 +145,8 @@ impl GuestCall {
         };
         match (psci_offset, x0) {
             (Some(0x0), _) => Self::PsciVersion,
+            (Some(0x1), _) => Self::CpuSuspend,
+            (Some(0x6), _) => Self::MigrateInfoType,
             (Some(0x2), _) => Self::CpuOff,
             (Some(0x3), _) => Self::CpuOn {
                 target: a1,
@@ -138,6 +157,8 @@ impl GuestCall {
             (Some(0x8), _) => Self::SystemOff,
             (Some(0x9), _) => Self::SystemReset,
             (Some(0xA), _) => Self::PsciFeatures(a1),
+            (None, SMCCC_VERSION) => Self::SmcccVersion,
+            (None, SMCCC_ARCH_FEATURES) => Self::SmcccArchFeatures(a1),
             (None, HV_CALL_NULL) => Self::HvNull,
             (None, HV_CALL_VERSION) => Self::HvVersion,
             (None, HV_CALL_ADD) => Self::HvAdd(args),
@@ -149,8 +170,23 @@ impl GuestCall {
     /// implemented, NOT_SUPPORTED otherwise.
     pub fn features_of(function_id: u64) -> u64 {
         match Self::decode(function_id, [0; 3]) {
-            Self::Unknown(_) | Self::HvNull | Self::HvVersion | Self::HvAdd(_) => ret::NOT_SUPPORTED,
+            Self::Unknown(_)
+            | Self::HvNull
+            | Self::HvVersion
+            | Self::HvAdd(_)
+            | Self::SmcccVersion
+            | Self::SmcccArchFeatures(_) => ret::NOT_SUPPORTED,
             _ => ret::SUCCESS,
+        }
+    }
+
+    /// SMCCC_ARCH_FEATURES answer for `function_id`: SUCCESS for the
+    /// architecture calls implemented (SMCCC_VERSION, SMCCC_ARCH_FEATURES),
+    /// NOT_SUPPORTED for the rest (no firmware workarounds are offered).
+    pub fn arch_features_of(function_id: u64) -> u64 {
+        match function_id {
+            SMCCC_VERSION | SMCCC_ARCH_FEATURES => ret::SUCCESS,
+            _ => ret::NOT_SUPPORTED,
         }
     }
 }
@@ -187,6 +223,18 @@ mod tests {
     }
 
     #[test]
+    fn smccc_and_the_other_psci_calls() {
+        assert_eq!(GuestCall::decode(SMCCC_VERSION, [0; 3]), GuestCall::SmcccVersion);
+        assert_eq!(GuestCall::decode(SMCCC_ARCH_FEATURES, [0x8000_8000, 0, 0]), GuestCall::SmcccArchFeatures(0x8000_8000));
+        assert_eq!(GuestCall::arch_features_of(0x8000_8000), ret::NOT_SUPPORTED); // ARCH_WORKAROUND_1
+        assert_eq!(GuestCall::arch_features_of(SMCCC_VERSION), ret::SUCCESS);
+        assert_eq!(GuestCall::decode(0xC400_0001, [0; 3]), GuestCall::CpuSuspend);
+        assert_eq!(GuestCall::decode(0x8400_0006, [0; 3]), GuestCall::MigrateInfoType);
+        assert_eq!(GuestCall::features_of(0xC400_0001), ret::SUCCESS);
+        assert_eq!(GuestCall::features_of(SMCCC_VERSION), ret::NOT_SUPPORTED);
+    }
+
+    #[test]
     fn answers_use_the_psci_codes() {
         assert_eq!(encode(Answer::Value(0x1_0001)), 0x1_0001);
         assert_eq!(encode(Answer::Error(CallError::InvalidAddress)) as i64, -9);
@@ -202,7 +250,7 @@ mod tests {
     fn features_answer_matches_what_is_decoded() {
         assert_eq!(GuestCall::features_of(0xC400_0003), ret::SUCCESS);
         assert_eq!(GuestCall::features_of(0x8400_0008), ret::SUCCESS);
-        assert_eq!(GuestCall::features_of(0x8400_0001), ret::NOT_SUPPORTED); // CPU_SUSPEND
+        assert_eq!(GuestCall::features_of(0x8400_0003), ret::SUCCESS); // CPU_ON (32-bit)
         assert_eq!(GuestCall::features_of(0x1234), ret::NOT_SUPPORTED);
         assert_eq!(ret::NOT_SUPPORTED as i64, -1);
     }

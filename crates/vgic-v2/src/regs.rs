@@ -48,27 +48,19 @@ pub(crate) enum Reg {
 
 /// Decodes a word-aligned offset.
 pub(crate) fn decode(offset: usize) -> Reg {
-    let in_array = |base: usize, bytes: usize| (base..base + bytes).contains(&offset).then(|| (offset - base) / 4);
-    if let Some(i) = in_array(IGROUPR, 0x80) {
-        Reg::Group(i)
-    } else if let Some(i) = in_array(ISENABLER, 0x80) {
-        Reg::SetEnable(i)
-    } else if let Some(i) = in_array(ICENABLER, 0x80) {
-        Reg::ClearEnable(i)
-    } else if let Some(i) = in_array(IPRIORITYR, 0x400) {
-        Reg::Priority(i)
-    } else if let Some(i) = in_array(ITARGETSR, 0x400) {
-        Reg::Targets(i)
-    } else if let Some(i) = in_array(ICFGR, 0x100) {
-        Reg::Config(i)
-    } else {
-        match offset {
-            CTLR => Reg::Ctlr,
-            TYPER => Reg::Typer,
-            IIDR => Reg::Iidr,
-            SGIR => Reg::Sgir,
-            _ => Reg::Unmodelled,
-        }
+    let index = |base: usize| (offset - base) / 4;
+    match offset {
+        CTLR => Reg::Ctlr,
+        TYPER => Reg::Typer,
+        IIDR => Reg::Iidr,
+        SGIR => Reg::Sgir,
+        0x080..0x100 => Reg::Group(index(IGROUPR)),
+        0x100..0x180 => Reg::SetEnable(index(ISENABLER)),
+        0x180..0x200 => Reg::ClearEnable(index(ICENABLER)),
+        0x400..0x800 => Reg::Priority(index(IPRIORITYR)),
+        0x800..0xC00 => Reg::Targets(index(ITARGETSR)),
+        0xC00..0xD00 => Reg::Config(index(ICFGR)),
+        _ => Reg::Unmodelled,
     }
 }
 

@@ -8,7 +8,7 @@ use core::marker::PhantomData;
 use axaddrspace::device::AccessWidth;
 use axaddrspace::{GuestPhysAddr, MappingFlags};
 use axvcpu::{AxArchVCpu, AxVCpuExitReason};
-use exit_dispatch::{Access, Answer, Exit, GuestRequest, GuestVcpu, Ipi, MmioRead};
+use exit_dispatch::{Access, Answer, Exit, GuestRequest, GuestVcpu, Ipi, MmioRead, Trap};
 
 use super::{CpuMap, VcpuOps, VcpuSetup};
 use crate::hal::VcpuError;
@@ -121,11 +121,11 @@ impl<A: AxvmArch> AxvmVcpu<A> {
                 Exit::SendIpi(A::ipi(&exit, self.id, cpus))
             }
             R::NestedPageFault { addr, access_flags } => Exit::PageFault { addr: gpa(addr), access: access_of(access_flags) },
-            R::FailEntry { hardware_entry_failure_reason } => Exit::Unhandled { code: hardware_entry_failure_reason },
-            other => {
-                warn!("vCPU[{}]: exit the hypervisor does not know: {other:?}", self.id);
-                Exit::Unhandled { code: 0 }
-            }
+            R::FailEntry { hardware_entry_failure_reason } => Exit::Unhandled(Trap {
+                what: "guest trap the hypervisor cannot handle, or failed entry",
+                fields: [("code", hardware_entry_failure_reason), ("", 0), ("", 0), ("", 0)],
+            }),
+            _ => Exit::Unhandled(Trap { what: "exit the hypervisor does not know", fields: [("", 0); 4] }),
         }
     }
 }

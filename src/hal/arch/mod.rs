@@ -29,8 +29,8 @@ use super::virt::AxvmVcpuRef;
 #[cfg_attr(target_arch = "x86_64", path = "x86_64/mod.rs")]
 mod imp;
 
-// Shared by the architectures whose vCPUs come from axvm.
-#[cfg(any(target_arch = "aarch64", target_arch = "x86_64"))]
+// For the architectures whose vCPUs come from axvm.
+#[cfg(target_arch = "x86_64")]
 mod axvm_vcpu;
 // Shared by the architectures that forward device interrupts.
 #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
@@ -59,9 +59,6 @@ pub trait ArchOps {
     fn init_host_interrupts() -> Result<(), IrqSetupError>;
     /// Per-CPU setup, on each CPU once virtualization is on.
     fn init_this_cpu();
-    /// A vCPU starts or stops running on this CPU: clear what the last one
-    /// left behind.
-    fn vcpu_switch_this_cpu();
     /// Hands a physical interrupt that made a vCPU exit to the host.
     fn handle_host_irq(vector: usize);
     /// Interrupts physical CPU `pcpu` so that it notices queued work.
@@ -82,9 +79,10 @@ pub trait ArchOps {
 /// What a vCPU offers the VMM's vCPU loop; the exit dispatcher reaches it
 /// through [`GuestVcpu`].
 pub trait VcpuOps: GuestVcpu + Send + Sync {
-    /// Loads the vCPU onto this physical CPU.
+    /// Loads the vCPU onto this physical CPU (its task is pinned here).
     fn bind(&self) -> Result<(), VcpuError>;
-    /// Takes the vCPU off this physical CPU.
+    /// Takes the vCPU off this physical CPU: it is turning off or its VM
+    /// stops. Whatever it left in the CPU is cleared.
     fn unbind(&self) -> Result<(), VcpuError>;
     /// Runs the guest until its next exit, decoded for the VMM.
     fn run(&self, cpus: &CpuMap) -> Result<Exit, VcpuError>;
@@ -138,12 +136,18 @@ pub struct DeviceWindow {
 /// What creating a VM's vCPUs takes.
 #[allow(dead_code, reason = "each architecture reads the part its vCPUs need")]
 pub struct VcpuSetup<'a> {
+    /// The VM's id.
+    pub vm_id: usize,
     /// The vCPUs axvm created for the VM.
     pub axvm_vcpus: &'a [AxvmVcpuRef],
+    /// Physical CPU of each vCPU.
+    pub cpus: &'a CpuMap,
     /// Root of the VM's stage-2 translation tables.
     pub stage2_root: HostPhysAddr,
     /// Guest-physical entry point of vCPU 0.
     pub entry: u64,
+    /// Guest-physical address of the device tree, if the VM has one.
+    pub dtb: Option<u64>,
 }
 
 /// Which physical CPU each vCPU of a VM is placed on.

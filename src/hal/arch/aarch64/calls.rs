@@ -1,5 +1,6 @@
-//! Guest calls on aarch64: PSCI and the hypervisor's vendor calls through
-//! HVC (crate `psci`), CPUs named by MPIDR affinity.
+//! Guest calls on aarch64: PSCI, SMCCC and the hypervisor's vendor calls
+//! (crate `psci`), made by HVC or SMC alike and all answered here: nothing
+//! a guest calls reaches the firmware. CPUs are named by MPIDR affinity.
 
 use exit_dispatch::{Answer, CallError, GuestRequest};
 use psci::GuestCall;
@@ -12,13 +13,16 @@ pub fn vcpu_of_target(target: u64, cpus: &CpuMap) -> Option<usize> {
     cpus.vcpu_on((target & 0xff_00ff_ffff) as usize)
 }
 
-/// Decodes a hypercall exit (`x0` = function id). PSCI CPU_ON, CPU_OFF and
-/// SYSTEM_OFF come as their own exits from arm_vcpu; those decoded here
-/// are the ones it passes through.
+/// Decodes a call (`nr` = x0, the function id; `args` = x1..x6).
 pub fn decode(nr: u64, args: [u64; 6], cpus: &CpuMap) -> GuestRequest {
     match GuestCall::decode(nr, [args[0], args[1], args[2]]) {
         GuestCall::PsciVersion => GuestRequest::Return(psci::PSCI_VERSION_1_1),
         GuestCall::PsciFeatures(id) => GuestRequest::Return(GuestCall::features_of(id)),
+        // A standby that ends at once is a valid CPU_SUSPEND.
+        GuestCall::CpuSuspend => GuestRequest::Return(psci::ret::SUCCESS),
+        GuestCall::MigrateInfoType => GuestRequest::Return(psci::MIGRATE_INFO_NO_TRUSTED_OS),
+        GuestCall::SmcccVersion => GuestRequest::Return(psci::SMCCC_VERSION_1_1),
+        GuestCall::SmcccArchFeatures(id) => GuestRequest::Return(GuestCall::arch_features_of(id)),
         GuestCall::CpuOn { target, entry, context } => {
             GuestRequest::CpuOn { target: vcpu_of_target(target, cpus), entry, arg: context }
         }

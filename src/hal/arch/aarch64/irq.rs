@@ -22,6 +22,8 @@ const GICD_SGIR: usize = 0xF00;
 /// Hypervisor-interface registers.
 const GICH_HCR: usize = 0x000;
 const GICH_VTR: usize = 0x004;
+const GICH_VMCR: usize = 0x008;
+const GICH_APR: usize = 0x0F0;
 const GICH_EISR0: usize = 0x020;
 const GICH_ELRSR0: usize = 0x030;
 const GICH_LR0: usize = 0x100;
@@ -32,8 +34,11 @@ const LR_PRIORITY_SHIFT: u32 = 23;
 const LR_PENDING: u32 = 1 << 28;
 const LR_STATE_MASK: u32 = 3 << 28;
 
-/// The PPI of the EL1 virtual timer, and of the GICv2 maintenance interrupt.
+/// The PPIs of the EL1 virtual and physical timers, which guests own, and
+/// of the GICv2 maintenance interrupt.
 pub const VTIMER_PPI: usize = 27;
+/// See [`VTIMER_PPI`].
+pub const PTIMER_PPI: usize = 30;
 const MAINTENANCE_PPI: usize = 25;
 /// The SGI one CPU sends another to make it look at a vCPU's queue.
 const KICK_SGI: usize = 14;
@@ -42,6 +47,8 @@ const MAX_CPUS: usize = 8;
 /// Priority of interrupts injected into a VM without a virtual
 /// distributor (the middle of the range).
 pub const DEFAULT_PRIORITY: u8 = 0xa0;
+/// List registers GICv2 can have.
+const MAX_LRS: usize = 64;
 /// Size of the virtual CPU interface mapped into a guest.
 pub const GICV_SIZE: usize = 0x2000;
 
@@ -94,8 +101,12 @@ pub fn init() -> Result<(), IrqSetupError> {
     GICH.store(axhal::mem::phys_to_virt(gich.into()).as_usize(), Ordering::Relaxed);
     GICV_PA.store(gicv, Ordering::Relaxed);
     LIST_REGS.store((read(&GICH, GICH_VTR) & 0x3f) as usize + 1, Ordering::Relaxed);
-    let handlers: [(usize, fn()); 3] =
-        [(VTIMER_PPI, guest_timer_irq), (MAINTENANCE_PPI, maintenance_irq), (KICK_SGI, kick_irq)];
+    let handlers: [(usize, fn()); 4] = [
+        (VTIMER_PPI, guest_vtimer_irq),
+        (PTIMER_PPI, guest_ptimer_irq),
+        (MAINTENANCE_PPI, maintenance_irq),
+        (KICK_SGI, kick_irq),
+    ];
     if !handlers.into_iter().all(|(irq, handler)| axhal::irq::register(irq, handler)) {
         return Err(IrqSetupError::Handler("cannot register the virtual-timer, maintenance and kick handlers"));
     }
@@ -112,7 +123,7 @@ pub fn init_this_cpu() {
         write(&GICH, GICH_LR0 + 4 * lr, 0);
     }
     write(&GICH, GICH_HCR, 1);
-    write(&GICD, GICD_ISENABLER0, (1 << VTIMER_PPI) | (1 << MAINTENANCE_PPI) | (1 << KICK_SGI));
+    write(&GICD, GICD_ISENABLER0, TIMER_PPIS | (1 << MAINTENANCE_PPI) | (1 << KICK_SGI));
     // The banked ITARGETSR bytes of private interrupts name this CPU.
     if let Some(slot) = CPU_INTERFACE.get(axhal::percpu::this_cpu_id()) {
         slot.store((read(&GICD, GICD_ITARGETSR0) & 0xff) as usize, Ordering::Relaxed);
@@ -153,22 +164,55 @@ fn forward_spi(irq: usize) {
 /// Whether `vector` is a physical interrupt forwarded to a guest, held off
 /// at the host until the guest EOIs it.
 fn is_forwarded(vector: usize) -> bool {
-    vector == VTIMER_PPI || SPI_OWNERS.owner(vector).is_some()
+    vector == VTIMER_PPI || vector == PTIMER_PPI || SPI_OWNERS.owner(vector).is_some()
 }
+
+/// Both guest timer PPIs, as a GICD_I[SC]ENABLER0 mask.
+const TIMER_PPIS: u32 = (1 << VTIMER_PPI) | (1 << PTIMER_PPI);
 
 /// A kick: exiting the guest (or leaving idle) was all it was for.
 fn kick_irq() {
     current::mark_guest_only();
 }
 
-/// Called when a vCPU starts or stops running on this CPU: stale list
-/// registers go, the previous guest's timer is silenced, and its PPI is
-/// re-enabled for the next guest.
-pub fn reset_this_cpu() {
-    // SAFETY: the virtual timer belongs to the guest that just left (or
-    // none); disabling it only stops its interrupt.
-    unsafe { core::arch::asm!("msr cntv_ctl_el0, xzr", "isb", options(nostack)) };
-    init_this_cpu();
+/// A vCPU's state in the virtual CPU interface: list registers, the
+/// guest's interface control (GICV_CTLR, PMR, BPR) and active priorities.
+pub struct SavedCpuInterface {
+    lrs: [u32; MAX_LRS],
+    vmcr: u32,
+    apr: u32,
+}
+
+impl Default for SavedCpuInterface {
+    fn default() -> Self {
+        Self { lrs: [0; MAX_LRS], vmcr: 0, apr: 0 }
+    }
+}
+
+/// Moves the loaded vCPU's virtual CPU interface state into `saved` and
+/// leaves the interface empty for the next vCPU. The timer PPIs are let in
+/// again: the saved vCPU's timers were silenced with its state.
+pub fn save_cpu_interface(saved: &mut SavedCpuInterface) {
+    let lrs = LIST_REGS.load(Ordering::Relaxed).min(MAX_LRS);
+    for (lr, slot) in saved.lrs.iter_mut().enumerate().take(lrs) {
+        *slot = read(&GICH, GICH_LR0 + 4 * lr);
+        write(&GICH, GICH_LR0 + 4 * lr, 0);
+    }
+    saved.vmcr = read(&GICH, GICH_VMCR);
+    saved.apr = read(&GICH, GICH_APR);
+    write(&GICH, GICH_APR, 0);
+    write(&GICD, GICD_ISENABLER0, TIMER_PPIS);
+}
+
+/// Loads a vCPU's virtual CPU interface state saved by
+/// [`save_cpu_interface`].
+pub fn load_cpu_interface(saved: &SavedCpuInterface) {
+    let lrs = LIST_REGS.load(Ordering::Relaxed).min(MAX_LRS);
+    for (lr, value) in saved.lrs.iter().enumerate().take(lrs) {
+        write(&GICH, GICH_LR0 + 4 * lr, *value);
+    }
+    write(&GICH, GICH_VMCR, saved.vmcr);
+    write(&GICH, GICH_APR, saved.apr);
 }
 
 /// Puts `vector` in a free list register with `priority` (8-bit, as the
@@ -197,13 +241,22 @@ pub fn inject(vector: usize, priority: u8) -> bool {
     true
 }
 
-/// The guest's virtual timer fired on this CPU: hold the physical PPI off
-/// until the guest EOIs its virtual copy, and queue that copy.
-fn guest_timer_irq() {
-    write(&GICD, GICD_ICENABLER0, 1 << VTIMER_PPI);
-    if !current::queue_here(VTIMER_PPI) {
-        debug!("virtual timer fired with no vCPU on this CPU");
+/// A guest timer fired on this CPU: hold the physical PPI off until the
+/// guest EOIs its virtual copy, and queue that copy for the vCPU whose
+/// timer state is loaded here.
+fn guest_timer_irq(ppi: usize) {
+    write(&GICD, GICD_ICENABLER0, 1 << ppi);
+    if !current::queue_here(ppi) {
+        debug!("guest timer PPI {ppi} fired with no vCPU on this CPU");
     }
+}
+
+fn guest_vtimer_irq() {
+    guest_timer_irq(VTIMER_PPI);
+}
+
+fn guest_ptimer_irq() {
+    guest_timer_irq(PTIMER_PPI);
 }
 
 /// A guest EOI'd a list register marked for maintenance: free it and

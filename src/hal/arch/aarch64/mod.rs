@@ -1,8 +1,10 @@
-//! aarch64: EL2 with stage-2 translation and a GICv2 virtual CPU interface.
+//! aarch64: EL2 (non-VHE) with stage-2 translation and a GICv2 virtual
+//! CPU interface.
 //!
-//! Files: `vcpu.rs` (arm_vcpu's vCPUs with our hooks), `calls.rs` (PSCI
-//! and vendor calls), `irq.rs` (the host GICv2: list registers, forwarded
-//! interrupts, kicks), `irqchip.rs` (a VM's virtual GICv2).
+//! Files: `vcpu.rs` (our vCPUs, crate `a64-vcpu`, and which one each CPU
+//! holds), `calls.rs` (PSCI, SMCCC and vendor calls, by HVC or SMC alike),
+//! `irq.rs` (the host GICv2: list registers, forwarded interrupts, kicks),
+//! `irqchip.rs` (a VM's virtual GICv2).
 
 mod calls;
 mod irq;
@@ -14,7 +16,7 @@ use alloc::vec::Vec;
 use aarch64_cpu::registers::{CurrentEL, ID_AA64MMFR0_EL1, Readable};
 use axvmconfig::AxVMCrateConfig;
 
-use super::{ArchOps, VcpuSetup, axvm_vcpu};
+use super::{ArchOps, VcpuSetup};
 use crate::hal::{DtbError, ForwardError, HardwareError, IrqSetupError};
 
 /// The aarch64 implementation of the arch contract.
@@ -45,11 +47,8 @@ impl ArchOps for Arch {
     }
 
     fn init_this_cpu() {
+        a64_vcpu::enable_this_cpu(|pa| axhal::mem::phys_to_virt((pa as usize).into()).as_usize() as u64);
         irq::init_this_cpu();
-    }
-
-    fn vcpu_switch_this_cpu() {
-        irq::reset_this_cpu();
     }
 
     fn handle_host_irq(vector: usize) {
@@ -91,6 +90,6 @@ impl ArchOps for Arch {
     }
 
     fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu> {
-        axvm_vcpu::create(setup)
+        vcpu::create(setup)
     }
 }

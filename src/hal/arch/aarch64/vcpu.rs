@@ -1,61 +1,201 @@
-//! aarch64 vCPUs: arm_vcpu's, created by axvm, with PSCI calls, GICv2
-//! list-register injection and GICv3-style SGI exits decoded here.
+//! aarch64 vCPUs: our own (`a64-vcpu`), with their lazy state owned per
+//! physical CPU. Each CPU records which vCPU's EL1 registers, timers,
+//! FP/SIMD registers and virtual CPU interface it holds; a vCPU that finds
+//! another's state there saves it into that vCPU first (eviction), so
+//! vCPUs of the same or different VMs share a CPU without seeing each
+//! other's registers, and a plain exit/re-entry switches nothing.
 
-use exit_dispatch::{Answer, GuestRequest, Ipi};
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use a64_vcpu::{Exit as HwExit, VcpuConfig};
+use exit_dispatch::{Access, Answer, Exit, GuestVcpu, MmioRead, Trap};
 
 use super::{calls, irq};
-use crate::hal::virt::AxvmVcpuRef;
-use crate::hal::arch::CpuMap;
-use crate::hal::arch::axvm_vcpu::{AxvmArch, AxvmVcpu, SendIpiExit};
+use crate::hal::VcpuError;
+use crate::hal::arch::{CpuMap, VcpuOps, VcpuSetup};
 
-/// An aarch64 vCPU.
-pub type Vcpu = AxvmVcpu<Aarch64>;
+/// Physical CPUs whose loaded vCPU is tracked.
+const MAX_CPUS: usize = 64;
 
-/// The aarch64 hooks of an axvm vCPU.
-pub struct Aarch64;
+/// The vCPU whose state each physical CPU holds (null: none).
+///
+/// A pointer here is set by [`Vcpu::ensure_loaded`] on that CPU, from the
+/// vCPU task pinned to it, and cleared by that vCPU's [`VcpuOps::unbind`]
+/// (which its task runs before it stops using the vCPU) or replaced by
+/// another vCPU's `ensure_loaded` on the same CPU after saving it.
+static LOADED: [AtomicPtr<Vcpu>; MAX_CPUS] = [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CPUS];
 
-impl AxvmArch for Aarch64 {
-    // No port I/O on Arm.
-    const PORT_INPUT_REG: usize = 0;
+/// An aarch64 guest CPU.
+pub struct Vcpu {
+    state: UnsafeCell<State>,
+}
 
-    fn decode_call(nr: u64, args: [u64; 6], cpus: &CpuMap) -> GuestRequest {
-        calls::decode(nr, args, cpus)
+struct State {
+    hw: a64_vcpu::Vcpu,
+    gic: irq::SavedCpuInterface,
+}
+
+// SAFETY: `state` is reached only through `Vcpu::state`, whose contract
+// makes each access exclusive: the vCPU's own task (pinned to one CPU)
+// uses it, or another vCPU's task on that same CPU saves it out while the
+// owner's task is not running (the scheduler is cooperative and no
+// reference into the state lives across a point where the owner yields).
+unsafe impl Sync for Vcpu {}
+// SAFETY: the state is plain data; see `Sync`.
+unsafe impl Send for Vcpu {}
+
+/// One vCPU per vCPU of the VM; vCPU 0 starts at the entry with the
+/// device tree in x0, the others wait for PSCI CPU_ON.
+pub fn create(setup: &VcpuSetup<'_>) -> Vec<Vcpu> {
+    (0..setup.axvm_vcpus.len())
+        .map(|id| {
+            let config = VcpuConfig {
+                entry: setup.entry,
+                x0: setup.dtb.unwrap_or(0),
+                mpidr: setup.cpus.pcpu_of(id).unwrap_or(id) as u64,
+                stage2_root: setup.stage2_root.as_usize() as u64,
+                vmid: setup.vm_id as u16,
+            };
+            let state = State { hw: a64_vcpu::Vcpu::new(config), gic: Default::default() };
+            Vcpu { state: UnsafeCell::new(state) }
+        })
+        .collect()
+}
+
+fn slot() -> &'static AtomicPtr<Vcpu> {
+    // Host CPU ids are below the platform's CPU count, far below MAX_CPUS.
+    &LOADED[crate::hal::this_cpu() % MAX_CPUS]
+}
+
+impl Vcpu {
+    /// The vCPU's state, for the duration of one operation.
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    fn state(&self) -> &mut State {
+        // SAFETY: see the `Sync` impl: callers are the vCPU's own task or an
+        // evicting task on the same CPU while the owner does not run, and
+        // none keeps the reference past the method that took it.
+        unsafe { &mut *self.state.get() }
     }
 
-    fn vcpu_of_target(target: u64, cpus: &CpuMap) -> Option<usize> {
-        calls::vcpu_of_target(target, cpus)
+    fn me(&self) -> *mut Vcpu {
+        self as *const Vcpu as *mut Vcpu
     }
 
-    /// An ICC_SGI1R_EL1 write: affinity prefix in `target_cpu`, a 16-bit
-    /// target list below it.
-    fn ipi(exit: &SendIpiExit, from: usize, cpus: &CpuMap) -> Ipi {
-        let mut targets = 0u64;
-        let mut add = |vcpu: usize| {
-            if vcpu < 64 {
-                targets |= 1 << vcpu;
-            }
-        };
-        if exit.to_all {
-            (0..64).filter(|&v| v != from && cpus.pcpu_of(v).is_some()).for_each(&mut add);
-        } else {
-            for bit in (0..16).filter(|b| exit.target_list & (1 << b) != 0) {
-                match calls::vcpu_of_target(exit.target_cpu | bit, cpus) {
-                    Some(vcpu) => add(vcpu),
-                    None => debug!("vCPU[{from}]: SGI to unknown CPU {:#x} dropped", exit.target_cpu | bit),
-                }
-            }
+    /// Makes this CPU hold our state, saving whoever's it held.
+    #[inline]
+    fn ensure_loaded(&self) {
+        let slot = slot();
+        let current = slot.load(Ordering::Relaxed);
+        if current == self.me() {
+            return;
         }
-        if exit.to_self {
-            add(from);
+        // SAFETY: see `LOADED`: a non-null pointer there is a vCPU whose
+        // task is pinned to this CPU and has not yet passed its `unbind`, so
+        // the vCPU (kept alive by that task's VM reference) still exists;
+        // that task is not running now (we are, on this CPU), and the vCPU's
+        // state is reached only through its locks.
+        if let Some(previous) = unsafe { current.as_ref() } {
+            previous.save_out();
         }
-        Ipi { vector: exit.vector as usize, targets }
+        let state = self.state();
+        state.hw.load();
+        irq::load_cpu_interface(&state.gic);
+        slot.store(self.me(), Ordering::Relaxed);
     }
 
-    fn encode(answer: Answer) -> u64 {
-        calls::encode(answer)
+    /// Moves our state out of this CPU.
+    fn save_out(&self) {
+        let state = self.state();
+        state.hw.save();
+        irq::save_cpu_interface(&mut state.gic);
     }
 
-    fn inject(_vcpu: &AxvmVcpuRef, vector: usize, priority: Option<u8>) -> bool {
+    #[inline]
+    fn decode(hw: &a64_vcpu::Vcpu, exit: HwExit, cpus: &CpuMap) -> Exit {
+        match exit {
+            HwExit::Call { .. } => {
+                let args = [hw.gpr(1), hw.gpr(2), hw.gpr(3), hw.gpr(4), hw.gpr(5), hw.gpr(6)];
+                Exit::Call(calls::decode(hw.gpr(0), args, cpus))
+            }
+            HwExit::MmioRead { addr, access } => Exit::MmioRead(MmioRead {
+                addr,
+                width: access.width,
+                reg: access.rt,
+                reg_64: access.reg64,
+                signed: access.signed,
+            }),
+            HwExit::MmioWrite { addr, width, value } => Exit::MmioWrite { addr, width, value },
+            HwExit::Interrupt => Exit::HostInterrupt { vector: 0 },
+            HwExit::Nothing => Exit::Nothing,
+            HwExit::SysRegRead { encoding, rt } => Exit::SysRegRead { id: u64::from(encoding), reg: rt },
+            HwExit::SysRegWrite { encoding, value } => Exit::SysRegWrite { id: u64::from(encoding), value },
+            HwExit::Wfi => Exit::Halt,
+            HwExit::FetchFault { ipa, .. } => Exit::PageFault { addr: ipa, access: Access::Execute },
+            HwExit::Fault { what, esr, far, hpfar, pc } => Exit::Unhandled(Trap {
+                what,
+                fields: [("ESR", esr), ("FAR", far), ("HPFAR", hpfar), ("pc", pc)],
+            }),
+        }
+    }
+}
+
+impl GuestVcpu for Vcpu {
+    fn set_gpr(&self, reg: usize, value: u64) {
+        self.state().hw.set_gpr(reg, value);
+    }
+
+    fn answer(&self, answer: Answer) {
+        self.state().hw.set_gpr(0, calls::encode(answer));
+    }
+
+    /// Guests program their own timers here.
+    fn set_timer(&self, _deadline: u64) {}
+}
+
+impl VcpuOps for Vcpu {
+    fn bind(&self) -> Result<(), VcpuError> {
+        self.ensure_loaded();
+        Ok(())
+    }
+
+    fn unbind(&self) -> Result<(), VcpuError> {
+        let slot = slot();
+        if slot.load(Ordering::Relaxed) == self.me() {
+            self.save_out();
+            slot.store(ptr::null_mut(), Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn run(&self, cpus: &CpuMap) -> Result<Exit, VcpuError> {
+        self.ensure_loaded();
+        let hw = &mut self.state().hw;
+        let exit = hw.run();
+        Ok(Self::decode(hw, exit, cpus))
+    }
+
+    /// Resets the vCPU to start at `entry` with `arg` in x0 (PSCI CPU_ON).
+    /// State still held by a CPU for it is dropped, so the reset state is
+    /// what gets loaded.
+    fn prepare_start(&self, _vcpu_id: usize, entry: u64, arg: u64) -> Result<(), VcpuError> {
+        let slot = slot();
+        if slot.load(Ordering::Relaxed) == self.me() {
+            self.save_out();
+            slot.store(ptr::null_mut(), Ordering::Relaxed);
+        }
+        let state = self.state();
+        state.hw.reset(entry, arg);
+        state.gic = Default::default();
+        Ok(())
+    }
+
+    fn inject(&self, vector: usize, priority: Option<u8>) -> bool {
+        self.ensure_loaded();
         irq::inject(vector, priority.unwrap_or(irq::DEFAULT_PRIORITY))
     }
 }

@@ -46,8 +46,6 @@ impl ArchOps for Arch {
         }
     }
 
-    /// Nothing to clear between vCPUs (binding loads each hart's own state).
-    fn vcpu_switch_this_cpu() {}
 
     /// The host handles the interrupt that ended the run, then unmasks.
     fn handle_host_irq(vector: usize) {

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use exit_dispatch::{Access, Answer, Exit, GuestVcpu, MmioRead};
+use exit_dispatch::{Access, Answer, Exit, GuestVcpu, MmioRead, Trap};
 use rvh_vcpu::Exit as HartExit;
 use spin::Mutex;
 
@@ -76,10 +76,10 @@ impl VcpuOps for Vcpu {
             HartExit::MmioWrite { addr, access, value } => Exit::MmioWrite { addr, width: access.width as u8, value },
             HartExit::Interrupt(cause) => Exit::HostInterrupt { vector: cause as usize },
             HartExit::FetchFault { addr, .. } => Exit::PageFault { addr, access: Access::Execute },
-            HartExit::Fault { cause, pc } => {
-                debug!("guest trap the hypervisor cannot handle: scause {cause:#x}, pc {pc:#x}");
-                Exit::Unhandled { code: cause }
-            }
+            HartExit::Fault { cause, pc } => Exit::Unhandled(Trap {
+                what: "guest trap the hypervisor cannot handle",
+                fields: [("scause", cause), ("pc", pc), ("", 0), ("", 0)],
+            }),
         })
     }
 

@@ -39,7 +39,6 @@ impl ArchOps for Arch {
 
     fn init_this_cpu() {}
 
-    fn vcpu_switch_this_cpu() {}
 
     fn handle_host_irq(vector: usize) {
         axhal::irq::irq_handler(vector);
