@@ -50,8 +50,15 @@ HOST_CONFIG := configs/platforms/$(HOST_PLATFORM)-smp$(SMP).generated.toml
 TEST_IMAGES := target/test-images
 
 BENCH_DIR := target/bench
+# The guest-side fuzzer's seed and operation count (`make fuzz`; `make test`
+# runs seed 1 with 10,000 operations).
+SEED ?= 1
+OPS ?= 100000
+FUZZ_PARAMS := target/fuzz-params.bin
+HOSTILE_VMS := configs/vms/arceos-aarch64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile/*.toml))
+FUZZ_VMS := configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/fuzz/fuzz.toml
 
-.PHONY: help setup build guests run test unit-test qemu-test bench clean clippy disk_img
+.PHONY: help setup build guests run test unit-test qemu-test bench clean clippy disk_img fuzz
 
 help:
 	@echo "AxVisor, a type-1 hypervisor on ArceOS."
@@ -66,6 +73,8 @@ help:
 	@echo "             Linux, boot disk, the probe's suite (hypervisor and bare), isolation"
 	@echo "  bench      probe-guest benchmarks under the hypervisor and bare (aarch64, riscv64):"
 	@echo "             table + $(BENCH_DIR)/$(ARCH).json"
+	@echo "  fuzz       aarch64: the probe's guest-side fuzzer, OPS operations from SEED,"
+	@echo "             beside the ArceOS guest; fails on a panic or a missing line"
 	@echo "  clippy     lint the hypervisor for ARCH and the host crates"
 	@echo "  setup      install what is missing (QEMU 10, rustup targets, tools)"
 	@echo "  clean      remove build output"
@@ -81,6 +90,7 @@ help:
 	@echo "  FS=$(FS)  y: filesystem feature, guest images and configs from DISK"
 	@echo "  DISK=$(DISK)  disk image attached as virtio-blk"
 	@echo "  DISK_VMS=$(DISK_VMS)"
+	@echo "  SEED=$(SEED) OPS=$(OPS)  the fuzzer's seed and operation count (make fuzz)"
 
 setup:
 	@scripts/setup.sh
@@ -169,6 +179,11 @@ qemu-test: setup
 	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS=configs/vms/linux-aarch64-smp2-fs.toml \
 	  DISK_IMG=$(TEST_IMAGES)/disk-linux-vm.img
 	cp target/guests/probe-aarch64.elf $(TEST_IMAGES)/
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
+	  VM_CONFIGS="$(HOSTILE_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-hostile.bin
+	scripts/fuzz-params.sh $(FUZZ_PARAMS) 1 10000
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
+	  VM_CONFIGS="$(FUZZ_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-fuzz.bin
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=1 \
 	  VM_CONFIGS=configs/vms/arceos-riscv64.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-arceos.bin
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \
@@ -178,7 +193,7 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-riscv64-isolation.bin
 	cp target/guests/probe-riscv64.elf $(TEST_IMAGES)/
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_linux --test aarch64_fs -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_fs -- --include-ignored
 
 # The probe guest's benchmarks: the hypervisor with logging at warn (no log
 # line is on the exit path either way), then the same probe bare.
@@ -203,6 +218,13 @@ else ifeq ($(ARCH),riscv64)
 else
 	@echo "bench: the probe guest runs on aarch64 and riscv64"; exit 2
 endif
+
+# The fuzzer with SEED and OPS, beside the ArceOS guest; bounded by a timeout.
+fuzz: setup
+	scripts/fuzz-params.sh $(FUZZ_PARAMS) $(SEED) $(OPS)
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
+	  VM_CONFIGS="$(FUZZ_VMS)" BIN=target/axvisor-aarch64-fuzz.bin
+	scripts/run-fuzz.sh target/axvisor-aarch64-fuzz.bin $(OPS)
 
 test: unit-test qemu-test
 

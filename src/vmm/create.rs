@@ -13,6 +13,7 @@ use vmconfig_check::ConfigError;
 use super::images::{self, ImageData, VmSource};
 #[cfg(feature = "fs")]
 use super::disk::DiskError;
+use super::upcalls::VmHal;
 use super::vm::{AxVm, Vcpu, Vm};
 use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip, IrqChipOps, VcpuSetup};
 use crate::hal::{self, DtbError, IrqChipError};
@@ -120,6 +121,9 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
             }
         }
         .map_err(step("allocating guest memory"))?;
+        if region.map_type == VmMemMappingType::MapAlloc {
+            restrict(&ax, region.gpa, region.size, region.flags)?;
+        }
     }
     for (image, load) in images.iter().zip(loads) {
         if let (Some(image), Some(load)) = (image, load) {
@@ -135,7 +139,6 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     let setup = VcpuSetup {
         vm_id: ax.id(),
         axvm_vcpus: ax.vcpu_list(),
-        cpus: &cpu_map,
         stage2_root: ax.ept_root(),
         entry,
         dtb: dtb.map(|d| d as u64),
@@ -159,6 +162,31 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     }
     info!("VM[{}] {} created: {} vCPU(s)", vm.id, vm.name, vm.vcpus.len());
     Ok(Arc::new(vm))
+}
+
+/// Maps an allocated RAM region with the access its config gives it (axvm
+/// maps every allocated region read-write-execute): a guest store to a
+/// read-only region or a fetch from a no-execute one then faults in stage 2
+/// and stops the VM.
+fn restrict(ax: &AxVm, gpa: usize, size: usize, flags: usize) -> Result<(), VmError> {
+    let rwx = MappingFlags::READ | MappingFlags::WRITE | MappingFlags::EXECUTE;
+    let wanted = MappingFlags::from_bits_truncate(flags) & (rwx | MappingFlags::DEVICE);
+    if wanted & rwx == rwx && !wanted.contains(MappingFlags::DEVICE) {
+        return Ok(());
+    }
+    let region = ax.memory_regions().into_iter().find(|r| r.gpa.as_usize() == gpa);
+    let hva = region.map(|r| r.hva).ok_or(VmError::Create { step: "finding an allocated region", error: AxError::NotFound })?;
+    let hpa = <VmHal as axvm::AxVMHal>::virt_to_phys(hva);
+    let gpa = GuestPhysAddr::from(gpa);
+    ax.unmap_region(gpa, size).map_err(step("unmapping a region to restrict it"))?;
+    ax.map_region(gpa, hpa, size, wanted | MappingFlags::USER).map_err(step("mapping a region with its flags"))?;
+    if !wanted.contains(MappingFlags::EXECUTE) {
+        let partial = Arch::forbid_execute(ax.ept_root(), gpa.as_usize(), size);
+        if partial != 0 {
+            warn!("VM[{}]: {partial} mapping(s) straddle the no-execute region at {:#x}", ax.id(), gpa.as_usize());
+        }
+    }
+    Ok(())
 }
 
 /// The VM's interrupt controller, with its host window mapped in.

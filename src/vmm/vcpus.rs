@@ -60,7 +60,13 @@ fn vcpu_task(vm: Arc<Vm>, id: usize, pcpu: usize) {
             break;
         }
         match run(&vm, id) {
-            RunEnd::Off => vcpu.turn_off(),
+            RunEnd::Off => {
+                vcpu.turn_off();
+                // A VM whose last vCPU turned itself off can never run again.
+                if vm.online_vcpus() == 0 {
+                    vm.stop(StopReason::AllVcpusOff);
+                }
+            }
             RunEnd::VmStopped => break,
         }
     }

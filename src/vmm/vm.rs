@@ -23,6 +23,8 @@ pub enum StopReason {
     PowerOff,
     /// The guest asked for a reset (not emulated: the VM stops).
     Reset,
+    /// The guest turned its last vCPU off.
+    AllVcpusOff,
     /// The guest did something the hypervisor cannot allow or handle.
     GuestFault(Fault),
     /// The hypervisor could not run one of its vCPUs.
@@ -58,6 +60,7 @@ impl fmt::Display for StopReason {
         match self {
             Self::PowerOff => f.write_str("powered off"),
             Self::Reset => f.write_str("asked for a reset (not emulated): stopped"),
+            Self::AllVcpusOff => f.write_str("turned its last vCPU off: stopped"),
             Self::GuestFault(fault) => write!(f, "stopped on a fault: {fault}"),
             Self::VcpuFailed { vcpu, failure: VcpuFailure::Pin(pcpu) } => {
                 write!(f, "stopped: vCPU[{vcpu}] cannot be pinned to CPU {pcpu}")
@@ -207,7 +210,7 @@ impl Vm {
         let _ = self.ax.shutdown();
         Arch::release_device_irqs(self.id);
         match &reason {
-            StopReason::PowerOff => info!("VM[{}] {} powered off", self.id, self.name),
+            StopReason::PowerOff | StopReason::AllVcpusOff => info!("VM[{}] {} {reason}", self.id, self.name),
             StopReason::Reset => warn!("VM[{}] {} asked for a reset; reset is not emulated, stopping it", self.id, self.name),
             other => error!("VM[{}] {} {other}", self.id, self.name),
         }

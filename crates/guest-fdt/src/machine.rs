@@ -68,10 +68,8 @@ impl Machine {
         if memory.is_empty() {
             return Err(missing("kernel.memory_regions", "no RAM region"));
         }
-        let cpus = match &cfg.base.phys_cpu_ids {
-            Some(ids) => ids.iter().map(|&id| id as u32).collect(),
-            None => (0..cfg.base.cpu_num as u32).collect(),
-        };
+        // A vCPU's MPIDR is its vCPU id, wherever it is placed.
+        let cpus = (0..cfg.base.cpu_num as u32).collect();
         let gic = cfg
             .devices
             .emu_devices

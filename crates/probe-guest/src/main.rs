@@ -6,7 +6,9 @@
 //!
 //! Modes, chosen by the entry point (image start + 4 * mode) or, bare on
 //! riscv64 where the firmware picks the entry, by a mailbox word: 0 runs
-//! the conformance suite, 1 the benchmarks, 2 the isolation fault.
+//! the conformance suite, 1 the benchmarks, 2 the isolation fault; on
+//! aarch64 also 3 the fuzzer, 4 the FP/SIMD isolation check and 5 + k
+//! hostile case k (`arch::extra_mode`).
 //! Output: `ok N name`, `not ok N name: why`, `N passed, N failed, N skipped`,
 //! and `bench ...` lines that `make bench` parses.
 #![no_std]
@@ -36,7 +38,12 @@ extern "C" fn probe_main(entry_mode: u64, first_counter: u64) -> ! {
             println!("probe: benchmarks ({host})");
             bench::run(under_hv, first_counter, first_line);
         }
-        _ => isolation(under_hv),
+        2 => isolation(under_hv),
+        mode => {
+            if !arch::extra_mode(mode) {
+                println!("probe: mode {mode} does not exist on this architecture");
+            }
+        }
     }
     arch::system_off();
     println!("probe: power-off returned");
@@ -60,6 +67,7 @@ fn isolation(under_hv: bool) {
 
 #[unsafe(no_mangle)]
 extern "C" fn probe_secondary(context: u64) -> ! {
+    arch::secondary_mode(context);
     suite::secondary(context)
 }
 

@@ -53,8 +53,11 @@ impl Run {
         assert_eq!(report.tally, Some(tally), "output:\n{output}");
     }
 
-    /// Panics unless QEMU exited by itself with status 0.
+    /// Panics unless QEMU exited by itself with status 0 and nothing in
+    /// the hypervisor panicked (a panicking ArceOS powers QEMU off with
+    /// status 0 too).
     pub fn assert_clean_exit(&self) {
+        assert!(!self.output.contains("panicked at"), "the hypervisor panicked; output was:\n{}", self.output);
         match self.status {
             Some(s) if s.success() => {}
             Some(s) => panic!("QEMU exited with {s}; output was:\n{}", self.output),

@@ -74,6 +74,11 @@ pub trait ArchOps {
     fn clean_dcache(bytes: &[u8]);
     /// Creates the vCPUs of a VM.
     fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu>;
+    /// Makes `[gpa, gpa + size)` non-executable in the stage-2 tables at
+    /// `stage2_root`, where the page-table crate does not do it from the
+    /// mapping flags; before any vCPU of the VM runs. The number of
+    /// mappings that were not entirely inside the range (left executable).
+    fn forbid_execute(stage2_root: HostPhysAddr, gpa: usize, size: usize) -> usize;
 }
 
 /// What a vCPU offers the VMM's vCPU loop; the exit dispatcher reaches it
@@ -140,8 +145,6 @@ pub struct VcpuSetup<'a> {
     pub vm_id: usize,
     /// The vCPUs axvm created for the VM.
     pub axvm_vcpus: &'a [AxvmVcpuRef],
-    /// Physical CPU of each vCPU.
-    pub cpus: &'a CpuMap,
     /// Root of the VM's stage-2 translation tables.
     pub stage2_root: HostPhysAddr,
     /// Guest-physical entry point of vCPU 0.
@@ -167,14 +170,7 @@ impl CpuMap {
         self.placements.iter().find(|(v, _)| *v == vcpu).map(|(_, p)| *p)
     }
 
-    /// The vCPU placed on physical CPU `pcpu`.
-    #[allow(dead_code, reason = "for architectures whose CPU ids are physical CPU ids")]
-    pub fn vcpu_on(&self, pcpu: usize) -> Option<usize> {
-        self.placements.iter().find(|(_, p)| *p == pcpu).map(|(v, _)| *v)
-    }
-
     /// The vCPU with id `id`, if the VM has it.
-    #[allow(dead_code, reason = "for architectures whose CPU ids are vCPU ids")]
     pub fn vcpu(&self, id: u64) -> Option<usize> {
         self.placements.iter().map(|(v, _)| *v).find(|v| *v as u64 == id)
     }

@@ -7,10 +7,13 @@ use psci::GuestCall;
 
 use crate::hal::arch::CpuMap;
 
-/// Maps a PSCI target (MPIDR affinity) to a vCPU id: axvm gives each vCPU
-/// the MPIDR of the physical CPU it is placed on.
+/// Maps a PSCI target (MPIDR affinity) to a vCPU id: a vCPU's MPIDR is
+/// its id (Aff0; higher affinity levels zero), wherever it is placed.
 pub fn vcpu_of_target(target: u64, cpus: &CpuMap) -> Option<usize> {
-    cpus.vcpu_on((target & 0xff_00ff_ffff) as usize)
+    if target & 0xff_00ff_ff00 != 0 {
+        return None;
+    }
+    cpus.vcpu(target & 0xff)
 }
 
 /// Decodes a call (`nr` = x0, the function id; `args` = x1..x6).

@@ -9,6 +9,7 @@
 mod calls;
 mod irq;
 mod irqchip;
+mod stage2;
 mod vcpu;
 
 use alloc::vec::Vec;
@@ -91,5 +92,11 @@ impl ArchOps for Arch {
 
     fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu> {
         vcpu::create(setup)
+    }
+
+    /// axaddrspace 0.1.5 never sets a stage-2 descriptor's XN bit: set it
+    /// on every leaf inside the range.
+    fn forbid_execute(stage2_root: axaddrspace::HostPhysAddr, gpa: usize, size: usize) -> usize {
+        stage2::forbid_execute(stage2_root.as_usize() as u64, gpa as u64, size as u64)
     }
 }

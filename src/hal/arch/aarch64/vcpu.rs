@@ -55,7 +55,7 @@ pub fn create(setup: &VcpuSetup<'_>) -> Vec<Vcpu> {
             let config = VcpuConfig {
                 entry: setup.entry,
                 x0: setup.dtb.unwrap_or(0),
-                mpidr: setup.cpus.pcpu_of(id).unwrap_or(id) as u64,
+                mpidr: id as u64,
                 stage2_root: setup.stage2_root.as_usize() as u64,
                 vmid: setup.vm_id as u16,
             };

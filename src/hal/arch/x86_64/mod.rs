@@ -60,6 +60,11 @@ impl ArchOps for Arch {
     /// Caches are coherent with instruction fetch and DMA here.
     fn clean_dcache(_bytes: &[u8]) {}
 
+    /// The page-table crate maps execute permission itself here.
+    fn forbid_execute(_stage2_root: axaddrspace::HostPhysAddr, _gpa: usize, _size: usize) -> usize {
+        0
+    }
+
     fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu> {
         axvm_vcpu::create(setup)
     }

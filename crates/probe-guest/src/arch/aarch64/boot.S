@@ -2,27 +2,22 @@
 //
 // The image starts with a table of entries, one per mode, so that a VM
 // config picks the mode with its entry point (load address + 4 * mode):
-//   +0 conformance suite, +4 benchmarks, +8 isolation fault.
+//   +0 conformance suite, +4 benchmarks, +8 isolation fault, +12 fuzzer,
+//   +16 FP/SIMD isolation, +20 + 4 * k hostile case k.
 
 .section .text.boot, "ax"
 .global _start
 _start:
-    b       suite_entry
-    b       bench_entry
-    b       isolation_entry
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19
+    b       mode_entry_\m
+.endr
 
-suite_entry:
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19
+mode_entry_\m:
     mrs     x20, cntvct_el0
-    mov     x19, #0
+    mov     x19, #\m
     b       primary_common
-bench_entry:
-    mrs     x20, cntvct_el0
-    mov     x19, #1
-    b       primary_common
-isolation_entry:
-    mrs     x20, cntvct_el0
-    mov     x19, #2
-    b       primary_common
+.endr
 
 primary_common:
     ldr     x0, =__stack0_top

@@ -90,3 +90,14 @@ pub fn eoi(iar: u32) {
 pub fn send_sgi(id: u32, targets: u8) {
     gicd_write(gicd::SGIR, (u32::from(targets) << 16) | (id & 0xf));
 }
+
+/// Acknowledges and completes the highest-priority pending interrupt, if
+/// any (even with interrupts masked at the CPU); its id.
+pub fn pending_ack() -> Option<u32> {
+    let iar = ack();
+    if iar & 0x3ff == SPURIOUS {
+        return None;
+    }
+    eoi(iar);
+    Some(iar & 0x3ff)
+}

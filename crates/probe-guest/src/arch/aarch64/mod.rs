@@ -4,7 +4,10 @@
 mod calls;
 mod console;
 mod cpu;
+mod fpcheck;
+mod fuzz;
 mod gic;
+mod hostile;
 
 pub use console::{UART_IRQ, put_byte, uart_irq_arm, uart_irq_disarm};
 pub use cpu::{counter_hz, irq_disable, irq_enable, now, timer_arm, wfi};
@@ -167,4 +170,29 @@ pub fn secondary_entry() -> u64 {
         fn secondary_entry();
     }
     secondary_entry as *const () as u64
+}
+
+/// Modes past the common ones: 3 fuzzer, 4 FP/SIMD isolation, 5 + k
+/// hostile case k. False if `mode` is none of them.
+pub fn extra_mode(mode: u64) -> bool {
+    match mode {
+        3 => fuzz::run(),
+        4 => fpcheck::run(),
+        _ => match hostile::CASES.get((mode - 5) as usize) {
+            Some((name, case)) => {
+                crate::console::println!("probe: hostile case {name}");
+                case();
+            }
+            None => return false,
+        },
+    }
+    true
+}
+
+/// A second CPU started for one of the extra modes goes there instead of
+/// the suite's check.
+pub fn secondary_mode(context: u64) {
+    if context == fpcheck::CONTEXT {
+        fpcheck::secondary();
+    }
 }

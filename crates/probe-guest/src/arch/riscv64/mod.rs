@@ -276,3 +276,11 @@ extern "C" fn trap_handler(scause: u64, sepc: u64, stval: u64) {
         _ => crate::unexpected(0, scause, sepc, stval),
     }
 }
+
+/// No modes past the common ones on riscv64 yet.
+pub fn extra_mode(_mode: u64) -> bool {
+    false
+}
+
+/// No extra modes start a second hart here.
+pub fn secondary_mode(_context: u64) {}

@@ -1,0 +1,263 @@
+//! Hostile cases: each does what a misbehaving guest would, once, in a VM
+//! of its own beside a well-behaved one. The hypervisor must answer each
+//! per the specification or stop this VM with a line naming what it did;
+//! it must never panic, reset the machine or reach the firmware. Lines
+//! `hostile NAME: ...` say what the case saw. A case that is answered ends
+//! with SYSTEM_OFF when every answer was right and with SYSTEM_RESET when
+//! one was not, so the hypervisor's own report of how the VM ended is the
+//! verdict (guests' lines may interleave on the shared UART).
+
+use core::arch::asm;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::calls::{self, fid};
+use super::gic::{self, gicd};
+use crate::console::println;
+
+/// Normal memory in the probe's stage-1 map that no VM region covers.
+const UNMAPPED_NORMAL: u64 = 0x7000_0000;
+/// A region the hostile configs give read access only.
+const READ_ONLY: u64 = 0x4800_0000;
+/// A region the hostile configs give no execute access.
+const NO_EXEC: u64 = 0x4900_0000;
+/// The distributor's guest-physical address.
+const GICD: u64 = 0x0800_0000;
+
+/// The cases, in entry-point order after the fixed modes.
+pub const CASES: &[(&str, fn())] = &[
+    ("fetch-unmapped", fetch_unmapped),
+    ("vector-unmapped", vector_unmapped),
+    ("smc-reset", smc_reset),
+    ("smc-calls", smc_calls),
+    ("ptimer", ptimer),
+    ("mmio-no-syndrome", mmio_no_syndrome),
+    ("cpu-off-last", cpu_off_last),
+    ("cpu-on-bad", cpu_on_bad),
+    ("read-only", read_only),
+    ("no-exec", no_exec),
+    ("vgic-abuse", vgic_abuse),
+    ("hvc-flood", hvc_flood),
+];
+
+fn smc(function: u64, a1: u64, a2: u64, a3: u64) -> u64 {
+    let r: u64;
+    // SAFETY: an SMCCC call by SMC; the callee may clobber x0-x17.
+    unsafe {
+        asm!(
+            "smc #0",
+            inlateout("x0") function => r, inlateout("x1") a1 => _, inlateout("x2") a2 => _,
+            inlateout("x3") a3 => _, lateout("x4") _, lateout("x5") _, lateout("x6") _,
+            lateout("x7") _, lateout("x8") _, lateout("x9") _, lateout("x10") _,
+            lateout("x11") _, lateout("x12") _, lateout("x13") _, lateout("x14") _,
+            lateout("x15") _, lateout("x16") _, lateout("x17") _,
+            options(nostack),
+        );
+    }
+    r
+}
+
+/// Wrong answers seen so far.
+static WRONG: AtomicU32 = AtomicU32::new(0);
+
+fn report(name: &str, what: &str, ok: bool, seen: u64) {
+    let verdict = if ok { "ok" } else { "not ok" };
+    if !ok {
+        WRONG.fetch_add(1, Ordering::Relaxed);
+    }
+    println!("hostile {name}: {verdict}: {what} (saw {seen:#x})");
+}
+
+/// Ends an answered case: SYSTEM_OFF if every answer was right, else
+/// SYSTEM_RESET (which the hypervisor reports differently).
+pub fn finish() {
+    if WRONG.load(Ordering::Relaxed) == 0 {
+        calls::system_off();
+    } else {
+        calls::hvc(0x8400_0009, 0, 0, 0);
+    }
+}
+
+/// Branches to guest-physical memory no region covers.
+fn fetch_unmapped() {
+    println!("hostile fetch-unmapped: branching to {UNMAPPED_NORMAL:#x}");
+    // SAFETY: deliberately invalid; the hypervisor must stop the VM here.
+    unsafe { asm!("blr {0}", in(reg) UNMAPPED_NORMAL, clobber_abi("C")) };
+    println!("hostile fetch-unmapped: not ok: the branch returned");
+}
+
+/// Points the exception vectors at unmapped memory and takes an exception.
+fn vector_unmapped() {
+    println!("hostile vector-unmapped: VBAR_EL1 = {UNMAPPED_NORMAL:#x}, then svc");
+    // SAFETY: deliberately invalid; the exception's vector fetch must stop
+    // the VM.
+    unsafe { asm!("msr vbar_el1, {0}", "isb", "svc #0", in(reg) UNMAPPED_NORMAL, options(nostack)) };
+    println!("hostile vector-unmapped: not ok: the exception returned");
+}
+
+/// PSCI SYSTEM_RESET through SMC: must stop (or reset) this VM only.
+fn smc_reset() {
+    println!("hostile smc-reset: SYSTEM_RESET by smc");
+    smc(0x8400_0009, 0, 0, 0);
+    println!("hostile smc-reset: not ok: SYSTEM_RESET returned");
+}
+
+/// PSCI and SMCCC through SMC are answered by the hypervisor, about vCPUs.
+fn smc_calls() {
+    let version = smc(fid::VERSION, 0, 0, 0);
+    report("smc-calls", "PSCI_VERSION by smc is 1.1", version == 0x1_0001, version);
+    let mpidr: u64;
+    // SAFETY: reading MPIDR_EL1 has no side effects.
+    unsafe { asm!("mrs {0}, mpidr_el1", out(reg) mpidr, options(nomem, nostack)) };
+    let on = smc(fid::AFFINITY_INFO, mpidr & 0xff_00ff_ffff, 0, 0);
+    report("smc-calls", "AFFINITY_INFO(self) by smc is ON", on == 0, on);
+    let suspend = smc(0xC400_0001, 0, 0, 0);
+    report("smc-calls", "CPU_SUSPEND by smc returns SUCCESS", suspend == 0, suspend);
+    let smccc = smc(0x8000_0000, 0, 0, 0);
+    report("smc-calls", "SMCCC_VERSION is 1.1", smccc == 0x1_0001, smccc);
+    let workaround = smc(0x8000_0001, 0x8000_8000, 0, 0);
+    report("smc-calls", "ARCH_FEATURES(WORKAROUND_1) is NOT_SUPPORTED", workaround as i64 == -1, workaround);
+    let unknown = smc(0xC200_1234, 0, 0, 0);
+    report("smc-calls", "an unknown SMC is NOT_SUPPORTED", unknown as i64 == -1, unknown);
+    let unknown_hvc = calls::hvc(0x8600_0042, 1, 2, 3);
+    report("smc-calls", "an unknown HVC is NOT_SUPPORTED", unknown_hvc as i64 == -1, unknown_hvc);
+    if WRONG.load(Ordering::Relaxed) == 0 {
+        println!("hostile smc-calls: SYSTEM_OFF by smc");
+        smc(fid::SYSTEM_OFF, 0, 0, 0);
+    }
+    finish();
+}
+
+/// The EL1 physical timer: TVAL read, a flood of writes, then a real
+/// interrupt through PPI 30.
+fn ptimer() {
+    let tval: u64;
+    // SAFETY: reading the guest's physical timer.
+    unsafe { asm!("mrs {0}, cntp_tval_el0", out(reg) tval, options(nomem, nostack)) };
+    report("ptimer", "CNTP_TVAL_EL0 read", true, tval);
+    for i in 0..100_000u64 {
+        // SAFETY: programming the guest's own physical timer, masked.
+        unsafe { asm!("msr cntp_ctl_el0, {1}", "msr cntp_tval_el0, {0}", in(reg) 1_000_000 + i, in(reg) 3u64, options(nomem, nostack)) };
+    }
+    report("ptimer", "100000 CNTP_TVAL_EL0 writes", true, 100_000);
+    gic::init_cpu(30);
+    let start = super::now();
+    // SAFETY: arm the physical timer 1000 ticks ahead, unmasked.
+    unsafe { asm!("msr cntp_tval_el0, {0}", "msr cntp_ctl_el0, {1}", "isb", in(reg) 1000u64, in(reg) 1u64, options(nomem, nostack)) };
+    let mut fired = false;
+    while super::now() - start < 10_000_000 {
+        let ctl: u64;
+        // SAFETY: reading the guest's physical timer status.
+        unsafe { asm!("mrs {0}, cntp_ctl_el0", out(reg) ctl, options(nomem, nostack)) };
+        if ctl & 4 != 0 && gic::pending_ack() == Some(30) {
+            fired = true;
+            break;
+        }
+    }
+    // SAFETY: disable the physical timer.
+    unsafe { asm!("msr cntp_ctl_el0, xzr", "isb", options(nomem, nostack)) };
+    report("ptimer", "PPI 30 delivered through the virtual GIC", fired, u64::from(fired));
+    finish();
+}
+
+/// Loads without a syndrome from the emulated distributor: a pre-indexed
+/// load is decoded; a pair load must stop the VM, named.
+fn mmio_no_syndrome() {
+    let typer = gic::gicd_read(gicd::TYPER);
+    let (value, base): (u64, u64);
+    // SAFETY: a pre-indexed load of GICD_TYPER (GICD + 4).
+    unsafe {
+        asm!("ldr {v:w}, [{b}, #4]!", v = out(reg) value, b = inout(reg) GICD => base, options(nostack));
+    }
+    report("mmio-no-syndrome", "pre-indexed ldr reads GICD_TYPER", value == u64::from(typer), value);
+    report("mmio-no-syndrome", "pre-indexed ldr writes its base back", base == GICD + 4, base);
+    println!("hostile mmio-no-syndrome: ldp from the distributor");
+    // SAFETY: deliberately an access the hypervisor cannot emulate; it must
+    // stop the VM naming it.
+    unsafe { asm!("ldp {a:w}, {b:w}, [{p}]", a = out(reg) _, b = out(reg) _, p = in(reg) GICD, options(nostack)) };
+    println!("hostile mmio-no-syndrome: not ok: ldp returned");
+}
+
+/// CPU_OFF on the VM's only running vCPU.
+fn cpu_off_last() {
+    println!("hostile cpu-off-last: CPU_OFF on the only vCPU");
+    calls::hvc(fid::CPU_OFF, 0, 0, 0);
+    println!("hostile cpu-off-last: not ok: CPU_OFF returned");
+}
+
+/// CPU_ON with an entry outside guest RAM, and to a CPU the VM lacks.
+fn cpu_on_bad() {
+    let bad_entry = calls::hvc(fid::CPU_ON, 1, 0x3f00_0000, 0);
+    report("cpu-on-bad", "CPU_ON outside RAM is INVALID_ADDRESS", bad_entry as i64 == -9, bad_entry);
+    let bad_target = calls::hvc(fid::CPU_ON, 7, 0x4020_0000, 0);
+    report("cpu-on-bad", "CPU_ON to a missing CPU is INVALID_PARAMETERS", bad_target as i64 == -2, bad_target);
+    let off = calls::hvc(fid::AFFINITY_INFO, 1, 0, 0);
+    report("cpu-on-bad", "the refused CPU is still OFF", off == 1, off);
+    finish();
+}
+
+/// A store to a region the config makes read-only.
+fn read_only() {
+    // SAFETY: reading the region is allowed.
+    let value = unsafe { (READ_ONLY as *const u32).read_volatile() };
+    report("read-only", "reading the read-only region", true, u64::from(value));
+    println!("hostile read-only: storing to {READ_ONLY:#x}");
+    // SAFETY: deliberately forbidden by stage 2; the VM must be stopped.
+    unsafe { (READ_ONLY as *mut u32).write_volatile(0xdead) };
+    println!("hostile read-only: not ok: the store went through");
+}
+
+/// A branch into a region the config makes non-executable.
+fn no_exec() {
+    // SAFETY: the region is writable; `ret` is written, cleaned to the
+    // point of unification and the instruction cache invalidated.
+    unsafe {
+        (NO_EXEC as *mut u32).write_volatile(0xd65f_03c0);
+        asm!("dc cvau, {0}", "dsb ish", "ic ivau, {0}", "dsb ish", "isb", in(reg) NO_EXEC, options(nostack));
+    }
+    println!("hostile no-exec: branching to {NO_EXEC:#x}");
+    // SAFETY: deliberately forbidden by stage 2; the VM must be stopped.
+    unsafe { asm!("blr {0}", in(reg) NO_EXEC, clobber_abi("C")) };
+    println!("hostile no-exec: not ok: the branch returned");
+}
+
+/// Every enable bit, targets past the vCPUs, SGIs to all, 64-bit and byte
+/// accesses, offsets past the registers.
+fn vgic_abuse() {
+    for i in 0..32 {
+        gic::gicd_write(gicd::ISENABLER + 4 * i, u32::MAX);
+        gic::gicd_write(gicd::ITARGETSR + 4 * (8 + i), u32::MAX);
+    }
+    gic::gicd_write(gicd::SGIR, (1 << 24) | 0xf); // all but self
+    gic::gicd_write(gicd::SGIR, (0xff << 16) | 0xf); // every target bit
+    gic::gicd_write(gicd::SGIR, (3 << 24) | 0xf); // reserved filter
+    let mut wide = 0u64;
+    for offset in (0..0x1000u64).step_by(8) {
+        let v: u64;
+        // SAFETY: 64-bit loads from the emulated distributor.
+        unsafe { asm!("ldr {0}, [{1}]", out(reg) v, in(reg) GICD + offset, options(nostack)) };
+        wide |= v;
+    }
+    for offset in (0..0x1000u64).step_by(7) {
+        // SAFETY: byte stores across the emulated distributor frame.
+        unsafe { asm!("strb {0:w}, [{1}]", in(reg) 0xffu64, in(reg) GICD + offset, options(nostack)) };
+    }
+    let past = gic::gicd_read(0xffc);
+    report("vgic-abuse", "64-bit loads read as zero", wide == 0, wide);
+    report("vgic-abuse", "a register past the map reads as zero", past == 0, u64::from(past));
+    for i in 0..32 {
+        gic::gicd_write(gicd::ICENABLER + 4 * i, u32::MAX);
+    }
+    finish();
+}
+
+/// A million null hypercalls.
+fn hvc_flood() {
+    let mut failures = 0u64;
+    for _ in 0..1_000_000u32 {
+        if calls::hvc(psci::HV_CALL_NULL, 0, 0, 0) != 0 {
+            failures += 1;
+        }
+    }
+    report("hvc-flood", "1000000 null hypercalls answered 0", failures == 0, failures);
+    finish();
+}

@@ -1,0 +1,70 @@
+//! aarch64: hostile guests. Twelve VMs on physical CPU 1 each misbehave in
+//! one way (configs in `configs/hostile/`), beside the ArceOS guest on CPU
+//! 0 and an FP/SIMD isolation check whose two vCPUs share CPU 1 with them.
+//! Each hostile VM must be answered per the specification or stopped with
+//! a line naming what it did; the ArceOS guest must finish; nothing may
+//! panic; the hypervisor must power off. The guest-side fuzzer runs in an
+//! image of its own.
+//!
+//! Guests print at once on one UART, so their lines may interleave: the
+//! verdicts come from the hypervisor's closing report, printed after every
+//! VM stopped. A case that is answered powers off when every answer was
+//! right and asks for a reset when one was not.
+//!
+//! Ignored under plain `cargo test`; `make test` builds the images.
+
+use std::time::Duration;
+
+use qemu_boot_tests::{Arch, image_dir, qemu_command, run};
+
+const TIMEOUT: Duration = Duration::from_secs(180);
+
+fn ended(id: u32, name: &str, how: &str) -> String {
+    format!("axvisor: VM[{id}] {name}: {how}")
+}
+
+fn fault(id: u32, name: &str, what: &str) -> String {
+    ended(id, name, &format!("stopped on a fault: VM[{id}] vCPU[0]: {what}"))
+}
+
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn hostile_guests_are_answered_or_stopped_and_the_others_go_on() {
+    let image = image_dir().join("axvisor-aarch64-hostile.bin");
+    let run = run(qemu_command(Arch::Aarch64, &image, 2, "256M"), TIMEOUT);
+    // Stopped, each with the line that names what it did.
+    run.assert_line(&fault(10, "hostile-fetch-unmapped", "instruction fetch at unmapped guest-physical address 0x70000000"));
+    run.assert_line(&fault(11, "hostile-vector-unmapped", "instruction fetch at unmapped guest-physical address 0x70000200"));
+    run.assert_line(&fault(15, "hostile-mmio-no-syndrome", "load/store pair (LDP/STP) (ESR 0x92000007"));
+    run.assert_line(&fault(18, "hostile-read-only", "write to a read-only region (ESR"));
+    run.assert_line(&fault(19, "hostile-no-exec", "instruction fetch from a no-execute region (ESR"));
+    run.assert_line(&ended(12, "hostile-smc-reset", "asked for a reset (not emulated): stopped"));
+    run.assert_line(&ended(16, "hostile-cpu-off-last", "turned its last vCPU off: stopped"));
+    // Answered per the specification: every answer right, then SYSTEM_OFF
+    // (smc-calls and mmio-no-syndrome check their answers before the end
+    // above; a wrong one would have asked for a reset instead).
+    for (id, name) in [(13, "smc-calls"), (14, "ptimer"), (17, "cpu-on-bad"), (20, "vgic-abuse"), (21, "hvc-flood")] {
+        run.assert_line(&ended(id, &format!("hostile-{name}"), "powered off"));
+    }
+    // Two vCPUs sharing CPU 1 keep their own FP/SIMD registers.
+    run.assert_line(&ended(31, "fp-simd", "powered off"));
+    // The well-behaved guest finishes, and the hypervisor with it.
+    run.assert_line(&ended(1, "arceos", "powered off"));
+    run.assert_line("all VMs stopped (14 booted, 0 rejected, 5 stopped on a fault)");
+    run.assert_clean_exit();
+}
+
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn fuzzer_runs_ten_thousand_operations_and_only_its_vm_stops() {
+    let image = image_dir().join("axvisor-aarch64-fuzz.bin");
+    let run = run(qemu_command(Arch::Aarch64, &image, 2, "256M"), TIMEOUT);
+    run.assert_line("fuzz: seed 1, 10000 operations");
+    run.assert_line("fuzz: 10000 ops done");
+    // Its last operation, an unmapped read, is reached only after all the
+    // others and stops only this VM.
+    run.assert_line(&fault(30, "fuzz", "read of 2 bytes at unmapped guest-physical address 0x3f000a5c"));
+    run.assert_line(&ended(1, "arceos", "powered off"));
+    run.assert_line("all VMs stopped (2 booted, 0 rejected, 1 stopped on a fault)");
+    run.assert_clean_exit();
+}
