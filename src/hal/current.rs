@@ -9,8 +9,9 @@ use axtask::WaitQueue;
 
 use super::arch::{Arch, ArchOps};
 
-/// Interrupt vectors the queue holds (0..256).
-const VECTORS: usize = 256;
+/// Interrupt vectors the queue holds: interrupt ids 0..256, and room for
+/// an architecture to encode more (an SGI with its sender on aarch64).
+const VECTORS: usize = 384;
 
 /// The interrupts waiting for one vCPU, and where its task waits.
 pub struct IrqQueue {

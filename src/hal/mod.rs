@@ -34,3 +34,12 @@ pub fn this_cpu() -> usize {
 pub fn cpu_count() -> usize {
     axhal::cpu_num()
 }
+
+/// Whether `[start, start + size)` overlaps the host's RAM (the
+/// hypervisor's own memory, or memory it gives VMs).
+pub fn is_host_ram(start: usize, size: usize) -> bool {
+    let end = start.saturating_add(size);
+    axhal::mem::memory_regions()
+        .filter(|r| !r.flags.contains(axhal::mem::MemRegionFlags::DEVICE))
+        .any(|r| start < r.paddr.as_usize() + r.size && r.paddr.as_usize() < end)
+}

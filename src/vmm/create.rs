@@ -42,6 +42,15 @@ pub enum VmError {
     /// Reading an image from the boot disk failed.
     #[cfg(feature = "fs")]
     Disk(DiskError),
+    /// A passthrough device's host range is host RAM.
+    PassthroughRam {
+        /// Index in `devices.passthrough_devices`.
+        index: usize,
+        /// Its name.
+        name: alloc::string::String,
+        /// Its host-physical base.
+        hpa: usize,
+    },
     /// An image does not fit in one memory region.
     ImagePlacement {
         /// Guest-physical load address.
@@ -68,6 +77,10 @@ impl fmt::Display for VmError {
             Self::Dtb(e) => write!(f, "device tree: {e}"),
             #[cfg(feature = "fs")]
             Self::Disk(e) => write!(f, "{e}"),
+            Self::PassthroughRam { index, name, hpa } => write!(
+                f,
+                "devices.passthrough_devices[{index}] = \"{name}\" at {hpa:#x}: host RAM; a guest never gets the hypervisor's or another VM's memory"
+            ),
             Self::ImagePlacement { load, size } => {
                 write!(f, "kernel: an image of {size:#x} bytes at {load:#x} does not fit in one memory region")
             }
@@ -103,6 +116,11 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     let loads = [Some(k.kernel_load_addr), k.bios_load_addr, k.dtb_load_addr, k.ramdisk_load_addr];
     let dtb = k.dtb_load_addr;
 
+    for (index, dev) in passthrough.iter().enumerate() {
+        if hal::is_host_ram(dev.base_hpa, dev.length) {
+            return Err(VmError::PassthroughRam { index, name: dev.name.clone(), hpa: dev.base_hpa });
+        }
+    }
     let ax = AxVm::new(AxVMConfig::from(cfg)).map_err(step("creating the VM"))?;
     for region in &regions {
         let layout = Layout::from_size_align(region.size, RAM_ALIGN).map_err(|_| VmError::Unsupported {

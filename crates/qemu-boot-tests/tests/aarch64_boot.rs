@@ -35,7 +35,10 @@ fn bad_configs_are_rejected_and_the_good_vm_still_boots() {
         "VM config crates/qemu-boot-tests/configs/image-too-large.toml: kernel.kernel_path = \"../../../target/guests/arceos-hello-aarch64.bin\": image is",
     );
     run.assert_line("VM config crates/qemu-boot-tests/configs/no-such-file.toml: the file could not be read");
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/passthrough-ram.toml: devices.passthrough_devices[0] = \"host-ram\" at 0x40000000: host RAM",
+    );
     run.assert_line("Hello, world! (ArceOS guest)");
-    run.assert_line("all VMs stopped (1 booted, 3 rejected, 0 stopped on a fault)");
+    run.assert_line("all VMs stopped (1 booted, 4 rejected, 0 stopped on a fault)");
     run.assert_clean_exit();
 }

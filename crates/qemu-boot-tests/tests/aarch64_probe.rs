@@ -12,7 +12,7 @@ use qemu_boot_tests::{Arch, bare_command, image_dir, qemu_command, run};
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Checks the suite runs inside the guest (7 is its own VM, 8 is checked
 /// from the host side).
-const GUEST_CHECKS: [&str; 7] = [
+const GUEST_CHECKS: [&str; 8] = [
     "hypercall",
     "emulated-mmio",
     "virtual-timer-interrupt",
@@ -20,6 +20,7 @@ const GUEST_CHECKS: [&str; 7] = [
     "smp-cpu-on-ipi",
     "psci-version-features",
     "device-interrupt",
+    "gic-conformance",
 ];
 
 #[test]

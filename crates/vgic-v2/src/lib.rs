@@ -219,6 +219,8 @@ impl Distributor {
                 _ if i < self.irqs / 16 => self.spi_config[i - 2],
                 _ => 0,
             },
+            // ArchRev 2: a GICv2.
+            Reg::Icpidr2 => 0x2B,
             Reg::Sgir | Reg::Unmodelled => 0,
         }
     }

@@ -23,6 +23,8 @@ pub mod offset {
     pub const ICFGR: usize = 0xC00;
     /// Software-generated interrupt.
     pub const SGIR: usize = 0xF00;
+    /// Peripheral ID 2: the architecture revision in bits 7:4.
+    pub const ICPIDR2: usize = 0xFE8;
     /// Size of the distributor's register frame.
     pub const FRAME_SIZE: usize = 0x1000;
 }
@@ -41,6 +43,7 @@ pub(crate) enum Reg {
     Targets(usize),
     Config(usize),
     Sgir,
+    Icpidr2,
     /// Reserved, or architected but not modelled (pending, active, IDs):
     /// reads as zero, writes ignored.
     Unmodelled,
@@ -54,6 +57,7 @@ pub(crate) fn decode(offset: usize) -> Reg {
         TYPER => Reg::Typer,
         IIDR => Reg::Iidr,
         SGIR => Reg::Sgir,
+        ICPIDR2 => Reg::Icpidr2,
         0x080..0x100 => Reg::Group(index(IGROUPR)),
         0x100..0x180 => Reg::SetEnable(index(ISENABLER)),
         0x180..0x200 => Reg::ClearEnable(index(ICENABLER)),

@@ -137,3 +137,29 @@ fn generated_device_tree_needs_its_size() {
     let msg = rejected(&text, 16);
     assert!(msg.contains("(generated device tree)"), "{msg}");
 }
+
+#[test]
+fn partial_passthrough_interrupt_controllers_are_refused() {
+    for ty in ["0x20", "0x21", "0x22", "0x30"] {
+        let text = bend("emu_devices = []", &format!("emu_devices = [[\"gppt\", 0x0800_0000, 0x1_0000, 0, {ty}, []]]"));
+        let msg = rejected(&text, 16);
+        assert!(msg.starts_with("devices.emu_devices[0].emu_type = "), "{msg}");
+        assert!(msg.contains("partial-passthrough interrupt controllers are not supported"), "{msg}");
+    }
+}
+
+#[test]
+fn a_second_interrupt_controller_is_refused() {
+    let two = "emu_devices = [[\"vgic-v2\", 0x0800_0000, 0x1000, 0, 0x1, [0x0801_0000]], [\"vgic-b\", 0x0810_0000, 0x1000, 0, 0x1, [0x0811_0000]]]";
+    let msg = rejected(&bend("emu_devices = []", two), 16);
+    assert_eq!(msg, "devices.emu_devices[1].emu_type = \"0x1\": a VM has one interrupt controller");
+}
+
+#[test]
+fn reserved_host_memory_regions_are_refused() {
+    let text = bend("[[0x4000_0000, 0x800_0000, 0x7, 0]]", "[[0x4000_0000, 0x800_0000, 0x7, 2]]");
+    assert_eq!(
+        rejected(&text, 16),
+        "kernel.memory_regions[0].map_type = 2: 2 (reserved host memory) would give the guest host memory; use 0 (allocated)"
+    );
+}

@@ -4,7 +4,7 @@
 //! fixed host mappings (no driver lock), so the IRQ handlers and the exit
 //! path never wait on the interrupt-controller driver.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use axvisor_api::memory::PhysAddr;
 use axvisor_api::vmm::InterruptVector;
@@ -32,7 +32,10 @@ const LR_VID_MASK: u32 = 0x3ff;
 const LR_EOI: u32 = 1 << 19;
 const LR_PRIORITY_SHIFT: u32 = 23;
 const LR_PENDING: u32 = 1 << 28;
+const LR_ACTIVE: u32 = 2 << 28;
 const LR_STATE_MASK: u32 = 3 << 28;
+const LR_CPUID_SHIFT: u32 = 10;
+const LR_CPUID_MASK: u32 = 7 << LR_CPUID_SHIFT;
 
 /// The PPIs of the EL1 virtual and physical timers, which guests own, and
 /// of the GICv2 maintenance interrupt.
@@ -215,11 +218,19 @@ pub fn load_cpu_interface(saved: &SavedCpuInterface) {
     write(&GICH, GICH_APR, saved.apr);
 }
 
-/// Puts `vector` in a free list register with `priority` (8-bit, as the
-/// guest sees it). True if it is now pending (or already was); false if
-/// every list register is busy, so the caller keeps it queued.
-pub fn inject(vector: usize, priority: u8) -> bool {
+/// Makes interrupt `intid` pending for the vCPU loaded on this CPU, at
+/// `priority` (8-bit, as the guest sees it); an SGI carries the vCPU that
+/// sent it (`source`). One that is active already becomes pending and
+/// active. True once it is pending (or already was); false if every list
+/// register is busy, so the caller keeps it queued.
+pub fn inject(intid: usize, source: usize, priority: u8) -> bool {
+    if is_guest_timer(intid) && !guest_timer_firing(intid) {
+        // A queued edge of a timer the guest has since disabled, masked
+        // or reprogrammed: the line is low, so it is withdrawn.
+        return true;
+    }
     let lrs = LIST_REGS.load(Ordering::Relaxed);
+    let key = (intid as u32 & LR_VID_MASK) | ((source as u32 & 7) << LR_CPUID_SHIFT);
     let mut free = None;
     // An LR the guest EOI'd stays out of use until its maintenance
     // interrupt has re-enabled what it forwarded.
@@ -230,15 +241,76 @@ pub fn inject(vector: usize, priority: u8) -> bool {
             continue;
         }
         let value = read(&GICH, GICH_LR0 + 4 * lr);
-        if (value & LR_VID_MASK) as usize == vector && value & LR_STATE_MASK != 0 {
+        if value & (LR_VID_MASK | LR_CPUID_MASK) == key && value & LR_STATE_MASK != 0 {
+            if value & LR_STATE_MASK == LR_ACTIVE {
+                write(&GICH, GICH_LR0 + 4 * lr, value | LR_PENDING);
+            }
             return true;
         }
     }
     let Some(lr) = free else { return false };
-    let eoi = if is_forwarded(vector) { LR_EOI } else { 0 };
-    let value = (vector as u32 & LR_VID_MASK) | eoi | (u32::from(priority >> 3) << LR_PRIORITY_SHIFT) | LR_PENDING;
+    let eoi = if is_forwarded(intid) { LR_EOI } else { 0 };
+    let value = key | eoi | (u32::from(priority >> 3) << LR_PRIORITY_SHIFT) | LR_PENDING;
     write(&GICH, GICH_LR0 + 4 * lr, value);
+    if is_guest_timer(intid) {
+        timer_in_lr().store(true, Ordering::Relaxed);
+    }
     true
+}
+
+/// Per CPU: set when a guest timer interrupt was put in a list register;
+/// the entry path then checks that its line is still high.
+static TIMER_IN_LR: [AtomicBool; MAX_TRACKED_CPUS] = [const { AtomicBool::new(false) }; MAX_TRACKED_CPUS];
+const MAX_TRACKED_CPUS: usize = 64;
+
+fn timer_in_lr() -> &'static AtomicBool {
+    &TIMER_IN_LR[crate::hal::this_cpu() % MAX_TRACKED_CPUS]
+}
+
+fn is_guest_timer(intid: usize) -> bool {
+    intid == VTIMER_PPI || intid == PTIMER_PPI
+}
+
+/// Whether the loaded guest's timer behind `ppi` asserts its interrupt:
+/// enabled, not masked, condition met.
+fn guest_timer_firing(ppi: usize) -> bool {
+    let ctl: u64;
+    // SAFETY: reading the loaded guest's timer control has no side effects.
+    unsafe {
+        if ppi == VTIMER_PPI {
+            core::arch::asm!("mrs {0}, cntv_ctl_el0", out(reg) ctl, options(nomem, nostack));
+        } else {
+            core::arch::asm!("mrs {0}, cntp_ctl_el0", out(reg) ctl, options(nomem, nostack));
+        }
+    }
+    ctl & 0b111 == 0b101
+}
+
+/// Before entering the guest: a timer interrupt still only pending in a
+/// list register whose timer the guest has since turned off, masked or
+/// moved is taken back (the timers are level-triggered), and its physical
+/// PPI let in again.
+#[inline]
+pub fn withdraw_stale_timer_irqs() {
+    let flag = timer_in_lr();
+    if !flag.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut still = false;
+    for lr in 0..LIST_REGS.load(Ordering::Relaxed) {
+        let value = read(&GICH, GICH_LR0 + 4 * lr);
+        let intid = (value & LR_VID_MASK) as usize;
+        if value & LR_STATE_MASK == 0 || !is_guest_timer(intid) {
+            continue;
+        }
+        if value & LR_STATE_MASK == LR_PENDING && !guest_timer_firing(intid) {
+            write(&GICH, GICH_LR0 + 4 * lr, 0);
+            write(&GICD, GICD_ISENABLER0, 1 << intid);
+        } else {
+            still = true;
+        }
+    }
+    flag.store(still, Ordering::Relaxed);
 }
 
 /// A guest timer fired on this CPU: hold the physical PPI off until the
@@ -293,7 +365,7 @@ mod arch_api_impl {
     use super::*;
 
     extern fn hardware_inject_virtual_interrupt(vector: InterruptVector) {
-        if !inject(vector as usize, DEFAULT_PRIORITY) {
+        if !inject(vector as usize, 0, DEFAULT_PRIORITY) {
             warn!("virtual interrupt {vector} not injected: every list register is busy");
         }
     }

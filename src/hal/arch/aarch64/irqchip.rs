@@ -17,6 +17,16 @@ use crate::hal::arch::{DeviceWindow, IrqChipOps};
 
 /// Interrupt ids the virtual distributor offers (SGIs, PPIs and 224 SPIs).
 const VIRQS: usize = 256;
+/// SGIs are queued with their sender: vector `SGI_FROM + 8 * id + source`.
+const SGI_FROM: usize = VIRQS;
+
+/// The (interrupt id, sending vCPU) a queued vector stands for.
+pub fn decode_vector(vector: usize) -> (usize, usize) {
+    match vector.checked_sub(SGI_FROM) {
+        Some(sgi) => (sgi / 8, sgi % 8),
+        None => (vector, 0),
+    }
+}
 
 /// The virtual GICv2 of one VM. Its lock is taken by the device-interrupt
 /// forwarding handler too, so it keeps interrupts off while held.
@@ -60,7 +70,8 @@ impl IrqChipOps for VirtualGic {
 
     fn write(&self, vcpu: usize, offset: usize, width: u8, value: u64) -> Option<Ipi> {
         let sgi = self.dist.lock().write(vcpu, offset, usize::from(width), value as u32)?;
-        Some(Ipi { vector: usize::from(sgi.id), targets: u64::from(sgi.targets) })
+        // A GICv2 serves at most 8 vCPUs, so the sender fits in 3 bits.
+        Some(Ipi { vector: SGI_FROM + 8 * usize::from(sgi.id) + (vcpu & 7), targets: u64::from(sgi.targets) })
     }
 
     /// The guest's chosen target, or vCPU 0 until it chose one.
@@ -74,7 +85,8 @@ impl IrqChipOps for VirtualGic {
     }
 
     fn deliverable(&self, vcpu: usize, vector: usize) -> Option<u8> {
+        let (intid, _) = decode_vector(vector);
         let dist = self.dist.lock();
-        dist.deliverable(vcpu, vector).then(|| dist.priority(vcpu, vector))
+        dist.deliverable(vcpu, intid).then(|| dist.priority(vcpu, intid))
     }
 }

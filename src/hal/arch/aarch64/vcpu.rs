@@ -13,7 +13,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use a64_vcpu::{Exit as HwExit, VcpuConfig};
 use exit_dispatch::{Access, Answer, Exit, GuestVcpu, MmioRead, Trap};
 
-use super::{calls, irq};
+use super::{calls, irq, irqchip};
 use crate::hal::VcpuError;
 use crate::hal::arch::{CpuMap, VcpuOps, VcpuSetup};
 
@@ -174,6 +174,7 @@ impl VcpuOps for Vcpu {
     #[inline]
     fn run(&self, cpus: &CpuMap) -> Result<Exit, VcpuError> {
         self.ensure_loaded();
+        irq::withdraw_stale_timer_irqs();
         let hw = &mut self.state().hw;
         let exit = hw.run();
         Ok(Self::decode(hw, exit, cpus))
@@ -196,6 +197,7 @@ impl VcpuOps for Vcpu {
 
     fn inject(&self, vector: usize, priority: Option<u8>) -> bool {
         self.ensure_loaded();
-        irq::inject(vector, priority.unwrap_or(irq::DEFAULT_PRIORITY))
+        let (intid, source) = irqchip::decode_vector(vector);
+        irq::inject(intid, source, priority.unwrap_or(irq::DEFAULT_PRIORITY))
     }
 }

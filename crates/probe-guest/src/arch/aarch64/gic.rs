@@ -101,3 +101,10 @@ pub fn pending_ack() -> Option<u32> {
     eoi(iar);
     Some(iar & 0x3ff)
 }
+
+/// The highest-priority pending interrupt's id, without acknowledging it.
+pub fn highest_pending() -> u32 {
+    const GICC_HPPIR: usize = 0x18;
+    // SAFETY: reading HPPIR has no side effects.
+    (unsafe { ((GICC + GICC_HPPIR) as *const u32).read_volatile() }) & 0x3ff
+}

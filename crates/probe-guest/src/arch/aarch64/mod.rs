@@ -7,6 +7,7 @@ mod cpu;
 mod fpcheck;
 mod fuzz;
 mod gic;
+mod gicconf;
 mod hostile;
 
 pub use console::{UART_IRQ, put_byte, uart_irq_arm, uart_irq_disarm};
@@ -192,7 +193,14 @@ pub fn extra_mode(mode: u64) -> bool {
 /// A second CPU started for one of the extra modes goes there instead of
 /// the suite's check.
 pub fn secondary_mode(context: u64) {
-    if context == fpcheck::CONTEXT {
-        fpcheck::secondary();
+    match context {
+        fpcheck::CONTEXT => fpcheck::secondary(),
+        gicconf::SGI_BACK_CONTEXT => gicconf::send_back(),
+        _ => {}
     }
+}
+
+/// Check 10: the virtual GIC's conformance where emulations cut corners.
+pub fn gic_conformance_check(under_hv: bool) -> Option<Outcome> {
+    Some(gicconf::check(under_hv))
 }

@@ -1,0 +1,94 @@
+//! Check 10: the virtual GIC as the GICv2 architecture says, where an
+//! emulation most easily cuts corners: the distributor's ID register, an
+//! SGI that arrives while the same one is active, the sender of an SGI,
+//! and a level-triggered timer interrupt that goes away with its line.
+//! Interrupts stay masked at the CPU: the check polls the CPU interface.
+
+use super::gic::{self, gicd, SPURIOUS};
+use super::{calls, cpu};
+use crate::suite::{Outcome, ensure, wait_for};
+
+/// The CPU_ON context that makes the second CPU send [`SGI_BACK`] to CPU 0.
+pub const SGI_BACK_CONTEXT: u64 = 0x5ec0_5610;
+const SGI_SELF: u32 = 3;
+const SGI_BACK: u32 = 4;
+
+/// Acknowledges interrupt `id` within `ticks`; completes and skips others.
+fn wait_ack(id: u32, ticks: u64) -> Option<u32> {
+    let mut found = None;
+    wait_for(ticks, || {
+        let iar = gic::ack();
+        match iar & 0x3ff {
+            SPURIOUS => false,
+            got if got == id => {
+                found = Some(iar);
+                true
+            }
+            _ => {
+                gic::eoi(iar);
+                false
+            }
+        }
+    });
+    found
+}
+
+fn send_self(id: u32) {
+    gic::gicd_write(gicd::SGIR, (2 << 24) | id);
+}
+
+/// The check; `under_hv` adds an exit where only the hypervisor needs one.
+pub fn check(under_hv: bool) -> Outcome {
+    let hz = cpu::counter_hz();
+    cpu::irq_disable();
+    let pidr2 = gic::gicd_read(0xFE8);
+    ensure((pidr2 >> 4) & 0xf == 2, "GICD_ICPIDR2 does not report a GICv2", u64::from(pidr2))?;
+
+    // An SGI raised again while active becomes pending and active.
+    gic::init_cpu(SGI_SELF);
+    send_self(SGI_SELF);
+    let first = wait_ack(SGI_SELF, hz);
+    ensure(first.is_some(), "a self-SGI never arrived", 0)?;
+    send_self(SGI_SELF);
+    gic::eoi(first.unwrap_or(0));
+    let second = wait_ack(SGI_SELF, hz);
+    ensure(second.is_some(), "an SGI raised while the same one was active was lost", 0)?;
+    gic::eoi(second.unwrap_or(0));
+
+    // An SGI names its sender.
+    gic::init_cpu(SGI_BACK);
+    let started = super::cpu_on(1, super::secondary_entry(), SGI_BACK_CONTEXT);
+    ensure(started.is_ok(), "starting the second CPU failed", started.err().unwrap_or(0))?;
+    let back = wait_ack(SGI_BACK, hz);
+    ensure(back.is_some(), "the second CPU's SGI never arrived", 0)?;
+    let iar = back.unwrap_or(0);
+    gic::eoi(iar);
+    ensure((iar >> 10) & 7 == 1, "an SGI from CPU 1 did not name CPU 1 as its sender", u64::from(iar))?;
+    ensure(wait_for(hz, || super::cpu_is_off(1)), "the second CPU did not turn off", 0)?;
+
+    // A timer interrupt whose timer is turned off before it is taken is gone.
+    super::timer_irq_enable_this_cpu();
+    cpu::timer_arm(cpu::now() + hz / 1000);
+    let pending = wait_for(hz, || gic::highest_pending() == gic::VTIMER_PPI);
+    ensure(pending, "the timer interrupt never became pending", 0)?;
+    cpu::timer_disable();
+    if under_hv {
+        // The hypervisor sees the timer's state when the vCPU exits.
+        calls::hvc(psci::HV_CALL_NULL, 0, 0, 0);
+    }
+    let stale = gic::ack();
+    if stale & 0x3ff != SPURIOUS {
+        gic::eoi(stale);
+    }
+    ensure(stale & 0x3ff == SPURIOUS, "a disabled timer's interrupt was still delivered", u64::from(stale))
+}
+
+/// The second CPU's part: send [`SGI_BACK`] to CPU 0, turn off.
+pub fn send_back() -> ! {
+    cpu::mmu_enable(false);
+    gic::send_sgi(SGI_BACK, 1);
+    calls::hvc(calls::fid::CPU_OFF, 0, 0, 0);
+    loop {
+        cpu::wfi();
+    }
+}
