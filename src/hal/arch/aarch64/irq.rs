@@ -4,7 +4,7 @@
 //! fixed host mappings (no driver lock), so the IRQ handlers and the exit
 //! path never wait on the interrupt-controller driver.
 
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use axvisor_api::memory::PhysAddr;
 use axvisor_api::vmm::InterruptVector;
@@ -253,18 +253,22 @@ pub fn inject(intid: usize, source: usize, priority: u8) -> bool {
     let value = key | eoi | (u32::from(priority >> 3) << LR_PRIORITY_SHIFT) | LR_PENDING;
     write(&GICH, GICH_LR0 + 4 * lr, value);
     if is_guest_timer(intid) {
-        timer_in_lr().store(true, Ordering::Relaxed);
+        timers_in_lrs().fetch_or(timer_bit(intid), Ordering::Relaxed);
     }
     true
 }
 
-/// Per CPU: set when a guest timer interrupt was put in a list register;
-/// the entry path then checks that its line is still high.
-static TIMER_IN_LR: [AtomicBool; MAX_TRACKED_CPUS] = [const { AtomicBool::new(false) }; MAX_TRACKED_CPUS];
+/// Per CPU: which guest timer interrupts (bit 0 virtual, bit 1 physical)
+/// were put in a list register; the entry path then checks their lines.
+static TIMERS_IN_LRS: [AtomicU8; MAX_TRACKED_CPUS] = [const { AtomicU8::new(0) }; MAX_TRACKED_CPUS];
 const MAX_TRACKED_CPUS: usize = 64;
 
-fn timer_in_lr() -> &'static AtomicBool {
-    &TIMER_IN_LR[crate::hal::this_cpu() % MAX_TRACKED_CPUS]
+fn timers_in_lrs() -> &'static AtomicU8 {
+    &TIMERS_IN_LRS[crate::hal::this_cpu() % MAX_TRACKED_CPUS]
+}
+
+fn timer_bit(ppi: usize) -> u8 {
+    if ppi == VTIMER_PPI { 1 } else { 2 }
 }
 
 fn is_guest_timer(intid: usize) -> bool {
@@ -286,31 +290,34 @@ fn guest_timer_firing(ppi: usize) -> bool {
     ctl & 0b111 == 0b101
 }
 
-/// Before entering the guest: a timer interrupt still only pending in a
+/// When interrupts are injected: a timer interrupt still only pending in a
 /// list register whose timer the guest has since turned off, masked or
 /// moved is taken back (the timers are level-triggered), and its physical
 /// PPI let in again.
 #[inline]
 pub fn withdraw_stale_timer_irqs() {
-    let flag = timer_in_lr();
-    if !flag.load(Ordering::Relaxed) {
+    let flags = timers_in_lrs();
+    let injected = flags.load(Ordering::Relaxed);
+    if injected == 0 {
         return;
     }
-    let mut still = false;
+    // A timer whose line is still high keeps its list register.
+    let stale = [VTIMER_PPI, PTIMER_PPI]
+        .into_iter()
+        .filter(|&ppi| injected & timer_bit(ppi) != 0 && !guest_timer_firing(ppi))
+        .fold(0u8, |bits, ppi| bits | timer_bit(ppi));
+    if stale == 0 {
+        return;
+    }
     for lr in 0..LIST_REGS.load(Ordering::Relaxed) {
         let value = read(&GICH, GICH_LR0 + 4 * lr);
         let intid = (value & LR_VID_MASK) as usize;
-        if value & LR_STATE_MASK == 0 || !is_guest_timer(intid) {
-            continue;
-        }
-        if value & LR_STATE_MASK == LR_PENDING && !guest_timer_firing(intid) {
+        if is_guest_timer(intid) && stale & timer_bit(intid) != 0 && value & LR_STATE_MASK == LR_PENDING {
             write(&GICH, GICH_LR0 + 4 * lr, 0);
             write(&GICD, GICD_ISENABLER0, 1 << intid);
-        } else {
-            still = true;
         }
     }
-    flag.store(still, Ordering::Relaxed);
+    flags.fetch_and(!stale, Ordering::Relaxed);
 }
 
 /// A guest timer fired on this CPU: hold the physical PPI off until the

@@ -174,7 +174,6 @@ impl VcpuOps for Vcpu {
     #[inline]
     fn run(&self, cpus: &CpuMap) -> Result<Exit, VcpuError> {
         self.ensure_loaded();
-        irq::withdraw_stale_timer_irqs();
         let hw = &mut self.state().hw;
         let exit = hw.run();
         Ok(Self::decode(hw, exit, cpus))
@@ -197,6 +196,7 @@ impl VcpuOps for Vcpu {
 
     fn inject(&self, vector: usize, priority: Option<u8>) -> bool {
         self.ensure_loaded();
+        irq::withdraw_stale_timer_irqs();
         let (intid, source) = irqchip::decode_vector(vector);
         irq::inject(intid, source, priority.unwrap_or(irq::DEFAULT_PRIORITY))
     }

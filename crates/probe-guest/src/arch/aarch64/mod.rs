@@ -201,6 +201,6 @@ pub fn secondary_mode(context: u64) {
 }
 
 /// Check 10: the virtual GIC's conformance where emulations cut corners.
-pub fn gic_conformance_check(under_hv: bool) -> Option<Outcome> {
-    Some(gicconf::check(under_hv))
+pub fn gic_conformance_check() -> Option<Outcome> {
+    Some(gicconf::check())
 }

@@ -286,6 +286,6 @@ pub fn extra_mode(_mode: u64) -> bool {
 pub fn secondary_mode(_context: u64) {}
 
 /// Check 10 is about the GIC.
-pub fn gic_conformance_check(_under_hv: bool) -> Option<crate::suite::Outcome> {
+pub fn gic_conformance_check() -> Option<crate::suite::Outcome> {
     None
 }
