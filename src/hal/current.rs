@@ -35,6 +35,13 @@ impl IrqQueue {
         true
     }
 
+    /// Drops everything queued.
+    pub fn clear(&self) {
+        for word in &self.pending {
+            word.store(0, Ordering::Release);
+        }
+    }
+
     /// Whether any interrupt is queued.
     pub fn has_pending(&self) -> bool {
         self.pending.iter().any(|w| w.load(Ordering::Acquire) != 0)

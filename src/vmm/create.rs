@@ -89,6 +89,41 @@ impl fmt::Display for VmError {
     }
 }
 
+/// What a VM loads at boot, kept for the resets the guest asks for.
+pub struct BootImages {
+    /// Kernel, BIOS, device tree, ramdisk.
+    images: images::Images,
+    /// Where each goes.
+    loads: [Option<usize>; 4],
+    /// RAM regions (guest-physical start, size), cleared before loading.
+    ram: Vec<(usize, usize)>,
+    /// vCPU 0's entry point.
+    pub entry: u64,
+    /// x0 / a1 at entry: the device tree's address, or 0.
+    pub dtb: u64,
+}
+
+/// Clears the VM's RAM and loads its images again, for a reset; no vCPU of
+/// it runs.
+pub fn reload(vm: &Vm) -> Result<(), VmError> {
+    let boot = &vm.boot;
+    for &(gpa, size) in &boot.ram {
+        hal::load_guest_memory(&vm.ax, gpa, size, |bytes| bytes.fill(0)).ok_or(VmError::ImagePlacement { load: gpa, size })?;
+    }
+    load_images(&vm.ax, &boot.images, boot.loads)
+}
+
+fn load_images(ax: &AxVm, images: &images::Images, loads: [Option<usize>; 4]) -> Result<(), VmError> {
+    for (image, load) in images.iter().zip(loads) {
+        if let (Some(image), Some(load)) = (image, load) {
+            let placement = VmError::ImagePlacement { load, size: image.len() };
+            hal::load_guest_memory(ax, load, image.len(), |dest| image.copy_to(dest)).ok_or(placement)??;
+            debug!("loaded {:#x} bytes at GPA {load:#x}", image.len());
+        }
+    }
+    Ok(())
+}
+
 fn step(step: &'static str) -> impl FnOnce(AxError) -> VmError {
     move |error| VmError::Create { step, error }
 }
@@ -143,13 +178,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
             restrict(&ax, region.gpa, region.size, region.flags)?;
         }
     }
-    for (image, load) in images.iter().zip(loads) {
-        if let (Some(image), Some(load)) = (image, load) {
-            let placement = VmError::ImagePlacement { load, size: image.len() };
-            hal::load_guest_memory(&ax, load, image.len(), |dest| image.copy_to(dest)).ok_or(placement)??;
-            debug!("loaded {:#x} bytes at GPA {load:#x}", image.len());
-        }
-    }
+    load_images(&ax, &images, loads)?;
 
     ax.init().map_err(step("setting up vCPUs and devices"))?;
     let placements = ax.get_vcpu_affinities_pcpu_ids().into_iter().map(|(v, _, p)| (v, p)).collect();
@@ -168,7 +197,14 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     };
     ax.boot().map_err(step("booting"))?;
     let ram = regions.iter().map(|r| r.gpa as u64..(r.gpa + r.size) as u64).collect::<Vec<_>>();
-    let vm = Vm::new(ax, name, vcpus, cpu_map, irqchip, ram);
+    let boot = BootImages {
+        images,
+        loads,
+        ram: regions.iter().map(|r| (r.gpa, r.size)).collect(),
+        entry,
+        dtb: dtb.unwrap_or(0) as u64,
+    };
+    let vm = Vm::new(ax, name, vcpus, cpu_map, irqchip, ram, boot);
     // Device interrupts go to VMs that have an interrupt controller to
     // take them; one VM per interrupt.
     if vm.irqchip.is_some() {

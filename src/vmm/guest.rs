@@ -66,6 +66,10 @@ impl GuestVm for Vm {
         Vm::queue_interrupt(self, vcpu, vector)
     }
 
+    fn boots(&self) -> u64 {
+        Vm::boots(self)
+    }
+
     #[inline(always)]
     fn emulate(&self, vcpu: usize, access: DeviceAccess) -> Emulated {
         match access {

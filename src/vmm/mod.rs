@@ -95,7 +95,7 @@ pub fn wait_all_stopped() -> Summary {
     let mut faulted = 0;
     for vm in &vms {
         let reason = vm.stop_reason();
-        if matches!(reason, Some(StopReason::GuestFault(_) | StopReason::VcpuFailed { .. })) {
+        if matches!(reason, Some(StopReason::GuestFault(_) | StopReason::VcpuFailed { .. } | StopReason::ResetFailed)) {
             faulted += 1;
         }
         match reason {

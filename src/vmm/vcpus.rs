@@ -6,16 +6,18 @@
 use alloc::{format, sync::Arc};
 use core::sync::atomic::Ordering;
 
-use exit_dispatch::Action;
+use exit_dispatch::{Action, StopReason as GuestStop};
 
-use super::vm::{StopReason, VcpuFailure, Vm};
-use crate::hal::arch::{IrqChipOps, VcpuOps};
+use super::vm::{RESET, STOP, StopReason, VcpuFailure, Vm};
+use crate::hal::arch::{Arch, ArchOps, IrqChipOps, VcpuOps};
 use crate::hal::{self, Here};
 
 /// How a run of a vCPU ended.
 enum RunEnd {
     /// The guest turned this vCPU off; it may be started again.
     Off,
+    /// The guest asked for a reset: every vCPU leaves the guest.
+    Reset,
     /// The VM is stopping.
     VmStopped,
 }
@@ -60,10 +62,14 @@ fn vcpu_task(vm: Arc<Vm>, id: usize, pcpu: usize) {
             break;
         }
         match run(&vm, id) {
-            RunEnd::Off => {
+            RunEnd::Off | RunEnd::Reset => {
                 vcpu.turn_off();
-                // A VM whose last vCPU turned itself off can never run again.
-                if vm.online_vcpus() == 0 {
+                if vm.flags() & RESET != 0 {
+                    if vm.take_reset() {
+                        reset(&vm);
+                    }
+                } else if vm.online_vcpus() == 0 {
+                    // A VM whose last vCPU turned itself off can never run again.
                     vm.stop(StopReason::AllVcpusOff);
                 }
             }
@@ -95,8 +101,10 @@ fn run(vm: &Vm, id: usize) -> RunEnd {
 fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
     let vcpu = &vm.vcpus[id];
     loop {
-        if vm.stopping() {
-            return RunEnd::VmStopped;
+        match vm.flags() {
+            0 => {}
+            flags if flags & STOP != 0 => return RunEnd::VmStopped,
+            _ => return RunEnd::Reset,
         }
         if vcpu.irqs.has_pending() {
             vcpu.irqs.drain(|vector| inject(vm, id, vector));
@@ -124,8 +132,16 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
                 here.reclaim();
             }
             Action::CpuOff => return RunEnd::Off,
-            Action::Stop(reason) => {
-                vm.stop(reason.into());
+            Action::Stop(GuestStop::Reset) => {
+                vm.request_reset();
+                return RunEnd::Reset;
+            }
+            Action::Stop(GuestStop::PowerOff) => {
+                vm.stop(StopReason::PowerOff);
+                return RunEnd::VmStopped;
+            }
+            Action::Stop(GuestStop::Fault(fault)) => {
+                vm.stop(StopReason::GuestFault(fault));
                 return RunEnd::VmStopped;
             }
         }
@@ -143,4 +159,26 @@ fn inject(vm: &Vm, id: usize, vector: usize) -> bool {
         None => None,
     };
     vm.vcpus[id].hw.inject(vector, priority)
+}
+
+/// Restarts a VM whose guest asked for a reset, once all its vCPUs are
+/// off: clean RAM with the images loaded again, a fresh interrupt
+/// controller, nothing queued, its device interrupts let in again, and
+/// vCPU 0 started at the entry point.
+fn reset(vm: &Vm) {
+    if let Err(e) = super::create::reload(vm) {
+        error!("VM[{}] {}: reset: {e}", vm.id, vm.name);
+        vm.stop(StopReason::ResetFailed);
+        return;
+    }
+    if let Some(chip) = &vm.irqchip {
+        chip.reset();
+    }
+    for vcpu in vm.vcpus.iter() {
+        vcpu.irqs.clear();
+    }
+    Arch::reenable_device_irqs(vm.id);
+    let boots = vm.count_boot();
+    warn!("VM[{}] {} asked for a reset: restarted from its images (boot {boots})", vm.id, vm.name);
+    vm.vcpus[0].request_start(vm.boot.entry, vm.boot.dtb);
 }

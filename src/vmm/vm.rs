@@ -4,7 +4,7 @@
 use alloc::{boxed::Box, string::String, sync::Arc, vec::Vec};
 use core::fmt;
 use core::ops::Range;
-use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use exit_dispatch::{CpuPower, Fault};
 use spin::Mutex;
@@ -21,8 +21,8 @@ pub type AxVm = axvm::AxVM<VmHal, VcpuHal>;
 pub enum StopReason {
     /// The guest powered off.
     PowerOff,
-    /// The guest asked for a reset (not emulated: the VM stops).
-    Reset,
+    /// The guest asked for a reset and its images could not be reloaded.
+    ResetFailed,
     /// The guest turned its last vCPU off.
     AllVcpusOff,
     /// The guest did something the hypervisor cannot allow or handle.
@@ -45,21 +45,11 @@ pub enum VcpuFailure {
     Hal(VcpuError),
 }
 
-impl From<exit_dispatch::StopReason> for StopReason {
-    fn from(reason: exit_dispatch::StopReason) -> Self {
-        match reason {
-            exit_dispatch::StopReason::PowerOff => Self::PowerOff,
-            exit_dispatch::StopReason::Reset => Self::Reset,
-            exit_dispatch::StopReason::Fault(fault) => Self::GuestFault(fault),
-        }
-    }
-}
-
 impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::PowerOff => f.write_str("powered off"),
-            Self::Reset => f.write_str("asked for a reset (not emulated): stopped"),
+            Self::ResetFailed => f.write_str("asked for a reset; its images could not be reloaded: stopped"),
             Self::AllVcpusOff => f.write_str("turned its last vCPU off: stopped"),
             Self::GuestFault(fault) => write!(f, "stopped on a fault: {fault}"),
             Self::VcpuFailed { vcpu, failure: VcpuFailure::Pin(pcpu) } => {
@@ -69,6 +59,12 @@ impl fmt::Display for StopReason {
         }
     }
 }
+
+/// The VM is stopping.
+pub const STOP: u8 = 1;
+/// The guest asked for a reset: every vCPU leaves the guest, the last one
+/// reloads the images and starts vCPU 0 again.
+pub const RESET: u8 = 2;
 
 const OFF: u8 = 0;
 const ON_PENDING: u8 = 1;
@@ -141,9 +137,14 @@ pub struct Vm {
     pub irqchip: Option<IrqChip>,
     /// Guest-physical RAM ranges.
     pub ram: Vec<Range<u64>>,
+    /// What to load where when the VM (re)boots.
+    pub boot: super::create::BootImages,
+    /// Times the VM has booted (1, plus one per reset).
+    boots: AtomicU64,
     stop_reason: Mutex<Option<StopReason>>,
-    /// Set once `stop_reason` is; read lock-free on every vCPU loop turn.
-    stop_requested: AtomicBool,
+    /// [`STOP`] once `stop_reason` is set, [`RESET`] while a reset is
+    /// pending; read lock-free on every vCPU loop turn.
+    flags: AtomicU8,
     /// vCPU tasks that have not yet returned.
     pub live_tasks: AtomicUsize,
 }
@@ -157,6 +158,7 @@ impl Vm {
         cpu_map: CpuMap,
         irqchip: Option<IrqChip>,
         ram: Vec<Range<u64>>,
+        boot: super::create::BootImages,
     ) -> Self {
         Self {
             id: ax.id(),
@@ -166,8 +168,10 @@ impl Vm {
             cpu_map,
             irqchip,
             ram,
+            boot,
+            boots: AtomicU64::new(1),
             stop_reason: Mutex::new(None),
-            stop_requested: AtomicBool::new(false),
+            flags: AtomicU8::new(0),
             live_tasks: AtomicUsize::new(0),
         }
     }
@@ -205,13 +209,12 @@ impl Vm {
                 return;
             }
             *r = Some(reason);
-            self.stop_requested.store(true, Ordering::Release);
+            self.flags.fetch_or(STOP, Ordering::AcqRel);
         }
         let _ = self.ax.shutdown();
         Arch::release_device_irqs(self.id);
         match &reason {
             StopReason::PowerOff | StopReason::AllVcpusOff => info!("VM[{}] {} {reason}", self.id, self.name),
-            StopReason::Reset => warn!("VM[{}] {} asked for a reset; reset is not emulated, stopping it", self.id, self.name),
             other => error!("VM[{}] {} {other}", self.id, self.name),
         }
         for vcpu in self.vcpus.iter() {
@@ -221,7 +224,41 @@ impl Vm {
 
     /// Whether the VM has been told to stop.
     pub fn stopping(&self) -> bool {
-        self.stop_requested.load(Ordering::Acquire)
+        self.flags.load(Ordering::Acquire) & STOP != 0
+    }
+
+    /// [`STOP`] and [`RESET`] as they are now (one load, for the vCPU loop).
+    pub fn flags(&self) -> u8 {
+        self.flags.load(Ordering::Acquire)
+    }
+
+    /// The guest asked for a reset: every vCPU is made to leave the guest.
+    pub fn request_reset(&self) {
+        if self.flags.fetch_or(RESET, Ordering::AcqRel) & RESET == 0 {
+            for (id, vcpu) in self.vcpus.iter().enumerate() {
+                vcpu.irqs.wake();
+                match self.placement(id) {
+                    Some(pcpu) if pcpu != hal::this_cpu() => Arch::kick_cpu(pcpu),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Takes the pending reset if every vCPU is off (true for one caller).
+    pub fn take_reset(&self) -> bool {
+        self.vcpus.iter().all(|v| !v.is_up())
+            && self.flags.fetch_and(!RESET, Ordering::AcqRel) & RESET != 0
+    }
+
+    /// Times the VM has booted.
+    pub fn boots(&self) -> u64 {
+        self.boots.load(Ordering::Acquire)
+    }
+
+    /// Counts a new boot.
+    pub fn count_boot(&self) -> u64 {
+        self.boots.fetch_add(1, Ordering::AcqRel) + 1
     }
 
     /// Why the VM stopped, if it did.

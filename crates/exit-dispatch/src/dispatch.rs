@@ -22,6 +22,8 @@ pub trait GuestVm {
     /// Performs an access of `vcpu` on the VM's emulated devices
     /// (interrupt controller included).
     fn emulate(&self, vcpu: usize, access: DeviceAccess) -> Emulated;
+    /// How many times the VM has booted (1, plus one per reset).
+    fn boots(&self) -> u64;
 }
 
 /// What the dispatcher needs from the vCPU whose exit it handles.
@@ -174,6 +176,7 @@ fn guest_request<V: GuestVm, C: GuestVcpu>(vm: &V, vcpu_id: usize, vcpu: &C, req
         GuestRequest::CpuOff => Action::CpuOff,
         GuestRequest::SystemOff => Action::Stop(StopReason::PowerOff),
         GuestRequest::SystemReset => Action::Stop(StopReason::Reset),
+        GuestRequest::BootCount => answer(Answer::Value(vm.boots())),
     }
 }
 

@@ -163,6 +163,8 @@ pub enum GuestRequest {
     SystemOff,
     /// Reset the VM.
     SystemReset,
+    /// Answer with how many times the VM has booted.
+    BootCount,
 }
 
 /// An inter-processor interrupt.

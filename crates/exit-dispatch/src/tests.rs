@@ -60,6 +60,9 @@ impl GuestVm for MockVm {
         self.queued.borrow_mut().push((vcpu, vector));
         vector < 1020
     }
+    fn boots(&self) -> u64 {
+        2
+    }
     fn emulate(&self, _vcpu: usize, access: DeviceAccess) -> Emulated {
         self.accesses.borrow_mut().push(access);
         if self.fail_device.get() {
@@ -358,6 +361,11 @@ fn system_off_and_reset_stop_the_vm() {
     let vm = MockVm::new(1);
     assert_eq!(run(&vm, Exit::Call(GuestRequest::SystemOff)).0, Action::Stop(StopReason::PowerOff));
     assert_eq!(run(&vm, Exit::Call(GuestRequest::SystemReset)).0, Action::Stop(StopReason::Reset));
+}
+
+#[test]
+fn boot_count_is_answered_from_the_vm() {
+    assert_eq!(call(&MockVm::new(1), GuestRequest::BootCount).1, Answer::Value(2));
 }
 
 #[test]

@@ -139,26 +139,24 @@ fn device_interrupt(hz: u64) -> Outcome {
 /// Set by the second CPU to the context id it was started with.
 static SECONDARY_UP: AtomicU64 = AtomicU64::new(0);
 const CONTEXT: u64 = 0x5ec0_0001;
-/// The second CPU's id (MPIDR affinity, hart id).
-const SECOND_CPU: u64 = 1;
 
 fn smp(hz: u64) -> Outcome {
     let entry = arch::secondary_entry();
-    let r = arch::cpu_on(SECOND_CPU, entry, CONTEXT);
+    let r = arch::cpu_on(arch::second_cpu(), entry, CONTEXT);
     ensure(r.is_ok(), "starting the second CPU failed", r.err().unwrap_or(0))?;
     let up = wait_for(hz, || SECONDARY_UP.load(Ordering::Acquire) != 0);
     ensure(up, "second CPU did not start within 1 s", 0)?;
     let context = SECONDARY_UP.load(Ordering::Acquire);
     ensure(context == CONTEXT, "second CPU got the wrong context value", context)?;
-    let again = arch::cpu_on(SECOND_CPU, entry, CONTEXT);
+    let again = arch::cpu_on(arch::second_cpu(), entry, CONTEXT);
     ensure(again == Err(arch::ALREADY_ON), "second start not refused as already on", again.err().unwrap_or(0))?;
     let sent = arch::now();
-    arch::send_ipi(SECOND_CPU);
+    arch::send_ipi(arch::second_cpu());
     let got = wait_for(hz, || IPIS.load(Ordering::Acquire) != 0);
     ensure(got, "IPI did not reach the second CPU within 1 s", 0)?;
     println!("# 5 smp: IPI handled on the second CPU {} us after it was sent", (arch::now() - sent) * 1_000_000 / hz);
     // The second CPU turns itself off after the IPI.
-    let off = wait_for(hz, || arch::cpu_is_off(SECOND_CPU));
+    let off = wait_for(hz, || arch::cpu_is_off(arch::second_cpu()));
     ensure(off, "second CPU not reported off after it stopped", 0)
 }
 

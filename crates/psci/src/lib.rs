@@ -82,6 +82,10 @@ pub const HV_CALL_VERSION: u64 = HV_CALL_BASE + 1;
 /// the hypervisor and results reach the guest.
 pub const HV_CALL_ADD: u64 = HV_CALL_BASE + 2;
 
+/// Returns how many times this VM has booted: 1, then one more after each
+/// reset the guest asked for.
+pub const HV_CALL_BOOTS: u64 = HV_CALL_BASE + 3;
+
 /// The hypervisor ABI version returned by [`HV_CALL_VERSION`].
 pub const HV_ABI_VERSION: u64 = 1;
 
@@ -123,6 +127,8 @@ pub enum GuestCall {
     HvVersion,
     /// The hypervisor's add call with its three operands.
     HvAdd([u64; 3]),
+    /// The hypervisor's boot-count query.
+    HvBoots,
     /// Anything else: answered with NOT_SUPPORTED.
     Unknown(u64),
 }
@@ -162,6 +168,7 @@ impl GuestCall {
             (None, HV_CALL_NULL) => Self::HvNull,
             (None, HV_CALL_VERSION) => Self::HvVersion,
             (None, HV_CALL_ADD) => Self::HvAdd(args),
+            (None, HV_CALL_BOOTS) => Self::HvBoots,
             _ => Self::Unknown(x0),
         }
     }
@@ -174,6 +181,7 @@ impl GuestCall {
             | Self::HvNull
             | Self::HvVersion
             | Self::HvAdd(_)
+            | Self::HvBoots
             | Self::SmcccVersion
             | Self::SmcccArchFeatures(_) => ret::NOT_SUPPORTED,
             _ => ret::SUCCESS,
@@ -216,6 +224,7 @@ mod tests {
         assert_eq!(GuestCall::decode(HV_CALL_NULL, [0; 3]), GuestCall::HvNull);
         assert_eq!(GuestCall::decode(HV_CALL_VERSION, [0; 3]), GuestCall::HvVersion);
         assert_eq!(GuestCall::decode(HV_CALL_ADD, [1, 2, 3]), GuestCall::HvAdd([1, 2, 3]));
+        assert_eq!(GuestCall::decode(HV_CALL_BOOTS, [0; 3]), GuestCall::HvBoots);
         assert_eq!(GuestCall::decode(0xC600_00FF, [0; 3]), GuestCall::Unknown(0xC600_00FF));
         assert_eq!(GuestCall::decode(0x8400_001F, [0; 3]), GuestCall::Unknown(0x8400_001F));
         // Upper 32 bits set: not an SMCCC function id.

@@ -81,6 +81,8 @@ pub mod hv {
     pub const VERSION: u64 = 1;
     /// Returns `a0 + a1 + a2` (wrapping).
     pub const ADD: u64 = 2;
+    /// Returns how many times this VM has booted.
+    pub const BOOTS: u64 = 3;
 }
 
 /// The SBI specification version this hypervisor implements (2.0).
@@ -139,6 +141,8 @@ pub enum SbiCall {
     HvVersion,
     /// The hypervisor's add call.
     HvAdd([u64; 3]),
+    /// The hypervisor's boot-count query.
+    HvBoots,
     /// Anything else: answered NOT_SUPPORTED.
     Unknown {
         /// Extension id.
@@ -193,6 +197,7 @@ impl SbiCall {
             (eid::HYPERVISOR, hv::NULL) => Self::HvNull,
             (eid::HYPERVISOR, hv::VERSION) => Self::HvVersion,
             (eid::HYPERVISOR, hv::ADD) => Self::HvAdd([a[0], a[1], a[2]]),
+            (eid::HYPERVISOR, hv::BOOTS) => Self::HvBoots,
             _ => Self::Unknown { eid, fid },
         }
     }

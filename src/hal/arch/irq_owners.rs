@@ -40,6 +40,11 @@ impl<const N: usize> IrqOwners<N> {
         Ok(())
     }
 
+    /// The interrupts VM `vm_id` owns.
+    pub fn owned_by(&self, vm_id: usize) -> impl Iterator<Item = usize> + '_ {
+        self.owner.iter().enumerate().filter(move |(_, o)| o.load(Ordering::Acquire) == vm_id).map(|(irq, _)| irq)
+    }
+
     /// Takes back every interrupt VM `vm_id` owns.
     pub fn release_all(&self, vm_id: usize) {
         for (irq, owner) in self.owner.iter().enumerate().filter(|(_, o)| o.load(Ordering::Acquire) == vm_id) {

@@ -67,6 +67,9 @@ pub trait ArchOps {
     fn forward_device_irq(vm: usize, irq: usize) -> Result<(), ForwardError>;
     /// Takes back what `forward_device_irq` gave VM `vm`.
     fn release_device_irqs(vm: usize);
+    /// Lets VM `vm`'s forwarded interrupts in again at the host (after a
+    /// reset dropped the guest's unfinished ones).
+    fn reenable_device_irqs(vm: usize);
     /// Builds the device tree of a VM whose config asks for one.
     fn generate_dtb(config: &AxVMCrateConfig, ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError>;
     /// Makes bytes the hypervisor wrote visible to a guest that starts
@@ -109,6 +112,8 @@ pub trait IrqChipOps: Sized + Send + Sync {
     fn is_irqchip(dev: &EmulatedDeviceConfig) -> bool;
     /// Builds the controller an `emu_devices` entry describes.
     fn create(dev: &EmulatedDeviceConfig, vcpus: usize) -> Result<Self, IrqChipError>;
+    /// Puts the controller back in its reset state (a VM reset).
+    fn reset(&self);
     /// A host frame the VM must map at a guest address (a virtual CPU
     /// interface), if the controller has one.
     fn guest_window(&self) -> Option<DeviceWindow>;

@@ -148,6 +148,14 @@ pub fn forward_spi_to(irq: usize, vm_id: usize) -> Result<(), ForwardError> {
     SPI_OWNERS.claim(irq, vm_id)
 }
 
+/// Enables at the host every SPI forwarded to `vm_id` (a forwarded SPI is
+/// held off from its arrival until the guest completes it).
+pub fn reenable_spis_of(vm_id: usize) {
+    for irq in SPI_OWNERS.owned_by(vm_id) {
+        write(&GICD, GICD_ISENABLER0 + 4 * (irq / 32), 1 << (irq % 32));
+    }
+}
+
 /// Takes back every SPI forwarded to `vm_id`.
 pub fn release_spis_of(vm_id: usize) {
     SPI_OWNERS.release_all(vm_id);

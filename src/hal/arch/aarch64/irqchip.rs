@@ -34,6 +34,7 @@ pub struct VirtualGic {
     gicd_base: u64,
     gicd_size: u64,
     gicc: usize,
+    vcpus: usize,
     dist: SpinNoIrq<Distributor>,
 }
 
@@ -52,7 +53,14 @@ impl IrqChipOps for VirtualGic {
         }
         let dist = Distributor::new(vcpus, VIRQS, irq::host_iidr())
             .map_err(|_| IrqChipError::Config { field: "vCPU count", what: "a GICv2 serves 1 to 8 vCPUs" })?;
-        Ok(Self { gicd_base: dev.base_gpa as u64, gicd_size: dev.length as u64, gicc, dist: SpinNoIrq::new(dist) })
+        Ok(Self { gicd_base: dev.base_gpa as u64, gicd_size: dev.length as u64, gicc, vcpus, dist: SpinNoIrq::new(dist) })
+    }
+
+    fn reset(&self) {
+        // `create` built a distributor with these parameters already.
+        if let Ok(fresh) = Distributor::new(self.vcpus, VIRQS, irq::host_iidr()) {
+            *self.dist.lock() = fresh;
+        }
     }
 
     fn guest_window(&self) -> Option<DeviceWindow> {

@@ -68,6 +68,10 @@ impl ArchOps for Arch {
         irq::release_spis_of(vm);
     }
 
+    fn reenable_device_irqs(vm: usize) {
+        irq::reenable_spis_of(vm);
+    }
+
     fn generate_dtb(config: &AxVMCrateConfig, ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError> {
         guest_fdt::Machine::from_config(config, ramdisk_size)
             .and_then(|machine| guest_fdt::build(&machine))

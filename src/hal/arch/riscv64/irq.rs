@@ -21,6 +21,14 @@ pub fn forward_source_to(irq: usize, vm_id: usize) -> Result<(), ForwardError> {
     SOURCE_OWNERS.claim(irq, vm_id)
 }
 
+/// Enables at the host every source forwarded to `vm_id` (a forwarded
+/// source is held off from its arrival until the guest completes it).
+pub fn reenable_sources_of(vm_id: usize) {
+    for source in SOURCE_OWNERS.owned_by(vm_id) {
+        axhal::irq::set_enable(source, true);
+    }
+}
+
 /// Takes back every source forwarded to `vm_id`.
 pub fn release_sources_of(vm_id: usize) {
     SOURCE_OWNERS.release_all(vm_id);

@@ -24,6 +24,7 @@ const HVIP_VSEIP: u64 = 1 << VSEI_VECTOR;
 pub struct VirtualPlic {
     base: u64,
     size: u64,
+    harts: usize,
     plic: SpinNoIrq<Plic>,
 }
 
@@ -51,7 +52,11 @@ impl IrqChipOps for VirtualPlic {
         if dev.length < vplic::offset::CONTEXT + 0x2000 * harts {
             return Err(IrqChipError::Config { field: "size", what: "too small for the VM's harts' contexts" });
         }
-        Ok(Self { base: dev.base_gpa as u64, size: dev.length as u64, plic: SpinNoIrq::new(Plic::new(harts)) })
+        Ok(Self { base: dev.base_gpa as u64, size: dev.length as u64, harts, plic: SpinNoIrq::new(Plic::new(harts)) })
+    }
+
+    fn reset(&self) {
+        *self.plic.lock() = Plic::new(self.harts);
     }
 
     fn guest_window(&self) -> Option<DeviceWindow> {

@@ -67,6 +67,10 @@ impl ArchOps for Arch {
         irq::release_sources_of(vm);
     }
 
+    fn reenable_device_irqs(vm: usize) {
+        irq::reenable_sources_of(vm);
+    }
+
     fn generate_dtb(_config: &AxVMCrateConfig, _ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError> {
         Err(DtbError::Unsupported)
     }

@@ -19,6 +19,10 @@ impl IrqChipOps for NoIrqChip {
         Err(IrqChipError::Config { field: "type", what: "no interrupt controller is emulated on this architecture" })
     }
 
+    fn reset(&self) {
+        match *self {}
+    }
+
     fn guest_window(&self) -> Option<DeviceWindow> {
         match *self {}
     }

@@ -53,6 +53,8 @@ impl ArchOps for Arch {
 
     fn release_device_irqs(_vm: usize) {}
 
+    fn reenable_device_irqs(_vm: usize) {}
+
     fn generate_dtb(_config: &AxVMCrateConfig, _ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError> {
         Err(DtbError::Unsupported)
     }

@@ -20,6 +20,11 @@ core::arch::global_asm!(include_str!("boot.S"));
 
 /// Guest-physical address in no region and no device of the probe's VM.
 pub const UNMAPPED_GPA: usize = 0x3f00_0000;
+/// The CPU the SMP check starts (the probe boots on CPU 0).
+pub fn second_cpu() -> u64 {
+    1
+}
+
 /// CPUs the suite's machine has (the SMP check starts the second).
 pub const SUITE_CPUS: u32 = 2;
 /// Name of the firmware-interface check.

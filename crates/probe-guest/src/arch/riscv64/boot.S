@@ -29,6 +29,7 @@ isolation_entry:
     j       primary_common
 
 primary_common:
+    mv      s2, a0
     la      sp, __stack0_top
     la      t0, __bss_start
     la      t1, __bss_end
@@ -36,7 +37,10 @@ primary_common:
     sd      zero, 0(t0)
     addi    t0, t0, 8
     j       1b
-2:  la      t0, trap_vector
+    # The firmware may boot any hart (OpenSBI draws one): remember which.
+2:  la      t0, BOOT_HART
+    sd      s2, 0(t0)
+    la      t0, trap_vector
     csrw    stvec, t0
     mv      a0, s0
     mv      a1, s1

@@ -153,8 +153,24 @@ pub fn send_ipi(target: u64) {
 const PLIC_BASE: usize = 0x0c00_0000;
 /// The UART's PLIC source on QEMU virt.
 const UART_SOURCE: usize = 10;
-/// Hart 0's supervisor context.
-const PLIC_CONTEXT: usize = 1;
+
+/// The hart the probe booted on (`a0` at entry), written by `boot.S`.
+#[unsafe(no_mangle)]
+static BOOT_HART: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+fn boot_hart() -> u64 {
+    BOOT_HART.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// The hart the SMP check starts: the other one of the two.
+pub fn second_cpu() -> u64 {
+    if boot_hart() == 0 { 1 } else { 0 }
+}
+
+/// The boot hart's supervisor context at the PLIC.
+fn plic_context() -> usize {
+    2 * boot_hart() as usize + 1
+}
 
 fn plic_read(offset: usize) -> u32 {
     // SAFETY: the PLIC frame is at PLIC_BASE (emulated under the
@@ -172,12 +188,12 @@ fn uart_ier(value: u8) {
     unsafe { ((UART_BASE + UART_IER) as *mut u8).write_volatile(value) }
 }
 
-/// Enables the UART source for hart 0 at the PLIC and the transmit-empty
+/// Enables the UART source for the boot hart at the PLIC and the transmit-empty
 /// interrupt at the UART.
 pub fn uart_irq_arm() {
     plic_write(4 * UART_SOURCE, 1);
-    plic_write(0x2000 + 0x80 * PLIC_CONTEXT, 1 << UART_SOURCE);
-    plic_write(0x20_0000 + 0x1000 * PLIC_CONTEXT, 0);
+    plic_write(0x2000 + 0x80 * plic_context(), 1 << UART_SOURCE);
+    plic_write(0x20_0000 + 0x1000 * plic_context(), 0);
     enable_interrupt(SIE_SEIE);
     irq_enable();
     uart_ier(IER_ETBEI);
@@ -186,12 +202,12 @@ pub fn uart_irq_arm() {
 /// Masks the UART's interrupts again.
 pub fn uart_irq_disarm() {
     uart_ier(0);
-    plic_write(0x2000 + 0x80 * PLIC_CONTEXT, 0);
+    plic_write(0x2000 + 0x80 * plic_context(), 0);
 }
 
 /// Claims the external interrupt, silences the UART, completes it.
 fn external_interrupt() {
-    let claim = 0x20_0000 + 0x1000 * PLIC_CONTEXT + 4;
+    let claim = 0x20_0000 + 0x1000 * plic_context() + 4;
     let source = plic_read(claim);
     if source as usize == UART_SOURCE {
         uart_ier(0);
@@ -223,11 +239,11 @@ fn plic() -> Outcome {
     ensure(wide == 7, "priority is not 3 bits wide", u64::from(wide))?;
     plic_write(priority, 5);
     ensure(plic_read(priority) == 5, "priority did not read back", u64::from(plic_read(priority)))?;
-    let enable = 0x2000 + 0x80 * PLIC_CONTEXT;
+    let enable = 0x2000 + 0x80 * plic_context();
     plic_write(enable, 1 << UART_SOURCE);
     let set = plic_read(enable);
     ensure(set == 1 << UART_SOURCE, "enable bit did not read back", u64::from(set))?;
-    let threshold = 0x20_0000 + 0x1000 * PLIC_CONTEXT;
+    let threshold = 0x20_0000 + 0x1000 * plic_context();
     plic_write(threshold, 3);
     ensure(plic_read(threshold) == 3, "threshold did not read back", u64::from(plic_read(threshold)))?;
     let claimed = plic_read(threshold + 4);
