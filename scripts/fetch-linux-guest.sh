@@ -10,9 +10,16 @@ set -euo pipefail
 out=$1
 cache=${AXVISOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/axvisor}/debian-arm64
 mkdir -p "$cache/lists/partial" "$cache/archives/partial" "$cache/debs" "$out"
-apt_arm64=(-qq $( [ "$(id -u)" = 0 ] && echo -oAPT::Sandbox::User=root) -oAPT::Architecture=arm64 -oAPT::Architectures=arm64
+# As root apt would drop to its sandbox user, who cannot write the cache;
+# as a user it needs no sandbox. (Built apart: a failing test inside the
+# array assignment would end the script under `set -e`.)
+sandbox=()
+if [ "$(id -u)" = 0 ]; then
+    sandbox=(-oAPT::Sandbox::User=root)
+fi
+apt_arm64=(-qq "${sandbox[@]}" -oAPT::Architecture=arm64 -oAPT::Architectures=arm64
     -oDir::State::Lists="$cache/lists" -oDir::Cache="$cache"
-    -oDir::Cache::Archives="$cache/archives")
+    -oDir::Cache::Archives="$cache/archives" -oDebug::NoLocking=1)
 
 die() { echo "fetch-linux-guest: $*" >&2; exit 1; }
 

@@ -19,6 +19,12 @@ apt_update_once() {
     fi
 }
 
+# QEMU 10 comes from bookworm-backports on Debian 12 and from the main
+# archive on later Debian; elsewhere it has to be installed by hand.
+os_codename() {
+    (. /etc/os-release 2>/dev/null && echo "${ID:-}:${VERSION_CODENAME:-}")
+}
+
 ensure_backports() {
     if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
         log "adding bookworm-backports"
@@ -57,11 +63,28 @@ install_debian_packages() {
     qemu_ok qemu-system-riscv64 || qemu+=(qemu-system-misc)
     qemu_ok qemu-system-x86_64 || qemu+=(qemu-system-x86)
     if [ ${#qemu[@]} -gt 0 ]; then
-        ensure_backports
-        log "installing ${qemu[*]} from bookworm-backports"
-        apt_update_once
-        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-            -t bookworm-backports --no-install-recommends "${qemu[@]}" >/dev/null
+        case "$(os_codename)" in
+            debian:bookworm)
+                ensure_backports
+                log "installing ${qemu[*]} from bookworm-backports"
+                apt_update_once
+                $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                    -t bookworm-backports --no-install-recommends "${qemu[@]}" >/dev/null
+                ;;
+            debian:*)
+                log "installing ${qemu[*]}"
+                apt_update_once
+                $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                    --no-install-recommends "${qemu[@]}" >/dev/null
+                ;;
+            *)
+                echo "[setup] QEMU $QEMU_MIN_MAJOR or newer is needed (qemu-system-aarch64, -riscv64, -x86_64); this is not Debian ($(os_codename)): install it and run again" >&2
+                exit 1
+                ;;
+        esac
+        for bin in qemu-system-aarch64 qemu-system-riscv64 qemu-system-x86_64; do
+            qemu_ok "$bin" || { echo "[setup] $bin is older than QEMU $QEMU_MIN_MAJOR after the install" >&2; exit 1; }
+        done
     fi
 }
 
