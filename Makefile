@@ -161,7 +161,7 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
 	  VM_CONFIGS=configs/vms/arceos-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-arceos.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
-	  VM_CONFIGS="crates/qemu-boot-tests/configs/zero-vcpus.toml configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/image-too-large.toml crates/qemu-boot-tests/configs/no-such-file.toml crates/qemu-boot-tests/configs/passthrough-ram.toml" \
+	  VM_CONFIGS="crates/qemu-boot-tests/configs/zero-vcpus.toml configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/image-too-large.toml crates/qemu-boot-tests/configs/no-such-file.toml crates/qemu-boot-tests/configs/passthrough-ram.toml crates/qemu-boot-tests/configs/no-such-cpu.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-bad-configs.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/probe-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-probe.bin

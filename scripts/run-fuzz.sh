@@ -15,7 +15,7 @@ fail() { echo "fuzz: FAILED: $*; log in $log"; echo "0 passed, 1 failed"; exit 1
 [ "$status" -eq 0 ] || fail "QEMU exited with $status (124: the ${limit} s timeout)"
 grep -q "panicked at" "$log" && fail "the hypervisor panicked"
 grep -q "fuzz: $ops ops done" "$log" || fail "the fuzzer did not finish its $ops operations"
-grep -q "VM\[30\] fuzz: stopped on a fault: VM\[30\] vCPU\[0\]: read of" "$log" || fail "the final unmapped read did not stop the fuzz VM"
+grep -q "VM\[2\] fuzz: stopped on a fault: VM\[2\] vCPU\[0\]: read of" "$log" || fail "the final unmapped read did not stop the fuzz VM"
 grep -q "all VMs stopped" "$log" || fail "the hypervisor did not report every VM stopped"
 echo "fuzz: $ops operations survived ($(grep -a -o -m1 'fuzz: seed [0-9]*' "$log"))"
 echo "1 passed, 0 failed"

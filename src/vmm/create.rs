@@ -42,6 +42,15 @@ pub enum VmError {
     /// Reading an image from the boot disk failed.
     #[cfg(feature = "fs")]
     Disk(DiskError),
+    /// A vCPU is pinned to a physical CPU the host does not have.
+    NoSuchCpu {
+        /// Index in `base.phys_cpu_ids`.
+        index: usize,
+        /// The CPU it names.
+        cpu: usize,
+        /// CPUs the host has.
+        cpus: usize,
+    },
     /// A passthrough device's host range is host RAM.
     PassthroughRam {
         /// Index in `devices.passthrough_devices`.
@@ -77,6 +86,9 @@ impl fmt::Display for VmError {
             Self::Dtb(e) => write!(f, "device tree: {e}"),
             #[cfg(feature = "fs")]
             Self::Disk(e) => write!(f, "{e}"),
+            Self::NoSuchCpu { index, cpu, cpus } => {
+                write!(f, "base.phys_cpu_ids[{index}] = {cpu}: the host has {cpus} CPU(s), 0 to {}", cpus - 1)
+            }
             Self::PassthroughRam { index, name, hpa } => write!(
                 f,
                 "devices.passthrough_devices[{index}] = \"{name}\" at {hpa:#x}: host RAM; a guest never gets the hypervisor's or another VM's memory"
@@ -140,6 +152,20 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     }
     let checked = vmconfig_check::validate(parsed, &images::sizes(&images)).map_err(VmError::Config)?;
     let mut cfg = checked.config;
+    let cpus = hal::cpu_count();
+    for (index, &cpu) in cfg.base.phys_cpu_ids.iter().flatten().enumerate() {
+        if cpu >= cpus {
+            return Err(VmError::NoSuchCpu { index, cpu, cpus });
+        }
+    }
+    if let Some(existing) = super::find(cfg.base.id) {
+        let id = super::free_id();
+        warn!(
+            "VM config {}: base.id = {} is VM[{}] {}'s already: this VM is VM[{id}]",
+            source.file, cfg.base.id, existing.id, existing.name
+        );
+        cfg.base.id = id;
+    }
     // The interrupt controller is ours, not axdevice's.
     let irqchip_config = cfg.devices.emu_devices.iter().position(IrqChip::is_irqchip).map(|i| cfg.devices.emu_devices.remove(i));
     let name = cfg.base.name.clone();

@@ -112,6 +112,12 @@ fn vm_stopped() {
     VM_STOPPED.notify_all(false);
 }
 
+/// The lowest VM id no VM has.
+fn free_id() -> usize {
+    let vms = VMS.lock();
+    (1..).find(|id| vms.iter().all(|v| v.id != *id)).unwrap_or(usize::MAX)
+}
+
 /// The VM with id `vm_id`. Callable from interrupt handlers.
 fn find(vm_id: usize) -> Option<Arc<Vm>> {
     VMS.lock().iter().find(|v| v.id == vm_id).cloned()

@@ -38,7 +38,10 @@ fn bad_configs_are_rejected_and_the_good_vm_still_boots() {
     run.assert_line(
         "VM config crates/qemu-boot-tests/configs/passthrough-ram.toml: devices.passthrough_devices[0] = \"host-ram\" at 0x40000000: host RAM",
     );
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/no-such-cpu.toml: base.phys_cpu_ids[0] = 5: the host has 1 CPU(s), 0 to 0",
+    );
     run.assert_line("Hello, world! (ArceOS guest)");
-    run.assert_line("all VMs stopped (1 booted, 4 rejected, 0 stopped on a fault)");
+    run.assert_line("all VMs stopped (1 booted, 5 rejected, 0 stopped on a fault)");
     run.assert_clean_exit();
 }
