@@ -35,6 +35,18 @@ impl IrqQueue {
         true
     }
 
+    /// Whether `vector` is queued.
+    pub fn contains(&self, vector: usize) -> bool {
+        self.pending.get(vector / 64).is_some_and(|w| w.load(Ordering::Acquire) & (1 << (vector % 64)) != 0)
+    }
+
+    /// Takes `vector` out of the queue.
+    pub fn remove(&self, vector: usize) {
+        if let Some(word) = self.pending.get(vector / 64) {
+            word.fetch_and(!(1 << (vector % 64)), Ordering::AcqRel);
+        }
+    }
+
     /// Drops everything queued.
     pub fn clear(&self) {
         for word in &self.pending {
@@ -122,21 +134,38 @@ pub fn ids() -> (usize, usize) {
     (VM_ID.read_current(), VCPU_ID.read_current())
 }
 
-/// Queues `vector` for the vCPU running on this CPU; false if none does.
-#[allow(dead_code, reason = "for architectures that forward private interrupts")]
-/// For interrupt handlers: no lookup, no lock.
-pub fn queue_here(vector: usize) -> bool {
+/// Runs `f` on the queue of the vCPU running on this CPU, if one does.
+fn with_here<R>(f: impl FnOnce(&IrqQueue) -> R) -> Option<R> {
     let queue = QUEUE.read_current() as *const IrqQueue;
-    if queue.is_null() {
-        return false;
-    }
     // SAFETY: `run_here` stored this pointer from a reference that lives
     // for its whole call and clears it before returning; the vCPU task is
-    // pinned to this CPU, and we run on this CPU inside that call (an
-    // interrupt handler cannot outlive the task state it interrupted).
-    let queue = unsafe { &*queue };
-    mark_guest_only();
-    queue.push(vector)
+    // pinned to this CPU, and callers run on this CPU inside that call (an
+    // interrupt handler, or the vCPU's own exit handling); the reference
+    // does not leave `f`.
+    unsafe { queue.as_ref() }.map(f)
+}
+
+/// Queues `vector` for the vCPU running on this CPU; false if none does.
+/// For interrupt handlers: no lookup, no lock.
+#[allow(dead_code, reason = "for architectures that forward private interrupts")]
+pub fn queue_here(vector: usize) -> bool {
+    with_here(|queue| {
+        mark_guest_only();
+        queue.push(vector)
+    })
+    .unwrap_or(false)
+}
+
+/// Whether `vector` is queued for the vCPU running on this CPU.
+#[allow(dead_code, reason = "for architectures whose controller shows queued state")]
+pub fn queued_here(vector: usize) -> bool {
+    with_here(|queue| queue.contains(vector)).unwrap_or(false)
+}
+
+/// Takes `vector` out of the queue of the vCPU running on this CPU.
+#[allow(dead_code, reason = "for architectures whose controller shows queued state")]
+pub fn unqueue_here(vector: usize) {
+    with_here(|queue| queue.remove(vector));
 }
 
 /// Marks the interrupt being handled as a guest's business only.

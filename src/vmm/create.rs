@@ -271,7 +271,7 @@ fn restrict(ax: &AxVm, gpa: usize, size: usize, flags: usize) -> Result<(), VmEr
 
 /// The VM's interrupt controller, with its host window mapped in.
 fn irqchip(ax: &AxVm, dev: &axvmconfig::EmulatedDeviceConfig) -> Result<IrqChip, VmError> {
-    let chip = IrqChip::create(dev, ax.vcpu_num()).map_err(VmError::IrqChip)?;
+    let chip = IrqChip::create(dev, ax.id(), ax.vcpu_num()).map_err(VmError::IrqChip)?;
     if let Some(window) = chip.guest_window() {
         let flags = MappingFlags::DEVICE | MappingFlags::READ | MappingFlags::WRITE | MappingFlags::USER;
         ax.map_region(GuestPhysAddr::from(window.gpa), window.hpa, window.size, flags)

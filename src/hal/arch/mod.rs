@@ -110,8 +110,9 @@ pub trait VcpuOps: GuestVcpu + Send + Sync {
 pub trait IrqChipOps: Sized + Send + Sync {
     /// Whether an `emu_devices` entry is an interrupt controller.
     fn is_irqchip(dev: &EmulatedDeviceConfig) -> bool;
-    /// Builds the controller an `emu_devices` entry describes.
-    fn create(dev: &EmulatedDeviceConfig, vcpus: usize) -> Result<Self, IrqChipError>;
+    /// Builds the controller an `emu_devices` entry describes, for VM
+    /// `vm` with `vcpus` vCPUs.
+    fn create(dev: &EmulatedDeviceConfig, vm: usize, vcpus: usize) -> Result<Self, IrqChipError>;
     /// Puts the controller back in its reset state (a VM reset).
     fn reset(&self);
     /// A host frame the VM must map at a guest address (a virtual CPU

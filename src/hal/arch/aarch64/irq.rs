@@ -266,6 +266,74 @@ pub fn inject(intid: usize, source: usize, priority: u8) -> bool {
     true
 }
 
+/// The pending and active bits, one per interrupt id `32 * word + bit`,
+/// that the list registers of the vCPU loaded here hold.
+pub fn lr_states(word: usize) -> (u32, u32) {
+    let (mut pending, mut active) = (0u32, 0u32);
+    for lr in 0..LIST_REGS.load(Ordering::Relaxed) {
+        let value = read(&GICH, GICH_LR0 + 4 * lr);
+        let intid = (value & LR_VID_MASK) as usize;
+        if intid / 32 != word {
+            continue;
+        }
+        let bit = 1 << (intid % 32);
+        if value & LR_PENDING != 0 {
+            pending |= bit;
+        }
+        if value & LR_ACTIVE != 0 {
+            active |= bit;
+        }
+    }
+    (pending, active)
+}
+
+/// Changes the state of every list register of the vCPU loaded here that
+/// holds `intid`: `clear` bits go, `set` bits come (LR_PENDING,
+/// LR_ACTIVE). A register left empty lets in again the physical
+/// interrupt it was holding off. False if no register holds `intid`.
+fn change_lrs(intid: usize, clear: u32, set: u32) -> bool {
+    let mut found = false;
+    for lr in 0..LIST_REGS.load(Ordering::Relaxed) {
+        let value = read(&GICH, GICH_LR0 + 4 * lr);
+        if (value & LR_VID_MASK) as usize != intid || value & LR_STATE_MASK == 0 {
+            continue;
+        }
+        found = true;
+        let state = (value & LR_STATE_MASK & !clear) | set;
+        if state == 0 {
+            write(&GICH, GICH_LR0 + 4 * lr, 0);
+            if value & LR_EOI != 0 {
+                write(&GICD, GICD_ISENABLER0 + 4 * (intid / 32), 1 << (intid % 32));
+            }
+        } else {
+            write(&GICH, GICH_LR0 + 4 * lr, (value & !LR_STATE_MASK) | state);
+        }
+    }
+    found
+}
+
+/// The guest cleared `intid`'s pending state (GICD_ICPENDR).
+pub fn clear_pending(intid: usize) {
+    change_lrs(intid, LR_PENDING, 0);
+}
+
+/// The guest cleared `intid`'s active state (GICD_ICACTIVER).
+pub fn clear_active(intid: usize) {
+    change_lrs(intid, LR_ACTIVE, 0);
+}
+
+/// The guest set `intid` active (GICD_ISACTIVER), at `priority`.
+pub fn set_active(intid: usize, priority: u8) {
+    if change_lrs(intid, 0, LR_ACTIVE) {
+        return;
+    }
+    let empty = read(&GICH, GICH_ELRSR0) & !read(&GICH, GICH_EISR0);
+    if let Some(lr) = (0..LIST_REGS.load(Ordering::Relaxed)).find(|lr| empty & (1 << lr) != 0) {
+        let value = (intid as u32 & LR_VID_MASK) | (u32::from(priority >> 3) << LR_PRIORITY_SHIFT) | LR_ACTIVE;
+        write(&GICH, GICH_LR0 + 4 * lr, value);
+    }
+}
+
 /// Per CPU: which guest timer interrupts (bit 0 virtual, bit 1 physical)
 /// were put in a list register; the entry path then checks their lines.
 static TIMERS_IN_LRS: [AtomicU8; MAX_TRACKED_CPUS] = [const { AtomicU8::new(0) }; MAX_TRACKED_CPUS];

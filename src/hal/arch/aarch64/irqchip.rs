@@ -12,7 +12,7 @@ use kspin::SpinNoIrq;
 use vgic_v2::{Distributor, offset::FRAME_SIZE};
 
 use super::irq;
-use crate::hal::IrqChipError;
+use crate::hal::{IrqChipError, current, upcalls};
 use crate::hal::arch::{DeviceWindow, IrqChipOps};
 
 /// Interrupt ids the virtual distributor offers (SGIs, PPIs and 224 SPIs).
@@ -34,8 +34,41 @@ pub struct VirtualGic {
     gicd_base: u64,
     gicd_size: u64,
     gicc: usize,
+    vm: usize,
     vcpus: usize,
     dist: SpinNoIrq<Distributor>,
+}
+
+/// The pending and active registers, which the register model leaves to
+/// us: that state lives in the vCPUs' list registers and queues.
+#[derive(Clone, Copy)]
+enum StateReg {
+    SetPending,
+    ClearPending,
+    SetActive,
+    ClearActive,
+}
+
+/// The state register and word an access names, for 32-bit accesses.
+fn state_reg(offset: usize, width: u8) -> Option<(StateReg, usize)> {
+    let word = (offset & 0x7f) / 4;
+    let reg = match offset {
+        _ if width != 4 || !offset.is_multiple_of(4) => return None,
+        0x200..0x280 => StateReg::SetPending,
+        0x280..0x300 => StateReg::ClearPending,
+        0x300..0x380 => StateReg::SetActive,
+        0x380..0x400 => StateReg::ClearActive,
+        _ => return None,
+    };
+    Some((reg, word))
+}
+
+/// The queue vectors interrupt `intid` may sit under: an SGI under each
+/// sender, anything else under its id.
+fn queue_vectors(intid: usize) -> impl Iterator<Item = usize> {
+    let sgi = intid < 16;
+    let (first, count) = if sgi { (SGI_FROM + 8 * intid, 8) } else { (intid, 1) };
+    first..first + count
 }
 
 impl IrqChipOps for VirtualGic {
@@ -43,7 +76,7 @@ impl IrqChipOps for VirtualGic {
         dev.emu_type == EmulatedDeviceType::InterruptController
     }
 
-    fn create(dev: &EmulatedDeviceConfig, vcpus: usize) -> Result<Self, IrqChipError> {
+    fn create(dev: &EmulatedDeviceConfig, vm: usize, vcpus: usize) -> Result<Self, IrqChipError> {
         let gicc = *dev.cfg_list.first().ok_or(IrqChipError::Config {
             field: "cfg_list",
             what: "needs the guest GICC address as its first value",
@@ -53,7 +86,7 @@ impl IrqChipOps for VirtualGic {
         }
         let dist = Distributor::new(vcpus, VIRQS, irq::host_iidr())
             .map_err(|_| IrqChipError::Config { field: "vCPU count", what: "a GICv2 serves 1 to 8 vCPUs" })?;
-        Ok(Self { gicd_base: dev.base_gpa as u64, gicd_size: dev.length as u64, gicc, vcpus, dist: SpinNoIrq::new(dist) })
+        Ok(Self { gicd_base: dev.base_gpa as u64, gicd_size: dev.length as u64, gicc, vm, vcpus, dist: SpinNoIrq::new(dist) })
     }
 
     fn reset(&self) {
@@ -73,10 +106,17 @@ impl IrqChipOps for VirtualGic {
     }
 
     fn read(&self, vcpu: usize, offset: usize, width: u8) -> u64 {
+        if let Some((reg, word)) = state_reg(offset, width) {
+            return u64::from(self.read_state(reg, word));
+        }
         u64::from(self.dist.lock().read(vcpu, offset, usize::from(width)))
     }
 
     fn write(&self, vcpu: usize, offset: usize, width: u8, value: u64) -> Option<Ipi> {
+        if let Some((reg, word)) = state_reg(offset, width) {
+            self.write_state(vcpu, reg, word, value as u32);
+            return None;
+        }
         let sgi = self.dist.lock().write(vcpu, offset, usize::from(width), value as u32)?;
         // A GICv2 serves at most 8 vCPUs, so the sender fits in 3 bits.
         Some(Ipi { vector: SGI_FROM + 8 * usize::from(sgi.id) + (vcpu & 7), targets: u64::from(sgi.targets) })
@@ -96,5 +136,52 @@ impl IrqChipOps for VirtualGic {
         let (intid, _) = decode_vector(vector);
         let dist = self.dist.lock();
         dist.deliverable(vcpu, intid).then(|| dist.priority(vcpu, intid))
+    }
+}
+
+impl VirtualGic {
+    /// GICD_I[SC]PENDR / I[SC]ACTIVER as the vCPU making the access (the
+    /// one loaded on this CPU) sees them: its list registers, and for
+    /// pending also what is queued for it.
+    fn read_state(&self, reg: StateReg, word: usize) -> u32 {
+        let (pending, active) = irq::lr_states(word);
+        match reg {
+            StateReg::SetActive | StateReg::ClearActive => active,
+            StateReg::SetPending | StateReg::ClearPending => (0..32)
+                .filter(|bit| queue_vectors(32 * word + bit).any(current::queued_here))
+                .fold(pending, |bits, bit| bits | (1 << bit)),
+        }
+    }
+
+    fn write_state(&self, vcpu: usize, reg: StateReg, word: usize, value: u32) {
+        for bit in (0..32).filter(|bit| value & (1 << bit) != 0) {
+            let intid = 32 * word + bit;
+            if intid >= VIRQS {
+                break;
+            }
+            match reg {
+                StateReg::SetPending => self.set_pending(vcpu, intid),
+                StateReg::ClearPending => {
+                    irq::clear_pending(intid);
+                    queue_vectors(intid).for_each(current::unqueue_here);
+                }
+                StateReg::SetActive => irq::set_active(intid, self.dist.lock().priority(vcpu, intid)),
+                StateReg::ClearActive => irq::clear_active(intid),
+            }
+        }
+    }
+
+    /// GICD_ISPENDR: an SGI is left alone (GICD_SPENDSGIR sets those); a
+    /// PPI becomes pending for the writer, an SPI for its target.
+    fn set_pending(&self, vcpu: usize, intid: usize) {
+        if intid < 16 {
+            return;
+        }
+        let target = if intid < 32 { vcpu } else { self.dist.lock().spi_target(intid).unwrap_or(0) };
+        if target == vcpu {
+            current::queue_here(intid);
+        } else if let Some(vmm) = upcalls::services() {
+            vmm.queue_interrupt(self.vm, target, intid);
+        }
     }
 }

@@ -45,7 +45,7 @@ impl IrqChipOps for VirtualPlic {
         dev.emu_type == EmulatedDeviceType::InterruptController
     }
 
-    fn create(dev: &EmulatedDeviceConfig, harts: usize) -> Result<Self, IrqChipError> {
+    fn create(dev: &EmulatedDeviceConfig, _vm: usize, harts: usize) -> Result<Self, IrqChipError> {
         if harts > vplic::MAX_HARTS {
             return Err(IrqChipError::Config { field: "vCPU count", what: "the virtual PLIC serves at most 8 harts" });
         }

@@ -15,7 +15,7 @@ impl IrqChipOps for NoIrqChip {
         false
     }
 
-    fn create(_dev: &EmulatedDeviceConfig, _vcpus: usize) -> Result<Self, IrqChipError> {
+    fn create(_dev: &EmulatedDeviceConfig, _vm: usize, _vcpus: usize) -> Result<Self, IrqChipError> {
         Err(IrqChipError::Config { field: "type", what: "no interrupt controller is emulated on this architecture" })
     }
 

@@ -14,6 +14,12 @@ pub mod gicd {
     pub const ISENABLER: usize = 0x100;
     /// Clear-enable, one bit per interrupt.
     pub const ICENABLER: usize = 0x180;
+    /// Set-pending, clear-pending, set-active, one bit per interrupt.
+    pub const ISPENDR: usize = 0x200;
+    /// See [`ISPENDR`].
+    pub const ICPENDR: usize = 0x280;
+    /// See [`ISPENDR`].
+    pub const ISACTIVER: usize = 0x300;
     /// Priority, one byte per interrupt.
     pub const IPRIORITYR: usize = 0x400;
     /// CPU targets, one byte per interrupt.

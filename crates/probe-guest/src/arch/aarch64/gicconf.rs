@@ -1,7 +1,8 @@
 //! Check 10: the virtual GIC as the GICv2 architecture says, where an
 //! emulation most easily cuts corners: the distributor's ID register, an
-//! SGI that arrives while the same one is active, the sender of an SGI,
-//! and a level-triggered timer interrupt that goes away with its line.
+//! SGI that arrives while the same one is active, pending and active state
+//! through GICD_I[SC]PENDR / ISACTIVER, the sender of an SGI, and a
+//! level-triggered timer interrupt that goes away with its line.
 //! Interrupts stay masked at the CPU: the check polls the CPU interface.
 
 use super::gic::{self, gicd, SPURIOUS};
@@ -12,6 +13,8 @@ use crate::suite::{Outcome, ensure, wait_for};
 pub const SGI_BACK_CONTEXT: u64 = 0x5ec0_5610;
 const SGI_SELF: u32 = 3;
 const SGI_BACK: u32 = 4;
+/// A PPI nothing on the machine raises.
+const SPARE_PPI: u32 = 21;
 
 /// Acknowledges interrupt `id` within `ticks`; completes and skips others.
 fn wait_ack(id: u32, ticks: u64) -> Option<u32> {
@@ -54,6 +57,8 @@ pub fn check() -> Outcome {
     let second = wait_ack(SGI_SELF, hz);
     ensure(second.is_some(), "an SGI raised while the same one was active was lost", 0)?;
     gic::eoi(second.unwrap_or(0));
+
+    pending_and_active_state(hz)?;
 
     // An SGI names its sender.
     gic::init_cpu(SGI_BACK);
@@ -100,4 +105,29 @@ pub fn send_back() -> ! {
     loop {
         cpu::wfi();
     }
+}
+
+/// GICD_ISPENDR makes a disabled PPI pending and shows it, ICPENDR takes it
+/// back; once enabled and pending again it is delivered, and ISACTIVER shows
+/// it active until it is completed.
+fn pending_and_active_state(hz: u64) -> Outcome {
+    let bit = 1 << SPARE_PPI;
+    gic::gicd_write(gicd::ICENABLER, bit);
+    gic::gicd_write(gicd::ISPENDR, bit);
+    let pending = gic::gicd_read(gicd::ISPENDR);
+    ensure(pending & bit != 0, "GICD_ISPENDR does not show a pending, disabled PPI", u64::from(pending))?;
+    gic::gicd_write(gicd::ICPENDR, bit);
+    let cleared = gic::gicd_read(gicd::ISPENDR);
+    ensure(cleared & bit == 0, "GICD_ICPENDR did not clear the pending PPI", u64::from(cleared))?;
+    gic::init_cpu(SPARE_PPI);
+    ensure(wait_ack(SPARE_PPI, hz / 100).is_none(), "a PPI whose pending state was cleared was delivered", 0)?;
+    gic::gicd_write(gicd::ISPENDR, bit);
+    let taken = wait_ack(SPARE_PPI, hz);
+    ensure(taken.is_some(), "a PPI made pending through GICD_ISPENDR was not delivered", 0)?;
+    let active = gic::gicd_read(gicd::ISACTIVER);
+    gic::eoi(taken.unwrap_or(0));
+    ensure(active & bit != 0, "GICD_ISACTIVER does not show the acknowledged PPI", u64::from(active))?;
+    let done = gic::gicd_read(gicd::ISACTIVER);
+    gic::gicd_write(gicd::ICENABLER, bit);
+    ensure(done & bit == 0, "GICD_ISACTIVER still shows the PPI after its EOI", u64::from(done))
 }
