@@ -56,22 +56,6 @@ fn function_id(rng: &mut Rng) -> u64 {
     }
 }
 
-fn smc(id: u64, a1: u64, a2: u64, a3: u64) -> u64 {
-    let r: u64;
-    // SAFETY: an SMCCC call by SMC; the callee may clobber x0-x17.
-    unsafe {
-        asm!(
-            "smc #0",
-            inlateout("x0") id => r, inlateout("x1") a1 => _, inlateout("x2") a2 => _,
-            inlateout("x3") a3 => _, lateout("x4") _, lateout("x5") _, lateout("x6") _,
-            lateout("x7") _, lateout("x8") _, lateout("x9") _, lateout("x10") _,
-            lateout("x11") _, lateout("x12") _, lateout("x13") _, lateout("x14") _,
-            lateout("x15") _, lateout("x16") _, lateout("x17") _,
-            options(nostack),
-        );
-    }
-    r
-}
 
 fn gicd_access(addr: usize, width: u64, write: Option<u64>) -> u64 {
     // SAFETY: aligned accesses to the emulated distributor (device memory);
@@ -125,7 +109,7 @@ pub fn run() {
                 let (a1, a2, a3) = (rng.next(), rng.next(), rng.next());
                 let by_smc = rng.below(2) == 1;
                 println!("fuzz {n}: {} {id:#x} {a1:#x} {a2:#x} {a3:#x}", if by_smc { "smc" } else { "hvc" });
-                let _ = if by_smc { smc(id, a1, a2, a3) } else { calls::hvc(id, a1, a2, a3) };
+                let _ = if by_smc { calls::smc(id, a1, a2, a3) } else { calls::hvc(id, a1, a2, a3) };
             }
             2 | 3 => {
                 let width = 1 << rng.below(4);

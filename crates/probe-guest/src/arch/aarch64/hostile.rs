@@ -39,22 +39,6 @@ pub const CASES: &[(&str, fn())] = &[
     ("hvc-flood", hvc_flood),
 ];
 
-fn smc(function: u64, a1: u64, a2: u64, a3: u64) -> u64 {
-    let r: u64;
-    // SAFETY: an SMCCC call by SMC; the callee may clobber x0-x17.
-    unsafe {
-        asm!(
-            "smc #0",
-            inlateout("x0") function => r, inlateout("x1") a1 => _, inlateout("x2") a2 => _,
-            inlateout("x3") a3 => _, lateout("x4") _, lateout("x5") _, lateout("x6") _,
-            lateout("x7") _, lateout("x8") _, lateout("x9") _, lateout("x10") _,
-            lateout("x11") _, lateout("x12") _, lateout("x13") _, lateout("x14") _,
-            lateout("x15") _, lateout("x16") _, lateout("x17") _,
-            options(nostack),
-        );
-    }
-    r
-}
 
 /// Wrong answers seen so far.
 static WRONG: AtomicU32 = AtomicU32::new(0);
@@ -99,7 +83,7 @@ fn smc_reset() {
     let boots = calls::hvc(psci::HV_CALL_BOOTS, 0, 0, 0);
     if boots == 1 {
         println!("hostile smc-reset: SYSTEM_RESET by smc");
-        smc(0x8400_0009, 0, 0, 0);
+        calls::smc(0x8400_0009, 0, 0, 0);
         report("smc-reset", "SYSTEM_RESET returned", false, 0);
     } else {
         report("smc-reset", "restarted from its images after SYSTEM_RESET, boot 2", boots == 2, boots);
@@ -109,26 +93,26 @@ fn smc_reset() {
 
 /// PSCI and SMCCC through SMC are answered by the hypervisor, about vCPUs.
 fn smc_calls() {
-    let version = smc(fid::VERSION, 0, 0, 0);
+    let version = calls::smc(fid::VERSION, 0, 0, 0);
     report("smc-calls", "PSCI_VERSION by smc is 1.1", version == 0x1_0001, version);
     let mpidr: u64;
     // SAFETY: reading MPIDR_EL1 has no side effects.
     unsafe { asm!("mrs {0}, mpidr_el1", out(reg) mpidr, options(nomem, nostack)) };
-    let on = smc(fid::AFFINITY_INFO, mpidr & 0xff_00ff_ffff, 0, 0);
+    let on = calls::smc(fid::AFFINITY_INFO, mpidr & 0xff_00ff_ffff, 0, 0);
     report("smc-calls", "AFFINITY_INFO(self) by smc is ON", on == 0, on);
-    let suspend = smc(0xC400_0001, 0, 0, 0);
+    let suspend = calls::smc(0xC400_0001, 0, 0, 0);
     report("smc-calls", "CPU_SUSPEND by smc returns SUCCESS", suspend == 0, suspend);
-    let smccc = smc(0x8000_0000, 0, 0, 0);
+    let smccc = calls::smc(0x8000_0000, 0, 0, 0);
     report("smc-calls", "SMCCC_VERSION is 1.1", smccc == 0x1_0001, smccc);
-    let workaround = smc(0x8000_0001, 0x8000_8000, 0, 0);
+    let workaround = calls::smc(0x8000_0001, 0x8000_8000, 0, 0);
     report("smc-calls", "ARCH_FEATURES(WORKAROUND_1) is NOT_SUPPORTED", workaround as i64 == -1, workaround);
-    let unknown = smc(0xC200_1234, 0, 0, 0);
+    let unknown = calls::smc(0xC200_1234, 0, 0, 0);
     report("smc-calls", "an unknown SMC is NOT_SUPPORTED", unknown as i64 == -1, unknown);
     let unknown_hvc = calls::hvc(0x8600_0042, 1, 2, 3);
     report("smc-calls", "an unknown HVC is NOT_SUPPORTED", unknown_hvc as i64 == -1, unknown_hvc);
     if WRONG.load(Ordering::Relaxed) == 0 {
         println!("hostile smc-calls: SYSTEM_OFF by smc");
-        smc(fid::SYSTEM_OFF, 0, 0, 0);
+        calls::smc(fid::SYSTEM_OFF, 0, 0, 0);
     }
     finish();
 }
