@@ -83,9 +83,14 @@ impl Vcpu {
         Self { ctx, vs, hgatp: HGATP_SV39X4 | (stage2_root >> 12), pending_read: None }
     }
 
-    /// Where the guest continues.
-    pub fn set_entry(&mut self, pc: u64) {
-        self.ctx.sepc = pc;
+    /// Puts the hart in the state SBI HSM `hart_start` (and a reset) gives:
+    /// at `entry` with `a0 = hart_id`, `a1 = opaque`, every other register
+    /// and VS-level CSR cleared (`vsatp` = 0: no translation; interrupts
+    /// off). The stage-2 table stays.
+    pub fn reset(&mut self, hart_id: u64, entry: u64, opaque: u64) {
+        let hgatp = self.hgatp;
+        *self = Self { hgatp, ..Self::new(hart_id, entry, 0) };
+        self.ctx.gpr[11] = opaque;
     }
 
     /// Sets general-purpose register `x{index}` (x0 stays zero). When it

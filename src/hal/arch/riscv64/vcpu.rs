@@ -83,12 +83,10 @@ impl VcpuOps for Vcpu {
         })
     }
 
-    /// Starts the hart at `pc` with `a0 = hart id`, `a1 = opaque` (SBI HSM).
+    /// Starts the hart afresh at `pc` with `a0 = hart id`, `a1 = opaque`
+    /// (SBI HSM hart_start, or a reset).
     fn prepare_start(&self, vcpu_id: usize, pc: u64, opaque: u64) -> Result<(), VcpuError> {
-        let mut hart = self.hart.lock();
-        hart.set_entry(pc);
-        hart.set_gpr(A0, vcpu_id as u64);
-        hart.set_gpr(A1, opaque);
+        self.hart.lock().reset(vcpu_id as u64, pc, opaque);
         Ok(())
     }
 
