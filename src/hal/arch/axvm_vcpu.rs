@@ -1,5 +1,5 @@
-//! vCPUs as axvm creates them (arm_vcpu, x86_vcpu), for the architectures
-//! that use them: running one, decoding its exits into [`Exit`] with the
+//! vCPUs as axvm creates them (x86_vcpu), for the architectures that use
+//! them: running one, decoding its exits into [`Exit`] with the
 //! arch's [`AxvmArch`] hooks, and answering its calls.
 
 use alloc::vec::Vec;

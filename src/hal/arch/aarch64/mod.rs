@@ -35,8 +35,9 @@ impl ArchOps for Arch {
         if CurrentEL.read(CurrentEL::EL) != 2 {
             return Err(HardwareError::NoVirtualization("not running at EL2 (QEMU needs -machine virtualization=on)"));
         }
-        // PARange >= 0b0011 (42 bits) is not enough: arm_vcpu picks 4-level
-        // stage-2 tables only from 44 bits on.
+        // The stage-2 tables are axaddrspace's 4-level ones (a 48-bit IPA
+        // space, `a64-vcpu`'s VTCR); below 44 physical-address bits that
+        // IPA size is not one the CPU is required to translate.
         if ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange) < 0b0100 {
             return Err(HardwareError::MissingFeature("44 physical-address bits for 4-level stage-2 tables"));
         }
