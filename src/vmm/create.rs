@@ -115,6 +115,14 @@ pub struct BootImages {
     pub dtb: u64,
 }
 
+impl BootImages {
+    /// Whether `gpa` is in one of the VM's RAM regions.
+    pub fn is_ram(&self, gpa: u64) -> bool {
+        let gpa = gpa as usize;
+        self.ram.iter().any(|&(start, size)| start <= gpa && gpa - start < size)
+    }
+}
+
 /// Clears the VM's RAM and loads its images again, for a reset; no vCPU of
 /// it runs.
 pub fn reload(vm: &Vm) -> Result<(), VmError> {
@@ -175,7 +183,6 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     let k = &cfg.kernel;
     // Where each image of `images` goes, in the same order.
     let loads = [Some(k.kernel_load_addr), k.bios_load_addr, k.dtb_load_addr, k.ramdisk_load_addr];
-    let dtb = k.dtb_load_addr;
 
     for (index, dev) in passthrough.iter().enumerate() {
         if hal::is_host_ram(dev.base_hpa, dev.length) {
@@ -189,20 +196,15 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
             what: "region size overflows when aligned",
         })?;
         let gpa = Some(GuestPhysAddr::from(region.gpa));
-        match region.map_type {
-            VmMemMappingType::MapAlloc => ax.alloc_memory_region(layout, gpa).map(|_| ()),
-            VmMemMappingType::MapReserved => ax.map_reserved_memory_region(layout, gpa).map(|_| ()),
-            VmMemMappingType::MapIdentical => {
-                return Err(VmError::Unsupported {
-                    field: "kernel.memory_regions[].map_type",
-                    what: "1 (identity) is not supported yet; use 0 (allocated)",
-                });
-            }
+        // Validation refuses 2 (reserved host memory); 1 is not built yet.
+        if region.map_type != VmMemMappingType::MapAlloc {
+            return Err(VmError::Unsupported {
+                field: "kernel.memory_regions[].map_type",
+                what: "only 0 (allocated) is supported; 1 (identity) is not yet",
+            });
         }
-        .map_err(step("allocating guest memory"))?;
-        if region.map_type == VmMemMappingType::MapAlloc {
-            restrict(&ax, region.gpa, region.size, region.flags)?;
-        }
+        ax.alloc_memory_region(layout, gpa).map_err(step("allocating guest memory"))?;
+        restrict(&ax, region.gpa, region.size, region.flags)?;
     }
     load_images(&ax, &images, loads)?;
 
@@ -214,7 +216,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         axvm_vcpus: ax.vcpu_list(),
         stage2_root: ax.ept_root(),
         entry,
-        dtb: dtb.map(|d| d as u64),
+        dtb: loads[2].map(|d| d as u64),
     };
     let vcpus = Arch::create_vcpus(&setup).into_iter().enumerate().map(|(id, hw)| Vcpu::new(hw, id == 0)).collect();
     let irqchip = match &irqchip_config {
@@ -222,15 +224,14 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         None => None,
     };
     ax.boot().map_err(step("booting"))?;
-    let ram = regions.iter().map(|r| r.gpa as u64..(r.gpa + r.size) as u64).collect::<Vec<_>>();
     let boot = BootImages {
         images,
         loads,
         ram: regions.iter().map(|r| (r.gpa, r.size)).collect(),
         entry,
-        dtb: dtb.unwrap_or(0) as u64,
+        dtb: loads[2].unwrap_or(0) as u64,
     };
-    let vm = Vm::new(ax, name, vcpus, cpu_map, irqchip, ram, boot);
+    let vm = Vm::new(ax, name, vcpus, cpu_map, irqchip, boot);
     // Device interrupts go to VMs that have an interrupt controller to
     // take them; one VM per interrupt.
     if vm.irqchip.is_some() {

@@ -59,7 +59,7 @@ impl GuestVm for Vm {
     }
 
     fn is_ram(&self, gpa: u64) -> bool {
-        self.ram.iter().any(|range| range.contains(&gpa))
+        self.boot.is_ram(gpa)
     }
 
     fn queue_interrupt(&self, vcpu: usize, vector: usize) -> bool {

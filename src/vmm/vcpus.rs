@@ -128,7 +128,8 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
                 }
             }
             Action::WaitForInterrupt => {
-                vcpu.irqs.wait_until(|| vcpu.irqs.has_pending() || vm.stopping());
+                // A stop or a reset also ends the wait.
+                vcpu.irqs.wait_until(|| vcpu.irqs.has_pending() || vm.flags() != 0);
                 here.reclaim();
             }
             Action::CpuOff => return RunEnd::Off,
@@ -151,12 +152,9 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
 /// Injects a queued `vector` unless the guest's interrupt controller holds
 /// it back; true when it no longer needs to stay queued.
 fn inject(vm: &Vm, id: usize, vector: usize) -> bool {
-    let priority = match &vm.irqchip {
-        Some(chip) => match chip.deliverable(id, vector) {
-            Some(priority) => Some(priority),
-            None => return false,
-        },
-        None => None,
+    let priority = match vm.irqchip.as_ref().map(|chip| chip.deliverable(id, vector)) {
+        Some(None) => return false,
+        held => held.flatten(),
     };
     vm.vcpus[id].hw.inject(vector, priority)
 }

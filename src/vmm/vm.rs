@@ -1,9 +1,8 @@
 //! One VM as the VMM keeps it: axvm's VM, its vCPUs with their power state
 //! and interrupt queues, its interrupt controller, and how it ended.
 
-use alloc::{boxed::Box, string::String, sync::Arc, vec::Vec};
+use alloc::{boxed::Box, string::String, sync::Arc};
 use core::fmt;
-use core::ops::Range;
 use core::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use exit_dispatch::{CpuPower, Fault};
@@ -135,8 +134,6 @@ pub struct Vm {
     pub cpu_map: CpuMap,
     /// The emulated interrupt controller, if the config has one.
     pub irqchip: Option<IrqChip>,
-    /// Guest-physical RAM ranges.
-    pub ram: Vec<Range<u64>>,
     /// What to load where when the VM (re)boots.
     pub boot: super::create::BootImages,
     /// Times the VM has booted (1, plus one per reset).
@@ -157,7 +154,6 @@ impl Vm {
         vcpus: Box<[Vcpu]>,
         cpu_map: CpuMap,
         irqchip: Option<IrqChip>,
-        ram: Vec<Range<u64>>,
         boot: super::create::BootImages,
     ) -> Self {
         Self {
@@ -167,7 +163,6 @@ impl Vm {
             vcpus,
             cpu_map,
             irqchip,
-            ram,
             boot,
             boots: AtomicU64::new(1),
             stop_reason: Mutex::new(None),
@@ -194,11 +189,17 @@ impl Vm {
         if !target.irqs.push(vector) {
             return false;
         }
+        self.kick(vcpu);
+        true
+    }
+
+    /// Interrupts the physical CPU of `vcpu` if it is another one: the vCPU
+    /// may be in the guest, or that CPU idle.
+    fn kick(&self, vcpu: usize) {
         match self.placement(vcpu) {
             Some(pcpu) if pcpu != hal::this_cpu() => Arch::kick_cpu(pcpu),
             _ => {}
         }
-        true
     }
 
     /// Stops the VM (first reason wins) and wakes every waiting vCPU task.
@@ -237,10 +238,7 @@ impl Vm {
         if self.flags.fetch_or(RESET, Ordering::AcqRel) & RESET == 0 {
             for (id, vcpu) in self.vcpus.iter().enumerate() {
                 vcpu.irqs.wake();
-                match self.placement(id) {
-                    Some(pcpu) if pcpu != hal::this_cpu() => Arch::kick_cpu(pcpu),
-                    _ => {}
-                }
+                self.kick(id);
             }
         }
     }

@@ -50,12 +50,9 @@ pub struct MmioAccess {
 pub enum Exit {
     /// Handled in the vCPU (the guest may go on).
     Nothing,
-    /// HVC or SMC: the function id and arguments are in x0..x7 (see
-    /// `Vcpu::gpr`); the pc is past the instruction.
-    Call {
-        /// Made with SMC.
-        smc: bool,
-    },
+    /// HVC or SMC, answered alike: the function id and arguments are in
+    /// x0..x7 (see `Vcpu::gpr`); the pc is past the instruction.
+    Call,
     /// A load from guest-physical `addr` that is not RAM (pc advanced).
     MmioRead {
         /// Guest-physical address.

@@ -87,11 +87,6 @@ impl Default for El1State {
     }
 }
 
-/// A timer control value fires when enabled, not masked, and due.
-pub const CTL_ENABLE: u64 = 1;
-/// See [`CTL_ENABLE`].
-pub const CTL_IMASK: u64 = 2;
-
 macro_rules! sysregs {
     ($mac:ident, $s:expr) => {
         $mac!($s, sctlr, "sctlr_el1");

@@ -6,7 +6,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use crate::context::Context;
 use crate::esr::{self, DataAbort, FaultStatus, Trap};
 use crate::insn;
-use crate::state::{CTL_ENABLE, CTL_IMASK, El1State};
+use crate::state::El1State;
 use crate::switch::{self, a64_run_guest};
 use crate::{Exit, MmioAccess};
 
@@ -130,13 +130,6 @@ impl Vcpu {
         self.el1.save();
     }
 
-    /// The deadlines (counter ticks) of the saved timers that would fire:
-    /// virtual, then physical.
-    pub fn timer_deadlines(&self) -> [Option<u64>; 2] {
-        let armed = |ctl: u64, cval: u64| (ctl & (CTL_ENABLE | CTL_IMASK) == CTL_ENABLE).then_some(cval);
-        [armed(self.el1.cntv_ctl, self.el1.cntv_cval), armed(self.el1.cntp_ctl, self.el1.cntp_cval)]
-    }
-
     /// General-purpose register `reg` (31 reads as zero).
     #[inline]
     pub fn gpr(&self, reg: usize) -> u64 {
@@ -149,11 +142,6 @@ impl Vcpu {
         if let Some(x) = self.ctx.x.get_mut(reg) {
             *x = value;
         }
-    }
-
-    /// The guest pc.
-    pub fn pc(&self) -> u64 {
-        self.ctx.elr
     }
 
     /// Runs the guest until its next exit. The vCPU must be loaded on
@@ -174,11 +162,7 @@ impl Vcpu {
     }
 
     fn fault(&self, what: &'static str) -> Exit {
-        let (far, hpfar): (u64, u64);
-        // SAFETY: reading fault-address registers has no side effects.
-        unsafe {
-            core::arch::asm!("mrs {0}, far_el2", "mrs {1}, hpfar_el2", out(reg) far, out(reg) hpfar, options(nomem, nostack));
-        }
+        let (far, hpfar) = fault_regs();
         Exit::Fault { what, esr: self.ctx.esr, far, hpfar, pc: self.ctx.elr }
     }
 
@@ -189,12 +173,12 @@ impl Vcpu {
     #[inline]
     fn sync_exit(&mut self) -> Exit {
         match esr::decode(self.ctx.esr) {
-            Trap::Hvc => Exit::Call { smc: false },
+            Trap::Hvc => Exit::Call,
             Trap::DataAbort(abort) => self.data_abort(abort),
             Trap::Smc => {
                 // A trapped SMC returns to itself: step over it.
                 self.skip();
-                Exit::Call { smc: true }
+                Exit::Call
             }
             Trap::SysReg(access) => {
                 self.skip();
@@ -303,7 +287,7 @@ impl Vcpu {
     /// The instruction word at the guest pc, through the guest's own
     /// translation and stage 2 (AT S12E1R), from normal memory only.
     fn read_insn(&self) -> Result<u32, &'static str> {
-        let (saved, par): (u64, u64);
+        let par: u64;
         // SAFETY: AT only writes PAR_EL1, which is restored to the guest's
         // value afterwards.
         unsafe {
@@ -313,13 +297,12 @@ impl Vcpu {
                 "isb",
                 "mrs {par}, par_el1",
                 "msr par_el1, {saved}",
-                saved = out(reg) saved,
+                saved = out(reg) _,
                 par = out(reg) par,
                 va = in(reg) self.ctx.elr,
                 options(nostack),
             );
         }
-        let _ = saved;
         if par & 1 != 0 {
             return Err("the faulting instruction's address does not translate");
         }
@@ -341,13 +324,20 @@ impl Vcpu {
     }
 }
 
-/// The guest-physical address of the current stage-2 fault.
+/// FAR_EL2 and HPFAR_EL2 of the current exit.
 #[inline(always)]
-fn fault_ipa() -> u64 {
+fn fault_regs() -> (u64, u64) {
     let (far, hpfar): (u64, u64);
     // SAFETY: reading fault-address registers has no side effects.
     unsafe {
         core::arch::asm!("mrs {0}, far_el2", "mrs {1}, hpfar_el2", out(reg) far, out(reg) hpfar, options(nomem, nostack));
     }
+    (far, hpfar)
+}
+
+/// The guest-physical address of the current stage-2 fault.
+#[inline(always)]
+fn fault_ipa() -> u64 {
+    let (far, hpfar) = fault_regs();
     ((hpfar & 0x0000_0fff_ffff_fff0) << 8) | (far & 0xfff)
 }

@@ -4,7 +4,7 @@
 //! fixed host mappings (no driver lock), so the IRQ handlers and the exit
 //! path never wait on the interrupt-controller driver.
 
-use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use axvisor_api::memory::PhysAddr;
 use axvisor_api::vmm::InterruptVector;
@@ -240,9 +240,7 @@ pub fn inject(intid: usize, source: usize, priority: u8) -> bool {
     let lrs = LIST_REGS.load(Ordering::Relaxed);
     let key = (intid as u32 & LR_VID_MASK) | ((source as u32 & 7) << LR_CPUID_SHIFT);
     let mut free = None;
-    // An LR the guest EOI'd stays out of use until its maintenance
-    // interrupt has re-enabled what it forwarded.
-    let empty = read(&GICH, GICH_ELRSR0) & !read(&GICH, GICH_EISR0);
+    let empty = empty_lrs();
     for lr in 0..lrs {
         if empty & (1 << lr) != 0 {
             free = free.or(Some(lr));
@@ -261,9 +259,16 @@ pub fn inject(intid: usize, source: usize, priority: u8) -> bool {
     let value = key | eoi | (u32::from(priority >> 3) << LR_PRIORITY_SHIFT) | LR_PENDING;
     write(&GICH, GICH_LR0 + 4 * lr, value);
     if is_guest_timer(intid) {
-        timers_in_lrs().fetch_or(timer_bit(intid), Ordering::Relaxed);
+        TIMERS_IN_LRS.write_current(TIMERS_IN_LRS.read_current() | timer_bit(intid));
     }
     true
+}
+
+/// List registers free for a new interrupt, one bit each. One the guest
+/// EOI'd stays out of use until its maintenance interrupt has re-enabled
+/// what it forwarded.
+fn empty_lrs() -> u32 {
+    read(&GICH, GICH_ELRSR0) & !read(&GICH, GICH_EISR0)
 }
 
 /// The pending and active bits, one per interrupt id `32 * word + bit`,
@@ -327,21 +332,17 @@ pub fn set_active(intid: usize, priority: u8) {
     if change_lrs(intid, 0, LR_ACTIVE) {
         return;
     }
-    let empty = read(&GICH, GICH_ELRSR0) & !read(&GICH, GICH_EISR0);
+    let empty = empty_lrs();
     if let Some(lr) = (0..LIST_REGS.load(Ordering::Relaxed)).find(|lr| empty & (1 << lr) != 0) {
         let value = (intid as u32 & LR_VID_MASK) | (u32::from(priority >> 3) << LR_PRIORITY_SHIFT) | LR_ACTIVE;
         write(&GICH, GICH_LR0 + 4 * lr, value);
     }
 }
 
-/// Per CPU: which guest timer interrupts (bit 0 virtual, bit 1 physical)
-/// were put in a list register; the entry path then checks their lines.
-static TIMERS_IN_LRS: [AtomicU8; MAX_TRACKED_CPUS] = [const { AtomicU8::new(0) }; MAX_TRACKED_CPUS];
-const MAX_TRACKED_CPUS: usize = 64;
-
-fn timers_in_lrs() -> &'static AtomicU8 {
-    &TIMERS_IN_LRS[crate::hal::this_cpu() % MAX_TRACKED_CPUS]
-}
+/// Which guest timer interrupts (bit 0 virtual, bit 1 physical) this CPU
+/// put in a list register; injection then checks their lines.
+#[percpu::def_percpu]
+static TIMERS_IN_LRS: u8 = 0;
 
 fn timer_bit(ppi: usize) -> u8 {
     if ppi == VTIMER_PPI { 1 } else { 2 }
@@ -366,34 +367,23 @@ fn guest_timer_firing(ppi: usize) -> bool {
     ctl & 0b111 == 0b101
 }
 
-/// When interrupts are injected: a timer interrupt still only pending in a
-/// list register whose timer the guest has since turned off, masked or
-/// moved is taken back (the timers are level-triggered), and its physical
-/// PPI let in again.
+/// When interrupts are injected: a timer interrupt still pending in a list
+/// register whose timer the guest has since turned off, masked or moved
+/// loses its pending state (the timers are level-triggered); a register
+/// left empty lets the physical PPI in again.
 #[inline]
 pub fn withdraw_stale_timer_irqs() {
-    let flags = timers_in_lrs();
-    let injected = flags.load(Ordering::Relaxed);
+    let injected = TIMERS_IN_LRS.read_current();
     if injected == 0 {
         return;
     }
     // A timer whose line is still high keeps its list register.
-    let stale = [VTIMER_PPI, PTIMER_PPI]
-        .into_iter()
-        .filter(|&ppi| injected & timer_bit(ppi) != 0 && !guest_timer_firing(ppi))
-        .fold(0u8, |bits, ppi| bits | timer_bit(ppi));
-    if stale == 0 {
-        return;
-    }
-    for lr in 0..LIST_REGS.load(Ordering::Relaxed) {
-        let value = read(&GICH, GICH_LR0 + 4 * lr);
-        let intid = (value & LR_VID_MASK) as usize;
-        if is_guest_timer(intid) && stale & timer_bit(intid) != 0 && value & LR_STATE_MASK == LR_PENDING {
-            write(&GICH, GICH_LR0 + 4 * lr, 0);
-            write(&GICD, GICD_ISENABLER0, 1 << intid);
+    for ppi in [VTIMER_PPI, PTIMER_PPI] {
+        if injected & timer_bit(ppi) != 0 && !guest_timer_firing(ppi) {
+            change_lrs(ppi, LR_PENDING, 0);
+            TIMERS_IN_LRS.write_current(TIMERS_IN_LRS.read_current() & !timer_bit(ppi));
         }
     }
-    flags.fetch_and(!stale, Ordering::Relaxed);
 }
 
 /// A guest timer fired on this CPU: hold the physical PPI off until the

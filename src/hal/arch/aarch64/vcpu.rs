@@ -7,8 +7,6 @@
 
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
-use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
 
 use a64_vcpu::{Exit as HwExit, VcpuConfig};
 use exit_dispatch::{Access, Answer, Exit, GuestVcpu, MmioRead, Trap};
@@ -17,16 +15,14 @@ use super::{calls, irq, irqchip};
 use crate::hal::VcpuError;
 use crate::hal::arch::{CpuMap, VcpuOps, VcpuSetup};
 
-/// Physical CPUs whose loaded vCPU is tracked.
-const MAX_CPUS: usize = 64;
-
-/// The vCPU whose state each physical CPU holds (null: none).
+/// The address of the vCPU whose state this physical CPU holds (0: none).
 ///
-/// A pointer here is set by [`Vcpu::ensure_loaded`] on that CPU, from the
-/// vCPU task pinned to it, and cleared by that vCPU's [`VcpuOps::unbind`]
-/// (which its task runs before it stops using the vCPU) or replaced by
-/// another vCPU's `ensure_loaded` on the same CPU after saving it.
-static LOADED: [AtomicPtr<Vcpu>; MAX_CPUS] = [const { AtomicPtr::new(ptr::null_mut()) }; MAX_CPUS];
+/// It is set by [`Vcpu::ensure_loaded`] on this CPU, from the vCPU task
+/// pinned to it, and cleared by that vCPU's `release` (which its task runs
+/// before it stops using the vCPU) or replaced by another vCPU's
+/// `ensure_loaded` on the same CPU after saving it.
+#[percpu::def_percpu]
+static LOADED: usize = 0;
 
 /// An aarch64 guest CPU.
 pub struct Vcpu {
@@ -65,11 +61,6 @@ pub fn create(setup: &VcpuSetup<'_>) -> Vec<Vcpu> {
         .collect()
 }
 
-fn slot() -> &'static AtomicPtr<Vcpu> {
-    // Host CPU ids are below the platform's CPU count, far below MAX_CPUS.
-    &LOADED[crate::hal::this_cpu() % MAX_CPUS]
-}
-
 impl Vcpu {
     /// The vCPU's state, for the duration of one operation.
     #[allow(clippy::mut_from_ref)]
@@ -81,30 +72,29 @@ impl Vcpu {
         unsafe { &mut *self.state.get() }
     }
 
-    fn me(&self) -> *mut Vcpu {
-        self as *const Vcpu as *mut Vcpu
+    fn me(&self) -> usize {
+        self as *const Vcpu as usize
     }
 
     /// Makes this CPU hold our state, saving whoever's it held.
     #[inline]
     fn ensure_loaded(&self) {
-        let slot = slot();
-        let current = slot.load(Ordering::Relaxed);
+        let current = LOADED.read_current();
         if current == self.me() {
             return;
         }
-        // SAFETY: see `LOADED`: a non-null pointer there is a vCPU whose
-        // task is pinned to this CPU and has not yet passed its `unbind`, so
-        // the vCPU (kept alive by that task's VM reference) still exists;
-        // that task is not running now (we are, on this CPU), and the vCPU's
-        // state is reached only through its locks.
-        if let Some(previous) = unsafe { current.as_ref() } {
+        // SAFETY: see `LOADED`: a non-zero address there is a vCPU whose
+        // task is pinned to this CPU and has not yet passed its `release`,
+        // so the vCPU (kept alive by that task's VM reference) still exists;
+        // that task is not running now (we are, on this CPU), and its state
+        // is reached only through `state()`, as the `Sync` impl allows.
+        if let Some(previous) = unsafe { (current as *const Vcpu).as_ref() } {
             previous.save_out();
         }
         let state = self.state();
         state.hw.load();
         irq::load_cpu_interface(&state.gic);
-        slot.store(self.me(), Ordering::Relaxed);
+        LOADED.write_current(self.me());
     }
 
     /// Moves our state out of this CPU.
@@ -114,10 +104,19 @@ impl Vcpu {
         irq::save_cpu_interface(&mut state.gic);
     }
 
+    /// If this CPU holds our state, takes it out (timers silenced, list
+    /// registers emptied) and leaves the CPU holding nobody's.
+    fn release(&self) {
+        if LOADED.read_current() == self.me() {
+            self.save_out();
+            LOADED.write_current(0);
+        }
+    }
+
     #[inline]
     fn decode(hw: &a64_vcpu::Vcpu, exit: HwExit, cpus: &CpuMap) -> Exit {
         match exit {
-            HwExit::Call { .. } => {
+            HwExit::Call => {
                 let args = [hw.gpr(1), hw.gpr(2), hw.gpr(3), hw.gpr(4), hw.gpr(5), hw.gpr(6)];
                 Exit::Call(calls::decode(hw.gpr(0), args, cpus))
             }
@@ -163,11 +162,7 @@ impl VcpuOps for Vcpu {
     }
 
     fn unbind(&self) -> Result<(), VcpuError> {
-        let slot = slot();
-        if slot.load(Ordering::Relaxed) == self.me() {
-            self.save_out();
-            slot.store(ptr::null_mut(), Ordering::Relaxed);
-        }
+        self.release();
         Ok(())
     }
 
@@ -183,11 +178,7 @@ impl VcpuOps for Vcpu {
     /// State still held by a CPU for it is dropped, so the reset state is
     /// what gets loaded.
     fn prepare_start(&self, _vcpu_id: usize, entry: u64, arg: u64) -> Result<(), VcpuError> {
-        let slot = slot();
-        if slot.load(Ordering::Relaxed) == self.me() {
-            self.save_out();
-            slot.store(ptr::null_mut(), Ordering::Relaxed);
-        }
+        self.release();
         let state = self.state();
         state.hw.reset(entry, arg);
         state.gic = Default::default();
