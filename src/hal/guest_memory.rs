@@ -1,29 +1,312 @@
-//! Writing a guest's memory from the hypervisor before the guest runs.
+//! Host memory that backs a guest's RAM, zeroed and mapped into the
+//! guest a chunk at a time.
 
+use alloc::alloc::{alloc, dealloc};
+use alloc::vec::Vec;
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use axaddrspace::{GuestPhysAddr, HostPhysAddr, MappingFlags};
 use axvm::{AxVM, AxVMHal};
+use guest_ram::{CHUNK, Chunk, Chunks, RamMap};
 
 use super::arch::{Arch, ArchOps};
 use super::virt::VcpuHal;
 
-/// Lets `fill` write `len` bytes at guest-physical `gpa` of `vm`, through
-/// the host mapping of the RAM region that holds them, then makes them
-/// visible to a guest that starts with its caches off. `None` if no single
-/// region holds the whole range.
-///
-/// Call it only while no vCPU of `vm` runs (VM creation).
-pub fn load<H: AxVMHal, R>(vm: &AxVM<H, VcpuHal>, gpa: usize, len: usize, fill: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
-    let end = gpa.checked_add(len)?;
-    let region = vm
-        .memory_regions()
-        .into_iter()
-        .find(|r| r.gpa.as_usize() <= gpa && end <= r.gpa.as_usize() + r.size())?;
-    let offset = gpa - region.gpa.as_usize();
-    // SAFETY: axvm allocated (or reserved) [hva, hva + size) for this VM's
-    // region and keeps it mapped in the host while the VM exists; the
-    // range was checked to lie inside it, and no vCPU of the VM runs yet,
-    // so nothing else reads or writes these bytes while the slice lives.
-    let bytes = unsafe { core::slice::from_raw_parts_mut(region.hva.as_mut_ptr().add(offset), len) };
-    let result = fill(bytes);
-    Arch::clean_dcache(bytes);
-    Some(result)
+/// One guest RAM region's host memory: allocated when the VM is created,
+/// not zeroed here (the VMM zeroes each part before the guest may see
+/// it), freed when dropped.
+pub struct RamBlock {
+    ptr: NonNull<u8>,
+    layout: Layout,
+}
+
+// SAFETY: the block is plain memory owned by this value; the VMM
+// serialises the host's accesses to it (see `zero` and `fill`).
+unsafe impl Send for RamBlock {}
+// SAFETY: as for `Send`; `&self` methods read no memory of the block.
+unsafe impl Sync for RamBlock {}
+
+impl RamBlock {
+    /// Allocates `size` bytes aligned to `align`; `None` if the host has
+    /// no such block free or the layout is invalid.
+    pub fn alloc(size: usize, align: usize) -> Option<Self> {
+        let layout = Layout::from_size_align(size, align)
+            .ok()
+            .filter(|l| l.size() > 0)?;
+        // SAFETY: the layout has a non-zero size.
+        let ptr = NonNull::new(unsafe { alloc(layout) })?;
+        Some(Self { ptr, layout })
+    }
+
+    /// The block's size in bytes.
+    pub fn len(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// Host-physical address of byte `offset`.
+    pub fn hpa(&self, offset: usize) -> HostPhysAddr {
+        axhal::mem::virt_to_phys((self.ptr.as_ptr() as usize + offset).into())
+    }
+
+    /// The bytes `[offset, offset + len)`, if inside the block.
+    ///
+    /// # Safety
+    /// No guest may access these bytes while the slice lives: they are
+    /// not mapped in any stage-2 table yet, or no vCPU of the VM runs.
+    unsafe fn bytes(&mut self, offset: usize, len: usize) -> Option<&mut [u8]> {
+        let end = offset.checked_add(len)?;
+        if end > self.len() {
+            return None;
+        }
+        // SAFETY: the range lies inside our allocation (checked above), we
+        // hold `&mut self`, and the caller guarantees no guest access.
+        Some(unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(offset), len) })
+    }
+
+    /// Zeroes `[offset, offset + len)`, visible to a guest that runs with
+    /// its caches off. Call it before the range is mapped into a guest.
+    pub fn zero(&mut self, offset: usize, len: usize) -> Option<()> {
+        // SAFETY: the contract of this method: the range is not mapped in
+        // any guest yet.
+        let bytes = unsafe { self.bytes(offset, len) }?;
+        Arch::zero_ram(bytes);
+        Some(())
+    }
+
+    /// Lets `fill` write `[offset, offset + len)`, then makes the bytes
+    /// visible to a guest that starts with its caches off. Call it only
+    /// while no vCPU of the VM runs (creation or reset).
+    pub fn fill<R>(
+        &mut self,
+        offset: usize,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> R,
+    ) -> Option<R> {
+        // SAFETY: the contract of this method: no vCPU of the VM runs.
+        let bytes = unsafe { self.bytes(offset, len) }?;
+        let result = fill(bytes);
+        Arch::clean_dcache(bytes);
+        Some(result)
+    }
+}
+
+impl Drop for RamBlock {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `alloc` with this very layout and is
+        // freed once, here.
+        unsafe { dealloc(self.ptr.as_ptr(), self.layout) };
+    }
+}
+
+/// Why guest RAM could not be set up or reached.
+#[derive(Debug)]
+pub enum RamError {
+    /// The host has no free block for a region.
+    NoMemory {
+        /// The region's guest-physical start.
+        gpa: u64,
+        /// Its size.
+        size: u64,
+    },
+    /// A range is not inside one RAM region.
+    NotRam {
+        /// Guest-physical start.
+        gpa: u64,
+        /// Length.
+        len: u64,
+    },
+    /// Mapping or unmapping a chunk in the stage-2 tables failed.
+    Map {
+        /// The chunk's guest-physical start.
+        gpa: u64,
+        /// What axvm said.
+        error: axerrno::AxError,
+    },
+}
+
+impl core::fmt::Display for RamError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoMemory { gpa, size } => {
+                write!(
+                    f,
+                    "no free host memory for the {size:#x}-byte RAM region at {gpa:#x}"
+                )
+            }
+            Self::NotRam { gpa, len } => {
+                write!(f, "[{gpa:#x}, +{len:#x}) is not inside one RAM region")
+            }
+            Self::Map { gpa, error } => {
+                write!(f, "mapping guest RAM at {gpa:#x} failed: {error:?}")
+            }
+        }
+    }
+}
+
+struct Region {
+    chunks: Chunks,
+    block: RamBlock,
+    flags: MappingFlags,
+}
+
+/// A VM's RAM: per region, its host memory and which chunks of it are
+/// backed. A chunk is zeroed before it is mapped, so the guest never sees
+/// what the memory held before (another guest's data, the host's).
+pub struct GuestRam {
+    regions: Vec<Region>,
+}
+
+impl GuestRam {
+    /// Allocates the host memory of `(gpa, size, flags)` regions (flags as
+    /// the config gives them); nothing is mapped yet.
+    pub fn new(
+        regions: impl IntoIterator<Item = (u64, u64, MappingFlags)>,
+    ) -> Result<Self, RamError> {
+        let mut ram = Self {
+            regions: Vec::new(),
+        };
+        for (gpa, size, flags) in regions {
+            let block = RamBlock::alloc(size as usize, CHUNK as usize)
+                .ok_or(RamError::NoMemory { gpa, size })?;
+            let kept = MappingFlags::READ
+                | MappingFlags::WRITE
+                | MappingFlags::EXECUTE
+                | MappingFlags::DEVICE;
+            let flags = (flags & kept) | MappingFlags::USER;
+            ram.regions.push(Region {
+                chunks: Chunks::new(gpa, size),
+                block,
+                flags,
+            });
+        }
+        Ok(ram)
+    }
+
+    /// Where the RAM is, for the exit path.
+    pub fn map(&self) -> RamMap {
+        RamMap::new(
+            self.regions
+                .iter()
+                .map(|r| (r.chunks.gpa(), r.chunks.size())),
+        )
+    }
+
+    /// Bytes of RAM backed so far.
+    pub fn backed_bytes(&self) -> u64 {
+        self.regions.iter().map(|r| r.chunks.backed_bytes()).sum()
+    }
+
+    /// Backs the chunk that holds `gpa` (nothing to do if it is backed).
+    pub fn back<H: AxVMHal>(&mut self, vm: &AxVM<H, VcpuHal>, gpa: u64) -> Result<(), RamError> {
+        let region = self
+            .regions
+            .iter_mut()
+            .find(|r| r.chunks.contains(gpa))
+            .ok_or(RamError::NotRam { gpa, len: 1 })?;
+        let chunk = region
+            .chunks
+            .chunk_of(gpa)
+            .ok_or(RamError::NotRam { gpa, len: 1 })?;
+        region.back(vm, chunk)
+    }
+
+    /// Backs all of the RAM (for vCPUs that cannot report a first touch).
+    pub fn back_all<H: AxVMHal>(&mut self, vm: &AxVM<H, VcpuHal>) -> Result<(), RamError> {
+        for region in &mut self.regions {
+            for index in 0..region.chunks.count() {
+                if let Some(chunk) = region.chunks.chunk(index) {
+                    region.back(vm, chunk)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Backs `[gpa, gpa + len)` and lets `fill` write it. Call it only
+    /// while no vCPU of the VM runs (creation, reset).
+    pub fn load<H: AxVMHal, R>(
+        &mut self,
+        vm: &AxVM<H, VcpuHal>,
+        gpa: u64,
+        len: u64,
+        fill: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, RamError> {
+        let not_ram = RamError::NotRam { gpa, len };
+        let region = self
+            .regions
+            .iter_mut()
+            .find(|r| r.chunks.contains(gpa))
+            .ok_or(RamError::NotRam { gpa, len })?;
+        let touched: Vec<Chunk> = region
+            .chunks
+            .chunks_in(gpa, len)
+            .ok_or(RamError::NotRam { gpa, len })?
+            .collect();
+        for chunk in touched {
+            region.back(vm, chunk)?;
+        }
+        let offset = gpa - region.chunks.gpa();
+        region
+            .block
+            .fill(offset as usize, len as usize, fill)
+            .ok_or(not_ram)
+    }
+
+    /// Unmaps every backed chunk: the guest's next touch finds zeroed
+    /// memory again. Call it only while no vCPU of the VM runs (reset).
+    pub fn unback_all<H: AxVMHal>(&mut self, vm: &AxVM<H, VcpuHal>) -> Result<(), RamError> {
+        let mut result = Ok(());
+        for region in &mut self.regions {
+            for chunk in region.chunks.take_backed() {
+                if let Err(error) =
+                    vm.unmap_region(GuestPhysAddr::from(chunk.gpa as usize), chunk.len as usize)
+                {
+                    result = Err(RamError::Map {
+                        gpa: chunk.gpa,
+                        error,
+                    });
+                }
+            }
+        }
+        Arch::stage2_removed();
+        result
+    }
+}
+
+impl Region {
+    /// Zeroes `chunk`, then maps it with the region's access rights.
+    fn back<H: AxVMHal>(&mut self, vm: &AxVM<H, VcpuHal>, chunk: Chunk) -> Result<(), RamError> {
+        if self.chunks.is_backed(chunk.index) {
+            return Ok(());
+        }
+        let map_err = |error| RamError::Map {
+            gpa: chunk.gpa,
+            error,
+        };
+        let (offset, len) = (chunk.offset as usize, chunk.len as usize);
+        self.block.zero(offset, len).ok_or(RamError::NotRam {
+            gpa: chunk.gpa,
+            len: chunk.len,
+        })?;
+        let gpa = GuestPhysAddr::from(chunk.gpa as usize);
+        vm.map_region(gpa, self.block.hpa(offset), len, self.flags)
+            .map_err(map_err)?;
+        self.chunks.set_backed(chunk.index);
+        if self.flags.contains(MappingFlags::EXECUTE) {
+            Arch::stage2_added();
+        } else {
+            let partial = Arch::forbid_execute(vm.ept_root(), chunk.gpa as usize, len);
+            if partial != 0 {
+                warn!(
+                    "VM[{}]: {partial} mapping(s) straddle the no-execute RAM at {:#x}",
+                    vm.id(),
+                    chunk.gpa
+                );
+            }
+            // Another vCPU may have cached the entry before XN was set.
+            Arch::stage2_removed();
+        }
+        Ok(())
+    }
 }

@@ -9,7 +9,8 @@
 //! `virt` (virtualization on every CPU, the vCPU HAL), `current` (the vCPU
 //! on this CPU and per-vCPU interrupt queues), `upcalls` (the VMM's
 //! services and the `axvisor_api` calls), `timer` (deadline callbacks),
-//! `guest_memory` (loading images), `error` (this layer's errors).
+//! `guest_memory` (guest RAM: host memory, zeroed and mapped on first
+//! touch, image loading), `error` (this layer's errors).
 
 pub mod arch;
 mod current;
@@ -21,7 +22,7 @@ mod virt;
 
 pub use current::{Here, IrqQueue, handle_host_irq, ids as current_vcpu, run_here};
 pub use error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, VcpuError};
-pub use guest_memory::load as load_guest_memory;
+pub use guest_memory::{GuestRam, RamError};
 pub use upcalls::{VmmServices, register};
 pub use virt::{VcpuHal, enable_virtualization};
 

@@ -1,8 +1,7 @@
 //! Creating a VM from a checked config: memory, images, vCPUs, interrupt
 //! controller, forwarded device interrupts. Nothing runs yet.
 
-use alloc::{sync::Arc, vec::Vec};
-use core::alloc::Layout;
+use alloc::sync::Arc;
 use core::fmt;
 
 use axaddrspace::{GuestPhysAddr, MappingFlags};
@@ -13,13 +12,9 @@ use vmconfig_check::ConfigError;
 use super::images::{self, ImageData, VmSource};
 #[cfg(feature = "fs")]
 use super::disk::DiskError;
-use super::upcalls::VmHal;
 use super::vm::{AxVm, Vcpu, Vm};
 use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip, IrqChipOps, VcpuSetup};
-use crate::hal::{self, DtbError, IrqChipError};
-
-/// Guest RAM is allocated with this alignment, so stage 2 can use blocks.
-const RAM_ALIGN: usize = 0x20_0000;
+use crate::hal::{self, DtbError, GuestRam, IrqChipError, RamError};
 
 /// Why a VM could not be created.
 #[derive(Debug)]
@@ -67,6 +62,8 @@ pub enum VmError {
         /// Image size.
         size: usize,
     },
+    /// Guest RAM could not be allocated or mapped.
+    Ram(RamError),
     /// A step of VM creation failed in the VM-management crates.
     Create {
         /// The step.
@@ -96,6 +93,7 @@ impl fmt::Display for VmError {
             Self::ImagePlacement { load, size } => {
                 write!(f, "kernel: an image of {size:#x} bytes at {load:#x} does not fit in one memory region")
             }
+            Self::Ram(e) => write!(f, "kernel.memory_regions: {e}"),
             Self::Create { step, error } => write!(f, "{step} failed: {error:?}"),
         }
     }
@@ -107,38 +105,30 @@ pub struct BootImages {
     images: images::Images,
     /// Where each goes.
     loads: [Option<usize>; 4],
-    /// RAM regions (guest-physical start, size), cleared before loading.
-    ram: Vec<(usize, usize)>,
     /// vCPU 0's entry point.
     pub entry: u64,
     /// x0 / a1 at entry: the device tree's address, or 0.
     pub dtb: u64,
 }
 
-impl BootImages {
-    /// Whether `gpa` is in one of the VM's RAM regions.
-    pub fn is_ram(&self, gpa: u64) -> bool {
-        let gpa = gpa as usize;
-        self.ram.iter().any(|&(start, size)| start <= gpa && gpa - start < size)
-    }
-}
-
-/// Clears the VM's RAM and loads its images again, for a reset; no vCPU of
-/// it runs.
+/// Gives the VM clean RAM (every chunk unmapped, zeroed again on its next
+/// touch) and loads its images again, for a reset; no vCPU of it runs.
 pub fn reload(vm: &Vm) -> Result<(), VmError> {
-    let boot = &vm.boot;
-    for &(gpa, size) in &boot.ram {
-        hal::load_guest_memory(&vm.ax, gpa, size, |bytes| bytes.fill(0)).ok_or(VmError::ImagePlacement { load: gpa, size })?;
-    }
-    load_images(&vm.ax, &boot.images, boot.loads)
+    let mut ram = vm.ram.lock();
+    ram.unback_all(&vm.ax).map_err(VmError::Ram)?;
+    load_images(&vm.ax, &mut ram, &vm.boot.images, vm.boot.loads)
 }
 
-fn load_images(ax: &AxVm, images: &images::Images, loads: [Option<usize>; 4]) -> Result<(), VmError> {
+fn load_images(ax: &AxVm, ram: &mut GuestRam, images: &images::Images, loads: [Option<usize>; 4]) -> Result<(), VmError> {
     for (image, load) in images.iter().zip(loads) {
         if let (Some(image), Some(load)) = (image, load) {
-            let placement = VmError::ImagePlacement { load, size: image.len() };
-            hal::load_guest_memory(ax, load, image.len(), |dest| image.copy_to(dest)).ok_or(placement)??;
-            debug!("loaded {:#x} bytes at GPA {load:#x}", image.len());
+            let size = image.len();
+            match ram.load(ax, load as u64, size as u64, |dest| image.copy_to(dest)) {
+                Ok(copied) => copied?,
+                Err(RamError::NotRam { .. }) => return Err(VmError::ImagePlacement { load, size }),
+                Err(e) => return Err(VmError::Ram(e)),
+            }
+            debug!("loaded {size:#x} bytes at GPA {load:#x}");
         }
     }
     Ok(())
@@ -190,23 +180,19 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         }
     }
     let ax = AxVm::new(AxVMConfig::from(cfg)).map_err(step("creating the VM"))?;
-    for region in &regions {
-        let layout = Layout::from_size_align(region.size, RAM_ALIGN).map_err(|_| VmError::Unsupported {
-            field: "kernel.memory_regions",
-            what: "region size overflows when aligned",
-        })?;
-        let gpa = Some(GuestPhysAddr::from(region.gpa));
-        // Validation refuses 2 (reserved host memory); 1 is not built yet.
-        if region.map_type != VmMemMappingType::MapAlloc {
-            return Err(VmError::Unsupported {
-                field: "kernel.memory_regions[].map_type",
-                what: "only 0 (allocated) is supported; 1 (identity) is not yet",
-            });
-        }
-        ax.alloc_memory_region(layout, gpa).map_err(step("allocating guest memory"))?;
-        restrict(&ax, region.gpa, region.size, region.flags)?;
+    // Validation refuses 2 (reserved host memory); 1 is not built yet.
+    if regions.iter().any(|r| r.map_type != VmMemMappingType::MapAlloc) {
+        return Err(VmError::Unsupported {
+            field: "kernel.memory_regions[].map_type",
+            what: "only 0 (allocated) is supported; 1 (identity) is not yet",
+        });
     }
-    load_images(&ax, &images, loads)?;
+    let flags = |f: usize| MappingFlags::from_bits_truncate(f);
+    let mut ram = GuestRam::new(regions.iter().map(|r| (r.gpa as u64, r.size as u64, flags(r.flags)))).map_err(VmError::Ram)?;
+    if !Arch::RAM_ON_FIRST_TOUCH {
+        ram.back_all(&ax).map_err(VmError::Ram)?;
+    }
+    load_images(&ax, &mut ram, &images, loads)?;
 
     ax.init().map_err(step("setting up vCPUs and devices"))?;
     let placements = ax.get_vcpu_affinities_pcpu_ids().into_iter().map(|(v, _, p)| (v, p)).collect();
@@ -227,11 +213,10 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     let boot = BootImages {
         images,
         loads,
-        ram: regions.iter().map(|r| (r.gpa, r.size)).collect(),
         entry,
         dtb: loads[2].unwrap_or(0) as u64,
     };
-    let vm = Vm::new(ax, name, vcpus, cpu_map, irqchip, boot);
+    let vm = Vm::new(ax, name, vcpus, cpu_map, ram, irqchip, boot);
     // Device interrupts go to VMs that have an interrupt controller to
     // take them; one VM per interrupt.
     if vm.irqchip.is_some() {
@@ -243,31 +228,6 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     }
     info!("VM[{}] {} created: {} vCPU(s)", vm.id, vm.name, vm.vcpus.len());
     Ok(Arc::new(vm))
-}
-
-/// Maps an allocated RAM region with the access its config gives it (axvm
-/// maps every allocated region read-write-execute): a guest store to a
-/// read-only region or a fetch from a no-execute one then faults in stage 2
-/// and stops the VM.
-fn restrict(ax: &AxVm, gpa: usize, size: usize, flags: usize) -> Result<(), VmError> {
-    let rwx = MappingFlags::READ | MappingFlags::WRITE | MappingFlags::EXECUTE;
-    let wanted = MappingFlags::from_bits_truncate(flags) & (rwx | MappingFlags::DEVICE);
-    if wanted & rwx == rwx && !wanted.contains(MappingFlags::DEVICE) {
-        return Ok(());
-    }
-    let region = ax.memory_regions().into_iter().find(|r| r.gpa.as_usize() == gpa);
-    let hva = region.map(|r| r.hva).ok_or(VmError::Create { step: "finding an allocated region", error: AxError::NotFound })?;
-    let hpa = <VmHal as axvm::AxVMHal>::virt_to_phys(hva);
-    let gpa = GuestPhysAddr::from(gpa);
-    ax.unmap_region(gpa, size).map_err(step("unmapping a region to restrict it"))?;
-    ax.map_region(gpa, hpa, size, wanted | MappingFlags::USER).map_err(step("mapping a region with its flags"))?;
-    if !wanted.contains(MappingFlags::EXECUTE) {
-        let partial = Arch::forbid_execute(ax.ept_root(), gpa.as_usize(), size);
-        if partial != 0 {
-            warn!("VM[{}]: {partial} mapping(s) straddle the no-execute region at {:#x}", ax.id(), gpa.as_usize());
-        }
-    }
-    Ok(())
 }
 
 /// The VM's interrupt controller, with its host window mapped in.

@@ -59,7 +59,19 @@ impl GuestVm for Vm {
     }
 
     fn is_ram(&self, gpa: u64) -> bool {
-        self.boot.is_ram(gpa)
+        self.ram_map.contains(gpa)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn back_ram(&self, gpa: u64) -> bool {
+        match self.ram.lock().back(&self.ax, gpa) {
+            Ok(()) => true,
+            Err(e) => {
+                error!("VM[{}] {}: {e}", self.id, self.name);
+                false
+            }
+        }
     }
 
     fn queue_interrupt(&self, vcpu: usize, vector: usize) -> bool {

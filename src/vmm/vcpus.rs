@@ -79,7 +79,7 @@ fn vcpu_task(vm: Arc<Vm>, id: usize, pcpu: usize) {
     vcpu.turn_off();
     if vm.live_tasks.fetch_sub(1, Ordering::AcqRel) == 1 {
         vm.ax.set_vm_status(axvm::VMStatus::Stopped);
-        info!("VM[{}] {} is down", vm.id, vm.name);
+        info!("VM[{}] {} is down ({} KiB of its RAM backed)", vm.id, vm.name, vm.ram.lock().backed_bytes() / 1024);
         super::vm_stopped();
     }
 }
@@ -109,7 +109,7 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
         if vcpu.irqs.has_pending() {
             vcpu.irqs.drain(|vector| inject(vm, id, vector));
         }
-        let exit = match vcpu.hw.run(&vm.cpu_map) {
+        let exit = match vcpu.hw.run(&vm.cpu_map, &vm.ram_map) {
             Ok(exit) => exit,
             Err(e) => {
                 vm.stop(StopReason::VcpuFailed { vcpu: id, failure: VcpuFailure::Hal(e) });

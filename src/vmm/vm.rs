@@ -6,11 +6,12 @@ use core::fmt;
 use core::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use exit_dispatch::{CpuPower, Fault};
+use kspin::SpinNoIrq;
 use spin::Mutex;
 
 use super::upcalls::VmHal;
-use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip};
-use crate::hal::{self, IrqQueue, VcpuError, VcpuHal};
+use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip, RamMap};
+use crate::hal::{self, GuestRam, IrqQueue, VcpuError, VcpuHal};
 
 /// axvm's VM type in this hypervisor.
 pub type AxVm = axvm::AxVM<VmHal, VcpuHal>;
@@ -132,6 +133,10 @@ pub struct Vm {
     pub vcpus: Box<[Vcpu]>,
     /// Physical CPU of each vCPU.
     pub cpu_map: CpuMap,
+    /// Where the guest's RAM is (read on the exit path without a lock).
+    pub ram_map: RamMap,
+    /// The guest's RAM, backed chunk by chunk on first touch.
+    pub ram: SpinNoIrq<GuestRam>,
     /// The emulated interrupt controller, if the config has one.
     pub irqchip: Option<IrqChip>,
     /// What to load where when the VM (re)boots.
@@ -153,6 +158,7 @@ impl Vm {
         name: String,
         vcpus: Box<[Vcpu]>,
         cpu_map: CpuMap,
+        ram: GuestRam,
         irqchip: Option<IrqChip>,
         boot: super::create::BootImages,
     ) -> Self {
@@ -162,6 +168,8 @@ impl Vm {
             ax,
             vcpus,
             cpu_map,
+            ram_map: ram.map(),
+            ram: SpinNoIrq::new(ram),
             irqchip,
             boot,
             boots: AtomicU64::new(1),

@@ -53,6 +53,16 @@ pub enum Exit {
     /// HVC or SMC, answered alike: the function id and arguments are in
     /// x0..x7 (see `Vcpu::gpr`); the pc is past the instruction.
     Call,
+    /// An access to guest RAM that stage 2 does not map yet (pc
+    /// unchanged): the host backs it and runs the guest again.
+    RamMiss {
+        /// Guest-physical address.
+        ipa: u64,
+        /// A store (else a load or a fetch).
+        write: bool,
+        /// An instruction fetch.
+        fetch: bool,
+    },
     /// A load from guest-physical `addr` that is not RAM (pc advanced).
     MmioRead {
         /// Guest-physical address.

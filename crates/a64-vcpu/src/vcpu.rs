@@ -145,14 +145,15 @@ impl Vcpu {
     }
 
     /// Runs the guest until its next exit. The vCPU must be loaded on
-    /// this CPU.
+    /// this CPU. A stage-2 miss at an address `is_ram` accepts is a
+    /// [`Exit::RamMiss`]; any other is decoded as an emulated access.
     #[inline]
-    pub fn run(&mut self) -> Exit {
+    pub fn run(&mut self, is_ram: impl Fn(u64) -> bool) -> Exit {
         // SAFETY: `ctx` is ours for the call; the caller loaded our EL1 and
         // stage-2 state on this CPU.
         let kind = unsafe { a64_run_guest(&mut self.ctx) };
         match kind {
-            switch::EXIT_SYNC => self.sync_exit(),
+            switch::EXIT_SYNC => self.sync_exit(is_ram),
             switch::EXIT_IRQ => Exit::Interrupt,
             switch::EXIT_FIQ => self.fault("FIQ"),
             switch::EXIT_SERROR => self.fault("SError"),
@@ -170,11 +171,11 @@ impl Vcpu {
         self.ctx.elr = self.ctx.elr.wrapping_add(4);
     }
 
-    #[inline]
-    fn sync_exit(&mut self) -> Exit {
+    #[inline(always)]
+    fn sync_exit(&mut self, is_ram: impl Fn(u64) -> bool) -> Exit {
         match esr::decode(self.ctx.esr) {
             Trap::Hvc => Exit::Call,
-            Trap::DataAbort(abort) => self.data_abort(abort),
+            Trap::DataAbort(abort) => self.data_abort(abort, is_ram),
             Trap::Smc => {
                 // A trapped SMC returns to itself: step over it.
                 self.skip();
@@ -194,7 +195,12 @@ impl Vcpu {
             }
             Trap::InstructionAbort { ifsc, s1ptw } => match FaultStatus::of(ifsc) {
                 FaultStatus::Translation | FaultStatus::AccessFlag if !s1ptw => {
-                    Exit::FetchFault { ipa: fault_ipa(), pc: self.ctx.elr }
+                    let ipa = fault_ipa();
+                    if is_ram(ipa) {
+                        Exit::RamMiss { ipa, write: false, fetch: true }
+                    } else {
+                        Exit::FetchFault { ipa, pc: self.ctx.elr }
+                    }
                 }
                 FaultStatus::Permission => self.fault("instruction fetch from a no-execute region"),
                 _ if s1ptw => self.fault("stage-1 table walk outside guest RAM"),
@@ -205,7 +211,7 @@ impl Vcpu {
     }
 
     #[inline(always)]
-    fn data_abort(&mut self, abort: DataAbort) -> Exit {
+    fn data_abort(&mut self, abort: DataAbort, is_ram: impl Fn(u64) -> bool) -> Exit {
         if abort.s1ptw {
             return self.fault("stage-1 table walk outside guest RAM");
         }
@@ -216,12 +222,17 @@ impl Vcpu {
             FaultStatus::Alignment => return self.fault("unaligned access to emulated memory"),
             FaultStatus::Other => return self.fault("external abort or other data fault"),
         }
+        let addr = fault_ipa();
+        if is_ram(addr) {
+            // Retried once the host has backed it (a cache maintenance
+            // instruction included).
+            return Exit::RamMiss { ipa: addr, write: abort.write, fetch: false };
+        }
         if abort.cache_maintenance {
             // Cache maintenance by address on emulated memory does nothing.
             self.skip();
             return Exit::Nothing;
         }
-        let addr = fault_ipa();
         let access = if abort.isv {
             MmioAccess {
                 write: abort.write,

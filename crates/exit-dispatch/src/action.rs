@@ -53,6 +53,13 @@ pub enum FaultKind {
         /// Guest-physical address.
         addr: u64,
     },
+    /// An access to guest RAM that the hypervisor could not back.
+    RamNotBacked {
+        /// Load, store or fetch.
+        access: Access,
+        /// Guest-physical address.
+        addr: u64,
+    },
     /// An emulated device refused an access.
     Device {
         /// Load or store.
@@ -80,6 +87,9 @@ impl fmt::Display for FaultKind {
             }
             Self::Unmapped { access, width: None, addr } => {
                 write!(f, "{access} at unmapped guest-physical address {addr:#x}")
+            }
+            Self::RamNotBacked { access, addr } => {
+                write!(f, "{access} at guest-physical address {addr:#x}: its RAM could not be mapped")
             }
             Self::Device { access, addr, error } => {
                 write!(f, "emulated device {access} at guest-physical address {addr:#x} failed: {error}")

@@ -17,6 +17,9 @@ pub trait GuestVm {
     fn start_vcpu(&self, vcpu: usize, entry: u64, arg: u64);
     /// Whether `gpa` is in the guest's RAM.
     fn is_ram(&self, gpa: u64) -> bool;
+    /// Backs the RAM chunk that holds `gpa` (zeroed, then mapped); false
+    /// if `gpa` is not RAM or it could not be mapped.
+    fn back_ram(&self, gpa: u64) -> bool;
     /// Queues `vector` for `vcpu`; false if it was dropped.
     fn queue_interrupt(&self, vcpu: usize, vector: usize) -> bool;
     /// Performs an access of `vcpu` on the VM's emulated devices
@@ -121,6 +124,13 @@ pub fn handle<V: GuestVm, C: GuestVcpu>(vm: &V, vcpu_id: usize, vcpu: &C, exit: 
             Action::Continue
         }
         Exit::Halt => Action::WaitForInterrupt,
+        Exit::RamMiss { addr, access } => {
+            if vm.back_ram(addr) {
+                Action::Continue
+            } else {
+                fault(FaultKind::RamNotBacked { access, addr })
+            }
+        }
         Exit::PageFault { addr, access } => fault(FaultKind::Unmapped { access, width: None, addr }),
         Exit::Unhandled(trap) => fault(FaultKind::Trap(trap)),
     }

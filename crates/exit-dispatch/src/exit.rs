@@ -63,6 +63,15 @@ pub enum Exit {
     SendIpi(Ipi),
     /// The vCPU waits for an interrupt.
     Halt,
+    /// A guest access to its own RAM where the hypervisor has not backed
+    /// it yet (RAM is zeroed and mapped on first touch); the access is
+    /// retried once it is.
+    RamMiss {
+        /// Guest-physical address.
+        addr: u64,
+        /// What the guest tried to do there.
+        access: Access,
+    },
     /// An access the stage-2 tables do not map and no device claims.
     PageFault {
         /// Guest-physical address.
@@ -79,16 +88,23 @@ pub enum Exit {
 pub struct Trap {
     /// What it was ("instruction abort from a lower level", "SError", ...).
     pub what: &'static str,
-    /// Arch-named registers that describe it (syndrome, fault address, pc);
-    /// entries with an empty name are left out.
-    pub fields: [(&'static str, u64); 4],
+    /// Names of the arch registers that describe it (syndrome, fault
+    /// address, pc); an empty name leaves its value out.
+    pub names: &'static [&'static str; 4],
+    /// Their values.
+    pub values: [u64; 4],
+}
+
+impl Trap {
+    /// No register names: a trap described by `what` alone.
+    pub const NO_NAMES: &'static [&'static str; 4] = &["", "", "", ""];
 }
 
 impl fmt::Display for Trap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.what)?;
         let mut sep = " (";
-        for (name, value) in self.fields.iter().filter(|(name, _)| !name.is_empty()) {
+        for (name, value) in self.names.iter().zip(self.values).filter(|(name, _)| !name.is_empty()) {
             write!(f, "{sep}{name} {value:#x}")?;
             sep = ", ";
         }

@@ -22,6 +22,7 @@ struct MockVm {
     started: RefCell<Vec<(usize, u64, u64)>>,
     queued: RefCell<Vec<(usize, usize)>>,
     accesses: RefCell<Vec<DeviceAccess>>,
+    backed: RefCell<Vec<u64>>,
     fail_device: Cell<bool>,
 }
 
@@ -34,6 +35,7 @@ impl MockVm {
             started: RefCell::default(),
             queued: RefCell::default(),
             accesses: RefCell::default(),
+            backed: RefCell::default(),
             fail_device: Cell::new(false),
         }
     }
@@ -54,6 +56,10 @@ impl GuestVm for MockVm {
         self.started.borrow_mut().push((vcpu, entry, arg));
     }
     fn is_ram(&self, gpa: u64) -> bool {
+        RAM.contains(&gpa)
+    }
+    fn back_ram(&self, gpa: u64) -> bool {
+        self.backed.borrow_mut().push(gpa);
         RAM.contains(&gpa)
     }
     fn queue_interrupt(&self, vcpu: usize, vector: usize) -> bool {
@@ -198,6 +204,25 @@ fn irqchip_write_that_raises_an_sgi_queues_it_for_existing_vcpus_only() {
 // --- page faults and traps ---
 
 #[test]
+fn first_touch_of_ram_backs_it_and_retries_the_access() {
+    let vm = MockVm::new(1);
+    for access in [Access::Read, Access::Write, Access::Execute] {
+        let (action, vcpu) = run(&vm, Exit::RamMiss { addr: 0x4012_3456, access });
+        assert_eq!(action, Action::Continue);
+        assert!(vcpu.gprs.borrow().is_empty() && vcpu.answers.borrow().is_empty(), "the access is retried, not emulated");
+    }
+    assert_eq!(*vm.backed.borrow(), [0x4012_3456; 3]);
+    assert!(vm.accesses.borrow().is_empty(), "no device sees a RAM access");
+}
+
+#[test]
+fn ram_that_cannot_be_backed_stops_the_vm_naming_the_address() {
+    let vm = MockVm::new(1);
+    let fault = fault_of(run(&vm, Exit::RamMiss { addr: 0x5000_0000, access: Access::Write }).0);
+    assert_eq!(fault.to_string(), "VM[3] vCPU[0]: write at guest-physical address 0x50000000: its RAM could not be mapped");
+}
+
+#[test]
 fn fetch_from_unmapped_memory_stops_the_vm() {
     let vm = MockVm::new(1);
     let fault = fault_of(run(&vm, Exit::PageFault { addr: 0x1_0000_0000, access: Access::Execute }).0);
@@ -210,10 +235,10 @@ fn fetch_from_unmapped_memory_stops_the_vm() {
 #[test]
 fn unhandled_trap_stops_the_vm_naming_it_and_its_registers() {
     let vm = MockVm::new(1);
-    let trap = Trap { what: "SError", fields: [("ESR", 0xbe00_0000), ("FAR", 0), ("", 7), ("pc", 0x4020_0010)] };
+    let trap = Trap { what: "SError", names: &["ESR", "FAR", "", "pc"], values: [0xbe00_0000, 0, 7, 0x4020_0010] };
     let fault = fault_of(run(&vm, Exit::Unhandled(trap)).0);
     assert_eq!(fault.to_string(), "VM[3] vCPU[0]: SError (ESR 0xbe000000, FAR 0x0, pc 0x40200010)");
-    let bare = Trap { what: "unknown exit", fields: [("", 0); 4] };
+    let bare = Trap { what: "unknown exit", names: Trap::NO_NAMES, values: [1, 2, 3, 4] };
     assert_eq!(fault_of(run(&vm, Exit::Unhandled(bare)).0).to_string(), "VM[3] vCPU[0]: unknown exit");
 }
 

@@ -28,6 +28,15 @@ pub fn flush_guest_tlb() {
     csr::hfence_vvma();
 }
 
+/// Orders stage-2 (G-stage) table writes before this hart's next guest
+/// access and drops its cached guest-physical translations (all VMIDs).
+#[cfg(target_arch = "riscv64")]
+pub fn flush_stage2() {
+    // SAFETY: a fence only orders memory accesses.
+    unsafe { core::arch::asm!("fence rw, rw", options(nostack)) };
+    csr::hfence_gvma();
+}
+
 /// Why the guest stopped running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -40,6 +49,16 @@ pub enum Exit {
         fid: u64,
         /// `a0..a5`.
         args: [u64; 6],
+    },
+    /// A load or store at a guest-physical address stage 2 does not map
+    /// (pc unchanged). The host either maps RAM there and runs the guest
+    /// again, or calls `Vcpu::emulate_access` to treat it as emulated
+    /// memory.
+    DataMiss {
+        /// Guest-physical address.
+        addr: u64,
+        /// A store (else a load).
+        store: bool,
     },
     /// A load from guest-physical `addr` that is not RAM (pc advanced).
     MmioRead {

@@ -199,24 +199,34 @@ impl Vcpu {
                 Exit::Ecall { eid: g[17], fid: g[16], args: [g[10], g[11], g[12], g[13], g[14], g[15]] }
             }
             cause::LOAD_GUEST_PAGE_FAULT | cause::STORE_GUEST_PAGE_FAULT => {
-                let Some(access) = self.faulting_access() else {
-                    return Exit::Fault { cause: scause, pc };
-                };
-                if access.store != (scause == cause::STORE_GUEST_PAGE_FAULT) {
-                    return Exit::Fault { cause: scause, pc };
-                }
-                self.ctx.sepc += access.len as u64;
-                if access.store {
-                    let bits = access.width * 8;
-                    let value = self.gpr(access.reg) & if bits == 64 { u64::MAX } else { (1 << bits) - 1 };
-                    Exit::MmioWrite { addr: gpa(), access, value }
-                } else {
-                    self.pending_read = Some(access);
-                    Exit::MmioRead { addr: gpa(), access }
-                }
+                Exit::DataMiss { addr: gpa(), store: scause == cause::STORE_GUEST_PAGE_FAULT }
             }
             cause::FETCH_GUEST_PAGE_FAULT => Exit::FetchFault { addr: gpa(), pc },
             _ => Exit::Fault { cause: scause, pc },
+        }
+    }
+
+    /// Treats the access of an [`Exit::DataMiss`] (the last exit) as one to
+    /// emulated memory: decodes it, steps over the instruction, and returns
+    /// the load or store to emulate.
+    #[inline(always)]
+    pub fn emulate_access(&mut self, addr: u64, store: bool) -> Exit {
+        let pc = self.ctx.sepc;
+        let scause = if store { cause::STORE_GUEST_PAGE_FAULT } else { cause::LOAD_GUEST_PAGE_FAULT };
+        let Some(access) = self.faulting_access() else {
+            return Exit::Fault { cause: scause, pc };
+        };
+        if access.store != store {
+            return Exit::Fault { cause: scause, pc };
+        }
+        self.ctx.sepc += access.len as u64;
+        if access.store {
+            let bits = access.width * 8;
+            let value = self.gpr(access.reg) & if bits == 64 { u64::MAX } else { (1 << bits) - 1 };
+            Exit::MmioWrite { addr, access, value }
+        } else {
+            self.pending_read = Some(access);
+            Exit::MmioRead { addr, access }
         }
     }
 

@@ -10,7 +10,7 @@ use axaddrspace::{GuestPhysAddr, MappingFlags};
 use axvcpu::{AxArchVCpu, AxVCpuExitReason};
 use exit_dispatch::{Access, Answer, Exit, GuestRequest, GuestVcpu, Ipi, MmioRead, Trap};
 
-use super::{CpuMap, VcpuOps, VcpuSetup};
+use super::{CpuMap, RamMap, VcpuOps, VcpuSetup};
 use crate::hal::VcpuError;
 use crate::hal::virt::AxvmVcpuRef;
 
@@ -123,9 +123,10 @@ impl<A: AxvmArch> AxvmVcpu<A> {
             R::NestedPageFault { addr, access_flags } => Exit::PageFault { addr: gpa(addr), access: access_of(access_flags) },
             R::FailEntry { hardware_entry_failure_reason } => Exit::Unhandled(Trap {
                 what: "guest trap the hypervisor cannot handle, or failed entry",
-                fields: [("code", hardware_entry_failure_reason), ("", 0), ("", 0), ("", 0)],
+                names: &["code", "", "", ""],
+                values: [hardware_entry_failure_reason, 0, 0, 0],
             }),
-            _ => Exit::Unhandled(Trap { what: "exit the hypervisor does not know", fields: [("", 0); 4] }),
+            _ => Exit::Unhandled(Trap { what: "exit the hypervisor does not know", names: Trap::NO_NAMES, values: [0; 4] }),
         }
     }
 }
@@ -156,7 +157,9 @@ impl<A: AxvmArch> VcpuOps for AxvmVcpu<A> {
     /// axvcpu's per-entry state bookkeeping (a RefCell round trip and a
     /// per-CPU current-vCPU pointer nobody reads) is left out.
     #[inline]
-    fn run(&self, cpus: &CpuMap) -> Result<Exit, VcpuError> {
+    /// axvm's x86 vCPUs never see a RAM miss: their RAM is backed at
+    /// creation (`ArchOps::RAM_ON_FIRST_TOUCH` is false).
+    fn run(&self, cpus: &CpuMap, _ram: &RamMap) -> Result<Exit, VcpuError> {
         let reason = self.vcpu.get_arch_vcpu().run().map_err(VcpuError::Enter)?;
         Ok(self.decode(reason, cpus))
     }

@@ -20,6 +20,7 @@ use alloc::vec::Vec;
 use axaddrspace::HostPhysAddr;
 use axvmconfig::{AxVMCrateConfig, EmulatedDeviceConfig};
 use exit_dispatch::{Exit, GuestVcpu, Ipi};
+pub use guest_ram::RamMap;
 
 use super::error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, VcpuError};
 use super::virt::AxvmVcpuRef;
@@ -51,6 +52,10 @@ pub trait ArchOps {
     type IrqChip: IrqChipOps;
     /// The first interrupt id a passthrough device's `irq_id` may name.
     const FIRST_DEVICE_IRQ: usize;
+    /// Whether this architecture's vCPUs report a first touch of unbacked
+    /// guest RAM (`Exit::RamMiss`), so RAM is zeroed and mapped on demand;
+    /// else all of it is backed when the VM is created.
+    const RAM_ON_FIRST_TOUCH: bool;
 
     /// Fails unless this CPU can host VMs.
     fn hardware_check() -> Result<(), HardwareError>;
@@ -75,6 +80,15 @@ pub trait ArchOps {
     /// Makes bytes the hypervisor wrote visible to a guest that starts
     /// with its caches off.
     fn clean_dcache(bytes: &[u8]);
+    /// Zeroes guest RAM the hypervisor is about to map and makes the
+    /// zeroes visible to a guest that runs with its caches off.
+    fn zero_ram(bytes: &mut [u8]);
+    /// Makes stage-2 entries just added visible to the VM's vCPUs (an
+    /// entry that was invalid needs no invalidation, only ordering).
+    fn stage2_added();
+    /// Drops every cached stage-2 translation after entries were removed
+    /// or changed.
+    fn stage2_removed();
     /// Creates the vCPUs of a VM.
     fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu>;
     /// Makes `[gpa, gpa + size)` non-executable in the stage-2 tables at
@@ -92,8 +106,10 @@ pub trait VcpuOps: GuestVcpu + Send + Sync {
     /// Takes the vCPU off this physical CPU: it is turning off or its VM
     /// stops. Whatever it left in the CPU is cleared.
     fn unbind(&self) -> Result<(), VcpuError>;
-    /// Runs the guest until its next exit, decoded for the VMM.
-    fn run(&self, cpus: &CpuMap) -> Result<Exit, VcpuError>;
+    /// Runs the guest until its next exit, decoded for the VMM: a stage-2
+    /// miss inside `ram` is an `Exit::RamMiss`, any other unmapped access
+    /// one to emulated memory.
+    fn run(&self, cpus: &CpuMap, ram: &RamMap) -> Result<Exit, VcpuError>;
     /// Points a vCPU that is being started at `entry` with `arg`.
     fn prepare_start(&self, vcpu_id: usize, entry: u64, arg: u64) -> Result<(), VcpuError>;
     /// Makes `vector` pending for the vCPU about to run on this CPU, at

@@ -4,8 +4,10 @@
 //! Files: `vcpu.rs` (our vCPUs, crate `a64-vcpu`, and which one each CPU
 //! holds), `calls.rs` (PSCI, SMCCC and vendor calls, by HVC or SMC alike),
 //! `irq.rs` (the host GICv2: list registers, forwarded interrupts, kicks),
-//! `irqchip.rs` (a VM's virtual GICv2).
+//! `irqchip.rs` (a VM's virtual GICv2); beside them `stage2.rs` (XN in
+//! the stage-2 tables) and `cache.rs` (cache geometry, DC ZVA zeroing).
 
+mod cache;
 mod calls;
 mod irq;
 mod irqchip;
@@ -28,6 +30,7 @@ impl ArchOps for Arch {
     type IrqChip = irqchip::VirtualGic;
     /// SPIs: ids below are SGIs and PPIs, private to a CPU.
     const FIRST_DEVICE_IRQ: usize = 32;
+    const RAM_ON_FIRST_TOUCH: bool = true;
 
     /// Fails unless we run at EL2 with enough physical-address bits for
     /// the 4-level stage-2 tables axaddrspace is built for.
@@ -82,17 +85,33 @@ impl ArchOps for Arch {
     /// Cleans the bytes from the data cache to the point of coherency, so
     /// a guest that starts with its MMU and caches off sees them.
     fn clean_dcache(bytes: &[u8]) {
-        // Smallest line size the CPU may have; CTR_EL0 could say more, but a
-        // smaller step only costs extra (harmless) cleans.
-        const LINE: usize = 64;
+        let line = cache::dcache_line();
         let start = bytes.as_ptr() as usize;
-        for line in (start & !(LINE - 1)..start + bytes.len()).step_by(LINE) {
+        for line in (start & !(line - 1)..start + bytes.len()).step_by(line) {
             // SAFETY: `dc cvac` only writes back a cache line; the range lies
             // in memory the hypervisor owns and has mapped.
             unsafe { core::arch::asm!("dc cvac, {0}", in(reg) line, options(nostack, preserves_flags)) };
         }
         // SAFETY: a barrier has no memory-safety preconditions.
         unsafe { core::arch::asm!("dsb sy", options(nostack, preserves_flags)) };
+    }
+
+    fn zero_ram(bytes: &mut [u8]) {
+        cache::zero(bytes);
+        Self::clean_dcache(bytes);
+    }
+
+    /// Stores to the tables reach the walkers before the guest runs
+    /// again (the exception return is the synchronisation).
+    fn stage2_added() {
+        // SAFETY: a barrier has no memory-safety preconditions.
+        unsafe { core::arch::asm!("dsb ishst", options(nostack, preserves_flags)) };
+    }
+
+    fn stage2_removed() {
+        // SAFETY: invalidating EL1&0 translations of every VMID only drops
+        // cached entries; the host (EL2) regime is not affected.
+        unsafe { core::arch::asm!("dsb ishst", "tlbi alle1is", "dsb ish", "isb", options(nostack, preserves_flags)) };
     }
 
     fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu> {

@@ -13,7 +13,7 @@ use exit_dispatch::{Access, Answer, Exit, GuestVcpu, MmioRead, Trap};
 
 use super::{calls, irq, irqchip};
 use crate::hal::VcpuError;
-use crate::hal::arch::{CpuMap, VcpuOps, VcpuSetup};
+use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup};
 
 /// The address of the vCPU whose state this physical CPU holds (0: none).
 ///
@@ -113,7 +113,7 @@ impl Vcpu {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn decode(hw: &a64_vcpu::Vcpu, exit: HwExit, cpus: &CpuMap) -> Exit {
         match exit {
             HwExit::Call => {
@@ -133,11 +133,18 @@ impl Vcpu {
             HwExit::SysRegRead { encoding, rt } => Exit::SysRegRead { id: u64::from(encoding), reg: rt },
             HwExit::SysRegWrite { encoding, value } => Exit::SysRegWrite { id: u64::from(encoding), value },
             HwExit::Wfi => Exit::Halt,
+            HwExit::RamMiss { ipa, write, fetch } => {
+                let access = match (fetch, write) {
+                    (true, _) => Access::Execute,
+                    (false, true) => Access::Write,
+                    (false, false) => Access::Read,
+                };
+                Exit::RamMiss { addr: ipa, access }
+            }
             HwExit::FetchFault { ipa, .. } => Exit::PageFault { addr: ipa, access: Access::Execute },
-            HwExit::Fault { what, esr, far, hpfar, pc } => Exit::Unhandled(Trap {
-                what,
-                fields: [("ESR", esr), ("FAR", far), ("HPFAR", hpfar), ("pc", pc)],
-            }),
+            HwExit::Fault { what, esr, far, hpfar, pc } => {
+                Exit::Unhandled(Trap { what, names: &["ESR", "FAR", "HPFAR", "pc"], values: [esr, far, hpfar, pc] })
+            }
         }
     }
 }
@@ -167,10 +174,10 @@ impl VcpuOps for Vcpu {
     }
 
     #[inline]
-    fn run(&self, cpus: &CpuMap) -> Result<Exit, VcpuError> {
+    fn run(&self, cpus: &CpuMap, ram: &RamMap) -> Result<Exit, VcpuError> {
         self.ensure_loaded();
         let hw = &mut self.state().hw;
-        let exit = hw.run();
+        let exit = hw.run(|ipa| ram.contains(ipa));
         Ok(Self::decode(hw, exit, cpus))
     }
 

@@ -26,6 +26,7 @@ impl ArchOps for Arch {
     type IrqChip = irqchip::VirtualPlic;
     /// PLIC sources: 0 means "no interrupt".
     const FIRST_DEVICE_IRQ: usize = 1;
+    const RAM_ON_FIRST_TOUCH: bool = true;
 
     fn hardware_check() -> Result<(), HardwareError> {
         if riscv_vcpu::has_hardware_support() {
@@ -77,6 +78,20 @@ impl ArchOps for Arch {
 
     /// Caches are coherent with instruction fetch and DMA here.
     fn clean_dcache(_bytes: &[u8]) {}
+
+    fn zero_ram(bytes: &mut [u8]) {
+        bytes.fill(0);
+    }
+
+    /// G-stage walks are not ordered with stores without a fence, and a
+    /// hart may have cached the old (invalid) entry: both on every change.
+    fn stage2_added() {
+        rvh_vcpu::flush_stage2();
+    }
+
+    fn stage2_removed() {
+        rvh_vcpu::flush_stage2();
+    }
 
     /// The page-table crate maps execute permission itself here.
     fn forbid_execute(_stage2_root: axaddrspace::HostPhysAddr, _gpa: usize, _size: usize) -> usize {

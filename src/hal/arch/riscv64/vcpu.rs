@@ -9,7 +9,7 @@ use spin::Mutex;
 
 use super::calls;
 use crate::hal::VcpuError;
-use crate::hal::arch::{CpuMap, VcpuOps, VcpuSetup};
+use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup};
 
 /// `a0`, `a1`: the first two argument registers.
 const A0: usize = 10;
@@ -62,8 +62,20 @@ impl VcpuOps for Vcpu {
     }
 
     #[inline]
-    fn run(&self, cpus: &CpuMap) -> Result<Exit, VcpuError> {
-        let exit = self.hart.lock().run();
+    fn run(&self, cpus: &CpuMap, ram: &RamMap) -> Result<Exit, VcpuError> {
+        let mut hart = self.hart.lock();
+        let exit = match hart.run() {
+            HartExit::DataMiss { addr, store } if ram.contains(addr) => {
+                let access = if store { Access::Write } else { Access::Read };
+                return Ok(Exit::RamMiss { addr, access });
+            }
+            HartExit::DataMiss { addr, store } => hart.emulate_access(addr, store),
+            HartExit::FetchFault { addr, .. } if ram.contains(addr) => {
+                return Ok(Exit::RamMiss { addr, access: Access::Execute });
+            }
+            exit => exit,
+        };
+        drop(hart);
         Ok(match exit {
             HartExit::Ecall { eid, fid, args } => Exit::Call(calls::decode(eid, fid, args, cpus)),
             HartExit::MmioRead { addr, access } => Exit::MmioRead(MmioRead {
@@ -76,9 +88,14 @@ impl VcpuOps for Vcpu {
             HartExit::MmioWrite { addr, access, value } => Exit::MmioWrite { addr, width: access.width as u8, value },
             HartExit::Interrupt(cause) => Exit::HostInterrupt { vector: cause as usize },
             HartExit::FetchFault { addr, .. } => Exit::PageFault { addr, access: Access::Execute },
+            // Only reached for emulated memory, after `emulate_access`.
+            HartExit::DataMiss { addr, store } => {
+                Exit::PageFault { addr, access: if store { Access::Write } else { Access::Read } }
+            }
             HartExit::Fault { cause, pc } => Exit::Unhandled(Trap {
                 what: "guest trap the hypervisor cannot handle",
-                fields: [("scause", cause), ("pc", pc), ("", 0), ("", 0)],
+                names: &["scause", "pc", "", ""],
+                values: [cause, pc, 0, 0],
             }),
         })
     }

@@ -24,6 +24,8 @@ impl ArchOps for Arch {
     type IrqChip = irqchip::NoIrqChip;
     /// Vectors below 32 are exceptions.
     const FIRST_DEVICE_IRQ: usize = 32;
+    /// axvm's vCPUs report unmapped accesses as MMIO only.
+    const RAM_ON_FIRST_TOUCH: bool = false;
 
     fn hardware_check() -> Result<(), HardwareError> {
         if x86_vcpu::has_hardware_support() {
@@ -61,6 +63,15 @@ impl ArchOps for Arch {
 
     /// Caches are coherent with instruction fetch and DMA here.
     fn clean_dcache(_bytes: &[u8]) {}
+
+    fn zero_ram(bytes: &mut [u8]) {
+        bytes.fill(0);
+    }
+
+    /// RAM is backed at creation, before any vCPU runs.
+    fn stage2_added() {}
+
+    fn stage2_removed() {}
 
     /// The page-table crate maps execute permission itself here.
     fn forbid_execute(_stage2_root: axaddrspace::HostPhysAddr, _gpa: usize, _size: usize) -> usize {

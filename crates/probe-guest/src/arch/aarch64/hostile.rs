@@ -78,15 +78,32 @@ fn vector_unmapped() {
     println!("hostile vector-unmapped: not ok: the exception returned");
 }
 
-/// PSCI SYSTEM_RESET through SMC: this VM (only) restarts from its images.
+/// PSCI SYSTEM_RESET through SMC: this VM (only) restarts from its images,
+/// with clean RAM: a word written before the reset, in a RAM chunk the
+/// image does not cover, reads as zero after it (and before it was
+/// written).
 fn smc_reset() {
+    /// Below the image, in the VM's first RAM chunk.
+    const SCRATCH: *mut u64 = 0x4000_1000 as *mut u64;
+    const MARK: u64 = 0xdead_beef_5eed_0001;
     let boots = calls::hvc(psci::HV_CALL_BOOTS, 0, 0, 0);
+    // SAFETY: SCRATCH is RAM of this VM, normal memory in the probe's map,
+    // used by nothing else.
+    let seen = unsafe { SCRATCH.read_volatile() };
     if boots == 1 {
+        if seen != 0 {
+            report("smc-reset", "RAM never written reads as zero", false, seen);
+            finish();
+            return;
+        }
+        // SAFETY: as above.
+        unsafe { SCRATCH.write_volatile(MARK) };
         println!("hostile smc-reset: SYSTEM_RESET by smc");
         calls::smc(0x8400_0009, 0, 0, 0);
         report("smc-reset", "SYSTEM_RESET returned", false, 0);
     } else {
         report("smc-reset", "restarted from its images after SYSTEM_RESET, boot 2", boots == 2, boots);
+        report("smc-reset", "RAM written before the reset reads as zero after it", seen == 0, seen);
     }
     finish();
 }

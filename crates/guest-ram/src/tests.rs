@@ -1,0 +1,158 @@
+extern crate std;
+
+use std::vec::Vec;
+
+use crate::*;
+
+const MIB: u64 = 0x10_0000;
+
+#[test]
+fn ram_map_holds_its_ranges_and_nothing_else() {
+    let map = RamMap::new([(0x4000_0000, 128 * MIB), (0x8000_0000, 4096)]);
+    assert!(map.contains(0x4000_0000) && map.contains(0x47ff_ffff) && map.contains(0x8000_0fff));
+    assert!(!map.contains(0x3fff_ffff) && !map.contains(0x4800_0000) && !map.contains(0x8000_1000));
+    assert!(!RamMap::default().contains(0));
+    // A region that would run past the address space ends there.
+    assert!(RamMap::new([(u64::MAX - 10, 100)]).contains(u64::MAX - 1));
+}
+
+#[test]
+fn aligned_region_is_whole_chunks() {
+    let chunks = Chunks::new(0x4000_0000, 128 * MIB);
+    assert_eq!(chunks.count(), 64);
+    assert_eq!(
+        chunks.chunk(0),
+        Some(Chunk {
+            index: 0,
+            gpa: 0x4000_0000,
+            len: CHUNK,
+            offset: 0
+        })
+    );
+    assert_eq!(
+        chunks.chunk(63),
+        Some(Chunk {
+            index: 63,
+            gpa: 0x47e0_0000,
+            len: CHUNK,
+            offset: 126 * MIB
+        })
+    );
+    assert_eq!(chunks.chunk(64), None);
+    assert_eq!(chunks.chunk_of(0x4021_2345).map(|c| c.index), Some(1));
+    assert_eq!(chunks.chunk_of(0x4800_0000), None);
+    assert_eq!(chunks.chunk_of(0x3fff_ffff), None);
+}
+
+#[test]
+fn unaligned_edges_make_short_chunks_inside_the_region() {
+    // 1 MiB into a chunk, 3.5 MiB long: [1, 2) [2, 4) [4, 4.5) MiB.
+    let chunks = Chunks::new(0x4010_0000, 3 * MIB + MIB / 2);
+    assert_eq!(chunks.count(), 3);
+    let all: Vec<_> = (0..3).filter_map(|i| chunks.chunk(i)).collect();
+    assert_eq!(
+        all[0],
+        Chunk {
+            index: 0,
+            gpa: 0x4010_0000,
+            len: MIB,
+            offset: 0
+        }
+    );
+    assert_eq!(
+        all[1],
+        Chunk {
+            index: 1,
+            gpa: 0x4020_0000,
+            len: CHUNK,
+            offset: MIB
+        }
+    );
+    assert_eq!(
+        all[2],
+        Chunk {
+            index: 2,
+            gpa: 0x4040_0000,
+            len: MIB / 2,
+            offset: 3 * MIB
+        }
+    );
+    assert_eq!(all.iter().map(|c| c.len).sum::<u64>(), chunks.size());
+    assert_eq!(chunks.chunk_of(0x4047_ffff).map(|c| c.index), Some(2));
+    assert_eq!(
+        chunks.chunk_of(0x4048_0000).map(|c| c.index),
+        None,
+        "past the end"
+    );
+}
+
+#[test]
+fn a_region_smaller_than_a_chunk_is_one_chunk() {
+    let chunks = Chunks::new(0x9000_1000, 0x3000);
+    assert_eq!(chunks.count(), 1);
+    assert_eq!(
+        chunks.chunk(0),
+        Some(Chunk {
+            index: 0,
+            gpa: 0x9000_1000,
+            len: 0x3000,
+            offset: 0
+        })
+    );
+    assert_eq!(Chunks::new(0x9000_0000, 0).count(), 0);
+}
+
+#[test]
+fn chunks_in_a_range_are_the_ones_it_touches() {
+    let chunks = Chunks::new(0x4000_0000, 16 * MIB);
+    let touched = |gpa, len| {
+        chunks
+            .chunks_in(gpa, len)
+            .map(|it| it.map(|c| c.index).collect::<Vec<_>>())
+    };
+    assert_eq!(touched(0x4020_0000, 0x1000), Some(std::vec![1]));
+    assert_eq!(
+        touched(0x401f_f000, 0x2000),
+        Some(std::vec![0, 1]),
+        "straddles a boundary"
+    );
+    assert_eq!(touched(0x4000_0000, 16 * MIB), Some((0..8).collect()));
+    assert_eq!(touched(0x4000_0000, 0), Some(std::vec![]));
+    assert_eq!(touched(0x40ff_f000, 0x2000), None, "runs past the region");
+    assert_eq!(touched(0x3fff_f000, 0x2000), None, "starts before it");
+    assert_eq!(touched(u64::MAX, 2), None, "wraps");
+}
+
+#[test]
+fn backed_chunks_are_remembered_and_taken_back() {
+    let mut chunks = Chunks::new(0x4000_0000, 255 * MIB);
+    assert_eq!(chunks.backed_bytes(), 0);
+    for i in [0, 63, 64, 127] {
+        assert!(!chunks.is_backed(i));
+        chunks.set_backed(i);
+        assert!(chunks.is_backed(i));
+    }
+    chunks.set_backed(0);
+    chunks.set_backed(1000); // no such chunk: ignored
+    assert_eq!(
+        chunks.backed_bytes(),
+        3 * CHUNK + MIB,
+        "the last chunk is 1 MiB"
+    );
+    let taken: Vec<_> = chunks
+        .take_backed()
+        .into_iter()
+        .map(|c| (c.index, c.gpa))
+        .collect();
+    assert_eq!(
+        taken,
+        [
+            (0, 0x4000_0000),
+            (63, 0x47e0_0000),
+            (64, 0x4800_0000),
+            (127, 0x4fe0_0000)
+        ]
+    );
+    assert_eq!(chunks.backed_bytes(), 0);
+    assert!(chunks.take_backed().is_empty());
+}
