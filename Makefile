@@ -1,6 +1,17 @@
 # AxVisor: build, run and test the hypervisor.  `make help` lists the targets.
 
 ARCH ?= aarch64
+# kernel: QEMU loads the hypervisor (-kernel); uboot (aarch64): U-Boot
+# firmware boots it from the FAT partition of the boot disk, which also
+# holds the VM configs and guest images.
+BOOT ?= kernel
+ifeq ($(BOOT),uboot)
+  VM_CONFIGS ?=
+  DISK_VMS ?= configs/vms/arceos-aarch64-fs.toml
+  FS := y
+else ifneq ($(BOOT),kernel)
+  $(error BOOT must be kernel or uboot, not '$(BOOT)')
+endif
 LOG ?= info
 SMP ?= 2
 MEM ?= 256M
@@ -16,6 +27,11 @@ DISK_IMG ?= target/disk-$(ARCH).img
 DISK_VMS ?= configs/vms/linux-aarch64-smp2-fs.toml
 DISK ?= $(if $(filter y,$(FS)),$(DISK_IMG))
 DISK_ARGS = -drive file=$(DISK),if=none,format=raw,id=disk0 -device virtio-blk-device,drive=disk0
+UBOOT_BIN ?= /usr/lib/u-boot/qemu_arm64/u-boot.bin
+BOOT_SCR = target/boot-$(ARCH).scr
+# The device tree the hypervisor boots with (aarch64): QEMU's, with PCIe
+# bridges no VM config uses disabled (scripts/host-dtb.py).
+HOST_DTB = target/host-dtb/$(ARCH)-$(MEM)-smp$(SMP).dtb
 
 ROOT := $(CURDIR)
 SHELL := /bin/bash
@@ -58,7 +74,7 @@ FUZZ_PARAMS := target/fuzz-params.bin
 HOSTILE_VMS := configs/vms/arceos-aarch64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile/*.toml))
 FUZZ_VMS := configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/fuzz/fuzz.toml
 
-.PHONY: help setup build guests run test unit-test qemu-test bench clean clippy disk_img fuzz
+.PHONY: help setup build guests run test unit-test qemu-test bench clean clippy disk_img fuzz FORCE
 
 help:
 	@echo "AxVisor, a type-1 hypervisor on ArceOS."
@@ -67,10 +83,11 @@ help:
 	@echo "  build      build the hypervisor image ($(BIN)) with VM_CONFIGS embedded"
 	@echo "  guests     build the guest images the VM configs name"
 	@echo "  disk_img   FAT32 boot disk ($(DISK_IMG)): guest images in /guests,"
-	@echo "             DISK_VMS configs in /vms (boot it with FS=y)"
+	@echo "             DISK_VMS configs in /vms (boot it with FS=y); with BOOT=uboot"
+	@echo "             also the hypervisor and boot.scr at the top"
 	@echo "  run        build and boot the hypervisor under QEMU"
 	@echo "  test       host unit tests, then QEMU tests (aarch64, riscv64): boot, bad configs,"
-	@echo "             Linux, boot disk, the probe's suite (hypervisor and bare), isolation;"
+	@echo "             Linux, boot disk, U-Boot boot, the probe's suite (hypervisor and bare), isolation;"
 	@echo "             aarch64 also hostile guests, FP/SIMD isolation, 10,000 fuzz operations"
 	@echo "  bench      probe-guest benchmarks under the hypervisor and bare (aarch64, riscv64):"
 	@echo "             table + $(BENCH_DIR)/$(ARCH).json"
@@ -82,6 +99,7 @@ help:
 	@echo
 	@echo "Variables (current value):"
 	@echo "  ARCH=$(ARCH)  aarch64 | riscv64 | x86_64"
+	@echo "  BOOT=$(BOOT)  kernel (QEMU -kernel) | uboot (aarch64: U-Boot boots it from the disk)"
 	@echo "  LOG=$(LOG)  off | error | warn | info | debug | trace"
 	@echo "  SMP=$(SMP)  host CPUs given to QEMU"
 	@echo "  MEM=$(MEM)  host RAM given to QEMU"
@@ -127,16 +145,31 @@ build: guests $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 
 DISK_IMAGES = target/guests/arceos-hello-$(ARCH).bin $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES))
 
-disk_img: guests $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES))
-	scripts/make-disk-img.sh $(DISK_IMG) $(foreach vm,$(DISK_VMS),--vm $(vm)) $(DISK_IMAGES)
+disk_img: guests $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES)) $(if $(filter uboot,$(BOOT)),build $(BOOT_SCR))
+	scripts/make-disk-img.sh $(DISK_IMG) $(foreach vm,$(DISK_VMS),--vm $(vm)) \
+	  $(if $(filter uboot,$(BOOT)),--root $(BIN)=axvisor.bin --root $(BOOT_SCR)=boot.scr) $(DISK_IMAGES)
 
-run: build $(if $(filter $(DISK_IMG),$(DISK)),disk_img)
+$(BOOT_SCR): configs/boot/uboot-$(ARCH).cmd
+	@mkdir -p $(dir $@)
+	mkimage -A arm64 -T script -C none -n axvisor -d $< $@ >/dev/null
+
+$(HOST_DTB): FORCE
+	@mkdir -p $(dir $@)
+	@scripts/host-dtb.py $@ --vm-config $(VM_CONFIGS) $(if $(filter y,$(FS)),$(DISK_VMS)) -- $(QEMU) -m $(MEM) -smp $(SMP)
+
+FORCE:
+
+run: build $(if $(filter $(DISK_IMG),$(DISK)),disk_img) $(if $(filter aarch64-kernel,$(ARCH)-$(BOOT)),$(HOST_DTB))
 ifeq ($(ARCH),x86_64)
 	@echo "run: booting guests on x86_64 is not supported yet (aarch64 and riscv64 are)"; exit 2
+else ifeq ($(BOOT),uboot)
+	$(if $(filter aarch64,$(ARCH)),,@echo "run: BOOT=uboot is aarch64 only (see docs/boards.md)"; exit 2)
+	$(if $(filter-out 0,$(TIMEOUT)),timeout --foreground $(TIMEOUT)) \
+	  $(QEMU) -m $(MEM) -smp $(SMP) -nographic -bios $(UBOOT_BIN) $(DISK_ARGS)
 else
 	$(if $(filter-out 0,$(TIMEOUT)),timeout --foreground $(TIMEOUT)) \
 	  $(QEMU) -m $(MEM) -smp $(SMP) -nographic -kernel $(BIN) \
-	  $(if $(DISK),$(DISK_ARGS))
+	  $(if $(filter aarch64,$(ARCH)),-dtb $(HOST_DTB)) $(if $(DISK),$(DISK_ARGS))
 endif
 
 clippy: setup $(if $(HOST_PLATFORM),$(HOST_CONFIG))
@@ -176,6 +209,8 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-fs.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 FS=y VM_CONFIGS= \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-fs-only.bin
+	$(MAKE) --no-print-directory disk_img ARCH=aarch64 BOOT=uboot LOG=info SMP=2 \
+	  BIN=$(TEST_IMAGES)/axvisor-aarch64-fs-only.bin DISK_IMG=$(TEST_IMAGES)/disk-uboot.img
 	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS= DISK_IMG=$(TEST_IMAGES)/disk-guests.img
 	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS=configs/vms/linux-aarch64-smp2-fs.toml \
 	  DISK_IMG=$(TEST_IMAGES)/disk-linux-vm.img
@@ -194,7 +229,7 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-riscv64-isolation.bin
 	cp target/guests/probe-riscv64.elf $(TEST_IMAGES)/
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_fs -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_fs --test aarch64_uboot -- --include-ignored
 
 # The probe guest's benchmarks: the hypervisor with logging at warn (no log
 # line is on the exit path either way), then the same probe bare.

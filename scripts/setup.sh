@@ -53,6 +53,8 @@ install_debian_packages() {
     command -v mcopy >/dev/null || missing+=(mtools)
     command -v sfdisk >/dev/null || missing+=(fdisk)
     command -v dtc >/dev/null || missing+=(device-tree-compiler)
+    command -v mkimage >/dev/null || missing+=(u-boot-tools)
+    [ -f /usr/lib/u-boot/qemu_arm64/u-boot.bin ] || missing+=(u-boot-qemu)
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing ${missing[*]}"
         apt_update_once

@@ -104,7 +104,21 @@ pub fn count_instructions(cmd: &mut Command) {
     cmd.args(["-icount", "shift=0,sleep=off"]);
 }
 
+/// The QEMU command line that starts aarch64 `firmware` (U-Boot) at EL2,
+/// which then boots the hypervisor from a disk.
+pub fn firmware_command(firmware: &Path, smp: usize, mem: &str) -> Command {
+    let mut cmd = machine(Arch::Aarch64, true, smp, mem);
+    cmd.arg("-bios").arg(firmware);
+    cmd
+}
+
 fn machine_command(arch: Arch, virtualization: bool, image: &Path, smp: usize, mem: &str) -> Command {
+    let mut cmd = machine(arch, virtualization, smp, mem);
+    cmd.arg("-kernel").arg(image);
+    cmd
+}
+
+fn machine(arch: Arch, virtualization: bool, smp: usize, mem: &str) -> Command {
     let mut cmd = match arch {
         Arch::Aarch64 => {
             let mut c = Command::new("qemu-system-aarch64");
@@ -119,9 +133,7 @@ fn machine_command(arch: Arch, virtualization: bool, image: &Path, smp: usize, m
             c
         }
     };
-    cmd.args(["-m", mem, "-smp", &smp.to_string(), "-nographic", "-monitor", "none", "-serial", "stdio"])
-        .arg("-kernel")
-        .arg(image);
+    cmd.args(["-m", mem, "-smp", &smp.to_string(), "-nographic", "-monitor", "none", "-serial", "stdio"]);
     cmd
 }
 
