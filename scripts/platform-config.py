@@ -45,7 +45,16 @@ def set_key(text: str, dotted: str, value: str) -> str:
             continue
         m = re.match(rf"^(\s*){re.escape(key)}\s*=\s*[^#]*?(\s*#.*)?$", line)
         if m and current == table:
-            lines[i] = f"{m.group(1)}{key} = {value}{m.group(2) or ''}"
+            # A multi-line array runs until its brackets balance.
+            end = i
+            depth = line.split("#")[0].count("[") - line.split("#")[0].count("]")
+            while depth > 0 and end + 1 < len(lines):
+                end += 1
+                code = lines[end].split("#")[0]
+                depth += code.count("[") - code.count("]")
+            # The type comment ArceOS's config macros read ends the value.
+            comment = re.search(r"\s*#.*$", lines[end]) if end > i else m.group(2) and re.search(r"\s*#.*$", line)
+            lines[i:end + 1] = [f"{m.group(1)}{key} = {value}{comment.group(0) if comment else ''}"]
             return "\n".join(lines) + "\n"
     sys.exit(f"platform-config: key '{dotted}' not found in the platform config")
 

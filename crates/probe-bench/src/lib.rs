@@ -376,5 +376,8 @@ pub fn json(p: &Provenance<'_>, figures: &[Figure]) -> String {
     out
 }
 
+mod boot;
+pub use boot::{BOOT_RUNS, BootRun, boot_figures, hello_time};
+
 #[cfg(test)]
 mod tests;

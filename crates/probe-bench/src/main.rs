@@ -4,15 +4,25 @@
 //!
 //! usage: probe-bench --arch aarch64|riscv64 --hypervisor IMAGE --bare ELF --out FILE
 //!        [--linux-hypervisor IMAGE --linux-kernel IMAGE --linux-initrd CPIO]
+//!        [--boot-image GUEST_MIB=IMAGE]... [--boot-dtb HOST_MEM=DTB]...
+//!        [--boot-bare IMAGE@LOAD_ADDR]
 //!
-//! With the Linux options it also boots Linux on two CPUs both ways.
+//! With the Linux options it also boots Linux on two CPUs both ways. With
+//! boot images (a hypervisor embedding the ArceOS hello guest with that much
+//! RAM) it measures reset -> the guest's hello line for each run of
+//! `BOOT_RUNS` it has an image for, with the host device tree given for
+//! that host RAM size, and the guest bare (raw image started at its load
+//! address).
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-use probe_bench::{BenchError, Provenance, Samples, figures, json, linux_figure, table, wall_figure};
-use qemu_boot_tests::{Arch, Run, bare_command, count_instructions, qemu_command, run};
+use probe_bench::{
+    BOOT_RUNS, BenchError, Provenance, Samples, boot_figures, figures, hello_time, json, linux_figure, table,
+    wall_figure,
+};
+use qemu_boot_tests::{Arch, Run, bare_command, bare_raw_command, count_instructions, qemu_command, run};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -22,6 +32,21 @@ struct Args {
     arch: Arch,
     out: PathBuf,
     linux: Option<LinuxArgs>,
+    boot: BootArgs,
+}
+
+/// The boot runs: hypervisor images by guest RAM in MiB, host device
+/// trees by `-m` value, the guest's raw image and load address bare.
+#[derive(Default)]
+struct BootArgs {
+    images: Vec<(u32, PathBuf)>,
+    dtbs: Vec<(String, PathBuf)>,
+    bare: Option<(PathBuf, u64)>,
+}
+
+fn key_path(flag: &str, value: &str) -> Result<(String, PathBuf), String> {
+    let (key, path) = value.split_once('=').ok_or(format!("{flag} {value}: expected KEY=PATH"))?;
+    Ok((key.to_string(), PathBuf::from(path)))
 }
 
 /// The Linux runs: the hypervisor with the Linux VM, and the same kernel
@@ -36,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut hypervisor, mut bare, mut arch, mut out) = (None, None, None, None);
     let (mut linux_hv, mut linux_kernel, mut linux_initrd) = (None, None, None);
+    let mut boot = BootArgs::default();
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -52,6 +78,18 @@ fn parse_args() -> Result<Args, String> {
             "--linux-hypervisor" => linux_hv = Some(PathBuf::from(value)),
             "--linux-kernel" => linux_kernel = Some(PathBuf::from(value)),
             "--linux-initrd" => linux_initrd = Some(PathBuf::from(value)),
+            "--boot-image" => {
+                let (mib, path) = key_path(&flag, &value)?;
+                let mib = mib.parse().map_err(|_| format!("--boot-image {value}: guest RAM in MiB, then =IMAGE"))?;
+                boot.images.push((mib, path));
+            }
+            "--boot-dtb" => boot.dtbs.push(key_path(&flag, &value)?),
+            "--boot-bare" => {
+                let (path, addr) = value.split_once('@').ok_or(format!("--boot-bare {value}: expected IMAGE@ADDR"))?;
+                let addr = u64::from_str_radix(addr.trim_start_matches("0x").replace('_', "").as_str(), 16)
+                    .map_err(|_| format!("--boot-bare {value}: the load address is hexadecimal"))?;
+                boot.bare = Some((PathBuf::from(path), addr));
+            }
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -65,6 +103,7 @@ fn parse_args() -> Result<Args, String> {
             (None, None, None) => None,
             _ => return Err("--linux-hypervisor, --linux-kernel and --linux-initrd go together".into()),
         },
+        boot,
     })
 }
 
@@ -119,6 +158,37 @@ fn qemu_version(arch: Arch) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// Boots the ArceOS hello guest under each hypervisor image at each host
+/// RAM size of `BOOT_RUNS`, and bare; appends the boot figures.
+fn boot_runs(arch: Arch, args: &BootArgs, figures: &mut Vec<probe_bench::Figure>) -> Result<Vec<(&'static str, String)>, String> {
+    let mut measured = Vec::new();
+    let mut lines = Vec::new();
+    for run in BOOT_RUNS {
+        let Some((_, image)) = args.images.iter().find(|(mib, _)| *mib == run.guest_mib) else { continue };
+        let mut cmd = qemu_command(arch, image, 1, run.host_mem);
+        if let Some((_, dtb)) = args.dtbs.iter().find(|(mem, _)| mem == run.host_mem) {
+            cmd.arg("-dtb").arg(dtb);
+        }
+        count_instructions(&mut cmd);
+        let (result, line) = checked_run(run.name, cmd)?;
+        let insns = hello_time(&result.output).ok_or(format!("{}: no hello line with its time", run.name))?;
+        measured.push((run, insns));
+        lines.push((run.name, line));
+    }
+    let bare = match &args.bare {
+        Some((image, addr)) => {
+            let mut cmd = bare_raw_command(image, *addr, 1, "256M");
+            count_instructions(&mut cmd);
+            let (result, line) = checked_run("boot bare", cmd)?;
+            lines.push(("boot_bare", line));
+            Some(hello_time(&result.output).ok_or("boot bare: no hello line with its time")?)
+        }
+        None => None,
+    };
+    figures.extend(boot_figures(&measured, bare));
+    Ok(lines)
+}
+
 fn main() -> ExitCode {
     match bench() {
         Ok(()) => ExitCode::SUCCESS,
@@ -132,6 +202,9 @@ fn main() -> ExitCode {
 fn bench() -> Result<(), String> {
     let args = parse_args()?;
     let mut hv_cmd = qemu_command(args.arch, &args.hypervisor, 1, "256M");
+    if let Some((_, dtb)) = args.boot.dtbs.iter().find(|(mem, _)| mem == "256M") {
+        hv_cmd.arg("-dtb").arg(dtb);
+    }
     count_instructions(&mut hv_cmd);
     let mut bare_cmd = bare_bench_command(args.arch, &args.bare);
     count_instructions(&mut bare_cmd);
@@ -168,6 +241,7 @@ fn bench() -> Result<(), String> {
         runs.push(("linux_hypervisor", hv_line));
         runs.push(("linux_bare", bare_line));
     }
+    runs.extend(boot_runs(args.arch, &args.boot, &mut figures)?);
     let qemu = qemu_version(args.arch);
     print!("{}", table(&figures));
     println!("QEMU: {qemu}; guest time in instructions (-icount shift=0,sleep=off)");

@@ -115,3 +115,44 @@ fn a_run_without_an_emulated_device_reports_no_mmio_figure() {
     let mmio = figure(&figures, "mmio_read");
     assert_eq!((mmio.hypervisor, mmio.bare, mmio.meets_target()), (None, None, None));
 }
+
+#[test]
+fn hello_time_is_read_from_the_guests_line() {
+    let output = "noise\n\x1b[mHello, world! (ArceOS guest) [19926480 ns after reset]\nmore";
+    assert_eq!(hello_time(output), Some(19_926_480.0));
+    assert_eq!(hello_time("Hello, world! (ArceOS guest)"), None, "a line without the time");
+    assert_eq!(hello_time("Hello, world! (ArceOS guest) [x ns after reset]"), None);
+    assert_eq!(hello_time(""), None);
+}
+
+#[test]
+fn boot_figures_give_each_run_and_the_cost_per_gib() {
+    let run = |name: &str| *BOOT_RUNS.iter().find(|r| r.name == name).expect("a known run");
+    let measured = [
+        (run("boot_host256m_guest128m"), 4.0e6),
+        (run("boot_host4g_guest128m"), 7.75e6),
+        (run("boot_host2g_guest16m"), 5.0e6),
+        (run("boot_host2g_guest1g"), 5.0e6 + 0.5e6 * 1008.0 / 1024.0),
+    ];
+    let figures = boot_figures(&measured, Some(90_000.0));
+    assert_eq!(figures.len(), 6);
+    let first = figure(&figures, "boot_host256m_guest128m");
+    assert_eq!((first.hypervisor, first.bare), (Some(4.0e6), Some(90_000.0)));
+    assert_eq!(first.meets_target(), Some(true), "4 M is within the 5 M target");
+    assert_eq!(figure(&figures, "boot_host4g_guest128m").target, None, "only 256 MiB / 128 MiB has a target");
+    let host = figure(&figures, "boot_per_host_gib");
+    assert_eq!(host.hypervisor, Some(1.0e6), "3.75 M more over 3.75 GiB");
+    assert_eq!(host.meets_target(), Some(true));
+    let guest = figure(&figures, "boot_per_guest_gib").hypervisor.expect("both ends measured");
+    assert!((guest - 0.5e6).abs() < 1.0, "{guest}");
+}
+
+#[test]
+fn boot_slopes_need_both_ends() {
+    let only = [(BOOT_RUNS[0], 4.0e6)];
+    let figures = boot_figures(&only, None);
+    assert_eq!(figures.len(), 1, "no slope from one run");
+    assert_eq!(figures[0].bare, None);
+    let missed = boot_figures(&[(BOOT_RUNS[0], 6.0e6)], None);
+    assert_eq!(missed[0].meets_target(), Some(false));
+}

@@ -104,6 +104,15 @@ pub fn count_instructions(cmd: &mut Command) {
     cmd.args(["-icount", "shift=0,sleep=off"]);
 }
 
+/// The QEMU command line that boots a raw guest `image` bare on aarch64:
+/// loaded at `load` and started there at EL1, like its VM would.
+pub fn bare_raw_command(image: &Path, load: u64, smp: usize, mem: &str) -> Command {
+    let mut cmd = machine(Arch::Aarch64, false, smp, mem);
+    cmd.arg("-device").arg(format!("loader,file={},addr={load:#x},force-raw=on", image.display()));
+    cmd.args(["-device", &format!("loader,addr={load:#x},cpu-num=0")]);
+    cmd
+}
+
 /// The QEMU command line that starts aarch64 `firmware` (U-Boot) at EL2,
 /// which then boots the hypervisor from a disk.
 pub fn firmware_command(firmware: &Path, smp: usize, mem: &str) -> Command {

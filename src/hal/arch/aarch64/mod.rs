@@ -85,20 +85,11 @@ impl ArchOps for Arch {
     /// Cleans the bytes from the data cache to the point of coherency, so
     /// a guest that starts with its MMU and caches off sees them.
     fn clean_dcache(bytes: &[u8]) {
-        let line = cache::dcache_line();
-        let start = bytes.as_ptr() as usize;
-        for line in (start & !(line - 1)..start + bytes.len()).step_by(line) {
-            // SAFETY: `dc cvac` only writes back a cache line; the range lies
-            // in memory the hypervisor owns and has mapped.
-            unsafe { core::arch::asm!("dc cvac, {0}", in(reg) line, options(nostack, preserves_flags)) };
-        }
-        // SAFETY: a barrier has no memory-safety preconditions.
-        unsafe { core::arch::asm!("dsb sy", options(nostack, preserves_flags)) };
+        cache::clean(bytes);
     }
 
     fn zero_ram(bytes: &mut [u8]) {
-        cache::zero(bytes);
-        Self::clean_dcache(bytes);
+        cache::zero_to_poc(bytes);
     }
 
     /// Stores to the tables reach the walkers before the guest runs

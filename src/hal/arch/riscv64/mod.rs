@@ -79,8 +79,44 @@ impl ArchOps for Arch {
     /// Caches are coherent with instruction fetch and DMA here.
     fn clean_dcache(_bytes: &[u8]) {}
 
+    /// A block per `cbo.zero` where the harts have Zicboz, else stores.
     fn zero_ram(bytes: &mut [u8]) {
-        bytes.fill(0);
+        let Some(block) = cboz_block() else {
+            bytes.fill(0);
+            return;
+        };
+        let start = bytes.as_ptr() as usize;
+        let head = (start.next_multiple_of(block) - start).min(bytes.len());
+        let (head, rest) = bytes.split_at_mut(head);
+        head.fill(0);
+        let stride = 8 * block;
+        let body = rest.len() / stride * stride;
+        let (body, tail) = rest.split_at_mut(body);
+        if !body.is_empty() {
+            let base = body.as_mut_ptr() as usize;
+            // SAFETY: `[base, base + body.len())` is block-aligned, a multiple
+            // of eight blocks, and lies in `body`, which we borrow mutably;
+            // each `cbo.zero` (encoded with `.insn`) zeroes one block of it.
+            unsafe {
+                core::arch::asm!(
+                    "2:",
+                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
+                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
+                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
+                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
+                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
+                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
+                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
+                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
+                    "bltu {p}, {end}, 2b",
+                    p = inout(reg) base => _,
+                    b = in(reg) block,
+                    end = in(reg) base + body.len(),
+                    options(nostack),
+                );
+            }
+        }
+        tail.fill(0);
     }
 
     /// G-stage walks are not ordered with stores without a fence, and a
@@ -101,4 +137,20 @@ impl ArchOps for Arch {
     fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu> {
         vcpu::create(setup)
     }
+}
+
+/// The block `cbo.zero` zeroes, when the device tree says the harts have
+/// Zicboz (the firmware then lets S-mode use it), else `None`.
+fn cboz_block() -> Option<usize> {
+    static BLOCK: spin::Once<Option<usize>> = spin::Once::new();
+    *BLOCK.call_once(|| {
+        let fdt = axhal::dtb::get_fdt()?;
+        let cpu = fdt.all_nodes().find(|node| node.find_property("riscv,isa").is_some())?;
+        let isa = cpu.find_property("riscv,isa")?.str();
+        if !isa.split('_').any(|extension| extension == "zicboz") {
+            return None;
+        }
+        let size = cpu.find_property("riscv,cboz-block-size")?.u32() as usize;
+        (size.is_power_of_two() && size >= 8).then_some(size)
+    })
 }
