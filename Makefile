@@ -244,7 +244,7 @@ BOOT_GUESTS_aarch64 := 16:crates/probe-bench/configs/arceos-aarch64-16m.toml \
   128:configs/vms/arceos-aarch64.toml 1024:crates/probe-bench/configs/arceos-aarch64-1g.toml
 BOOT_GUESTS_riscv64 := 16:crates/probe-bench/configs/arceos-riscv64-16m.toml \
   128:crates/probe-bench/configs/arceos-riscv64-128m.toml
-BOOT_HOST_MEMS := 256M 1G 2G 4G
+BOOT_HOST_MEMS := 256M 1G 2G 4G 8G
 BOOT_ARGS = $(foreach g,$(BOOT_GUESTS_$(ARCH)),--boot-image $(word 1,$(subst :, ,$(g)))=$(BENCH_DIR)/axvisor-$(ARCH)-boot-$(word 1,$(subst :, ,$(g))).bin) \
   $(if $(filter aarch64,$(ARCH)),$(foreach m,$(BOOT_HOST_MEMS),--boot-dtb $(m)=$(BENCH_DIR)/host-aarch64-$(m).dtb) \
   --boot-bare target/guests/arceos-hello-aarch64.bin@0x40200000)

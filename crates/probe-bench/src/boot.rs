@@ -27,10 +27,11 @@ const fn run(name: &'static str, description: &'static str, host_mem: &'static s
 /// Every boot run the benchmark knows; it makes those it has images for.
 /// Host RAM varies at a 128 MiB guest (upstream AxVisor's example VM);
 /// guest RAM varies on a 2 GiB host (room for a 1 GiB guest).
-pub const BOOT_RUNS: [BootRun; 6] = [
+pub const BOOT_RUNS: [BootRun; 7] = [
     run("boot_host256m_guest128m", "ArceOS boot: reset -> hello, host 256 MiB, guest 128 MiB", "256M", 256, 128),
     run("boot_host1g_guest128m", "ArceOS boot: reset -> hello, host 1 GiB, guest 128 MiB", "1G", 1024, 128),
     run("boot_host4g_guest128m", "ArceOS boot: reset -> hello, host 4 GiB, guest 128 MiB", "4G", 4096, 128),
+    run("boot_host8g_guest128m", "ArceOS boot: reset -> hello, host 8 GiB, guest 128 MiB", "8G", 8192, 128),
     run("boot_host2g_guest16m", "ArceOS boot: reset -> hello, host 2 GiB, guest 16 MiB", "2G", 2048, 16),
     run("boot_host2g_guest128m", "ArceOS boot: reset -> hello, host 2 GiB, guest 128 MiB", "2G", 2048, 128),
     run("boot_host2g_guest1g", "ArceOS boot: reset -> hello, host 2 GiB, guest 1 GiB", "2G", 2048, 1024),

@@ -140,10 +140,19 @@ impl ArchOps for Arch {
 }
 
 /// The block `cbo.zero` zeroes, when the device tree says the harts have
-/// Zicboz (the firmware then lets S-mode use it), else `None`.
+/// Zicboz (the firmware then lets S-mode use it), else `None` (also when
+/// the tree lies outside the RAM the host maps).
 fn cboz_block() -> Option<usize> {
     static BLOCK: spin::Once<Option<usize>> = spin::Once::new();
     *BLOCK.call_once(|| {
+        // The firmware may put the tree above the RAM the host maps (its
+        // platform config gives it 256 MiB): then it cannot be read.
+        let dtb = axhal::dtb::get_bootarg();
+        let mapped = axhal::mem::memory_regions()
+            .any(|r| !r.flags.contains(axhal::mem::MemRegionFlags::DEVICE) && (r.paddr.as_usize()..r.paddr.as_usize() + r.size).contains(&dtb));
+        if !mapped {
+            return None;
+        }
         let fdt = axhal::dtb::get_fdt()?;
         let cpu = fdt.all_nodes().find(|node| node.find_property("riscv,isa").is_some())?;
         let isa = cpu.find_property("riscv,isa")?.str();
