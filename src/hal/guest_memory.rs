@@ -64,6 +64,23 @@ impl RamBlock {
         Some(unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(offset), len) })
     }
 
+    /// Copies `[offset, offset + buf.len())` into `buf`, if inside the
+    /// block. The guest may be writing those bytes meanwhile: the copy
+    /// then holds some old and some new bytes, as a device's read would.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Option<()> {
+        let end = offset.checked_add(buf.len())?;
+        if end > self.len() {
+            return None;
+        }
+        for (i, byte) in buf.iter_mut().enumerate() {
+            // SAFETY: `offset + i` lies inside our allocation (checked
+            // above); a volatile byte read is the access a concurrent
+            // guest store cannot make undefined.
+            *byte = unsafe { self.ptr.as_ptr().add(offset + i).read_volatile() };
+        }
+        Some(())
+    }
+
     /// Zeroes `[offset, offset + len)`, visible to a guest that runs with
     /// its caches off. Call it before the range is mapped into a guest.
     pub fn zero(&mut self, offset: usize, len: usize) -> Option<()> {
@@ -251,6 +268,26 @@ impl GuestRam {
             .block
             .fill(offset as usize, len as usize, fill)
             .ok_or(not_ram)
+    }
+
+    /// Copies guest RAM at `gpa` into `buf` (a guest call's argument);
+    /// RAM the guest has not touched yet reads as zeros.
+    pub fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), RamError> {
+        let len = buf.len() as u64;
+        let not_ram = || RamError::NotRam { gpa, len };
+        let region = self.regions.iter().find(|r| r.chunks.contains(gpa)).ok_or_else(not_ram)?;
+        let chunks: Vec<Chunk> = region.chunks.chunks_in(gpa, len).ok_or_else(not_ram)?.collect();
+        for chunk in chunks {
+            let start = chunk.gpa.max(gpa);
+            let end = (chunk.gpa + chunk.len).min(gpa + len);
+            let part = &mut buf[(start - gpa) as usize..(end - gpa) as usize];
+            if region.chunks.is_backed(chunk.index) {
+                region.block.read((start - region.chunks.gpa()) as usize, part).ok_or_else(not_ram)?;
+            } else {
+                part.fill(0);
+            }
+        }
+        Ok(())
     }
 
     /// Unmaps every backed chunk: the guest's next touch finds zeroed

@@ -28,6 +28,10 @@ pub trait VmmServices: Sync {
     /// A physical interrupt `irq` forwarded to VM `vm` arrived.
     #[allow(dead_code, reason = "for architectures that forward device interrupts")]
     fn device_interrupt(&self, vm: usize, irq: usize) -> bool;
+    /// Copies VM `vm`'s RAM at guest-physical `gpa` into `buf` (a guest
+    /// call's memory argument); false if that is not all RAM.
+    #[allow(dead_code, reason = "for architectures whose calls pass memory")]
+    fn read_guest_ram(&self, vm: usize, gpa: u64, buf: &mut [u8]) -> bool;
 }
 
 static SERVICES: Once<&'static dyn VmmServices> = Once::new();

@@ -68,6 +68,10 @@ impl VmmServices for Services {
         }
     }
 
+    fn read_guest_ram(&self, vm: usize, gpa: u64, buf: &mut [u8]) -> bool {
+        super::find(vm).is_some_and(|vm| vm.ram.lock().read(gpa, buf).is_ok())
+    }
+
     /// Queues the interrupt for the vCPU the guest routed it to.
     fn device_interrupt(&self, vm: usize, irq: usize) -> bool {
         let Some(vm) = super::find(vm) else { return false };

@@ -56,6 +56,7 @@ pub fn run(under_hv: bool) {
     tally.record(6, arch::FIRMWARE_CHECK, Ok(arch::firmware_check()));
     tally.record(9, "device-interrupt", Ok(device_interrupt(hz)));
     tally.record(10, "gic-conformance", arch::gic_conformance_check().ok_or("no GIC on this architecture"));
+    tally.record(11, "sbi-conformance", arch::sbi_conformance_check().ok_or("no SBI on this architecture"));
     // Check 7 (isolation) runs as its own VM; check 8 is this power-off,
     // which the host side sees.
     println!("# 8 system-off: requesting power-off now");

@@ -28,7 +28,7 @@ const GUEST_CHECKS: [&str; 8] = [
 fn probe_suite_passes_under_the_hypervisor() {
     let image = image_dir().join("axvisor-aarch64-probe.bin");
     let run = run(qemu_command(Arch::Aarch64, &image, 2, "256M"), TIMEOUT);
-    run.assert_probe_suite(&GUEST_CHECKS, &[]);
+    run.assert_probe_suite(&GUEST_CHECKS, &["sbi-conformance"]);
     // Check 8: SYSTEM_OFF ends the VM and the hypervisor says so.
     run.assert_line("axvisor: VM[1] probe: powered off");
     run.assert_line("all VMs stopped (1 booted, 0 rejected, 0 stopped on a fault)");
@@ -40,7 +40,7 @@ fn probe_suite_passes_under_the_hypervisor() {
 fn probe_suite_passes_bare() {
     let elf = image_dir().join("probe-aarch64.elf");
     let run = run(bare_command(Arch::Aarch64, &elf, 2, "256M", None), TIMEOUT);
-    run.assert_probe_suite(&GUEST_CHECKS[1..], &["hypercall"]);
+    run.assert_probe_suite(&GUEST_CHECKS[1..], &["hypercall", "sbi-conformance"]);
     run.assert_clean_exit();
 }
 

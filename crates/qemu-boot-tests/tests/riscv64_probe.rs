@@ -12,8 +12,16 @@ use qemu_boot_tests::{Arch, bare_command, image_dir, qemu_command, run};
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Checks the suite runs inside the guest (7 is its own VM, 8 is checked
 /// from the host side).
-const GUEST_CHECKS: [&str; 7] =
-    ["hypercall", "emulated-mmio", "virtual-timer-interrupt", "wfi-wakeup", "smp-cpu-on-ipi", "sbi-base-probe", "device-interrupt"];
+const GUEST_CHECKS: [&str; 8] = [
+    "hypercall",
+    "emulated-mmio",
+    "virtual-timer-interrupt",
+    "wfi-wakeup",
+    "smp-cpu-on-ipi",
+    "sbi-base-probe",
+    "device-interrupt",
+    "sbi-conformance",
+];
 
 #[test]
 #[ignore = "needs images built by `make test`"]

@@ -5,12 +5,15 @@
 //!
 //! - [`insn`]: decoding of the load/store that faulted on emulated MMIO
 //!   (pure, host-tested);
+//! - [`walk`]: guest-virtual to guest-physical translation in software
+//!   (pure, host-tested);
 //! - `Vcpu` (riscv64 only): the world switch and trap decoding. SBI calls
 //!   come out as [`Exit::Ecall`] for the hypervisor to answer; the guest's
 //!   timer is its own `vstimecmp` (Sstc), so it fires with no exit.
 #![no_std]
 
 pub mod insn;
+pub mod walk;
 
 #[cfg(target_arch = "riscv64")]
 mod csr;

@@ -160,6 +160,20 @@ impl Vcpu {
         write!("0x24D", deadline);
     }
 
+    /// Clears VS interrupt `bit` of `hvip` on the bound vCPU (legacy SBI
+    /// clear_ipi: bit 2).
+    pub fn clear_interrupt(&mut self, bit: usize) {
+        if DELEGATED_INTERRUPTS & (1 << bit) != 0 {
+            write!("0x645", read!("0x645") & !(1 << bit));
+        }
+    }
+
+    /// The guest's `vsatp` (its page-table root and mode); the vCPU must be
+    /// bound here.
+    pub fn vsatp(&self) -> u64 {
+        read!("0x280")
+    }
+
     /// Raises VS interrupt `bit` of `hvip` (2 software, 6 timer, 10
     /// external) on the bound vCPU.
     pub fn raise_interrupt(&mut self, bit: usize) {

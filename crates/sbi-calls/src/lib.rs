@@ -55,6 +55,16 @@ pub mod eid {
     pub const LEGACY_PUTCHAR: u64 = 0x01;
     /// Legacy CONSOLE_GETCHAR.
     pub const LEGACY_GETCHAR: u64 = 0x02;
+    /// Legacy CLEAR_IPI.
+    pub const LEGACY_CLEAR_IPI: u64 = 0x03;
+    /// Legacy SEND_IPI (`a0`: address of a hart mask).
+    pub const LEGACY_SEND_IPI: u64 = 0x04;
+    /// Legacy REMOTE_FENCE_I (`a0`: address of a hart mask).
+    pub const LEGACY_REMOTE_FENCE_I: u64 = 0x05;
+    /// Legacy REMOTE_SFENCE_VMA (`a0`: address of a hart mask).
+    pub const LEGACY_REMOTE_SFENCE_VMA: u64 = 0x06;
+    /// Legacy REMOTE_SFENCE_VMA_ASID (`a0`: address of a hart mask).
+    pub const LEGACY_REMOTE_SFENCE_VMA_ASID: u64 = 0x07;
     /// Legacy SHUTDOWN.
     pub const LEGACY_SHUTDOWN: u64 = 0x08;
     /// Base extension.
@@ -69,6 +79,8 @@ pub mod eid {
     pub const HSM: u64 = 0x0048_534D;
     /// System reset ("SRST").
     pub const SRST: u64 = 0x5352_5354;
+    /// Debug console ("DBCN").
+    pub const DBCN: u64 = 0x4442_434E;
     /// This hypervisor's own calls (firmware-specific range; "AXV").
     pub const HYPERVISOR: u64 = 0x0A41_5856;
 }
@@ -108,6 +120,28 @@ pub enum SbiCall {
     PutChar(u8),
     /// Legacy console: read one byte.
     GetChar,
+    /// Legacy: clear the calling hart's pending software interrupt.
+    ClearIpi,
+    /// Legacy: the hart mask is the `unsigned long` at this guest-virtual
+    /// address; send an IPI to those harts (`fence: false`) or make them
+    /// fence (`fence: true`).
+    LegacyMaskCall {
+        /// Guest-virtual address of the mask (0: every hart).
+        mask_addr: u64,
+        /// A remote fence rather than an IPI.
+        fence: bool,
+    },
+    /// DBCN: write `len` bytes from guest-physical `addr` to the console.
+    ConsoleWrite {
+        /// Number of bytes.
+        len: u64,
+        /// Guest-physical address of the first.
+        addr: u64,
+    },
+    /// DBCN: read up to `len` bytes from the console.
+    ConsoleRead,
+    /// DBCN: write one byte.
+    ConsoleWriteByte(u8),
     /// BASE: spec version, implementation id / version, vendor ids.
     BaseInfo(u64),
     /// BASE: is this extension available?
@@ -162,7 +196,35 @@ pub struct HartMask {
     pub base: u64,
 }
 
+/// A hart mask names a hart the VM does not have (SBI_ERR_INVALID_PARAM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoSuchHart(pub u64);
+
 impl HartMask {
+    /// The harts named, one bit per hart id, for a VM with harts
+    /// `0..harts`; a base of all ones names them all. A named hart the VM
+    /// lacks (or a base past the last hart id) makes the whole call
+    /// invalid, as the SBI specification says for IPI and RFENCE.
+    pub fn targets(&self, harts: usize) -> Result<u64, NoSuchHart> {
+        let harts = harts.min(64) as u64;
+        let all = if harts == 64 { u64::MAX } else { (1 << harts) - 1 };
+        if self.base == u64::MAX {
+            return Ok(all);
+        }
+        let mut targets = 0;
+        let mut bits = self.mask;
+        while bits != 0 {
+            let bit = u64::from(bits.trailing_zeros());
+            bits &= bits - 1;
+            let hart = self.base.checked_add(bit).ok_or(NoSuchHart(u64::MAX))?;
+            if hart >= harts {
+                return Err(NoSuchHart(hart));
+            }
+            targets |= 1 << hart;
+        }
+        Ok(targets)
+    }
+
     /// Whether `hart` is named.
     pub fn contains(&self, hart: u64) -> bool {
         if self.base == u64::MAX {
@@ -180,6 +242,14 @@ impl SbiCall {
             (eid::LEGACY_SET_TIMER, _) | (eid::TIME, 0) => Self::SetTimer(a[0]),
             (eid::LEGACY_PUTCHAR, _) => Self::PutChar(a[0] as u8),
             (eid::LEGACY_GETCHAR, _) => Self::GetChar,
+            (eid::LEGACY_CLEAR_IPI, _) => Self::ClearIpi,
+            (eid::LEGACY_SEND_IPI, _) => Self::LegacyMaskCall { mask_addr: a[0], fence: false },
+            (eid::LEGACY_REMOTE_FENCE_I..=eid::LEGACY_REMOTE_SFENCE_VMA_ASID, _) => {
+                Self::LegacyMaskCall { mask_addr: a[0], fence: true }
+            }
+            (eid::DBCN, 0) => Self::ConsoleWrite { len: a[0], addr: a[1] | (a[2] << 32) },
+            (eid::DBCN, 1) => Self::ConsoleRead,
+            (eid::DBCN, 2) => Self::ConsoleWriteByte(a[0] as u8),
             (eid::LEGACY_SHUTDOWN, _) => Self::Shutdown,
             (eid::BASE, 3) => Self::ProbeExtension(a[0]),
             (eid::BASE, 0..=6) => Self::BaseInfo(fid),
@@ -209,7 +279,8 @@ impl SbiCall {
             eid::LEGACY_SET_TIMER
                 | eid::LEGACY_PUTCHAR
                 | eid::LEGACY_GETCHAR
-                | eid::LEGACY_SHUTDOWN
+                | eid::LEGACY_CLEAR_IPI..=eid::LEGACY_SHUTDOWN
+                | eid::DBCN
                 | eid::BASE
                 | eid::TIME
                 | eid::IPI

@@ -26,7 +26,8 @@ fn hsm_and_reset() {
 fn base_answers() {
     assert_eq!(SbiCall::decode(eid::BASE, 3, [eid::HSM, 0, 0, 0, 0, 0]), SbiCall::ProbeExtension(eid::HSM));
     assert!(SbiCall::extension_available(eid::TIME));
-    assert!(!SbiCall::extension_available(0x4442_434E), "DBCN is not offered");
+    assert!(SbiCall::extension_available(eid::DBCN));
+    assert!(!SbiCall::extension_available(0x4442_0000), "an undefined extension");
     assert_eq!(SbiCall::decode(eid::BASE, 0, [0; 6]), SbiCall::BaseInfo(0));
     assert_eq!(SbiCall::base_info(0, 1), 2 << 24);
     assert_eq!(SbiCall::base_info(2, 7), 7);
@@ -50,7 +51,7 @@ fn hypervisor_calls_and_unknowns() {
     assert_eq!(SbiCall::decode(eid::HYPERVISOR, hv::NULL, [0; 6]), SbiCall::HvNull);
     assert_eq!(SbiCall::decode(eid::HYPERVISOR, hv::ADD, [1, 2, 3, 4, 5, 6]), SbiCall::HvAdd([1, 2, 3]));
     assert_eq!(SbiCall::decode(eid::HYPERVISOR, 9, [0; 6]), SbiCall::Unknown { eid: eid::HYPERVISOR, fid: 9 });
-    assert_eq!(SbiCall::decode(0x4442_434E, 0, [0; 6]), SbiCall::Unknown { eid: 0x4442_434E, fid: 0 });
+    assert_eq!(SbiCall::decode(eid::DBCN, 3, [0; 6]), SbiCall::Unknown { eid: eid::DBCN, fid: 3 });
 }
 
 #[test]
@@ -63,4 +64,47 @@ fn answers_use_the_sbi_codes() {
     assert_eq!(encode(Answer::Error(CallError::InvalidParameters)).0 as i64, -3);
     assert_eq!(encode(Answer::Error(CallError::AlreadyOn)).0 as i64, -6);
     assert_eq!(encode(Answer::Error(CallError::NotSupported)).0 as i64, -2);
+}
+
+#[test]
+fn legacy_calls_decode_as_the_v0_1_specification_names_them() {
+    let a = |a0| [a0, 0, 0, 0, 0, 0];
+    assert_eq!(SbiCall::decode(0x00, 0, a(99)), SbiCall::SetTimer(99));
+    assert_eq!(SbiCall::decode(0x01, 0, a(0x141)), SbiCall::PutChar(0x41), "only the low byte");
+    assert_eq!(SbiCall::decode(0x02, 0, a(0)), SbiCall::GetChar);
+    assert_eq!(SbiCall::decode(0x03, 0, a(0)), SbiCall::ClearIpi);
+    assert_eq!(SbiCall::decode(0x04, 0, a(0x8000_1000)), SbiCall::LegacyMaskCall { mask_addr: 0x8000_1000, fence: false });
+    for fence in 0x05..=0x07 {
+        assert_eq!(SbiCall::decode(fence, 0, a(0x10)), SbiCall::LegacyMaskCall { mask_addr: 0x10, fence: true });
+    }
+    assert_eq!(SbiCall::decode(0x08, 0, a(0)), SbiCall::Shutdown);
+    assert_eq!(SbiCall::decode(0x09, 0, a(0)), SbiCall::Unknown { eid: 0x09, fid: 0 }, "0x09 is not a legacy call");
+    for legacy in 0x00..=0x08 {
+        assert!(SbiCall::extension_available(legacy), "legacy extension {legacy:#x}");
+    }
+}
+
+#[test]
+fn debug_console_calls() {
+    assert_eq!(
+        SbiCall::decode(eid::DBCN, 0, [5, 0x8010_0000, 0x1, 0, 0, 0]),
+        SbiCall::ConsoleWrite { len: 5, addr: 0x1_8010_0000 },
+        "the address is base_lo | base_hi << 32"
+    );
+    assert_eq!(SbiCall::decode(eid::DBCN, 1, [5, 0, 0, 0, 0, 0]), SbiCall::ConsoleRead);
+    assert_eq!(SbiCall::decode(eid::DBCN, 2, [0x1_0a, 0, 0, 0, 0, 0]), SbiCall::ConsoleWriteByte(0x0a));
+}
+
+#[test]
+fn hart_mask_targets_refuse_harts_the_vm_lacks() {
+    let mask = |mask, base| HartMask { mask, base };
+    assert_eq!(mask(0b11, 0).targets(2), Ok(0b11));
+    assert_eq!(mask(0b1, 1).targets(2), Ok(0b10));
+    assert_eq!(mask(0, 0).targets(2), Ok(0), "an empty mask names nobody");
+    assert_eq!(mask(0, u64::MAX).targets(3), Ok(0b111), "base -1: every hart");
+    assert_eq!(mask(0b100, 0).targets(2), Err(NoSuchHart(2)));
+    assert_eq!(mask(1 << 40, 0).targets(2), Err(NoSuchHart(40)));
+    assert_eq!(mask(0b1, 5).targets(2), Err(NoSuchHart(5)), "a base past the last hart");
+    assert_eq!(mask(0b10, u64::MAX - 1).targets(2), Err(NoSuchHart(u64::MAX)), "base + bit overflows");
+    assert_eq!(mask(u64::MAX, 0).targets(64), Ok(u64::MAX));
 }

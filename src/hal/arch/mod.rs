@@ -187,6 +187,12 @@ impl CpuMap {
         Self { placements }
     }
 
+    /// How many vCPUs the VM has.
+    #[allow(dead_code, reason = "for the architectures whose calls name vCPUs by mask")]
+    pub fn vcpu_count(&self) -> usize {
+        self.placements.len()
+    }
+
     /// The physical CPU of `vcpu`.
     pub fn pcpu_of(&self, vcpu: usize) -> Option<usize> {
         self.placements.iter().find(|(v, _)| *v == vcpu).map(|(_, p)| *p)

@@ -18,14 +18,23 @@ const A1: usize = 11;
 /// A guest hart. Only its own vCPU task runs it; the lock is uncontended.
 pub struct Vcpu {
     hart: Mutex<rvh_vcpu::Vcpu>,
+    /// Its VM's id.
+    vm: usize,
 }
 
 /// One guest hart per vCPU of the VM, all translating through its
-/// stage-2 table; hart ids are vCPU ids.
+/// stage-2 table; hart ids are vCPU ids. The boot hart starts with
+/// `a0` = 0 and `a1` = the device tree's address (0 without one).
 pub fn create(setup: &VcpuSetup<'_>) -> Vec<Vcpu> {
     let root = setup.stage2_root.as_usize() as u64;
     (0..setup.axvm_vcpus.len())
-        .map(|id| Vcpu { hart: Mutex::new(rvh_vcpu::Vcpu::new(id as u64, setup.entry, root)) })
+        .map(|id| {
+            let mut hart = rvh_vcpu::Vcpu::new(id as u64, setup.entry, root);
+            if id == 0 {
+                hart.set_gpr(A1, setup.dtb.unwrap_or(0));
+            }
+            Vcpu { hart: Mutex::new(hart), vm: setup.vm_id }
+        })
         .collect()
 }
 
@@ -75,9 +84,10 @@ impl VcpuOps for Vcpu {
             }
             exit => exit,
         };
-        drop(hart);
         Ok(match exit {
-            HartExit::Ecall { eid, fid, args } => Exit::Call(calls::decode(eid, fid, args, cpus)),
+            HartExit::Ecall { eid, fid, args } => {
+                Exit::Call(calls::decode(eid, fid, args, cpus, &mut calls::Caller { vm: self.vm, hart: &mut hart }))
+            }
             HartExit::MmioRead { addr, access } => Exit::MmioRead(MmioRead {
                 addr,
                 width: access.width as u8,

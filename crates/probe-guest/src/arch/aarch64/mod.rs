@@ -205,6 +205,11 @@ pub fn secondary_mode(context: u64) {
     }
 }
 
+/// Check 11 is about SBI.
+pub fn sbi_conformance_check() -> Option<Outcome> {
+    None
+}
+
 /// Check 10: the virtual GIC's conformance where emulations cut corners.
 pub fn gic_conformance_check() -> Option<Outcome> {
     Some(gicconf::check())

@@ -33,3 +33,100 @@ pub fn set_timer(deadline: u64) {
 pub fn impl_id() -> u64 {
     call(EID_BASE, 1, [0; 3]).unwrap_or(0)
 }
+
+/// Debug console extension ("DBCN").
+pub const EID_DBCN: u64 = 0x4442_434E;
+/// Remote fence extension ("RFNC").
+pub const EID_RFENCE: u64 = 0x5246_4E43;
+/// SBI_ERR_INVALID_PARAM.
+const INVALID_PARAM: u64 = -3i64 as u64;
+/// sip bits: supervisor software and timer interrupt pending.
+const SIP_SSIP: u64 = 1 << 1;
+const SIP_STIP: u64 = 1 << 5;
+
+/// A legacy (v0.1) call: `a0` in, `a0` out.
+fn legacy(eid: u64, a0: u64, a1: u64, a2: u64) -> u64 {
+    let ret: u64;
+    // SAFETY: a legacy SBI call; the callee may clobber only a0.
+    unsafe {
+        core::arch::asm!("ecall", inlateout("a0") a0 => ret, in("a1") a1, in("a2") a2, in("a7") eid, options(nostack));
+    }
+    ret
+}
+
+fn sip() -> u64 {
+    let sip: u64;
+    // SAFETY: reading sip has no side effects.
+    unsafe { core::arch::asm!("csrr {0}, sip", out(reg) sip, options(nomem, nostack)) };
+    sip
+}
+
+/// The probe's own hart mask for the legacy calls, which take its address.
+static LEGACY_MASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Check 11: SBI as the specification says, where the probe can see it:
+/// masks naming a hart the machine lacks are refused; every legacy call
+/// (but shutdown) does what v0.1 says; the debug console writes guest
+/// memory, reads nothing, and refuses memory that is not RAM. Interrupts
+/// stay masked: pending bits are read from `sip`.
+pub fn conformance(me: u64, under_hv: bool) -> crate::suite::Outcome {
+    use crate::suite::ensure;
+    super::irq_disable();
+    // IPI and RFENCE with a hart the machine does not have (QEMU's OpenSBI
+    // answers success here, bare; the SBI 2.0 specification says
+    // INVALID_PARAM, which is what the hypervisor must answer).
+    if under_hv {
+        let e = call(EID_IPI, 0, [1 << 40, 0, 0]).err().unwrap_or(0);
+        ensure(e == INVALID_PARAM, "send_ipi to a missing hart: not SBI_ERR_INVALID_PARAM", e)?;
+        let e = call(EID_IPI, 0, [1, 100, 0]).err().unwrap_or(0);
+        ensure(e == INVALID_PARAM, "send_ipi with a base past the last hart: not SBI_ERR_INVALID_PARAM", e)?;
+        let e = call(EID_RFENCE, 0, [1 << 40, 0, 0]).err().unwrap_or(0);
+        ensure(e == INVALID_PARAM, "remote_fence_i to a missing hart: not SBI_ERR_INVALID_PARAM", e)?;
+    }
+    // Legacy clear_ipi (0x03) clears what an IPI to ourselves raised.
+    let _ = call(EID_IPI, 0, [1 << me, 0, 0]);
+    ensure(sip() & SIP_SSIP != 0, "an IPI to this hart left sip.SSIP clear", sip())?;
+    let r = legacy(0x03, 0, 0, 0);
+    ensure(r == 0 && sip() & SIP_SSIP == 0, "legacy clear_ipi: sip.SSIP still set", sip())?;
+    // Legacy send_ipi (0x04) through a pointer to the mask.
+    LEGACY_MASK.store(1 << me, core::sync::atomic::Ordering::SeqCst);
+    let mask_addr = LEGACY_MASK.as_ptr() as u64;
+    let r = legacy(0x04, mask_addr, 0, 0);
+    ensure(r == 0 && sip() & SIP_SSIP != 0, "legacy send_ipi to this hart: no sip.SSIP", r)?;
+    let _ = legacy(0x03, 0, 0, 0);
+    // Legacy remote fences (0x05-0x07) answer 0.
+    for (eid, what) in [(0x05, "legacy remote_fence_i"), (0x06, "legacy remote_sfence_vma"), (0x07, "legacy remote_sfence_vma_asid")] {
+        let r = legacy(eid, mask_addr, 0, u64::MAX);
+        ensure(r == 0, what, r)?;
+    }
+    // Legacy set_timer (0x00): a past deadline raises sip.STIP, the
+    // farthest one clears it.
+    let _ = legacy(0x00, 0, 0, 0);
+    ensure(super::wait_pending(SIP_STIP), "legacy set_timer(0): no sip.STIP", sip())?;
+    let _ = legacy(0x00, u64::MAX, 0, 0);
+    ensure(sip() & SIP_STIP == 0, "legacy set_timer(-1): sip.STIP still set", sip())?;
+    // Legacy console_putchar (0x01) writes; console_getchar (0x02) has
+    // nothing to read (-1).
+    for &b in b"# legacy console_putchar\n" {
+        let r = legacy(0x01, u64::from(b), 0, 0);
+        ensure(r == 0, "legacy console_putchar: not 0", r)?;
+    }
+    let r = legacy(0x02, 0, 0, 0);
+    ensure(r == u64::MAX, "legacy console_getchar without input: not -1", r)?;
+    // DBCN.
+    let offered = call(EID_BASE, 3, [EID_DBCN, 0, 0]).unwrap_or(0);
+    ensure(offered == 1, "DBCN not offered", offered)?;
+    let line = b"# dbcn console_write\n";
+    let written = call(EID_DBCN, 0, [line.len() as u64, line.as_ptr() as u64, 0]);
+    ensure(written == Ok(line.len() as u64), "DBCN console_write: not every byte written", written.unwrap_or_else(|e| e))?;
+    let byte = call(EID_DBCN, 2, [u64::from(b'\n'), 0, 0]);
+    ensure(byte == Ok(0), "DBCN console_write_byte: not SBI_SUCCESS", byte.unwrap_or_else(|e| e))?;
+    let mut buf = [0u8; 8];
+    let read = call(EID_DBCN, 1, [buf.len() as u64, buf.as_mut_ptr() as u64, 0]);
+    ensure(read == Ok(0), "DBCN console_read without input: not 0 bytes", read.unwrap_or_else(|e| e))?;
+    // Memory that is not RAM: refused (bare, OpenSBI faults on it and
+    // answers SBI_ERR_FAILED, which the specification also allows).
+    let wild = call(EID_DBCN, 0, [4, 0x7000_0000, 0x10]).err().unwrap_or(0);
+    let refused = if under_hv { wild == INVALID_PARAM } else { wild != 0 };
+    ensure(refused, "DBCN console_write from no RAM: not refused with SBI_ERR_INVALID_PARAM", wild)
+}
