@@ -23,6 +23,7 @@ mod virt;
 pub use current::{Here, IrqQueue, handle_host_irq, ids as current_vcpu, run_here};
 pub use error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, VcpuError};
 pub use guest_memory::{GuestRam, RamError};
+pub use timer::{cancel as cancel_timer, register as register_timer};
 pub use upcalls::{VmmServices, register};
 pub use virt::{VcpuHal, enable_virtualization};
 
@@ -43,4 +44,9 @@ pub fn is_host_ram(start: usize, size: usize) -> bool {
     axhal::mem::memory_regions()
         .filter(|r| !r.flags.contains(axhal::mem::MemRegionFlags::DEVICE))
         .any(|r| start < r.paddr.as_usize() + r.size && r.paddr.as_usize() < end)
+}
+
+/// Time since the host booted (the clock timer deadlines use).
+pub fn now() -> core::time::Duration {
+    axhal::time::monotonic_time()
 }

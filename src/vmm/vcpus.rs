@@ -3,7 +3,7 @@
 //! enters the guest, hands each exit to `exit_dispatch::handle`, and
 //! carries out the action it returns.
 
-use alloc::{format, sync::Arc};
+use alloc::{boxed::Box, format, sync::Arc};
 use core::sync::atomic::Ordering;
 
 use exit_dispatch::{Action, StopReason as GuestStop};
@@ -132,6 +132,20 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
                 vcpu.irqs.wait_until(|| vcpu.irqs.has_pending() || vm.flags() != 0);
                 here.reclaim();
             }
+            Action::Suspend { resume } => {
+                suspend(vm, id);
+                here.reclaim();
+                // A non-retentive suspend resumes afresh, as after a start:
+                // the vCPU leaves this CPU so that its reset state is what
+                // comes back.
+                if let Some((entry, arg)) = resume {
+                    let restarted = vcpu.hw.unbind().and_then(|()| vcpu.hw.prepare_start(id, entry, arg)).and_then(|()| vcpu.hw.bind());
+                    if let Err(e) = restarted {
+                        vm.stop(StopReason::VcpuFailed { vcpu: id, failure: VcpuFailure::Hal(e) });
+                        return RunEnd::VmStopped;
+                    }
+                }
+            }
             Action::CpuOff => return RunEnd::Off,
             Action::Stop(GuestStop::Reset) => {
                 vm.request_reset();
@@ -146,6 +160,29 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
                 return RunEnd::VmStopped;
             }
         }
+    }
+}
+
+/// Waits until an interrupt is queued for vCPU `id`, its own timer is due,
+/// or its VM stops or resets. A timer the host does not hear of wakes it
+/// through a host timer at its deadline (at the host tick's resolution).
+fn suspend(vm: &Vm, id: usize) {
+    let vcpu = &vm.vcpus[id];
+    let deadline = vcpu.hw.timer_deadline();
+    let vm_id = vm.id;
+    let alarm = deadline.map(|at| {
+        hal::register_timer(
+            at,
+            Box::new(move |_| {
+                if let Some(target) = super::find(vm_id).as_ref().and_then(|vm| vm.vcpus.get(id)) {
+                    target.irqs.wake();
+                }
+            }),
+        )
+    });
+    vcpu.irqs.wait_until(|| vcpu.irqs.has_pending() || vm.flags() != 0 || deadline.is_some_and(|at| hal::now() >= at));
+    if let Some(token) = alarm {
+        hal::cancel_timer(token);
     }
 }
 

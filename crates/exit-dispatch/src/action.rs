@@ -13,6 +13,12 @@ pub enum Action {
     HostInterrupt(usize),
     /// Idle until an interrupt is queued for this vCPU.
     WaitForInterrupt,
+    /// Idle until an interrupt is pending for this vCPU (its own timer
+    /// included), then go on, or restart at `(entry, arg)` if given.
+    Suspend {
+        /// Where the vCPU resumes afresh, and its argument.
+        resume: Option<(u64, u64)>,
+    },
     /// The vCPU turned itself off.
     CpuOff,
     /// Stop the whole VM.

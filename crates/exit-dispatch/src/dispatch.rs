@@ -184,6 +184,17 @@ fn guest_request<V: GuestVm, C: GuestVcpu>(vm: &V, vcpu_id: usize, vcpu: &C, req
             None => Answer::Error(CallError::InvalidParameters),
         }),
         GuestRequest::CpuOff => Action::CpuOff,
+        GuestRequest::Suspend { resume: None } => {
+            vcpu.answer(Answer::Value(0));
+            Action::Suspend { resume: None }
+        }
+        GuestRequest::Suspend { resume: Some((entry, arg)) } => {
+            if vm.is_ram(entry) {
+                Action::Suspend { resume: Some((entry, arg)) }
+            } else {
+                answer(Answer::Error(CallError::InvalidAddress))
+            }
+        }
         GuestRequest::SystemOff => Action::Stop(StopReason::PowerOff),
         GuestRequest::SystemReset => Action::Stop(StopReason::Reset),
         GuestRequest::BootCount => answer(Answer::Value(vm.boots())),

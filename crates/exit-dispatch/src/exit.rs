@@ -175,6 +175,13 @@ pub enum GuestRequest {
     },
     /// Turn the calling vCPU off.
     CpuOff,
+    /// Suspend the calling vCPU until an interrupt is pending for it; then
+    /// either return from the call with success (`resume: None`) or start
+    /// it afresh at `(entry, arg)` (a non-retentive suspend).
+    Suspend {
+        /// Where a non-retentive suspend resumes, and its argument.
+        resume: Option<(u64, u64)>,
+    },
     /// Power the VM off.
     SystemOff,
     /// Reset the VM.

@@ -435,3 +435,21 @@ fn ipi_with_a_vector_the_vm_refuses_does_not_stop_it() {
     let (action, _) = run(&vm, Exit::SendIpi(Ipi { vector: 5000, targets: 0b11 }));
     assert_eq!(action, Action::Continue);
 }
+
+#[test]
+fn retentive_suspend_answers_success_and_waits() {
+    let vm = MockVm::new(1);
+    let (action, vcpu) = run(&vm, Exit::Call(GuestRequest::Suspend { resume: None }));
+    assert_eq!(action, Action::Suspend { resume: None });
+    assert_eq!(*vcpu.answers.borrow(), [Answer::Value(0)], "the call returns success when the vCPU wakes");
+}
+
+#[test]
+fn non_retentive_suspend_resumes_in_ram_only() {
+    let vm = MockVm::new(1);
+    let (action, vcpu) = run(&vm, Exit::Call(GuestRequest::Suspend { resume: Some((0x4020_0000, 9)) }));
+    assert_eq!(action, Action::Suspend { resume: Some((0x4020_0000, 9)) });
+    assert!(vcpu.answers.borrow().is_empty(), "a non-retentive suspend does not return");
+    let (action, answer) = call(&vm, GuestRequest::Suspend { resume: Some((0x1000, 9)) });
+    assert_eq!((action, answer), (Action::Continue, Answer::Error(CallError::InvalidAddress)));
+}

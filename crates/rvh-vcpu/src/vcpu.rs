@@ -154,6 +154,12 @@ impl Vcpu {
         csr::hfence_gvma();
     }
 
+    /// The guest's timer deadline (`vstimecmp`; all ones: none). The vCPU
+    /// must be bound here.
+    pub fn timer_deadline(&self) -> u64 {
+        read!("0x24D")
+    }
+
     /// Programs the guest's timer (the SBI TIME call): VSTIP follows
     /// `time >= deadline` in hardware. The vCPU must be bound here.
     pub fn set_timer(&mut self, deadline: u64) {

@@ -163,8 +163,15 @@ pub enum SbiCall {
     HartStop,
     /// HSM: state of a hart.
     HartStatus(u64),
-    /// HSM: suspend (treated as waiting for an interrupt).
-    HartSuspend,
+    /// HSM: suspend the calling hart until an interrupt.
+    HartSuspend {
+        /// `suspend_type` (see [`SuspendKind::of`]).
+        kind: u64,
+        /// Where a non-retentive suspend resumes.
+        resume: u64,
+        /// `a1` when it resumes there.
+        opaque: u64,
+    },
     /// SRST / legacy shutdown: power off.
     Shutdown,
     /// SRST: cold or warm reboot.
@@ -194,6 +201,33 @@ pub struct HartMask {
     pub mask: u64,
     /// The hart id of bit 0.
     pub base: u64,
+}
+
+/// What an HSM `suspend_type` asks for (SBI 2.0, table "HSM Hart Suspend
+/// Types").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuspendKind {
+    /// 0: the default retentive suspend (the call returns on wake-up).
+    Retentive,
+    /// 0x8000_0000: the default non-retentive suspend (the hart resumes
+    /// at the resume address, as after hart_start).
+    NonRetentive,
+    /// A platform-specific type: none is implemented here.
+    PlatformSpecific,
+    /// A reserved value.
+    Reserved,
+}
+
+impl SuspendKind {
+    /// Classifies a `suspend_type` (only its low 32 bits may be set).
+    pub fn of(kind: u64) -> Self {
+        match kind {
+            0 => Self::Retentive,
+            0x8000_0000 => Self::NonRetentive,
+            0x1000_0000..=0x7fff_ffff | 0x9000_0000..=0xffff_ffff => Self::PlatformSpecific,
+            _ => Self::Reserved,
+        }
+    }
 }
 
 /// A hart mask names a hart the VM does not have (SBI_ERR_INVALID_PARAM).
@@ -258,7 +292,7 @@ impl SbiCall {
             (eid::HSM, 0) => Self::HartStart { hart: a[0], start: a[1], opaque: a[2] },
             (eid::HSM, 1) => Self::HartStop,
             (eid::HSM, 2) => Self::HartStatus(a[0]),
-            (eid::HSM, 3) => Self::HartSuspend,
+            (eid::HSM, 3) => Self::HartSuspend { kind: a[0], resume: a[1], opaque: a[2] },
             (eid::SRST, 0) => match a[0] {
                 0 => Self::Shutdown,
                 1 | 2 => Self::Reboot,

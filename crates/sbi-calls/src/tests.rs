@@ -15,7 +15,10 @@ fn hsm_and_reset() {
     );
     assert_eq!(SbiCall::decode(eid::HSM, 1, [0; 6]), SbiCall::HartStop);
     assert_eq!(SbiCall::decode(eid::HSM, 2, [3, 0, 0, 0, 0, 0]), SbiCall::HartStatus(3));
-    assert_eq!(SbiCall::decode(eid::HSM, 3, [0; 6]), SbiCall::HartSuspend);
+    assert_eq!(
+        SbiCall::decode(eid::HSM, 3, [0x8000_0000, 0x8020_0000, 7, 0, 0, 0]),
+        SbiCall::HartSuspend { kind: 0x8000_0000, resume: 0x8020_0000, opaque: 7 }
+    );
     assert_eq!(SbiCall::decode(eid::SRST, 0, [0; 6]), SbiCall::Shutdown);
     assert_eq!(SbiCall::decode(eid::SRST, 0, [2, 0, 0, 0, 0, 0]), SbiCall::Reboot);
     assert_eq!(SbiCall::decode(eid::SRST, 0, [9, 0, 0, 0, 0, 0]), SbiCall::Unknown { eid: eid::SRST, fid: 0 });
@@ -107,4 +110,16 @@ fn hart_mask_targets_refuse_harts_the_vm_lacks() {
     assert_eq!(mask(0b1, 5).targets(2), Err(NoSuchHart(5)), "a base past the last hart");
     assert_eq!(mask(0b10, u64::MAX - 1).targets(2), Err(NoSuchHart(u64::MAX)), "base + bit overflows");
     assert_eq!(mask(u64::MAX, 0).targets(64), Ok(u64::MAX));
+}
+
+#[test]
+fn suspend_types_as_the_hsm_table_gives_them() {
+    assert_eq!(SuspendKind::of(0), SuspendKind::Retentive);
+    assert_eq!(SuspendKind::of(0x8000_0000), SuspendKind::NonRetentive);
+    for reserved in [1, 0x0fff_ffff, 0x8000_0001, 0x8fff_ffff, 0x1_0000_0000, u64::MAX] {
+        assert_eq!(SuspendKind::of(reserved), SuspendKind::Reserved, "{reserved:#x}");
+    }
+    for platform in [0x1000_0000, 0x7fff_ffff, 0x9000_0000, 0xffff_ffff] {
+        assert_eq!(SuspendKind::of(platform), SuspendKind::PlatformSpecific, "{platform:#x}");
+    }
 }

@@ -164,6 +164,11 @@ impl<A: AxvmArch> VcpuOps for AxvmVcpu<A> {
         Ok(self.decode(reason, cpus))
     }
 
+    /// The host programs these guests' timers itself.
+    fn timer_deadline(&self) -> Option<core::time::Duration> {
+        None
+    }
+
     fn prepare_start(&self, _vcpu_id: usize, entry: u64, arg: u64) -> Result<(), VcpuError> {
         self.vcpu.set_entry(GuestPhysAddr::from(entry as usize)).map_err(VcpuError::Entry)?;
         self.vcpu.set_return_value(arg as usize);

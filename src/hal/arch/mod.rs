@@ -16,6 +16,7 @@
 //! controller or a register format.
 
 use alloc::vec::Vec;
+use core::time::Duration;
 
 use axaddrspace::HostPhysAddr;
 use axvmconfig::{AxVMCrateConfig, EmulatedDeviceConfig};
@@ -112,6 +113,11 @@ pub trait VcpuOps: GuestVcpu + Send + Sync {
     fn run(&self, cpus: &CpuMap, ram: &RamMap) -> Result<Exit, VcpuError>;
     /// Points a vCPU that is being started at `entry` with `arg`.
     fn prepare_start(&self, vcpu_id: usize, entry: u64, arg: u64) -> Result<(), VcpuError>;
+    /// When the guest's own timer fires (host monotonic time), if the
+    /// hardware delivers it to the guest without the host hearing of it
+    /// and it is armed; a vCPU that waits for an interrupt must then wake
+    /// at that time by itself. `None` where the host forwards the timer.
+    fn timer_deadline(&self) -> Option<Duration>;
     /// Makes `vector` pending for the vCPU about to run on this CPU, at
     /// `priority` (`None`: the architecture's default); false if it must
     /// stay queued.

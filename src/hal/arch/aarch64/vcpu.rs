@@ -192,6 +192,11 @@ impl VcpuOps for Vcpu {
         Ok(())
     }
 
+    /// The guest's timers interrupt the host, which forwards them.
+    fn timer_deadline(&self) -> Option<core::time::Duration> {
+        None
+    }
+
     fn inject(&self, vector: usize, priority: Option<u8>) -> bool {
         self.ensure_loaded();
         irq::withdraw_stale_timer_irqs();

@@ -5,7 +5,7 @@
 //! (`rvh_vcpu::walk`) so that a wild one only fails the call.
 
 use exit_dispatch::{CallError, GuestRequest, Ipi};
-use sbi_calls::{HartMask, SbiCall};
+use sbi_calls::{HartMask, SbiCall, SuspendKind};
 
 use super::irqchip::IPI_VECTOR;
 use crate::hal::arch::CpuMap;
@@ -61,7 +61,12 @@ pub fn decode(eid: u64, fid: u64, args: [u64; 6], cpus: &CpuMap, caller: &mut Ca
         }
         SbiCall::HartStop => GuestRequest::CpuOff,
         SbiCall::HartStatus(hart) => GuestRequest::CpuStatus { target: cpus.vcpu(hart) },
-        SbiCall::HartSuspend => GuestRequest::Fail(CallError::NotSupported),
+        SbiCall::HartSuspend { kind, resume, opaque } => match SuspendKind::of(kind) {
+            SuspendKind::Retentive => GuestRequest::Suspend { resume: None },
+            SuspendKind::NonRetentive => GuestRequest::Suspend { resume: Some((resume, opaque)) },
+            SuspendKind::PlatformSpecific => GuestRequest::Fail(CallError::NotSupported),
+            SuspendKind::Reserved => GuestRequest::Fail(CallError::InvalidParameters),
+        },
         SbiCall::Shutdown => GuestRequest::SystemOff,
         SbiCall::Reboot => GuestRequest::SystemReset,
         SbiCall::HvNull => GuestRequest::Return(0),

@@ -117,6 +117,13 @@ impl VcpuOps for Vcpu {
         Ok(())
     }
 
+    /// `vstimecmp` raises the guest's timer interrupt in hardware (Sstc),
+    /// which the host never sees.
+    fn timer_deadline(&self) -> Option<core::time::Duration> {
+        let deadline = self.hart.lock().timer_deadline();
+        (deadline != u64::MAX).then(|| core::time::Duration::from_nanos(axhal::time::ticks_to_nanos(deadline)))
+    }
+
     /// Raises VS interrupt `vector` (an `hvip` bit) on the hart about to run.
     fn inject(&self, vector: usize, _priority: Option<u8>) -> bool {
         self.hart.lock().raise_interrupt(vector);

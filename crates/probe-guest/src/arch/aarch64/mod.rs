@@ -205,6 +205,11 @@ pub fn secondary_mode(context: u64) {
     }
 }
 
+/// The suite's power-off (check 8): PSCI SYSTEM_OFF.
+pub fn suite_system_off() {
+    system_off();
+}
+
 /// Check 11 is about SBI.
 pub fn sbi_conformance_check() -> Option<Outcome> {
     None

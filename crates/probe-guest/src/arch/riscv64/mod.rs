@@ -135,6 +135,12 @@ pub fn system_off() {
     let _ = sbi::call(sbi::EID_SRST, 0, [0; 3]);
 }
 
+/// The suite's power-off (check 8): the legacy SBI v0.1 shutdown (0x08),
+/// which SRST replaced; returns only on failure.
+pub fn suite_system_off() {
+    sbi::legacy_shutdown();
+}
+
 /// Lets this hart take the timer interrupt.
 pub fn timer_irq_enable_this_cpu() {
     enable_interrupt(SIE_STIE);

@@ -40,6 +40,8 @@ pub const EID_DBCN: u64 = 0x4442_434E;
 pub const EID_RFENCE: u64 = 0x5246_4E43;
 /// SBI_ERR_INVALID_PARAM.
 const INVALID_PARAM: u64 = -3i64 as u64;
+/// SBI_ERR_INVALID_ADDRESS.
+const INVALID_ADDRESS: u64 = -5i64 as u64;
 /// sip bits: supervisor software and timer interrupt pending.
 const SIP_SSIP: u64 = 1 << 1;
 const SIP_STIP: u64 = 1 << 5;
@@ -54,6 +56,11 @@ fn legacy(eid: u64, a0: u64, a1: u64, a2: u64) -> u64 {
     ret
 }
 
+/// Legacy SHUTDOWN (0x08); returns only on failure.
+pub fn legacy_shutdown() {
+    let _ = legacy(0x08, 0, 0, 0);
+}
+
 fn sip() -> u64 {
     let sip: u64;
     // SAFETY: reading sip has no side effects.
@@ -66,7 +73,8 @@ static LEGACY_MASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU6
 
 /// Check 11: SBI as the specification says, where the probe can see it:
 /// masks naming a hart the machine lacks are refused; every legacy call
-/// (but shutdown) does what v0.1 says; the debug console writes guest
+/// (but shutdown) does what v0.1 says; HSM suspend waits for its wake-up
+/// and checks its type and resume address; the debug console writes guest
 /// memory, reads nothing, and refuses memory that is not RAM. Interrupts
 /// stay masked: pending bits are read from `sip`.
 pub fn conformance(me: u64, under_hv: bool) -> crate::suite::Outcome {
@@ -113,6 +121,26 @@ pub fn conformance(me: u64, under_hv: bool) -> crate::suite::Outcome {
     }
     let r = legacy(0x02, 0, 0, 0);
     ensure(r == u64::MAX, "legacy console_getchar without input: not -1", r)?;
+    // HSM hart_suspend: a retentive suspend returns success once the
+    // timer (armed 2 ms ahead, masked by sstatus.SIE) is pending, not
+    // before; a reserved type is refused; a non-retentive one needs a
+    // resume address in RAM.
+    let start = super::now();
+    let deadline = start + super::counter_hz() / 500;
+    set_timer(deadline);
+    super::timer_irq_enable_this_cpu();
+    let suspended = call(EID_HSM, 3, [0, 0, 0]);
+    let woke = super::now();
+    ensure(suspended == Ok(0), "retentive hart_suspend: not SBI_SUCCESS", suspended.unwrap_or_else(|e| e))?;
+    ensure(woke >= deadline, "retentive hart_suspend returned before its wake-up timer", deadline - woke)?;
+    ensure(sip() & SIP_STIP != 0, "retentive hart_suspend: woke without a pending interrupt", sip())?;
+    set_timer(u64::MAX);
+    let e = call(EID_HSM, 3, [1, 0, 0]).err().unwrap_or(0);
+    ensure(e == INVALID_PARAM, "hart_suspend of a reserved type: not SBI_ERR_INVALID_PARAM", e)?;
+    if under_hv {
+        let e = call(EID_HSM, 3, [0x8000_0000, 0x10_7000_0000, 0]).err().unwrap_or(0);
+        ensure(e == INVALID_ADDRESS, "non-retentive hart_suspend to no RAM: not SBI_ERR_INVALID_ADDRESS", e)?;
+    }
     // DBCN.
     let offered = call(EID_BASE, 3, [EID_DBCN, 0, 0]).unwrap_or(0);
     ensure(offered == 1, "DBCN not offered", offered)?;
