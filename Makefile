@@ -203,6 +203,8 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-bad-configs.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/probe-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-probe.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
+	  VM_CONFIGS=crates/qemu-boot-tests/configs/ptimer-cyclic.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-ptimer.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS="configs/vms/arceos-aarch64.toml configs/vms/probe-isolation-aarch64.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-isolation.bin

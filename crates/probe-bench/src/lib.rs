@@ -175,7 +175,7 @@ pub fn figures(hv: &Samples, bare: &Samples) -> Result<Vec<Figure>, BenchError> 
     };
     let hypercall = optional(hv, "null_hypercall", hz)?;
     let insn = "instructions";
-    Ok(vec![
+    let mut out = vec![
         Figure {
             name: "boot_first_instruction",
             description: "reset -> guest's first instruction",
@@ -232,7 +232,28 @@ pub fn figures(hv: &Samples, bare: &Samples) -> Result<Vec<Figure>, BenchError> 
             bare: Some(compute_bare),
             target: Some((1.005, TargetOf::Ratio)),
         },
-    ])
+    ];
+    // The physical-timer cyclic test (aarch64 only).
+    if hv.has("ptimer_latency") && bare.has("ptimer_latency") {
+        let (max_hv, max_bare) = both("ptimer_latency", "max")?;
+        out.push(Figure {
+            name: "ptimer_latency",
+            description: "physical timer 1 kHz x 30,000: deadline -> handler (mean)",
+            unit: insn,
+            hypervisor: Some(per_iter(hv, "ptimer_latency", hz)?),
+            bare: Some(per_iter(bare, "ptimer_latency", bare_hz)?),
+            target: Some((1000.0, TargetOf::Hypervisor)),
+        });
+        out.push(Figure {
+            name: "ptimer_latency_max",
+            description: "physical timer 1 kHz x 30,000: deadline -> handler (worst)",
+            unit: insn,
+            hypervisor: Some(max_hv),
+            bare: Some(max_bare),
+            target: None,
+        });
+    }
+    Ok(out)
 }
 
 /// The Linux kernel's own timestamp (seconds) on its `Run /init` line.

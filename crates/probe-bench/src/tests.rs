@@ -156,3 +156,23 @@ fn boot_slopes_need_both_ends() {
     let missed = boot_figures(&[(BOOT_RUNS[0], 6.0e6)], None);
     assert_eq!(missed[0].meets_target(), Some(false));
 }
+
+#[test]
+fn physical_timer_figures_appear_when_both_runs_have_them() {
+    let with_ptimer = |run: &str, line: &str| run.replace("bench done", &format!("{line}\nbench done"));
+    let hv = with_ptimer(HV, "bench name=ptimer_latency iters=30000 ticks=1320000 min=44 max=75");
+    let bare = with_ptimer(BARE, "bench name=ptimer_latency iters=30000 ticks=0 min=0 max=0");
+    let figures = figures(&Samples::parse("hypervisor", &hv).unwrap(), &Samples::parse("bare", &bare).unwrap()).unwrap();
+    // 44 ticks mean, 75 worst, at 16 instructions per tick.
+    assert_eq!(figure(&figures, "ptimer_latency").hypervisor, Some(704.0));
+    assert_eq!(figure(&figures, "ptimer_latency").meets_target(), Some(true));
+    assert_eq!(figure(&figures, "ptimer_latency_max").hypervisor, Some(1200.0));
+    assert_eq!(figure(&figures, "ptimer_latency_max").bare, Some(0.0));
+    // A run without them (riscv64) has neither figure.
+    let plain = figures_of(HV, BARE);
+    assert!(plain.iter().all(|f| !f.name.starts_with("ptimer")));
+}
+
+fn figures_of(hv: &str, bare: &str) -> Vec<Figure> {
+    figures(&Samples::parse("hypervisor", hv).unwrap(), &Samples::parse("bare", bare).unwrap()).unwrap()
+}

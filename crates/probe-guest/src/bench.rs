@@ -32,6 +32,9 @@ pub fn run(under_hv: bool, first_counter: u64, first_line: u64) {
     let checksum = workload::run();
     let ticks = cpu::now() - start;
     println!("bench name=compute iters=1 ticks={ticks} checksum={checksum:#x}");
+    if let Some((taken, sum, min, max)) = cpu::physical_timer_bench() {
+        println!("bench name=ptimer_latency iters={taken} ticks={sum} min={min} max={max}");
+    }
     println!("bench done");
 }
 

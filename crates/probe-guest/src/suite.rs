@@ -8,7 +8,7 @@ use crate::console::println;
 use crate::irq::{DEVICE_IRQS, IPIS, LAST_DEVICE, LAST_OTHER, OTHER_IRQS, TIMER_ENTRY, TIMER_IRQS};
 
 /// Why a check failed: what was wrong and the value seen.
-pub struct Fail(&'static str, u64);
+pub struct Fail(pub &'static str, pub u64);
 
 /// The result of one check.
 pub type Outcome = Result<(), Fail>;
@@ -57,6 +57,7 @@ pub fn run(under_hv: bool) {
     tally.record(9, "device-interrupt", Ok(device_interrupt(hz)));
     tally.record(10, "gic-conformance", arch::gic_conformance_check().ok_or("no GIC on this architecture"));
     tally.record(11, "sbi-conformance", arch::sbi_conformance_check().ok_or("no SBI on this architecture"));
+    tally.record(12, "physical-timer-cyclic", arch::physical_timer_check().ok_or("no EL1 physical timer on this architecture"));
     // Check 7 (isolation) runs as its own VM; check 8 is this power-off,
     // which the host side sees.
     println!("# 8 system-off: requesting power-off now");

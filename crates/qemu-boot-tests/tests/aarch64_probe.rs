@@ -1,18 +1,19 @@
 //! aarch64: the probe guest's conformance suite under the hypervisor and
-//! bare, and the isolation case (a guest touching an unmapped address is
-//! stopped; the hypervisor and the other VM go on).
+//! bare, the isolation case (a guest touching an unmapped address is
+//! stopped; the hypervisor and the other VM go on), and the 30,000-tick
+//! physical-timer cyclic test of NimbOS-class guests.
 //!
 //! Ignored under plain `cargo test`; `make test` builds the images and runs
 //! them with `--include-ignored`.
 
 use std::time::Duration;
 
-use qemu_boot_tests::{Arch, bare_command, image_dir, qemu_command, run};
+use qemu_boot_tests::{Arch, bare_command, count_instructions, image_dir, qemu_command, run};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Checks the suite runs inside the guest (7 is its own VM, 8 is checked
 /// from the host side).
-const GUEST_CHECKS: [&str; 8] = [
+const GUEST_CHECKS: [&str; 9] = [
     "hypercall",
     "emulated-mmio",
     "virtual-timer-interrupt",
@@ -21,6 +22,7 @@ const GUEST_CHECKS: [&str; 8] = [
     "psci-version-features",
     "device-interrupt",
     "gic-conformance",
+    "physical-timer-cyclic",
 ];
 
 #[test]
@@ -57,5 +59,37 @@ fn isolation_fault_stops_only_the_faulting_vm() {
     run.assert_line("axvisor: VM[1] arceos: powered off");
     assert!(!run.output.contains("not ok 7"), "the guest ran past the fault:\n{}", run.output);
     run.assert_line("all VMs stopped (2 booted, 0 rejected, 1 stopped on a fault)");
+    run.assert_clean_exit();
+}
+
+/// The ticks the cyclic test takes, and its report line.
+const CYCLIC: &str = "# physical timer: 30000 ticks at 1000 Hz (CVAL and TVAL alternately)";
+
+/// Mode 17 under the hypervisor: 30,000 ticks of the EL1 physical timer at
+/// 1 kHz (30 s of guest time; under `-icount` idle time passes at once).
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn physical_timer_cyclic_test_passes_under_the_hypervisor() {
+    let mut cmd = qemu_command(Arch::Aarch64, &image_dir().join("axvisor-aarch64-ptimer.bin"), 1, "256M");
+    count_instructions(&mut cmd);
+    let run = run(cmd, TIMEOUT);
+    run.assert_line(CYCLIC);
+    run.assert_line("ok 1 physical-timer-cyclic");
+    assert!(!run.output.contains("not ok"), "output:\n{}", run.output);
+    run.assert_line("axvisor: VM[1] ptimer-cyclic: powered off");
+    run.assert_clean_exit();
+}
+
+/// The same test bare (entry = load address + 4 * 17).
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn physical_timer_cyclic_test_passes_bare() {
+    let elf = image_dir().join("probe-aarch64.elf");
+    let mut cmd = bare_command(Arch::Aarch64, &elf, 1, "256M", Some(0x4020_0044));
+    count_instructions(&mut cmd);
+    let run = run(cmd, TIMEOUT);
+    run.assert_line(CYCLIC);
+    run.assert_line("ok 1 physical-timer-cyclic");
+    assert!(!run.output.contains("not ok"), "output:\n{}", run.output);
     run.assert_clean_exit();
 }

@@ -27,7 +27,7 @@ const GUEST_CHECKS: [&str; 8] = [
 #[ignore = "needs images built by `make test`"]
 fn probe_suite_passes_under_the_hypervisor_on_riscv64() {
     let run = run(qemu_command(Arch::Riscv64, &image_dir().join("axvisor-riscv64-probe.bin"), 2, "256M"), TIMEOUT);
-    run.assert_probe_suite(&GUEST_CHECKS, &["gic-conformance"]);
+    run.assert_probe_suite(&GUEST_CHECKS, &["gic-conformance", "physical-timer-cyclic"]);
     run.assert_line("axvisor: VM[1] probe: powered off");
     run.assert_line("all VMs stopped (1 booted, 0 rejected, 0 stopped on a fault)");
     run.assert_clean_exit();
@@ -37,7 +37,7 @@ fn probe_suite_passes_under_the_hypervisor_on_riscv64() {
 #[ignore = "needs images built by `make test`"]
 fn probe_suite_passes_bare_on_riscv64() {
     let run = run(bare_command(Arch::Riscv64, &image_dir().join("probe-riscv64.elf"), 2, "256M", None), TIMEOUT);
-    run.assert_probe_suite(&GUEST_CHECKS[1..], &["hypercall", "gic-conformance"]);
+    run.assert_probe_suite(&GUEST_CHECKS[1..], &["hypercall", "gic-conformance", "physical-timer-cyclic"]);
     run.assert_clean_exit();
 }
 

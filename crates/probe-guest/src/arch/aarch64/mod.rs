@@ -9,6 +9,7 @@ mod fuzz;
 mod gic;
 mod gicconf;
 mod hostile;
+mod ptimer;
 
 pub use console::{UART_IRQ, put_byte, uart_irq_arm, uart_irq_disarm};
 pub use cpu::{counter_hz, irq_disable, irq_enable, now, timer_arm, wfi};
@@ -154,6 +155,7 @@ extern "C" fn irq_handler() {
             cpu::timer_disable();
             irq::on_timer();
         }
+        ptimer::PPI => ptimer::on_tick(),
         0..16 => irq::on_ipi(),
         id if u64::from(id) == UART_IRQ => {
             console::uart_irq_ack();
@@ -184,6 +186,7 @@ pub fn extra_mode(mode: u64) -> bool {
     match mode {
         3 => fuzz::run(),
         4 => fpcheck::run(),
+        17 => physical_timer_mode(),
         _ => match hostile::CASES.get((mode - 5) as usize) {
             Some((name, case)) => {
                 crate::console::println!("probe: hostile case {name}");
@@ -208,6 +211,48 @@ pub fn secondary_mode(context: u64) {
 /// The suite's power-off (check 8): PSCI SYSTEM_OFF.
 pub fn suite_system_off() {
     system_off();
+}
+
+/// Ticks of the physical-timer mode (30 s at 1 kHz) and of the suite's
+/// shorter check.
+const PTIMER_MODE_TICKS: u32 = 30_000;
+const PTIMER_CHECK_TICKS: u32 = 300;
+const PTIMER_HZ: u64 = 1000;
+
+/// Whether a physical-timer run kept time: every tick taken, none before
+/// its deadline, none lost for 100 ms (QEMU without `-icount` runs on
+/// wall-clock time, where a busy host delays ticks by milliseconds; the
+/// benchmark measures latency exactly).
+fn physical_timer_verdict(stats: &ptimer::Stats, ticks: u32) -> Outcome {
+    crate::console::println!(
+        "# physical timer: {} ticks at {PTIMER_HZ} Hz (CVAL and TVAL alternately), latency mean {}, min {}, max {} counter ticks",
+        stats.taken, stats.mean, stats.min, stats.max
+    );
+    ensure(stats.taken == ticks, "ticks missing", u64::from(stats.taken))?;
+    ensure(stats.early == 0, "ticks taken before their deadline", u64::from(stats.early))?;
+    ensure(stats.max < counter_hz() / 10, "a tick came 100 ms late", stats.max)
+}
+
+/// Mode 17: the 30,000-tick cyclic test on the physical timer, reported
+/// as one check with its latency figures.
+fn physical_timer_mode() {
+    let stats = ptimer::run(PTIMER_MODE_TICKS, PTIMER_HZ);
+    crate::console::println!("probe: physical-timer cyclic test took {} counter ticks", stats.elapsed);
+    match physical_timer_verdict(&stats, PTIMER_MODE_TICKS) {
+        Ok(()) => crate::console::println!("ok 1 physical-timer-cyclic"),
+        Err(why) => crate::console::println!("not ok 1 physical-timer-cyclic: {} (saw {:#x})", why.0, why.1),
+    }
+}
+
+/// Check 12: a short cyclic test on the EL1 physical timer.
+pub fn physical_timer_check() -> Option<Outcome> {
+    Some(physical_timer_verdict(&ptimer::run(PTIMER_CHECK_TICKS, PTIMER_HZ), PTIMER_CHECK_TICKS))
+}
+
+/// The benchmark's physical-timer run: (ticks, latency sum, min, max).
+pub fn physical_timer_bench() -> Option<(u32, u64, u64, u64)> {
+    let stats = ptimer::run(PTIMER_MODE_TICKS, PTIMER_HZ);
+    Some((stats.taken, stats.mean * u64::from(stats.taken), stats.min, stats.max))
 }
 
 /// Check 11 is about SBI.

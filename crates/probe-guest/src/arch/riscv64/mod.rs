@@ -312,6 +312,16 @@ pub fn gic_conformance_check() -> Option<crate::suite::Outcome> {
     None
 }
 
+/// Check 12 is about the Arm physical timer.
+pub fn physical_timer_check() -> Option<crate::suite::Outcome> {
+    None
+}
+
+/// No Arm physical timer to benchmark.
+pub fn physical_timer_bench() -> Option<(u32, u64, u64, u64)> {
+    None
+}
+
 /// Check 11: SBI conformance (see `sbi::conformance`).
 pub fn sbi_conformance_check() -> Option<crate::suite::Outcome> {
     Some(sbi::conformance(boot_hart(), under_hypervisor()))
