@@ -199,12 +199,14 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
 	  VM_CONFIGS=configs/vms/arceos-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-arceos.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
-	  VM_CONFIGS="crates/qemu-boot-tests/configs/zero-vcpus.toml configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/image-too-large.toml crates/qemu-boot-tests/configs/no-such-file.toml crates/qemu-boot-tests/configs/passthrough-ram.toml crates/qemu-boot-tests/configs/no-such-cpu.toml" \
+	  VM_CONFIGS="crates/qemu-boot-tests/configs/zero-vcpus.toml configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/image-too-large.toml crates/qemu-boot-tests/configs/no-such-file.toml crates/qemu-boot-tests/configs/passthrough-ram.toml crates/qemu-boot-tests/configs/no-such-cpu.toml crates/qemu-boot-tests/configs/too-much-ram.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-bad-configs.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/probe-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-probe.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
 	  VM_CONFIGS=crates/qemu-boot-tests/configs/ptimer-cyclic.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-ptimer.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
+	  VM_CONFIGS="$(sort $(wildcard crates/qemu-boot-tests/configs/consoles/*.toml))" BIN=$(TEST_IMAGES)/axvisor-aarch64-consoles.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS="configs/vms/arceos-aarch64.toml configs/vms/probe-isolation-aarch64.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-isolation.bin

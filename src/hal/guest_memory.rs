@@ -1,10 +1,11 @@
 //! Host memory that backs a guest's RAM, zeroed and mapped into the
 //! guest a chunk at a time.
 
-use alloc::alloc::{alloc, dealloc};
 use alloc::vec::Vec;
-use core::alloc::Layout;
 use core::ptr::NonNull;
+
+use axalloc::{UsageKind, global_allocator};
+use memory_addr::PAGE_SIZE_4K;
 
 use axaddrspace::{GuestPhysAddr, HostPhysAddr, MappingFlags};
 use axvm::{AxVM, AxVMHal};
@@ -18,7 +19,7 @@ use super::virt::VcpuHal;
 /// it), freed when dropped.
 pub struct RamBlock {
     ptr: NonNull<u8>,
-    layout: Layout,
+    pages: usize,
 }
 
 // SAFETY: the block is plain memory owned by this value; the VMM
@@ -28,20 +29,21 @@ unsafe impl Send for RamBlock {}
 unsafe impl Sync for RamBlock {}
 
 impl RamBlock {
-    /// Allocates `size` bytes aligned to `align`; `None` if the host has
-    /// no such block free or the layout is invalid.
+    /// Allocates `size` bytes (whole pages) aligned to `align`, from the
+    /// host's page allocator, which answers "no" rather than panicking
+    /// when it has no such block; `None` then, or for a zero size.
     pub fn alloc(size: usize, align: usize) -> Option<Self> {
-        let layout = Layout::from_size_align(size, align)
-            .ok()
-            .filter(|l| l.size() > 0)?;
-        // SAFETY: the layout has a non-zero size.
-        let ptr = NonNull::new(unsafe { alloc(layout) })?;
-        Some(Self { ptr, layout })
+        let pages = size.div_ceil(PAGE_SIZE_4K);
+        if pages == 0 || !align.is_power_of_two() {
+            return None;
+        }
+        let addr = global_allocator().alloc_pages(pages, align.max(PAGE_SIZE_4K), UsageKind::VirtMem).ok()?;
+        Some(Self { ptr: NonNull::new(addr as *mut u8)?, pages })
     }
 
     /// The block's size in bytes.
     pub fn len(&self) -> usize {
-        self.layout.size()
+        self.pages * PAGE_SIZE_4K
     }
 
     /// Host-physical address of byte `offset`.
@@ -110,9 +112,9 @@ impl RamBlock {
 
 impl Drop for RamBlock {
     fn drop(&mut self) {
-        // SAFETY: `ptr` came from `alloc` with this very layout and is
-        // freed once, here.
-        unsafe { dealloc(self.ptr.as_ptr(), self.layout) };
+        // These pages came from `alloc_pages` with this count and go back
+        // once, here.
+        global_allocator().dealloc_pages(self.ptr.as_ptr() as usize, self.pages, UsageKind::VirtMem);
     }
 }
 

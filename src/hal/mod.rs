@@ -50,3 +50,10 @@ pub fn is_host_ram(start: usize, size: usize) -> bool {
 pub fn now() -> core::time::Duration {
     axhal::time::monotonic_time()
 }
+
+/// Writes `prefix`, `line` and a line end to the host console as one
+/// piece: under the runtime's console lock, which its log lines take too,
+/// so that lines of VMs, CPUs and the host never interleave.
+pub fn console_line(prefix: &str, line: &str) {
+    print!("{prefix}{line}\n");
+}

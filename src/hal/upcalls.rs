@@ -28,6 +28,9 @@ pub trait VmmServices: Sync {
     /// A physical interrupt `irq` forwarded to VM `vm` arrived.
     #[allow(dead_code, reason = "for architectures that forward device interrupts")]
     fn device_interrupt(&self, vm: usize, irq: usize) -> bool;
+    /// Bytes VM `vm` wrote to its console through a call (SBI).
+    #[allow(dead_code, reason = "for architectures whose guests write their console through calls")]
+    fn console_output(&self, vm: usize, bytes: &[u8]);
     /// Copies VM `vm`'s RAM at guest-physical `gpa` into `buf` (a guest
     /// call's memory argument); false if that is not all RAM.
     #[allow(dead_code, reason = "for architectures whose calls pass memory")]

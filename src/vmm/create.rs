@@ -12,7 +12,8 @@ use vmconfig_check::ConfigError;
 use super::images::{self, ImageData, VmSource};
 #[cfg(feature = "fs")]
 use super::disk::DiskError;
-use super::vm::{AxVm, Vcpu, Vm};
+use super::console::VirtualUart;
+use super::vm::{AxVm, Vcpu, Vm, VmDevices};
 use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip, IrqChipOps, VcpuSetup};
 use crate::hal::{self, DtbError, GuestRam, IrqChipError, RamError};
 
@@ -166,6 +167,8 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     }
     // The interrupt controller is ours, not axdevice's.
     let irqchip_config = cfg.devices.emu_devices.iter().position(IrqChip::is_irqchip).map(|i| cfg.devices.emu_devices.remove(i));
+    // So is the console's UART.
+    let uart = cfg.devices.emu_devices.iter().position(VirtualUart::is_console).map(|i| VirtualUart::new(&cfg.devices.emu_devices.remove(i)));
     let name = cfg.base.name.clone();
     let regions = cfg.kernel.memory_regions.clone();
     let passthrough = cfg.devices.passthrough_devices.clone();
@@ -216,7 +219,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         entry,
         dtb: loads[2].unwrap_or(0) as u64,
     };
-    let vm = Vm::new(ax, name, vcpus, cpu_map, ram, irqchip, boot);
+    let vm = Vm::new(ax, name, vcpus, cpu_map, ram, VmDevices { irqchip, uart }, boot);
     // Device interrupts go to VMs that have an interrupt controller to
     // take them; one VM per interrupt.
     if vm.irqchip.is_some() {

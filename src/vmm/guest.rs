@@ -6,6 +6,7 @@ use axaddrspace::GuestPhysAddr;
 use axaddrspace::device::{AccessWidth, Port, SysRegAddr};
 use exit_dispatch::{CpuPower, DeviceAccess, DeviceError, Emulated, GuestVm};
 
+use super::console::VirtualUart;
 use super::vm::Vm;
 use crate::hal::arch::IrqChipOps;
 
@@ -93,6 +94,9 @@ impl GuestVm for Vm {
                         Some(value) => chip.write(vcpu, offset, bytes, value).map_or(Emulated::Written, Emulated::WrittenIpi),
                     };
                 }
+                if let Some((uart, offset)) = self.uart.as_ref().and_then(|u| Some((u, u.offset_of(addr)?))) {
+                    return self.uart_access(uart, offset, bytes, write);
+                }
                 let gpa = GuestPhysAddr::from(addr as usize);
                 let Some(dev) = self.ax.get_devices().find_mmio_dev(gpa) else { return Emulated::NoDevice };
                 let Some(w) = width(bytes) else { return Emulated::Failed(DeviceError::BadWidth) };
@@ -110,5 +114,28 @@ impl GuestVm for Vm {
                 outcome(write, || dev.handle_read(port, w), |v| dev.handle_write(port, w, v))
             }
         }
+    }
+}
+
+impl Vm {
+    /// An access to the VM's UART: what it transmits goes to the VM's
+    /// console; while its interrupt line is high the interrupt is raised
+    /// again after every access (a level-triggered line).
+    #[cold]
+    fn uart_access(&self, uart: &VirtualUart, offset: usize, width: u8, write: Option<u64>) -> Emulated {
+        let (result, effect) = match write {
+            None => {
+                let (value, effect) = uart.read(offset, width);
+                (Emulated::Read(value), effect)
+            }
+            Some(value) => (Emulated::Written, uart.write(offset, width, value)),
+        };
+        if let Some(byte) = effect.tx {
+            self.console.write(&[byte]);
+        }
+        if effect.irq {
+            self.raise_device_irq(uart.irq);
+        }
+        result
     }
 }

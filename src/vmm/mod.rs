@@ -8,6 +8,7 @@
 //! dispatcher sees it), [`upcalls`] (what the layers below ask of us).
 #![deny(unsafe_code)]
 
+mod console;
 mod create;
 #[cfg(feature = "fs")]
 mod disk;

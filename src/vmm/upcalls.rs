@@ -68,6 +68,12 @@ impl VmmServices for Services {
         }
     }
 
+    fn console_output(&self, vm: usize, bytes: &[u8]) {
+        if let Some(vm) = super::find(vm) {
+            vm.console.write(bytes);
+        }
+    }
+
     fn read_guest_ram(&self, vm: usize, gpa: u64, buf: &mut [u8]) -> bool {
         super::find(vm).is_some_and(|vm| vm.ram.lock().read(gpa, buf).is_ok())
     }

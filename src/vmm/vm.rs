@@ -9,8 +9,9 @@ use exit_dispatch::{CpuPower, Fault};
 use kspin::SpinNoIrq;
 use spin::Mutex;
 
+use super::console::{VirtualUart, VmConsole};
 use super::upcalls::VmHal;
-use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip, RamMap};
+use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip, IrqChipOps, RamMap};
 use crate::hal::{self, GuestRam, IrqQueue, VcpuError, VcpuHal};
 
 /// axvm's VM type in this hypervisor.
@@ -139,6 +140,10 @@ pub struct Vm {
     pub ram: SpinNoIrq<GuestRam>,
     /// The emulated interrupt controller, if the config has one.
     pub irqchip: Option<IrqChip>,
+    /// The emulated UART, if the config has a console device.
+    pub uart: Option<VirtualUart>,
+    /// Where the guest's console output goes.
+    pub console: VmConsole,
     /// What to load where when the VM (re)boots.
     pub boot: super::create::BootImages,
     /// Times the VM has booted (1, plus one per reset).
@@ -151,6 +156,14 @@ pub struct Vm {
     pub live_tasks: AtomicUsize,
 }
 
+/// The emulated devices a VM has beside its RAM.
+pub struct VmDevices {
+    /// Its interrupt controller, if the config has one.
+    pub irqchip: Option<IrqChip>,
+    /// Its UART, if the config has a console device.
+    pub uart: Option<VirtualUart>,
+}
+
 impl Vm {
     /// A VM whose parts are made; nothing runs yet.
     pub fn new(
@@ -159,18 +172,20 @@ impl Vm {
         vcpus: Box<[Vcpu]>,
         cpu_map: CpuMap,
         ram: GuestRam,
-        irqchip: Option<IrqChip>,
+        devices: VmDevices,
         boot: super::create::BootImages,
     ) -> Self {
         Self {
             id: ax.id(),
+            console: VmConsole::new(ax.id(), &name),
+            uart: devices.uart,
             name,
             ax,
             vcpus,
             cpu_map,
             ram_map: ram.map(),
             ram: SpinNoIrq::new(ram),
-            irqchip,
+            irqchip: devices.irqchip,
             boot,
             boots: AtomicU64::new(1),
             stop_reason: Mutex::new(None),
@@ -201,6 +216,14 @@ impl Vm {
         true
     }
 
+    /// Raises device interrupt `irq` of this VM's own (emulated) devices on
+    /// the vCPU its interrupt controller routes it to.
+    pub fn raise_device_irq(&self, irq: usize) {
+        if let Some(chip) = &self.irqchip {
+            self.queue_interrupt(chip.device_irq_target(irq), chip.device_irq_vector(irq));
+        }
+    }
+
     /// Interrupts the physical CPU of `vcpu` if it is another one: the vCPU
     /// may be in the guest, or that CPU idle.
     fn kick(&self, vcpu: usize) {
@@ -222,6 +245,7 @@ impl Vm {
         }
         let _ = self.ax.shutdown();
         Arch::release_device_irqs(self.id);
+        self.console.flush();
         match &reason {
             StopReason::PowerOff | StopReason::AllVcpusOff => info!("VM[{}] {} {reason}", self.id, self.name),
             other => error!("VM[{}] {} {other}", self.id, self.name),

@@ -41,7 +41,34 @@ fn bad_configs_are_rejected_and_the_good_vm_still_boots() {
     run.assert_line(
         "VM config crates/qemu-boot-tests/configs/no-such-cpu.toml: base.phys_cpu_ids[0] = 5: the host has 1 CPU(s), 0 to 0",
     );
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/too-much-ram.toml: kernel.memory_regions: no free host memory for the 0x40000000-byte RAM region at 0x40000000",
+    );
     run.assert_line("Hello, world! (ArceOS guest)");
-    run.assert_line("all VMs stopped (1 booted, 5 rejected, 0 stopped on a fault)");
+    run.assert_line("all VMs stopped (1 booted, 6 rejected, 0 stopped on a fault)");
+    run.assert_clean_exit();
+}
+
+/// Two ArceOS guests, each with a console of its own (an emulated PL011):
+/// every line either prints reaches the host console whole, prefixed with
+/// its VM.
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn each_vm_has_its_own_console_and_its_lines_are_prefixed() {
+    let image = image_dir().join("axvisor-aarch64-consoles.bin");
+    let run = run(qemu_command(Arch::Aarch64, &image, 2, "256M"), TIMEOUT);
+    for (id, name) in [(1, "arceos-a"), (2, "arceos-b")] {
+        let prefix = format!("[{id} {name}] ");
+        let hello = run.output.lines().find(|l| l.contains("Hello, world! (ArceOS guest)") && l.starts_with(&prefix));
+        assert!(hello.is_some(), "no hello line starting with {prefix:?}:\n{}", run.output);
+        run.assert_line(&format!("axvisor: VM[{id}] {name}: powered off"));
+    }
+    // No guest line reaches the console without its prefix.
+    assert!(
+        !run.output.lines().any(|l| l.starts_with("Hello, world!")),
+        "an unprefixed guest line:\n{}",
+        run.output
+    );
+    run.assert_line("all VMs stopped (2 booted, 0 rejected, 0 stopped on a fault)");
     run.assert_clean_exit();
 }

@@ -51,6 +51,9 @@ pub trait ArchOps {
     type Vcpu: VcpuOps;
     /// A VM's emulated interrupt controller.
     type IrqChip: IrqChipOps;
+    /// The UART model a VM's console device gets (the one this
+    /// architecture's guests expect).
+    type Uart: vuart::Uart + Send;
     /// The first interrupt id a passthrough device's `irq_id` may name.
     const FIRST_DEVICE_IRQ: usize;
     /// Whether this architecture's vCPUs report a first touch of unbacked
@@ -58,6 +61,8 @@ pub trait ArchOps {
     /// else all of it is backed when the VM is created.
     const RAM_ON_FIRST_TOUCH: bool;
 
+    /// A UART model in its reset state.
+    fn new_uart() -> Self::Uart;
     /// Fails unless this CPU can host VMs.
     fn hardware_check() -> Result<(), HardwareError>;
     /// Finds the host interrupt controller and installs the handlers that

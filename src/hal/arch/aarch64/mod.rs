@@ -28,9 +28,14 @@ pub struct Arch;
 impl ArchOps for Arch {
     type Vcpu = vcpu::Vcpu;
     type IrqChip = irqchip::VirtualGic;
+    type Uart = vuart::Pl011;
     /// SPIs: ids below are SGIs and PPIs, private to a CPU.
     const FIRST_DEVICE_IRQ: usize = 32;
     const RAM_ON_FIRST_TOUCH: bool = true;
+
+    fn new_uart() -> Self::Uart {
+        vuart::Pl011::new()
+    }
 
     /// Fails unless we run at EL2 with enough physical-address bits for
     /// the 4-level stage-2 tables axaddrspace is built for.

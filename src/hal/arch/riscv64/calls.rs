@@ -1,5 +1,6 @@
 //! Guest calls on riscv64: SBI (crate `sbi-calls`) answered by the
-//! hypervisor, harts named by vCPU id. Calls that pass memory (the debug
+//! hypervisor, harts named by vCPU id; what guests write through the SBI
+//! console goes to their VM's console. Calls that pass memory (the debug
 //! console's buffer, the legacy calls' hart-mask pointer) read it through
 //! the VMM; the legacy pointer is guest-virtual, translated in software
 //! (`rvh_vcpu::walk`) so that a wild one only fails the call.
@@ -28,12 +29,12 @@ pub struct Caller<'a> {
 }
 
 /// Decodes an SBI call (`eid`, `fid`, `a0..a5`) and carries out what needs
-/// the hart or guest memory; console output is written here.
+/// the hart, guest memory or the console.
 pub fn decode(eid: u64, fid: u64, args: [u64; 6], cpus: &CpuMap, caller: &mut Caller<'_>) -> GuestRequest {
     match SbiCall::decode(eid, fid, args) {
         SbiCall::SetTimer(deadline) => GuestRequest::SetTimer(deadline),
         SbiCall::PutChar(byte) | SbiCall::ConsoleWriteByte(byte) => {
-            axhal::console::write_bytes(&[byte]);
+            console_output(caller.vm, &[byte]);
             GuestRequest::Return(0)
         }
         // Legacy: -1 in a0 (SBI_ERR_FAILED) is "no character".
@@ -87,6 +88,13 @@ fn remote_fence() -> GuestRequest {
     GuestRequest::Return(0)
 }
 
+/// Hands what the guest wrote to its VM's console.
+fn console_output(vm: usize, bytes: &[u8]) {
+    if let Some(services) = upcalls::services() {
+        services.console_output(vm, bytes);
+    }
+}
+
 /// Reads guest RAM through the VMM.
 fn read_ram(vm: usize, gpa: u64, buf: &mut [u8]) -> bool {
     upcalls::services().is_some_and(|s| s.read_guest_ram(vm, gpa, buf))
@@ -101,7 +109,7 @@ fn console_write(vm: usize, addr: u64, len: u64) -> GuestRequest {
     if !read_ram(vm, addr, bytes) {
         return GuestRequest::Fail(CallError::InvalidParameters);
     }
-    axhal::console::write_bytes(bytes);
+    console_output(vm, bytes);
     GuestRequest::Return(len)
 }
 

@@ -24,9 +24,14 @@ pub struct Arch;
 impl ArchOps for Arch {
     type Vcpu = vcpu::Vcpu;
     type IrqChip = irqchip::VirtualPlic;
+    type Uart = vuart::Ns16550;
     /// PLIC sources: 0 means "no interrupt".
     const FIRST_DEVICE_IRQ: usize = 1;
     const RAM_ON_FIRST_TOUCH: bool = true;
+
+    fn new_uart() -> Self::Uart {
+        vuart::Ns16550::new()
+    }
 
     fn hardware_check() -> Result<(), HardwareError> {
         if riscv_vcpu::has_hardware_support() {

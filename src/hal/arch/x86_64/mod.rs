@@ -22,10 +22,15 @@ pub struct Arch;
 impl ArchOps for Arch {
     type Vcpu = vcpu::Vcpu;
     type IrqChip = irqchip::NoIrqChip;
+    type Uart = vuart::Ns16550;
     /// Vectors below 32 are exceptions.
     const FIRST_DEVICE_IRQ: usize = 32;
     /// axvm's vCPUs report unmapped accesses as MMIO only.
     const RAM_ON_FIRST_TOUCH: bool = false;
+
+    fn new_uart() -> Self::Uart {
+        vuart::Ns16550::new()
+    }
 
     fn hardware_check() -> Result<(), HardwareError> {
         if x86_vcpu::has_hardware_support() {

@@ -1,0 +1,86 @@
+//! Each VM's console: what it writes reaches the host console as whole
+//! lines prefixed with the VM (`[1 arceos] ...`), and its newest lines
+//! are kept; a VM whose config has a console device (`emu_devices` type
+//! 0x2) gets the architecture's UART model there, its interrupt routed
+//! through its virtual interrupt controller.
+
+use alloc::format;
+use alloc::string::String;
+
+use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
+use kspin::SpinNoIrq;
+use vuart::{Effect, History, LineBuffer, Uart};
+
+use crate::hal::{self, arch::{Arch, ArchOps}};
+
+/// Bytes of a VM's newest console lines kept.
+const HISTORY_BYTES: usize = 16 * 1024;
+
+/// A VM's console output.
+pub struct VmConsole {
+    prefix: String,
+    state: SpinNoIrq<(LineBuffer, History)>,
+}
+
+impl VmConsole {
+    /// The console of VM `id` named `name`.
+    pub fn new(id: usize, name: &str) -> Self {
+        Self { prefix: format!("[{id} {name}] "), state: SpinNoIrq::new((LineBuffer::new(), History::new(HISTORY_BYTES))) }
+    }
+
+    /// Takes bytes the guest wrote; prints each line it completes.
+    pub fn write(&self, bytes: &[u8]) {
+        let mut state = self.state.lock();
+        for &byte in bytes {
+            if let Some(line) = state.0.push(byte) {
+                hal::console_line(&self.prefix, &line);
+                state.1.push(line);
+            }
+        }
+    }
+
+    /// Prints what is left of an unfinished line (the VM stopped).
+    pub fn flush(&self) {
+        let mut state = self.state.lock();
+        if let Some(line) = state.0.flush() {
+            hal::console_line(&self.prefix, &line);
+            state.1.push(line);
+        }
+    }
+}
+
+/// A VM's emulated UART: where it is and the interrupt it raises.
+pub struct VirtualUart {
+    base: u64,
+    size: u64,
+    /// The interrupt id its config gives it.
+    pub irq: usize,
+    model: SpinNoIrq<<Arch as ArchOps>::Uart>,
+}
+
+impl VirtualUart {
+    /// Whether an `emu_devices` entry is a console.
+    pub fn is_console(dev: &EmulatedDeviceConfig) -> bool {
+        dev.emu_type == EmulatedDeviceType::Console
+    }
+
+    /// The UART an `emu_devices` console entry describes.
+    pub fn new(dev: &EmulatedDeviceConfig) -> Self {
+        Self { base: dev.base_gpa as u64, size: dev.length as u64, irq: dev.irq_id, model: SpinNoIrq::new(Arch::new_uart()) }
+    }
+
+    /// The UART's offset of `gpa`, if it decodes it.
+    pub fn offset_of(&self, gpa: u64) -> Option<usize> {
+        gpa.checked_sub(self.base).filter(|&offset| offset < self.size).map(|offset| offset as usize)
+    }
+
+    /// A guest read at `offset`.
+    pub fn read(&self, offset: usize, width: u8) -> (u64, Effect) {
+        self.model.lock().read(offset, width)
+    }
+
+    /// A guest write at `offset`.
+    pub fn write(&self, offset: usize, width: u8, value: u64) -> Effect {
+        self.model.lock().write(offset, width, value)
+    }
+}
