@@ -34,7 +34,10 @@ BOOT_SCR = target/boot-$(ARCH).scr
 HOST_DTB = target/host-dtb/$(ARCH)-$(MEM)-smp$(SMP).dtb
 
 ROOT := $(CURDIR)
-SHELL := /bin/bash
+# SHELL=y on the command line asks for the management shell; make's own
+# SHELL (the recipes' shell) stays bash.
+VM_SHELL := $(if $(filter command line,$(origin SHELL)),$(SHELL),n)
+override SHELL := /bin/bash
 
 ifeq ($(ARCH),aarch64)
   TARGET := aarch64-unknown-none-softfloat
@@ -78,7 +81,7 @@ FUZZ_PARAMS := target/fuzz-params.bin
 HOSTILE_VMS := configs/vms/arceos-aarch64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile/*.toml))
 FUZZ_VMS := configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/fuzz/fuzz.toml
 
-.PHONY: help setup build guests run test unit-test qemu-test bench clean clippy disk_img fuzz FORCE
+.PHONY: help setup build guests run test unit-test qemu-test bench clean clippy disk_img fuzz soak FORCE
 
 help:
 	@echo "AxVisor, a type-1 hypervisor on ArceOS."
@@ -95,6 +98,8 @@ help:
 	@echo "             aarch64 also hostile guests, FP/SIMD isolation, 10,000 fuzz operations"
 	@echo "  bench      probe-guest benchmarks under the hypervisor and bare (aarch64, riscv64):"
 	@echo "             table + $(BENCH_DIR)/$(ARCH).json"
+	@echo "  soak       create, stop and delete a VM CYCLES times from the shell; free memory"
+	@echo "             must not change (make test runs 5 cycles)"
 	@echo "  fuzz       aarch64: the probe's guest-side fuzzer, OPS operations from SEED,"
 	@echo "             beside the ArceOS guest; fails on a panic or a missing line"
 	@echo "  clippy     lint the hypervisor for ARCH and the host crates"
@@ -111,6 +116,8 @@ help:
 	@echo "  ACCEL=$(ACCEL)  y: use KVM for the host (needs a matching host CPU)"
 	@echo "  TIMEOUT=$(TIMEOUT)  seconds before 'run' stops QEMU (0: never)"
 	@echo "  FS=$(FS)  y: filesystem feature, guest images and configs from DISK"
+	@echo "  SHELL=$(VM_SHELL)  y: the management shell on the console (vm list/stop/start/...);"
+	@echo "             the hypervisor then runs until 'exit' instead of powering off"
 	@echo "  DISK=$(DISK)  disk image attached as virtio-blk"
 	@echo "  DISK_VMS=$(DISK_VMS)"
 	@echo "  SEED=$(SEED) OPS=$(OPS)  the fuzzer's seed and operation count (make fuzz)"
@@ -142,7 +149,8 @@ $(HOST_CONFIG): configs/platforms/defaults.toml scripts/platform-config.py Cargo
 build: guests $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	AXVISOR_VM_CONFIGS="$(VM_CONFIGS)" AX_LOG=$(LOG) SMP=$(SMP) \
 	  $(if $(HOST_PLATFORM),AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG)) \
-	  cargo build --release --locked --target $(TARGET) $(if $(filter y,$(FS)),--features fs)
+	  cargo build --release --locked --target $(TARGET) $(if $(filter y,$(FS)),--features fs) \
+	  $(if $(filter y,$(VM_SHELL)),--features shell)
 	@mkdir -p $(dir $(BIN))
 	@$(OBJCOPY) -O binary $(ELF) $(BIN)
 	@echo "hypervisor: $(BIN) ($$(stat -c %s $(BIN)) bytes) with VM configs: $(VM_CONFIGS)"
@@ -207,6 +215,8 @@ qemu-test: setup
 	  VM_CONFIGS=crates/qemu-boot-tests/configs/ptimer-cyclic.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-ptimer.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS="$(sort $(wildcard crates/qemu-boot-tests/configs/consoles/*.toml))" BIN=$(TEST_IMAGES)/axvisor-aarch64-consoles.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 SHELL=y \
+	  VM_CONFIGS=crates/qemu-boot-tests/configs/ptimer-cyclic.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-shell.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS="configs/vms/arceos-aarch64.toml configs/vms/probe-isolation-aarch64.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-isolation.bin
@@ -237,7 +247,7 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-riscv64-isolation.bin
 	cp target/guests/probe-riscv64.elf $(TEST_IMAGES)/
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_fs --test aarch64_uboot -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_fs --test aarch64_uboot --test aarch64_shell -- --include-ignored
 
 # The probe guest's benchmarks: the hypervisor with logging at warn (no log
 # line is on the exit path either way), then the same probe bare. Then the
@@ -279,6 +289,16 @@ else
 	  --hypervisor $(BENCH_DIR)/axvisor-riscv64-probe-bench.bin --bare target/guests/probe-riscv64.elf \
 	  $(BOOT_ARGS) --out $(BENCH_DIR)/riscv64.json
 endif
+
+# The shell soak: CYCLES times create, stop and delete a VM from the
+# management shell; free host memory must be the same before and after
+# (`make test` runs 5 cycles).
+CYCLES ?= 100
+soak: setup
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 SHELL=y \
+	  VM_CONFIGS=crates/qemu-boot-tests/configs/ptimer-cyclic.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-shell.bin
+	AXVISOR_SOAK_CYCLES=$(CYCLES) AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
+	  cargo test --locked -p qemu-boot-tests --test aarch64_shell soak -- --include-ignored --nocapture
 
 # The fuzzer with SEED and OPS, beside the ArceOS guest; bounded by a timeout.
 fuzz: setup

@@ -22,6 +22,10 @@ fn main() {
     vmm::init();
     hal::enable_virtualization();
     vmm::boot_all();
+    // With the shell the hypervisor runs until `exit`, which stops every VM.
+    if cfg!(feature = "shell") {
+        vmm::shell::run();
+    }
     let summary = vmm::wait_all_stopped();
     println!("axvisor: all VMs stopped ({summary}); powering off");
 }

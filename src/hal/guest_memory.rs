@@ -211,6 +211,11 @@ impl GuestRam {
         )
     }
 
+    /// Bytes of RAM the VM has.
+    pub fn size(&self) -> u64 {
+        self.regions.iter().map(|r| r.chunks.size()).sum()
+    }
+
     /// Bytes of RAM backed so far.
     pub fn backed_bytes(&self) -> u64 {
         self.regions.iter().map(|r| r.chunks.backed_bytes()).sum()

@@ -57,3 +57,13 @@ pub fn now() -> core::time::Duration {
 pub fn console_line(prefix: &str, line: &str) {
     print!("{prefix}{line}\n");
 }
+
+/// Host memory the page allocator has free, in bytes.
+pub fn free_memory() -> u64 {
+    (axalloc::global_allocator().available_pages() * memory_addr::PAGE_SIZE_4K) as u64
+}
+
+/// Reads whatever bytes the host console has for us (none: 0).
+pub fn console_input(buf: &mut [u8]) -> usize {
+    axhal::console::read_bytes(buf)
+}

@@ -39,6 +39,11 @@ impl VmConsole {
         }
     }
 
+    /// The newest lines the guest wrote.
+    pub fn history(&self) -> alloc::vec::Vec<String> {
+        self.state.lock().1.lines().map(String::from).collect()
+    }
+
     /// Prints what is left of an unfinished line (the VM stopped).
     pub fn flush(&self) {
         let mut state = self.state.lock();
@@ -77,6 +82,11 @@ impl VirtualUart {
     /// A guest read at `offset`.
     pub fn read(&self, offset: usize, width: u8) -> (u64, Effect) {
         self.model.lock().read(offset, width)
+    }
+
+    /// Queues a byte of host input; whether the UART's interrupt is raised.
+    pub fn input(&self, byte: u8) -> bool {
+        self.model.lock().push_input(byte)
     }
 
     /// A guest write at `offset`.

@@ -24,6 +24,7 @@ pub struct EmbeddedVm {
 pub static EMBEDDED_VMS: &[EmbeddedVm] = include!(concat!(env!("OUT_DIR"), "/embedded_vms.rs"));
 
 /// A VM config to boot and where its images are.
+#[derive(Clone)]
 pub struct VmSource {
     /// Where the config came from (for messages).
     pub file: String,
@@ -127,6 +128,14 @@ impl VmSource {
 pub fn sizes(images: &Images) -> ImageSizes {
     let len = |i: usize| images[i].as_ref().map(ImageData::len);
     ImageSizes { kernel: len(0), bios: len(1), dtb: len(2), ramdisk: len(3) }
+}
+
+/// The config at `path` on the boot disk (in `/vms` when relative), for
+/// the shell's `vm create`.
+#[cfg(feature = "fs")]
+pub fn disk_config(path: &str) -> Option<VmSource> {
+    let file = vmconfig_check::paths::resolve("/vms", path);
+    disk_configs().into_iter().find(|source| source.file == file)
 }
 
 /// VM configs found in the disk's config directory.

@@ -10,6 +10,7 @@
 
 mod console;
 mod create;
+pub mod shell;
 #[cfg(feature = "fs")]
 mod disk;
 mod guest;
@@ -30,6 +31,8 @@ use vm::{StopReason, Vm};
 /// Every VM that was created, running or stopped. Interrupt handlers look
 /// VMs up here, so its lock keeps interrupts off.
 static VMS: SpinNoIrq<Vec<Arc<Vm>>> = SpinNoIrq::new(Vec::new());
+/// The config each VM was made from, by VM id (to start it again).
+static SOURCES: SpinNoIrq<Vec<(usize, images::VmSource)>> = SpinNoIrq::new(Vec::new());
 /// VMs that have booted and not yet stopped.
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
 /// Configs rejected before their VM could start.
@@ -74,16 +77,21 @@ pub fn boot_all() {
     }
 }
 
-fn boot(source: &images::VmSource) {
+/// Creates and starts a VM from `source`; its id, or `None` (reported)
+/// if the config was rejected.
+fn boot(source: &images::VmSource) -> Option<usize> {
     match create::create(source) {
         Ok(vm) => {
             VMS.lock().push(vm.clone());
+            SOURCES.lock().push((vm.id, source.clone()));
             RUNNING.fetch_add(1, Ordering::AcqRel);
             vcpus::start(&vm);
+            Some(vm.id)
         }
         Err(e) => {
             REJECTED.fetch_add(1, Ordering::Relaxed);
             error!("VM config {}: {e}", source.file);
+            None
         }
     }
 }

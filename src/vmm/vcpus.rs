@@ -116,6 +116,7 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
                 return RunEnd::VmStopped;
             }
         };
+        vcpu.exits.fetch_add(1, Ordering::Relaxed);
         match exit_dispatch::handle(vm, id, &vcpu.hw, exit) {
             Action::Continue => {}
             // Host work (a timer tick, a device) may have made another task

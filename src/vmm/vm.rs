@@ -28,6 +28,8 @@ pub enum StopReason {
     AllVcpusOff,
     /// The guest did something the hypervisor cannot allow or handle.
     GuestFault(Fault),
+    /// Stopped from the management shell.
+    Stopped,
     /// The hypervisor could not run one of its vCPUs.
     VcpuFailed {
         /// vCPU id.
@@ -53,6 +55,7 @@ impl fmt::Display for StopReason {
             Self::ResetFailed => f.write_str("asked for a reset; its images could not be reloaded: stopped"),
             Self::AllVcpusOff => f.write_str("turned its last vCPU off: stopped"),
             Self::GuestFault(fault) => write!(f, "stopped on a fault: {fault}"),
+            Self::Stopped => f.write_str("stopped from the shell"),
             Self::VcpuFailed { vcpu, failure: VcpuFailure::Pin(pcpu) } => {
                 write!(f, "stopped: vCPU[{vcpu}] cannot be pinned to CPU {pcpu}")
             }
@@ -80,12 +83,20 @@ pub struct Vcpu {
     power: AtomicU8,
     /// Entry and argument of the CPU_ON that started it, until it runs.
     start: Mutex<Option<(u64, u64)>>,
+    /// Exits it has taken (for the shell).
+    pub exits: AtomicU64,
 }
 
 impl Vcpu {
     /// A vCPU, on (the boot vCPU) or off.
     pub fn new(hw: crate::hal::arch::Vcpu, on: bool) -> Self {
-        Self { hw, irqs: IrqQueue::default(), power: AtomicU8::new(if on { ON } else { OFF }), start: Mutex::new(None) }
+        Self {
+            hw,
+            irqs: IrqQueue::default(),
+            power: AtomicU8::new(if on { ON } else { OFF }),
+            start: Mutex::new(None),
+            exits: AtomicU64::new(0),
+        }
     }
 
     /// Its power state.
@@ -154,6 +165,8 @@ pub struct Vm {
     flags: AtomicU8,
     /// vCPU tasks that have not yet returned.
     pub live_tasks: AtomicUsize,
+    /// When it was created (host time).
+    pub created: core::time::Duration,
 }
 
 /// The emulated devices a VM has beside its RAM.
@@ -191,6 +204,7 @@ impl Vm {
             stop_reason: Mutex::new(None),
             flags: AtomicU8::new(0),
             live_tasks: AtomicUsize::new(0),
+            created: hal::now(),
         }
     }
 
@@ -247,7 +261,9 @@ impl Vm {
         Arch::release_device_irqs(self.id);
         self.console.flush();
         match &reason {
-            StopReason::PowerOff | StopReason::AllVcpusOff => info!("VM[{}] {} {reason}", self.id, self.name),
+            StopReason::PowerOff | StopReason::AllVcpusOff | StopReason::Stopped => {
+                info!("VM[{}] {} {reason}", self.id, self.name)
+            }
             other => error!("VM[{}] {} {other}", self.id, self.name),
         }
         for vcpu in self.vcpus.iter() {

@@ -253,6 +253,85 @@ pub fn run(mut cmd: Command, timeout: Duration) -> Run {
     }
 }
 
+/// Runs `cmd` with its console driven by `script`: each `(expect, send)`
+/// waits (within `timeout` in all) until the output since the previous
+/// step shows `expect`, then types `send`. After the script, waits for
+/// QEMU to exit as [`run`] does. A step whose `expect` never shows ends
+/// the run (QEMU is killed), so the returned output says where it stopped.
+pub fn run_script(mut cmd: Command, script: &[(&str, &str)], timeout: Duration) -> Run {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
+    let mut stdin = child.stdin.take().expect("stdin was piped");
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().expect("stdout was piped");
+    let sink = output.clone();
+    let out_reader = std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().map(|mut out| out.extend_from_slice(&chunk[..n])).ok();
+        }
+    });
+    let mut seen = 0;
+    for (expect, send) in script {
+        let found = loop {
+            // Raw bytes: the shell's lines carry no colour codes.
+            let at = output.lock().ok().and_then(|out| {
+                out[seen..].windows(expect.len().max(1)).position(|w| w == expect.as_bytes()).map(|at| seen + at + expect.len())
+            });
+            if let Some(end) = at {
+                // The next step looks only at what comes after this match.
+                seen = end;
+                break true;
+            }
+            if start.elapsed() >= timeout || matches!(child.try_wait(), Ok(Some(_))) {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if !found {
+            break;
+        }
+        // Typed a byte at a time, as a person would, so that the guest's
+        // 16-32 byte receive FIFOs are never overrun.
+        for byte in send.bytes() {
+            let _ = stdin.write_all(&[byte]);
+            let _ = stdin.flush();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if start.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("waiting for QEMU: {e}"),
+        }
+    };
+    drop(stdin);
+    let _ = out_reader.join();
+    let mut stderr = Vec::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_end(&mut stderr);
+    }
+    let mut bytes = output.lock().map(|out| out.clone()).unwrap_or_default();
+    bytes.extend(stderr);
+    Run { output: strip_ansi(&String::from_utf8_lossy(&bytes)), status, elapsed: start.elapsed() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
