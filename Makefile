@@ -14,6 +14,13 @@ else ifneq ($(BOOT),kernel)
 endif
 LOG ?= info
 SMP ?= 2
+# VMSET=multi: the configs in configs/vms/multi/ (ArceOS, the probe and
+# Linux side by side, each with its own console); they need MEM=512M.
+VMSET ?=
+ifneq ($(VMSET),)
+  VM_CONFIGS ?= $(sort $(wildcard configs/vms/$(VMSET)/*-$(ARCH).toml))
+  MEM ?= 512M
+endif
 MEM ?= 256M
 ACCEL ?= n
 # VM configs embedded in the hypervisor (space separated).
@@ -112,6 +119,7 @@ help:
 	@echo "  LOG=$(LOG)  off | error | warn | info | debug | trace"
 	@echo "  SMP=$(SMP)  host CPUs given to QEMU"
 	@echo "  MEM=$(MEM)  host RAM given to QEMU"
+	@echo "  VMSET=$(VMSET)  multi: ArceOS, the probe and Linux side by side (configs/vms/multi)"
 	@echo "  VM_CONFIGS=$(VM_CONFIGS)"
 	@echo "  ACCEL=$(ACCEL)  y: use KVM for the host (needs a matching host CPU)"
 	@echo "  TIMEOUT=$(TIMEOUT)  seconds before 'run' stops QEMU (0: never)"
@@ -217,6 +225,8 @@ qemu-test: setup
 	  VM_CONFIGS="$(sort $(wildcard crates/qemu-boot-tests/configs/consoles/*.toml))" BIN=$(TEST_IMAGES)/axvisor-aarch64-consoles.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 SHELL=y \
 	  VM_CONFIGS=crates/qemu-boot-tests/configs/ptimer-cyclic.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-shell.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 VMSET=multi \
+	  BIN=$(TEST_IMAGES)/axvisor-aarch64-multi.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS="configs/vms/arceos-aarch64.toml configs/vms/probe-isolation-aarch64.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-isolation.bin

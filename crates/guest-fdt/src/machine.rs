@@ -80,17 +80,23 @@ impl Machine {
             .cfg_list
             .first()
             .ok_or(missing("devices.emu_devices[interrupt controller].cfg_list", "no GICC address"))?;
-        let uart = cfg
-            .devices
-            .passthrough_devices
-            .iter()
-            .find(|d| d.name.eq_ignore_ascii_case("pl011"))
-            .map(|d| {
-                let spi = d.irq_id.checked_sub(FIRST_SPI).ok_or(missing(
-                    "devices.passthrough_devices[pl011].irq_id",
-                    "a UART interrupt must be an SPI (32 or above)",
-                ))?;
-                Ok::<_, FdtError>(Uart { base: d.base_gpa as u64, size: d.length as u64, spi: spi as u32 })
+        // The VM's own console UART (an emulated PL011) if it has one, else
+        // the host's passed through.
+        let console = cfg.devices.emu_devices.iter().find(|d| d.emu_type == EmulatedDeviceType::Console);
+        let uart = match console {
+            Some(d) => Some((d.base_gpa, d.length, d.irq_id, "devices.emu_devices[console].irq_id")),
+            None => cfg
+                .devices
+                .passthrough_devices
+                .iter()
+                .find(|d| d.name.eq_ignore_ascii_case("pl011"))
+                .map(|d| (d.base_gpa, d.length, d.irq_id, "devices.passthrough_devices[pl011].irq_id")),
+        };
+        let uart = uart
+            .map(|(base, size, irq, field)| {
+                let spi =
+                    irq.checked_sub(FIRST_SPI).ok_or(missing(field, "a UART interrupt must be an SPI (32 or above)"))?;
+                Ok::<_, FdtError>(Uart { base: base as u64, size: size as u64, spi: spi as u32 })
             })
             .transpose()?;
         let initrd = match (cfg.kernel.ramdisk_load_addr, ramdisk_size) {

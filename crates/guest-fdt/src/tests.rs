@@ -87,3 +87,17 @@ fn a_machine_without_uart_or_initrd_still_builds() {
     assert!(fdt.find_nodes("/pl011").next().is_none());
     assert!(fdt.chosen().and_then(|c| c.bootargs()).is_none());
 }
+
+#[test]
+fn a_console_device_is_the_uart_the_tree_names() {
+    let with_console = LINUX
+        .replace("[\"pl011\", 0x0900_0000, 0x0900_0000, 0x1000, 33],", "")
+        .replace("emu_devices = [", "emu_devices = [\n    [\"uart\", 0x0a00_0000, 0x1000, 40, 0x2, []],");
+    let config = vmconfig_check::parse(&with_console).expect("parses");
+    let machine = Machine::from_config(&config, None).expect("a machine");
+    assert_eq!(machine.uart, Some(Uart { base: 0x0a00_0000, size: 0x1000, spi: 8 }), "the console, not a passthrough");
+    let low_irq = with_console.replace("0x1000, 40, 0x2", "0x1000, 16, 0x2");
+    let config = vmconfig_check::parse(&low_irq).expect("parses");
+    let error = Machine::from_config(&config, None).expect_err("a PPI is no UART interrupt").to_string();
+    assert!(error.contains("devices.emu_devices[console].irq_id"), "{error}");
+}

@@ -72,3 +72,26 @@ fn each_vm_has_its_own_console_and_its_lines_are_prefixed() {
     run.assert_line("all VMs stopped (2 booted, 0 rejected, 0 stopped on a fault)");
     run.assert_clean_exit();
 }
+
+/// The default multi-VM set (`VMSET=multi`): ArceOS, the probe's suite and
+/// Linux SMP2 side by side, five vCPUs on two CPUs, each VM with its own
+/// emulated PL011. Every guest's lines come prefixed with its VM, the
+/// probe's checks all pass (its device interrupt is its own UART's) and
+/// every VM completes.
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn three_vms_share_two_cpus_each_with_its_own_console() {
+    let image = image_dir().join("axvisor-aarch64-multi.bin");
+    let run = run(qemu_command(Arch::Aarch64, &image, 2, "512M"), Duration::from_secs(300));
+    let prefixed = |prefix: &str, text: &str| run.output.lines().any(|l| l.starts_with(prefix) && l.contains(text));
+    assert!(prefixed("[1 arceos] ", "Hello, world! (ArceOS guest)"), "{}", run.output);
+    assert!(prefixed("[2 probe] ", "9 passed, 0 failed, 1 skipped"), "{}", run.output);
+    assert!(prefixed("[2 probe] ", "ok 9 device-interrupt"), "{}", run.output);
+    assert!(prefixed("[3 linux] ", "LINUX-GUEST-UP cpus=2"), "{}", run.output);
+    assert!(!run.output.contains("not ok"), "{}", run.output);
+    for (id, name) in [(1, "arceos"), (2, "probe"), (3, "linux")] {
+        run.assert_line(&format!("axvisor: VM[{id}] {name}: powered off"));
+    }
+    run.assert_line("all VMs stopped (3 booted, 0 rejected, 0 stopped on a fault)");
+    run.assert_clean_exit();
+}
