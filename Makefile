@@ -232,6 +232,8 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-isolation.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-linux.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 \
+	  VM_CONFIGS=crates/qemu-boot-tests/configs/linux-fpcheck.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-linux-fpcheck.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 FS=y \
 	  VM_CONFIGS="configs/vms/arceos-aarch64-fs.toml crates/qemu-boot-tests/configs/fs-missing-kernel.toml crates/qemu-boot-tests/configs/fs-image-too-large.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-fs.bin

@@ -59,8 +59,29 @@ cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
+# Background jobs read /dev/null (the check below starts some).
+/bin/busybox mknod /dev/null c 1 3
 echo "LINUX-GUEST-UP cpus=$(/bin/busybox nproc)"
 echo "LINUX-GUEST-UPTIME $(/bin/busybox cut -d' ' -f1 /proc/uptime)"
+# fpcheck=N on the command line: on every CPU at once, N rounds of
+# floating point (awk) and a compression round trip (SIMD copies), each
+# compared with the first round's result.
+rounds=$(/bin/busybox sed -n 's/.*fpcheck=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$rounds" ]; then
+    check() {
+        ref="" bad=0 i=0
+        while [ "$i" -lt "$rounds" ]; do
+            v=$(/bin/busybox awk 'BEGIN { s = 0; for (k = 1; k <= 2000; k++) s += sqrt(k) * 1.000001 / (k + 0.5); printf "%.12f", s }')
+            z=$(/bin/busybox dd if=/bin/busybox bs=4096 count=64 2>/dev/null | /bin/busybox gzip -1 | /bin/busybox gunzip | /bin/busybox md5sum)
+            [ -z "$ref" ] && ref="$v $z"
+            [ "$v $z" != "$ref" ] && bad=$((bad + 1))
+            i=$((i + 1))
+        done
+        echo "FPCHECK worker=$1 rounds=$rounds mismatches=$bad"
+    }
+    for w in $(/bin/busybox seq 1 $(/bin/busybox nproc)); do check "$w" & done
+    wait
+fi
 /bin/busybox poweroff -f
 INIT
 chmod 755 "$root/init"

@@ -24,3 +24,22 @@ fn linux_boots_on_two_vcpus_and_powers_off() {
     run.assert_clean_exit();
     eprintln!("Linux SMP2 under the hypervisor: {:.2?} wall", run.elapsed);
 }
+
+/// Linux SMP2 on a one-CPU host: both vCPUs take turns on CPU 0 while the
+/// initramfs runs its FP/SIMD and compression check on both at once
+/// (`fpcheck=20`, crates/qemu-boot-tests/configs/linux-fpcheck.toml):
+/// every round on every worker matches its first, so no vCPU ever saw
+/// the other's FP/SIMD registers.
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn linux_fp_simd_state_stays_its_own_with_two_vcpus_on_one_cpu() {
+    let image = image_dir().join("axvisor-aarch64-linux-fpcheck.bin");
+    let run = run(qemu_command(Arch::Aarch64, &image, 1, "256M"), TIMEOUT);
+    run.assert_line("LINUX-GUEST-UP cpus=2");
+    for worker in [1, 2] {
+        run.assert_line(&format!("FPCHECK worker={worker} rounds=20 mismatches=0"));
+    }
+    run.assert_line("axvisor: VM[1] linux-fpcheck: powered off");
+    run.assert_clean_exit();
+    eprintln!("Linux FP/SIMD check, two vCPUs on one CPU: {:.2?} wall", run.elapsed);
+}
