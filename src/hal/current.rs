@@ -123,11 +123,27 @@ impl Here<'_> {
 /// returns, so it never outlives `queue`. The caller is pinned here.
 pub fn run_here<R>(vm: usize, vcpu: usize, queue: &IrqQueue, body: impl FnOnce(&Here<'_>) -> R) -> R {
     let here = Here { vm, vcpu, queue };
+    let running = RUNNING_HERE.read_current() + 1;
+    RUNNING_HERE.write_current(running);
+    if running == 2 {
+        Arch::cpu_shared(true);
+    }
     here.reclaim();
     let result = body(&here);
     QUEUE.write_current(0);
+    let running = RUNNING_HERE.read_current() - 1;
+    RUNNING_HERE.write_current(running);
+    if running == 1 {
+        Arch::cpu_shared(false);
+    }
     result
 }
+
+/// vCPUs inside `run_here` on this CPU (their tasks are pinned here):
+/// when more than one takes turns, one that waits for an interrupt gives
+/// the CPU up instead of idling in it (`ArchOps::cpu_shared`).
+#[percpu::def_percpu]
+static RUNNING_HERE: usize = 0;
 
 /// (VM id, vCPU id) of the vCPU whose exit this CPU handles.
 pub fn ids() -> (usize, usize) {

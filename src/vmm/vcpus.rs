@@ -129,8 +129,9 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
                 }
             }
             Action::WaitForInterrupt => {
-                // A stop or a reset also ends the wait.
-                vcpu.irqs.wait_until(|| vcpu.irqs.has_pending() || vm.flags() != 0);
+                // A stop or a reset also ends the wait, and so does the
+                // vCPU's own timer.
+                suspend(vm, id);
                 here.reclaim();
             }
             Action::Suspend { resume } => {

@@ -25,7 +25,7 @@ mod switch;
 mod vcpu;
 
 #[cfg(target_arch = "aarch64")]
-pub use vcpu::{Vcpu, VcpuConfig, enable_this_cpu};
+pub use vcpu::{Vcpu, VcpuConfig, enable_this_cpu, trap_wfi};
 
 #[cfg(test)]
 mod tests;

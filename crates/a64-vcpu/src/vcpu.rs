@@ -46,6 +46,18 @@ pub fn enable_this_cpu(phys_to_virt: fn(u64) -> u64) {
     }
 }
 
+/// HCR_EL2.TWI: WFI traps to EL2.
+const HCR_TWI: u64 = 1 << 13;
+
+/// Makes WFI trap to the host (when another vCPU waits for this CPU) or
+/// run in the guest (when this CPU is the vCPU's alone).
+pub fn trap_wfi(on: bool) {
+    let hcr = if on { HCR | HCR_TWI } else { HCR };
+    // SAFETY: HCR_EL2 with the same configuration `enable_this_cpu` set,
+    // TWI aside; it takes effect at the next guest entry.
+    unsafe { core::arch::asm!("msr hcr_el2, {0}", "isb", in(reg) hcr, options(nostack)) };
+}
+
 /// VTCR_EL2 for axaddrspace's 4-level tables: 48-bit IPA, 4 KiB granule,
 /// start at level 0, write-back inner-shareable walks, PS from the CPU.
 fn vtcr() -> u64 {
@@ -123,6 +135,32 @@ impl Vcpu {
             );
         }
         self.el1.load();
+    }
+
+    /// The earliest deadline (counter value) of the guest's enabled,
+    /// unmasked timers, from this CPU's registers when the vCPU is loaded
+    /// here, else from its saved state.
+    pub fn timer_deadline(&self, loaded: bool) -> Option<u64> {
+        let (v_ctl, v_cval, p_ctl, p_cval) = if loaded {
+            let (v_ctl, v_cval, p_ctl, p_cval): (u64, u64, u64, u64);
+            // SAFETY: reading the loaded guest's timer registers has no
+            // side effects.
+            unsafe {
+                core::arch::asm!(
+                    "mrs {0}, cntv_ctl_el0", "mrs {1}, cntv_cval_el0", "mrs {2}, cntp_ctl_el0", "mrs {3}, cntp_cval_el0",
+                    out(reg) v_ctl, out(reg) v_cval, out(reg) p_ctl, out(reg) p_cval, options(nomem, nostack),
+                );
+            }
+            (v_ctl, v_cval, p_ctl, p_cval)
+        } else {
+            (self.el1.cntv_ctl, self.el1.cntv_cval, self.el1.cntp_ctl, self.el1.cntp_cval)
+        };
+        // CTL: ENABLE (bit 0) set, IMASK (bit 1) clear.
+        let armed = |ctl: u64, cval: u64| (ctl & 0b11 == 0b01).then_some(cval);
+        match (armed(v_ctl, v_cval), armed(p_ctl, p_cval)) {
+            (Some(v), Some(p)) => Some(v.min(p)),
+            (v, p) => v.or(p),
+        }
     }
 
     /// Saves the vCPU's lazy state out of this CPU (its timers silenced).

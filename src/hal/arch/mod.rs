@@ -86,6 +86,9 @@ pub trait ArchOps {
     /// Makes bytes the hypervisor wrote visible to a guest that starts
     /// with its caches off.
     fn clean_dcache(bytes: &[u8]);
+    /// This CPU starts (`true`) or stops being shared by several vCPUs:
+    /// a vCPU idling in the guest (WFI) should then exit and yield.
+    fn cpu_shared(shared: bool);
     /// Zeroes guest RAM the hypervisor is about to map and makes the
     /// zeroes visible to a guest that runs with its caches off.
     fn zero_ram(bytes: &mut [u8]);

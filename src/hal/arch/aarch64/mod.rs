@@ -93,6 +93,11 @@ impl ArchOps for Arch {
         cache::clean(bytes);
     }
 
+    /// WFI traps (HCR_EL2.TWI) while other vCPUs wait for this CPU.
+    fn cpu_shared(shared: bool) {
+        a64_vcpu::trap_wfi(shared);
+    }
+
     fn zero_ram(bytes: &mut [u8]) {
         cache::zero_to_poc(bytes);
     }

@@ -24,6 +24,7 @@ use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup};
 #[percpu::def_percpu]
 static LOADED: usize = 0;
 
+
 /// An aarch64 guest CPU.
 pub struct Vcpu {
     state: UnsafeCell<State>,
@@ -192,9 +193,13 @@ impl VcpuOps for Vcpu {
         Ok(())
     }
 
-    /// The guest's timers interrupt the host, which forwards them.
+    /// While the vCPU is loaded its timers interrupt the host, which
+    /// forwards them; once another vCPU took the CPU they are silenced, so
+    /// a vCPU waiting for one needs the deadline to wake at.
     fn timer_deadline(&self) -> Option<core::time::Duration> {
-        None
+        let loaded = LOADED.read_current() == self.me();
+        let ticks = self.state().hw.timer_deadline(loaded)?;
+        Some(core::time::Duration::from_nanos(axhal::time::ticks_to_nanos(ticks)))
     }
 
     fn inject(&self, vector: usize, priority: Option<u8>) -> bool {

@@ -85,6 +85,10 @@ impl ArchOps for Arch {
     fn clean_dcache(_bytes: &[u8]) {}
 
     /// A block per `cbo.zero` where the harts have Zicboz, else stores.
+    /// The guest's WFI runs in the guest; the host tick still takes the
+    /// CPU back for the other vCPUs.
+    fn cpu_shared(_shared: bool) {}
+
     fn zero_ram(bytes: &mut [u8]) {
         let Some(block) = cboz_block() else {
             bytes.fill(0);

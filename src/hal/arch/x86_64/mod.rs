@@ -69,6 +69,10 @@ impl ArchOps for Arch {
     /// Caches are coherent with instruction fetch and DMA here.
     fn clean_dcache(_bytes: &[u8]) {}
 
+    /// The guest's WFI runs in the guest; the host tick still takes the
+    /// CPU back for the other vCPUs.
+    fn cpu_shared(_shared: bool) {}
+
     fn zero_ram(bytes: &mut [u8]) {
         bytes.fill(0);
     }
