@@ -89,6 +89,7 @@ fn remote_fence() -> GuestRequest {
 }
 
 /// Hands what the guest wrote to its VM's console.
+#[inline(never)]
 fn console_output(vm: usize, bytes: &[u8]) {
     if let Some(services) = upcalls::services() {
         services.console_output(vm, bytes);
@@ -102,6 +103,8 @@ fn read_ram(vm: usize, gpa: u64, buf: &mut [u8]) -> bool {
 
 /// DBCN console_write: up to [`CONSOLE_WRITE_MAX`] bytes of guest RAM at
 /// `addr` to the console; answers how many were written.
+#[cold]
+#[inline(never)]
 fn console_write(vm: usize, addr: u64, len: u64) -> GuestRequest {
     let len = len.min(CONSOLE_WRITE_MAX);
     let mut buf = [0u8; CONSOLE_WRITE_MAX as usize];
@@ -116,6 +119,8 @@ fn console_write(vm: usize, addr: u64, len: u64) -> GuestRequest {
 /// Legacy send_ipi and remote fences: the mask is the `unsigned long` at
 /// guest-virtual `mask_addr` (0: every hart); harts the VM lacks are
 /// ignored, as v0.1 has no error for them.
+#[cold]
+#[inline(never)]
 fn legacy_mask_call(caller: &mut Caller<'_>, mask_addr: u64, fence: bool, cpus: &CpuMap) -> GuestRequest {
     let mask = if mask_addr == 0 {
         HartMask { mask: 0, base: u64::MAX }
