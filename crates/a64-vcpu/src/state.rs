@@ -130,26 +130,46 @@ macro_rules! write_reg {
     };
 }
 
+/// CNTV_CTL, CNTV_CVAL, CNTP_CTL, CNTP_CVAL as this CPU holds them.
+fn timers_here() -> [u64; 4] {
+    let regs: [u64; 4];
+    // SAFETY: reading timer registers has no side effects.
+    unsafe {
+        let (v_ctl, v_cval, p_ctl, p_cval);
+        core::arch::asm!(
+            "mrs {0}, cntv_ctl_el0", "mrs {1}, cntv_cval_el0", "mrs {2}, cntp_ctl_el0", "mrs {3}, cntp_cval_el0",
+            out(reg) v_ctl, out(reg) v_cval, out(reg) p_ctl, out(reg) p_cval, options(nomem, nostack),
+        );
+        regs = [v_ctl, v_cval, p_ctl, p_cval];
+    }
+    regs
+}
+
 impl El1State {
     /// Reads the guest's state out of this CPU and silences its timers, so
     /// that they fire for nobody once another vCPU or the host has the CPU.
     pub fn save(&mut self) {
         sysregs!(read_reg, self);
+        [self.cntv_ctl, self.cntv_cval, self.cntp_ctl, self.cntp_cval] = timers_here();
         // SAFETY: timer registers are the guest's; disabling them only stops
         // their interrupts. The FP/SIMD registers are stored into `self.fp`,
         // 512 bytes, 16-byte aligned (the struct's alignment).
         unsafe {
-            core::arch::asm!(
-                "mrs {0}, cntv_ctl_el0",
-                "mrs {1}, cntv_cval_el0",
-                "mrs {2}, cntp_ctl_el0",
-                "mrs {3}, cntp_cval_el0",
-                "msr cntv_ctl_el0, xzr",
-                "msr cntp_ctl_el0, xzr",
-                out(reg) self.cntv_ctl, out(reg) self.cntv_cval, out(reg) self.cntp_ctl, out(reg) self.cntp_cval,
-                options(nomem, nostack),
-            );
+            core::arch::asm!("msr cntv_ctl_el0, xzr", "msr cntp_ctl_el0, xzr", options(nomem, nostack));
             save_fp(self);
+        }
+    }
+
+    /// The earliest deadline (counter value) of the guest's enabled,
+    /// unmasked timers: as this CPU holds them when `loaded`, else as saved.
+    pub fn timer_deadline(&self, loaded: bool) -> Option<u64> {
+        let [v_ctl, v_cval, p_ctl, p_cval] =
+            if loaded { timers_here() } else { [self.cntv_ctl, self.cntv_cval, self.cntp_ctl, self.cntp_cval] };
+        // CTL: ENABLE (bit 0) set, IMASK (bit 1) clear.
+        let armed = |ctl: u64, cval: u64| (ctl & 0b11 == 0b01).then_some(cval);
+        match (armed(v_ctl, v_cval), armed(p_ctl, p_cval)) {
+            (Some(v), Some(p)) => Some(v.min(p)),
+            (v, p) => v.or(p),
         }
     }
 

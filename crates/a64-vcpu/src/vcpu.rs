@@ -141,26 +141,7 @@ impl Vcpu {
     /// unmasked timers, from this CPU's registers when the vCPU is loaded
     /// here, else from its saved state.
     pub fn timer_deadline(&self, loaded: bool) -> Option<u64> {
-        let (v_ctl, v_cval, p_ctl, p_cval) = if loaded {
-            let (v_ctl, v_cval, p_ctl, p_cval): (u64, u64, u64, u64);
-            // SAFETY: reading the loaded guest's timer registers has no
-            // side effects.
-            unsafe {
-                core::arch::asm!(
-                    "mrs {0}, cntv_ctl_el0", "mrs {1}, cntv_cval_el0", "mrs {2}, cntp_ctl_el0", "mrs {3}, cntp_cval_el0",
-                    out(reg) v_ctl, out(reg) v_cval, out(reg) p_ctl, out(reg) p_cval, options(nomem, nostack),
-                );
-            }
-            (v_ctl, v_cval, p_ctl, p_cval)
-        } else {
-            (self.el1.cntv_ctl, self.el1.cntv_cval, self.el1.cntp_ctl, self.el1.cntp_cval)
-        };
-        // CTL: ENABLE (bit 0) set, IMASK (bit 1) clear.
-        let armed = |ctl: u64, cval: u64| (ctl & 0b11 == 0b01).then_some(cval);
-        match (armed(v_ctl, v_cval), armed(p_ctl, p_cval)) {
-            (Some(v), Some(p)) => Some(v.min(p)),
-            (v, p) => v.or(p),
-        }
+        self.el1.timer_deadline(loaded)
     }
 
     /// Saves the vCPU's lazy state out of this CPU (its timers silenced).

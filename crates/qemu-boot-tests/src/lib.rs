@@ -212,52 +212,16 @@ pub fn strip_ansi(text: &str) -> String {
 }
 
 /// Runs `cmd` until it exits or `timeout` passes (then kills it).
-pub fn run(mut cmd: Command, timeout: Duration) -> Run {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", cmd.get_program()));
-    let mut stdout = child.stdout.take().expect("stdout was piped");
-    let mut stderr = child.stderr.take().expect("stderr was piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("waiting for QEMU: {e}"),
-        }
-    };
-    let mut bytes = out_reader.join().unwrap_or_default();
-    bytes.extend(err_reader.join().unwrap_or_default());
-    Run {
-        output: strip_ansi(&String::from_utf8_lossy(&bytes)),
-        status,
-        elapsed: start.elapsed(),
-    }
+pub fn run(cmd: Command, timeout: Duration) -> Run {
+    run_script(cmd, &[], timeout)
 }
 
 /// Runs `cmd` with its console driven by `script`: each `(expect, send)`
 /// waits (within `timeout` in all) until the output since the previous
-/// step shows `expect`, then types `send`. After the script, waits for
-/// QEMU to exit as [`run`] does. A step whose `expect` never shows ends
-/// the run (QEMU is killed), so the returned output says where it stopped.
+/// step shows `expect`, then types `send`. After the script its input
+/// ends and QEMU runs until it exits or the timeout passes (then it is
+/// killed). A step whose `expect` never shows ends the script, so the
+/// returned output says where it stopped.
 pub fn run_script(mut cmd: Command, script: &[(&str, &str)], timeout: Duration) -> Run {
     use std::io::Write;
     use std::sync::{Arc, Mutex};
@@ -280,6 +244,12 @@ pub fn run_script(mut cmd: Command, script: &[(&str, &str)], timeout: Duration) 
             }
             sink.lock().map(|mut out| out.extend_from_slice(&chunk[..n])).ok();
         }
+    });
+    let mut stderr = child.stderr.take().expect("stderr was piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
     });
     let mut seen = 0;
     for (expect, send) in script {
@@ -309,6 +279,7 @@ pub fn run_script(mut cmd: Command, script: &[(&str, &str)], timeout: Duration) 
             std::thread::sleep(Duration::from_millis(2));
         }
     }
+    drop(stdin);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -321,14 +292,9 @@ pub fn run_script(mut cmd: Command, script: &[(&str, &str)], timeout: Duration) 
             Err(e) => panic!("waiting for QEMU: {e}"),
         }
     };
-    drop(stdin);
     let _ = out_reader.join();
-    let mut stderr = Vec::new();
-    if let Some(mut err) = child.stderr.take() {
-        let _ = err.read_to_end(&mut stderr);
-    }
     let mut bytes = output.lock().map(|out| out.clone()).unwrap_or_default();
-    bytes.extend(stderr);
+    bytes.extend(err_reader.join().unwrap_or_default());
     Run { output: strip_ansi(&String::from_utf8_lossy(&bytes)), status, elapsed: start.elapsed() }
 }
 

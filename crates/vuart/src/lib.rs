@@ -22,6 +22,51 @@ pub use pl011::Pl011;
 #[cfg(test)]
 mod tests;
 
+/// A UART's receive FIFO of `N` bytes: input beyond it is dropped, as a
+/// real UART overruns.
+#[derive(Debug, Clone)]
+pub struct RxFifo<const N: usize> {
+    bytes: [u8; N],
+    head: usize,
+    len: usize,
+}
+
+impl<const N: usize> Default for RxFifo<N> {
+    fn default() -> Self {
+        Self { bytes: [0; N], head: 0, len: 0 }
+    }
+}
+
+impl<const N: usize> RxFifo<N> {
+    /// Queues `byte` unless the FIFO is full.
+    pub fn push(&mut self, byte: u8) {
+        if self.len < N {
+            self.bytes[(self.head + self.len) % N] = byte;
+            self.len += 1;
+        }
+    }
+
+    /// The oldest byte, if any.
+    pub fn pop(&mut self) -> Option<u8> {
+        (self.len > 0).then(|| {
+            let byte = self.bytes[self.head];
+            self.head = (self.head + 1) % N;
+            self.len -= 1;
+            byte
+        })
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Drops everything queued.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
 /// What a guest access to a UART did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Effect {

@@ -1,9 +1,7 @@
 //! NS16550A-compatible UART with byte-wide registers one byte apart (QEMU
 //! virt's `ns16550a`), as the PC16550D data sheet gives them.
 
-use alloc::collections::VecDeque;
-
-use crate::{Effect, Uart};
+use crate::{Effect, RxFifo, Uart};
 
 const RBR_THR_DLL: usize = 0;
 const IER_DLM: usize = 1;
@@ -32,7 +30,7 @@ const RX_FIFO: usize = 16;
 /// An NS16550A's registers.
 #[derive(Debug, Clone, Default)]
 pub struct Ns16550 {
-    rx: VecDeque<u8>,
+    rx: RxFifo<RX_FIFO>,
     ier: u8,
     lcr: u8,
     mcr: u8,
@@ -75,7 +73,7 @@ impl Uart for Ns16550 {
     fn read(&mut self, offset: usize, _width: u8) -> (u64, Effect) {
         let value = match offset {
             RBR_THR_DLL if self.dlab() => self.dll,
-            RBR_THR_DLL => self.rx.pop_front().unwrap_or(0),
+            RBR_THR_DLL => self.rx.pop().unwrap_or(0),
             IER_DLM if self.dlab() => self.dlm,
             IER_DLM => self.ier,
             IIR_FCR => {
@@ -127,9 +125,7 @@ impl Uart for Ns16550 {
     }
 
     fn push_input(&mut self, byte: u8) -> bool {
-        if self.rx.len() < RX_FIFO {
-            self.rx.push_back(byte);
-        }
+        self.rx.push(byte);
         self.irq()
     }
 

@@ -1,9 +1,7 @@
 //! Arm PrimeCell UART (PL011) r1p5, as the Technical Reference Manual
 //! (DDI 0183) gives its registers.
 
-use alloc::collections::VecDeque;
-
-use crate::{Effect, Uart};
+use crate::{Effect, RxFifo, Uart};
 
 mod reg {
     pub const DR: usize = 0x000;
@@ -40,7 +38,7 @@ const RX_FIFO: usize = 32;
 /// A PL011's registers.
 #[derive(Debug, Clone, Default)]
 pub struct Pl011 {
-    rx: VecDeque<u8>,
+    rx: RxFifo<RX_FIFO>,
     ilpr: u32,
     ibrd: u32,
     fbrd: u32,
@@ -78,7 +76,7 @@ impl Pl011 {
 impl Uart for Pl011 {
     fn read(&mut self, offset: usize, _width: u8) -> (u64, Effect) {
         let value = match offset {
-            reg::DR => self.rx.pop_front().map_or(0, u32::from),
+            reg::DR => self.rx.pop().map_or(0, u32::from),
             reg::RSR => 0,
             reg::FR => FR_TXFE | if self.rx.is_empty() { FR_RXFE } else { 0 },
             reg::ILPR => self.ilpr,
@@ -122,9 +120,7 @@ impl Uart for Pl011 {
     }
 
     fn push_input(&mut self, byte: u8) -> bool {
-        if self.rx.len() < RX_FIFO {
-            self.rx.push_back(byte);
-        }
+        self.rx.push(byte);
         self.irq()
     }
 

@@ -157,3 +157,18 @@ mod lines {
         assert_eq!(history.lines().count(), 0, "a line longer than the capacity is not kept either");
     }
 }
+
+#[test]
+fn rx_fifo_keeps_order_and_drops_what_overflows() {
+    let mut fifo = RxFifo::<4>::default();
+    assert_eq!(fifo.pop(), None);
+    for b in 1..=6 {
+        fifo.push(b);
+    }
+    assert_eq!((fifo.pop(), fifo.pop()), (Some(1), Some(2)));
+    fifo.push(7);
+    assert_eq!([fifo.pop(), fifo.pop(), fifo.pop(), fifo.pop()], [Some(3), Some(4), Some(7), None], "5 and 6 overflowed");
+    fifo.push(8);
+    fifo.clear();
+    assert!(fifo.is_empty());
+}

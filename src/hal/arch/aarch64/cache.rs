@@ -41,14 +41,7 @@ pub fn zero_to_poc(bytes: &mut [u8]) {
         clean(bytes);
         return;
     };
-    let start = bytes.as_ptr() as usize;
-    let head = (start.next_multiple_of(block) - start).min(bytes.len());
-    let (head, rest) = bytes.split_at_mut(head);
-    head.fill(0);
-    clean(head);
-    let stride = 16 * block;
-    let body = rest.len() / stride * stride;
-    let (body, tail) = rest.split_at_mut(body);
+    let (head, body, tail) = super::super::split_for_blocks(bytes, block, 16 * block);
     if !body.is_empty() {
         let base = body.as_mut_ptr() as usize;
         // SAFETY: `[base, base + body.len())` is block-aligned, a multiple
@@ -58,22 +51,9 @@ pub fn zero_to_poc(bytes: &mut [u8]) {
         unsafe {
             core::arch::asm!(
                 "2:",
+                ".rept 16",
                 "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
-                "dc zva, {p}", "dc cvac, {p}", "add {p}, {p}, {b}",
+                ".endr",
                 "cmp {p}, {end}",
                 "b.lo 2b",
                 "dsb sy",
@@ -84,6 +64,8 @@ pub fn zero_to_poc(bytes: &mut [u8]) {
             );
         }
     }
-    tail.fill(0);
-    clean(tail);
+    for edge in [head, tail] {
+        edge.fill(0);
+        clean(edge);
+    }
 }

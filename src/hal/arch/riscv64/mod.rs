@@ -94,13 +94,7 @@ impl ArchOps for Arch {
             bytes.fill(0);
             return;
         };
-        let start = bytes.as_ptr() as usize;
-        let head = (start.next_multiple_of(block) - start).min(bytes.len());
-        let (head, rest) = bytes.split_at_mut(head);
-        head.fill(0);
-        let stride = 8 * block;
-        let body = rest.len() / stride * stride;
-        let (body, tail) = rest.split_at_mut(body);
+        let (head, body, tail) = super::split_for_blocks(bytes, block, 8 * block);
         if !body.is_empty() {
             let base = body.as_mut_ptr() as usize;
             // SAFETY: `[base, base + body.len())` is block-aligned, a multiple
@@ -109,14 +103,9 @@ impl ArchOps for Arch {
             unsafe {
                 core::arch::asm!(
                     "2:",
+                    ".rept 8",
                     ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
-                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
-                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
-                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
-                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
-                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
-                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
-                    ".insn i 0x0f, 2, x0, {p}, 4", "add {p}, {p}, {b}",
+                    ".endr",
                     "bltu {p}, {end}, 2b",
                     p = inout(reg) base => _,
                     b = in(reg) block,
@@ -125,6 +114,7 @@ impl ArchOps for Arch {
                 );
             }
         }
+        head.fill(0);
         tail.fill(0);
     }
 
@@ -156,10 +146,7 @@ fn cboz_block() -> Option<usize> {
     *BLOCK.call_once(|| {
         // The firmware may put the tree above the RAM the host maps (its
         // platform config gives it 256 MiB): then it cannot be read.
-        let dtb = axhal::dtb::get_bootarg();
-        let mapped = axhal::mem::memory_regions()
-            .any(|r| !r.flags.contains(axhal::mem::MemRegionFlags::DEVICE) && (r.paddr.as_usize()..r.paddr.as_usize() + r.size).contains(&dtb));
-        if !mapped {
+        if !crate::hal::is_host_ram(axhal::dtb::get_bootarg(), 1) {
             return None;
         }
         let fdt = axhal::dtb::get_fdt()?;

@@ -327,13 +327,3 @@ pub fn sbi_conformance_check() -> Option<crate::suite::Outcome> {
     Some(sbi::conformance(boot_hart(), under_hypervisor()))
 }
 
-/// Waits a little for `bits` to be pending in `sip` (a timer the
-/// firmware programs may take a few ticks to assert).
-fn wait_pending(bits: u64) -> bool {
-    crate::suite::wait_for(TIMEBASE_HZ / 1000, || {
-        let sip: u64;
-        // SAFETY: reading sip has no side effects.
-        unsafe { core::arch::asm!("csrr {0}, sip", out(reg) sip, options(nomem, nostack)) };
-        sip & bits == bits
-    })
-}
