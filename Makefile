@@ -14,6 +14,8 @@ else ifneq ($(BOOT),kernel)
 endif
 LOG ?= info
 SMP ?= 2
+# How long a vCPU keeps a CPU it shares with other vCPUs, in ms (1-10).
+TIME_SLICE_MS ?= 5
 # VMSET=multi: the configs in configs/vms/multi/ (ArceOS, the probe and
 # Linux side by side, each with its own console); they need MEM=512M.
 VMSET ?=
@@ -119,6 +121,7 @@ help:
 	@echo "  LOG=$(LOG)  off | error | warn | info | debug | trace"
 	@echo "  SMP=$(SMP)  host CPUs given to QEMU"
 	@echo "  MEM=$(MEM)  host RAM given to QEMU"
+	@echo "  TIME_SLICE_MS=$(TIME_SLICE_MS)  how long a vCPU keeps a CPU it shares (1-10 ms)"
 	@echo "  VMSET=$(VMSET)  multi: ArceOS, the probe and Linux side by side (configs/vms/multi)"
 	@echo "  VM_CONFIGS=$(VM_CONFIGS)"
 	@echo "  ACCEL=$(ACCEL)  y: use KVM for the host (needs a matching host CPU)"
@@ -155,7 +158,7 @@ $(HOST_CONFIG): configs/platforms/defaults.toml scripts/platform-config.py Cargo
 	@python3 scripts/platform-config.py --manifest Cargo.toml --package axplat-$(HOST_PLATFORM) $(HOST_CONFIG_SETS) -o $@
 
 build: guests $(if $(HOST_PLATFORM),$(HOST_CONFIG))
-	AXVISOR_VM_CONFIGS="$(VM_CONFIGS)" AX_LOG=$(LOG) SMP=$(SMP) \
+	AXVISOR_VM_CONFIGS="$(VM_CONFIGS)" AXVISOR_TIME_SLICE_MS=$(TIME_SLICE_MS) AX_LOG=$(LOG) SMP=$(SMP) \
 	  $(if $(HOST_PLATFORM),AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG)) \
 	  cargo build --release --locked --target $(TARGET) $(if $(filter y,$(FS)),--features fs) \
 	  $(if $(filter y,$(VM_SHELL)),--features shell)
@@ -215,7 +218,7 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
 	  VM_CONFIGS=configs/vms/arceos-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-arceos.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
-	  VM_CONFIGS="crates/qemu-boot-tests/configs/zero-vcpus.toml configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/image-too-large.toml crates/qemu-boot-tests/configs/no-such-file.toml crates/qemu-boot-tests/configs/passthrough-ram.toml crates/qemu-boot-tests/configs/no-such-cpu.toml crates/qemu-boot-tests/configs/too-much-ram.toml" \
+	  VM_CONFIGS="crates/qemu-boot-tests/configs/zero-vcpus.toml configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/image-too-large.toml crates/qemu-boot-tests/configs/no-such-file.toml crates/qemu-boot-tests/configs/passthrough-ram.toml crates/qemu-boot-tests/configs/no-such-cpu.toml crates/qemu-boot-tests/configs/too-much-ram.toml crates/qemu-boot-tests/configs/device-owner.toml crates/qemu-boot-tests/configs/device-taken.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-bad-configs.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/probe-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-probe.bin
@@ -224,9 +227,12 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS="$(sort $(wildcard crates/qemu-boot-tests/configs/consoles/*.toml))" BIN=$(TEST_IMAGES)/axvisor-aarch64-consoles.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 SHELL=y \
-	  VM_CONFIGS=crates/qemu-boot-tests/configs/ptimer-cyclic.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-shell.bin
-	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 VMSET=multi \
+	  VM_CONFIGS="$(SHELL_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-shell.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
+	  VM_CONFIGS="$(sort $(wildcard configs/vms/multi/*-aarch64.toml)) crates/qemu-boot-tests/configs/spinner.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-multi.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 \
+	  VM_CONFIGS=configs/vms/probe-shared-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-probe-shared.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS="configs/vms/arceos-aarch64.toml configs/vms/probe-isolation-aarch64.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-isolation.bin
@@ -286,10 +292,13 @@ ifeq ($(ARCH),aarch64)
 	  --vm-config $(foreach g,$(BOOT_GUESTS_aarch64),$(word 2,$(subst :, ,$(g)))) -- $(QEMU) -m $(m) -smp 1 &&) true
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 \
 	  VM_CONFIGS=configs/vms/probe-bench-aarch64.toml BIN=$(BENCH_DIR)/axvisor-aarch64-probe-bench.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 \
+	  VM_CONFIGS=configs/vms/probe-shared-aarch64.toml BIN=$(BENCH_DIR)/axvisor-aarch64-probe-shared.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
 	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(BENCH_DIR)/axvisor-aarch64-linux-bench.bin
 	cargo run --quiet --release --locked -p probe-bench -- --arch aarch64 \
 	  --hypervisor $(BENCH_DIR)/axvisor-aarch64-probe-bench.bin --bare target/guests/probe-aarch64.elf \
+	  --shared-hypervisor $(BENCH_DIR)/axvisor-aarch64-probe-shared.bin \
 	  --linux-hypervisor $(BENCH_DIR)/axvisor-aarch64-linux-bench.bin \
 	  --linux-kernel target/guests/linux-aarch64.Image \
 	  --linux-initrd target/guests/linux-aarch64-initramfs.cpio.gz \
@@ -306,9 +315,12 @@ endif
 # management shell; free host memory must be the same before and after
 # (`make test` runs 5 cycles).
 CYCLES ?= 100
+# The shell's VMs: the probe's 30-second timer test (no power button) and
+# the probe waiting for its power button.
+SHELL_VMS := crates/qemu-boot-tests/configs/ptimer-cyclic.toml crates/qemu-boot-tests/configs/power-button.toml
 soak: setup
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 SHELL=y \
-	  VM_CONFIGS=crates/qemu-boot-tests/configs/ptimer-cyclic.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-shell.bin
+	  VM_CONFIGS="$(SHELL_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-shell.bin
 	AXVISOR_SOAK_CYCLES=$(CYCLES) AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
 	  cargo test --locked -p qemu-boot-tests --test aarch64_shell soak -- --include-ignored --nocapture
 

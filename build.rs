@@ -21,8 +21,21 @@ fn main() {
         out += &embed_one(name, &path);
     }
     out += "]\n";
-    let dest = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_vms.rs");
-    fs::write(dest, out).expect("write embedded_vms.rs");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    fs::write(out_dir.join("embedded_vms.rs"), out).expect("write embedded_vms.rs");
+    fs::write(out_dir.join("time_slice.rs"), format!("{}\n", time_slice_ms())).expect("write time_slice.rs");
+}
+
+/// How long a vCPU keeps a CPU it shares (`AXVISOR_TIME_SLICE_MS`, 1 to
+/// 10 ms: the host tick, 10 ms, preempts in any case). Default 5.
+fn time_slice_ms() -> u64 {
+    const VAR: &str = "AXVISOR_TIME_SLICE_MS";
+    println!("cargo:rerun-if-env-changed={VAR}");
+    let Ok(text) = env::var(VAR) else { return 5 };
+    match text.trim().parse::<u64>() {
+        Ok(ms @ 1..=10) => ms,
+        _ => panic!("{VAR} (make TIME_SLICE_MS) = {text:?}: a whole number of milliseconds from 1 to 10 (the host tick is 10 ms)"),
+    }
 }
 
 fn embed_one(name: &str, path: &Path) -> String {

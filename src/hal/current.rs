@@ -145,6 +145,12 @@ pub fn run_here<R>(vm: usize, vcpu: usize, queue: &IrqQueue, body: impl FnOnce(&
 #[percpu::def_percpu]
 static RUNNING_HERE: usize = 0;
 
+/// Whether vCPUs take turns on this CPU (more than one is inside
+/// [`run_here`] here).
+pub fn cpu_shared() -> bool {
+    RUNNING_HERE.read_current() > 1
+}
+
 /// (VM id, vCPU id) of the vCPU whose exit this CPU handles.
 pub fn ids() -> (usize, usize) {
     (VM_ID.read_current(), VCPU_ID.read_current())

@@ -20,7 +20,7 @@ mod timer;
 mod upcalls;
 mod virt;
 
-pub use current::{Here, IrqQueue, handle_host_irq, ids as current_vcpu, run_here};
+pub use current::{Here, IrqQueue, cpu_shared, handle_host_irq, ids as current_vcpu, run_here};
 pub use error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, VcpuError};
 pub use guest_memory::{GuestRam, RamError};
 pub use timer::{cancel as cancel_timer, register as register_timer};
@@ -44,6 +44,22 @@ pub fn is_host_ram(start: usize, size: usize) -> bool {
     axhal::mem::memory_regions()
         .filter(|r| !r.flags.contains(axhal::mem::MemRegionFlags::DEVICE))
         .any(|r| start < r.paddr.as_usize() + r.size && r.paddr.as_usize() < end)
+}
+
+/// The first `reg` range of the host device tree's `/chosen/stdout-path`
+/// node: where the host console's UART is. `None` if the tree is not in
+/// the RAM the host maps or says nothing.
+#[allow(dead_code, reason = "for architectures booted with a device tree")]
+pub fn host_stdout_reg() -> Option<(usize, usize)> {
+    static REG: spin::Once<Option<(usize, usize)>> = spin::Once::new();
+    *REG.call_once(|| {
+        if !is_host_ram(axhal::dtb::get_bootarg(), 1) {
+            return None;
+        }
+        let stdout = axhal::dtb::get_fdt()?.chosen()?.stdout()?;
+        let reg = stdout.node.reg()?.next()?;
+        Some((usize::try_from(reg.address).ok()?, reg.size.unwrap_or(0x1000)))
+    })
 }
 
 /// Time since the host booted (the clock timer deadlines use).

@@ -71,7 +71,13 @@ impl VirtualUart {
 
     /// The UART an `emu_devices` console entry describes.
     pub fn new(dev: &EmulatedDeviceConfig) -> Self {
-        Self { base: dev.base_gpa as u64, size: dev.length as u64, irq: dev.irq_id, model: SpinNoIrq::new(Arch::new_uart()) }
+        Self::at(dev.base_gpa, dev.length, dev.irq_id)
+    }
+
+    /// A UART at guest address `base` raising interrupt `irq`, in place of
+    /// a host one the config passes through.
+    pub fn at(base: usize, size: usize, irq: usize) -> Self {
+        Self { base: base as u64, size: size as u64, irq, model: SpinNoIrq::new(Arch::new_uart()) }
     }
 
     /// The UART's offset of `gpa`, if it decodes it.

@@ -7,12 +7,14 @@ use core::fmt;
 use axaddrspace::{GuestPhysAddr, MappingFlags};
 use axerrno::AxError;
 use axvm::config::{AxVMConfig, VmMemMappingType};
-use vmconfig_check::ConfigError;
+use axvmconfig::PassThroughDeviceConfig;
+use vmconfig_check::{Claim, ConfigError, Grant, Span};
 
 use super::images::{self, ImageData, VmSource};
 #[cfg(feature = "fs")]
 use super::disk::DiskError;
 use super::console::VirtualUart;
+use super::power::PowerButton;
 use super::vm::{AxVm, Vcpu, Vm, VmDevices};
 use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip, IrqChipOps, VcpuSetup};
 use crate::hal::{self, DtbError, GuestRam, IrqChipError, RamError};
@@ -63,6 +65,8 @@ pub enum VmError {
         /// Image size.
         size: usize,
     },
+    /// A passthrough device is another running VM's.
+    DeviceTaken(vmconfig_check::DeviceTaken),
     /// Guest RAM could not be allocated or mapped.
     Ram(RamError),
     /// A step of VM creation failed in the VM-management crates.
@@ -94,6 +98,7 @@ impl fmt::Display for VmError {
             Self::ImagePlacement { load, size } => {
                 write!(f, "kernel: an image of {size:#x} bytes at {load:#x} does not fit in one memory region")
             }
+            Self::DeviceTaken(e) => write!(f, "{e}"),
             Self::Ram(e) => write!(f, "kernel.memory_regions: {e}"),
             Self::Create { step, error } => write!(f, "{step} failed: {error:?}"),
         }
@@ -168,7 +173,15 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     // The interrupt controller is ours, not axdevice's.
     let irqchip_config = cfg.devices.emu_devices.iter().position(IrqChip::is_irqchip).map(|i| cfg.devices.emu_devices.remove(i));
     // So is the console's UART.
-    let uart = cfg.devices.emu_devices.iter().position(VirtualUart::is_console).map(|i| VirtualUart::new(&cfg.devices.emu_devices.remove(i)));
+    let mut uart = cfg.devices.emu_devices.iter().position(VirtualUart::is_console).map(|i| VirtualUart::new(&cfg.devices.emu_devices.remove(i)));
+    let power_button = cfg.devices.emu_devices.iter().position(PowerButton::is_power_button).map(|i| PowerButton::new(&cfg.devices.emu_devices.remove(i)));
+    if let Some(console) = claim_devices(&mut cfg.devices.passthrough_devices)? {
+        info!(
+            "VM config {}: the console UART \"{}\" is another VM's: VM[{}] gets a virtual one at {:#x}",
+            source.file, console.name, cfg.base.id, console.base_gpa
+        );
+        uart.get_or_insert_with(|| VirtualUart::at(console.base_gpa, console.length, console.irq_id));
+    }
     let name = cfg.base.name.clone();
     let regions = cfg.kernel.memory_regions.clone();
     let passthrough = cfg.devices.passthrough_devices.clone();
@@ -219,7 +232,8 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         entry,
         dtb: loads[2].unwrap_or(0) as u64,
     };
-    let vm = Vm::new(ax, name, vcpus, cpu_map, ram, VmDevices { irqchip, uart }, boot);
+    let claims = passthrough.iter().map(vmconfig_check::host_range).collect();
+    let vm = Vm::new(ax, name, vcpus, cpu_map, ram, VmDevices { irqchip, uart, power_button, passthrough: claims }, boot);
     // Device interrupts go to VMs that have an interrupt controller to
     // take them; one VM per interrupt.
     if vm.irqchip.is_some() {
@@ -231,6 +245,21 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     }
     info!("VM[{}] {} created: {} vCPU(s)", vm.id, vm.name, vm.vcpus.len());
     Ok(Arc::new(vm))
+}
+
+/// Checks `devices` (a new VM's passthrough list) against the devices
+/// running VMs hold. The host console UART, if another VM has it, is taken
+/// out of the list and returned: the VM gets a virtual UART there.
+fn claim_devices(devices: &mut alloc::vec::Vec<PassThroughDeviceConfig>) -> Result<Option<PassThroughDeviceConfig>, VmError> {
+    let taken: alloc::vec::Vec<Claim> = super::all_vms()
+        .iter()
+        .filter(|vm| vm.holds_devices())
+        .flat_map(|vm| vm.passthrough.iter().map(|&range| Claim { vm: vm.id, range }))
+        .collect();
+    // Reading the host's device tree costs; only a taken device needs it.
+    let console = || Arch::console_uart().map(|(start, size)| Span { start, end: start.saturating_add(size) });
+    let grants = vmconfig_check::grant(devices, &taken, console).map_err(VmError::DeviceTaken)?;
+    Ok(grants.iter().position(|g| *g == Grant::VirtualConsole).map(|index| devices.remove(index)))
 }
 
 /// The VM's interrupt controller, with its host window mapped in.

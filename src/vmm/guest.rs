@@ -97,6 +97,17 @@ impl GuestVm for Vm {
                 if let Some((uart, offset)) = self.uart.as_ref().and_then(|u| Some((u, u.offset_of(addr)?))) {
                     return self.uart_access(uart, offset, bytes, write);
                 }
+                if let Some((button, offset)) = self.power_button.as_ref().and_then(|b| Some((b, b.offset_of(addr)?))) {
+                    return match write {
+                        None => Emulated::Read(button.read(offset, bytes)),
+                        Some(value) => {
+                            if button.write(offset, bytes, value) {
+                                self.raise_device_irq(button.irq);
+                            }
+                            Emulated::Written
+                        }
+                    };
+                }
                 let gpa = GuestPhysAddr::from(addr as usize);
                 let Some(dev) = self.ax.get_devices().find_mmio_dev(gpa) else { return Emulated::NoDevice };
                 let Some(w) = width(bytes) else { return Emulated::Failed(DeviceError::BadWidth) };

@@ -15,6 +15,7 @@ pub mod shell;
 mod disk;
 mod guest;
 mod images;
+mod power;
 mod upcalls;
 mod vcpus;
 mod vm;
@@ -100,7 +101,7 @@ fn boot(source: &images::VmSource) -> Option<usize> {
 /// guest prints any more, so the lines stay whole), and returns the tally.
 pub fn wait_all_stopped() -> Summary {
     VM_STOPPED.wait_until(|| RUNNING.load(Ordering::Acquire) == 0);
-    let vms: Vec<Arc<Vm>> = VMS.lock().clone();
+    let vms = all_vms();
     let mut faulted = 0;
     for vm in &vms {
         let reason = vm.stop_reason();
@@ -125,6 +126,11 @@ fn vm_stopped() {
 fn free_id() -> usize {
     let vms = VMS.lock();
     (1..).find(|id| vms.iter().all(|v| v.id != *id)).unwrap_or(usize::MAX)
+}
+
+/// Every VM created, running or not.
+fn all_vms() -> Vec<Arc<Vm>> {
+    VMS.lock().clone()
 }
 
 /// The VM with id `vm_id`. Callable from interrupt handlers.

@@ -7,14 +7,16 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use core::time::Duration;
 
-use vm_shell::{Key, LineEditor, LogLevel, Next, VmInfo, VmState, Vmm};
+use vm_shell::{Key, LineEditor, LogLevel, Next, Stopped, VmInfo, VmState, Vmm};
 
 use super::vm::{STOP, StopReason, Vm};
 use super::{SOURCES, VMS, images};
 use crate::hal;
 
-/// How long `vm stop` waits for a VM's vCPUs to leave.
+/// How long `vm stop` waits for a VM's vCPUs to leave once stopped.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a guest has to power off after its power button is pressed.
+const POWER_OFF_GRACE: Duration = Duration::from_secs(3);
 /// How often the input loop looks for typed bytes.
 const POLL: Duration = Duration::from_millis(10);
 /// The byte that leaves a VM's console (Ctrl-]).
@@ -73,17 +75,28 @@ impl Vmm for Shell {
         }
     }
 
-    fn stop(&self, id: usize) -> Result<(), String> {
+    fn stop(&self, id: usize) -> Result<Stopped, String> {
         let vm = find(id)?;
-        vm.stop(StopReason::Stopped);
-        let deadline = hal::now() + STOP_TIMEOUT;
-        while vm.live_tasks.load(Ordering::Acquire) != 0 {
-            if hal::now() >= deadline {
-                return Err(alloc::format!("VM[{id}] did not stop within {} s", STOP_TIMEOUT.as_secs()));
+        let waited_ms = match &vm.power_button {
+            Some(button) => {
+                let pressed = hal::now();
+                if button.set_pressed(true) {
+                    vm.raise_device_irq(button.irq);
+                }
+                let down = wait_down(&vm, POWER_OFF_GRACE);
+                button.set_pressed(false);
+                if down {
+                    return Ok(Stopped::Gracefully { ms: (hal::now() - pressed).as_millis() as u64 });
+                }
+                Some(POWER_OFF_GRACE.as_millis() as u64)
             }
-            axtask::sleep(POLL);
+            None => None,
+        };
+        vm.stop(StopReason::Stopped);
+        if !wait_down(&vm, STOP_TIMEOUT) {
+            return Err(alloc::format!("VM[{id}] did not stop within {} s", STOP_TIMEOUT.as_secs()));
         }
-        Ok(())
+        Ok(Stopped::Forced { waited_ms })
     }
 
     fn create(&self, path: &str) -> Result<usize, String> {
@@ -118,6 +131,18 @@ impl Vmm for Shell {
     fn free_memory(&self) -> u64 {
         hal::free_memory()
     }
+}
+
+/// Waits up to `timeout` for every vCPU task of `vm` to leave.
+fn wait_down(vm: &Vm, timeout: Duration) -> bool {
+    let deadline = hal::now() + timeout;
+    while vm.live_tasks.load(Ordering::Acquire) != 0 {
+        if hal::now() >= deadline {
+            return false;
+        }
+        axtask::sleep(POLL);
+    }
+    true
 }
 
 /// Drops a stopped VM from the list; its memory, stage-2 tables and

@@ -5,12 +5,40 @@
 
 use alloc::{boxed::Box, format, sync::Arc};
 use core::sync::atomic::Ordering;
+use core::time::Duration;
 
 use exit_dispatch::{Action, StopReason as GuestStop};
 
 use super::vm::{RESET, STOP, StopReason, VcpuFailure, Vm};
 use crate::hal::arch::{Arch, ArchOps, IrqChipOps, VcpuOps};
 use crate::hal::{self, Here};
+
+/// How long a vCPU keeps a CPU it shares before it yields to the others
+/// (`make TIME_SLICE_MS`).
+const TIME_SLICE: Duration = Duration::from_millis(include!(concat!(env!("OUT_DIR"), "/time_slice.rs")));
+
+/// A vCPU's turn on a CPU it shares: a host timer interrupt at the end of
+/// its slice makes the guest exit, and the vCPU then yields. A turn on a
+/// CPU of its own has no end.
+struct Turn(Option<usize>);
+
+impl Turn {
+    fn begin() -> Self {
+        Self(hal::cpu_shared().then(|| hal::register_timer(hal::now() + TIME_SLICE, Box::new(|_| {}))))
+    }
+
+    fn end(&mut self) {
+        if let Some(token) = self.0.take() {
+            hal::cancel_timer(token);
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
 
 /// How a run of a vCPU ended.
 enum RunEnd {
@@ -100,6 +128,7 @@ fn run(vm: &Vm, id: usize) -> RunEnd {
 
 fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
     let vcpu = &vm.vcpus[id];
+    let mut turn = Turn::begin();
     loop {
         match vm.flags() {
             0 => {}
@@ -124,19 +153,23 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
             // only forwarded to a guest did not.
             Action::HostInterrupt(vector) => {
                 if !hal::handle_host_irq(vector) {
-                    axtask::yield_now();
+                    turn.end();
+                    yield_cpu(vm, id);
                     here.reclaim();
+                    turn = Turn::begin();
                 }
             }
             Action::WaitForInterrupt => {
                 // A stop or a reset also ends the wait, and so does the
                 // vCPU's own timer.
-                suspend(vm, id);
-                here.reclaim();
+                if suspend(vm, id, &mut turn) {
+                    here.reclaim();
+                }
             }
             Action::Suspend { resume } => {
-                suspend(vm, id);
-                here.reclaim();
+                if suspend(vm, id, &mut turn) {
+                    here.reclaim();
+                }
                 // A non-retentive suspend resumes afresh, as after a start:
                 // the vCPU leaves this CPU so that its reset state is what
                 // comes back.
@@ -165,12 +198,36 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
     }
 }
 
+/// Lets the other tasks of this CPU run. On a shared CPU, the vCPU's own
+/// timer deadline brings a host interrupt, so the vCPU then running yields
+/// and this one takes its timer interrupt in time.
+fn yield_cpu(vm: &Vm, id: usize) {
+    let now = hal::now();
+    let alarm = hal::cpu_shared()
+        .then(|| vm.vcpus[id].hw.timer_deadline())
+        .flatten()
+        .filter(|&at| at > now)
+        .map(|at| hal::register_timer(at, Box::new(|_| {})));
+    axtask::yield_now();
+    if let Some(token) = alarm {
+        hal::cancel_timer(token);
+    }
+}
+
 /// Waits until an interrupt is queued for vCPU `id`, its own timer is due,
 /// or its VM stops or resets. A timer the host does not hear of wakes it
-/// through a host timer at its deadline (at the host tick's resolution).
-fn suspend(vm: &Vm, id: usize) {
+/// through a host timer at its deadline. Whether it gave the CPU up (and
+/// ended its `turn`; a new one begins when it is back): a vCPU with
+/// something to do at once keeps its turn, so that a guest waiting in a
+/// loop with interrupts masked cannot renew its slice forever.
+fn suspend(vm: &Vm, id: usize, turn: &mut Turn) -> bool {
     let vcpu = &vm.vcpus[id];
     let deadline = vcpu.hw.timer_deadline();
+    let ready = || vcpu.irqs.has_pending() || vm.flags() != 0 || deadline.is_some_and(|at| hal::now() >= at);
+    if ready() {
+        return false;
+    }
+    turn.end();
     let vm_id = vm.id;
     let alarm = deadline.map(|at| {
         hal::register_timer(
@@ -182,10 +239,12 @@ fn suspend(vm: &Vm, id: usize) {
             }),
         )
     });
-    vcpu.irqs.wait_until(|| vcpu.irqs.has_pending() || vm.flags() != 0 || deadline.is_some_and(|at| hal::now() >= at));
+    vcpu.irqs.wait_until(ready);
     if let Some(token) = alarm {
         hal::cancel_timer(token);
     }
+    *turn = Turn::begin();
+    true
 }
 
 /// Injects a queued `vector` unless the guest's interrupt controller holds

@@ -1,15 +1,17 @@
 //! One VM as the VMM keeps it: axvm's VM, its vCPUs with their power state
 //! and interrupt queues, its interrupt controller, and how it ended.
 
-use alloc::{boxed::Box, string::String, sync::Arc};
+use alloc::{boxed::Box, string::String, sync::Arc, vec::Vec};
 use core::fmt;
 use core::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use exit_dispatch::{CpuPower, Fault};
 use kspin::SpinNoIrq;
 use spin::Mutex;
+use vmconfig_check::Span;
 
 use super::console::{VirtualUart, VmConsole};
+use super::power::PowerButton;
 use super::upcalls::VmHal;
 use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip, IrqChipOps, RamMap};
 use crate::hal::{self, GuestRam, IrqQueue, VcpuError, VcpuHal};
@@ -153,6 +155,10 @@ pub struct Vm {
     pub irqchip: Option<IrqChip>,
     /// The emulated UART, if the config has a console device.
     pub uart: Option<VirtualUart>,
+    /// Its power button, if the config has one.
+    pub power_button: Option<PowerButton>,
+    /// Host ranges of the devices passed through to it.
+    pub passthrough: Vec<Span>,
     /// Where the guest's console output goes.
     pub console: VmConsole,
     /// What to load where when the VM (re)boots.
@@ -175,6 +181,10 @@ pub struct VmDevices {
     pub irqchip: Option<IrqChip>,
     /// Its UART, if the config has a console device.
     pub uart: Option<VirtualUart>,
+    /// Its power button, if the config has one.
+    pub power_button: Option<PowerButton>,
+    /// Host ranges of the devices passed through to it.
+    pub passthrough: Vec<Span>,
 }
 
 impl Vm {
@@ -192,6 +202,8 @@ impl Vm {
             id: ax.id(),
             console: VmConsole::new(ax.id(), &name),
             uart: devices.uart,
+            power_button: devices.power_button,
+            passthrough: devices.passthrough,
             name,
             ax,
             vcpus,
@@ -206,6 +218,12 @@ impl Vm {
             live_tasks: AtomicUsize::new(0),
             created: hal::now(),
         }
+    }
+
+    /// Whether its passthrough devices are still its own: until its last
+    /// vCPU task has left.
+    pub fn holds_devices(&self) -> bool {
+        self.ax.vm_status() != axvm::VMStatus::Stopped
     }
 
     /// Physical CPU a vCPU runs on.

@@ -5,22 +5,24 @@
 //! usage: probe-bench --arch aarch64|riscv64 --hypervisor IMAGE --bare ELF --out FILE
 //!        [--linux-hypervisor IMAGE --linux-kernel IMAGE --linux-initrd CPIO]
 //!        [--boot-image GUEST_MIB=IMAGE]... [--boot-dtb HOST_MEM=DTB]...
-//!        [--boot-bare IMAGE@LOAD_ADDR]
+//!        [--boot-bare IMAGE@LOAD_ADDR] [--shared-hypervisor IMAGE]
 //!
 //! With the Linux options it also boots Linux on two CPUs both ways. With
 //! boot images (a hypervisor embedding the ArceOS hello guest with that much
 //! RAM) it measures reset -> the guest's hello line for each run of
 //! `BOOT_RUNS` it has an image for, with the host device tree given for
 //! that host RAM size, and the guest bare (raw image started at its load
-//! address).
+//! address). With a shared-CPU image (aarch64: the probe's mode 18 with two
+//! vCPUs on one CPU) it measures a vCPU switch and the timer latency beside
+//! a spinning vCPU, against the same mode bare on two CPUs.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use probe_bench::{
-    BOOT_RUNS, BenchError, Provenance, Samples, boot_figures, figures, hello_time, json, linux_figure, table,
-    wall_figure,
+    BOOT_RUNS, BenchError, Provenance, Samples, boot_figures, figures, hello_time, json, linux_figure, shared_figures,
+    table, wall_figure,
 };
 use qemu_boot_tests::{Arch, Run, bare_command, bare_raw_command, count_instructions, qemu_command, run};
 
@@ -33,6 +35,7 @@ struct Args {
     out: PathBuf,
     linux: Option<LinuxArgs>,
     boot: BootArgs,
+    shared: Option<PathBuf>,
 }
 
 /// The boot runs: hypervisor images by guest RAM in MiB, host device
@@ -62,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
     let (mut hypervisor, mut bare, mut arch, mut out) = (None, None, None, None);
     let (mut linux_hv, mut linux_kernel, mut linux_initrd) = (None, None, None);
     let mut boot = BootArgs::default();
+    let mut shared = None;
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -84,6 +88,7 @@ fn parse_args() -> Result<Args, String> {
                 boot.images.push((mib, path));
             }
             "--boot-dtb" => boot.dtbs.push(key_path(&flag, &value)?),
+            "--shared-hypervisor" => shared = Some(PathBuf::from(value)),
             "--boot-bare" => {
                 let (path, addr) = value.split_once('@').ok_or(format!("--boot-bare {value}: expected IMAGE@ADDR"))?;
                 let addr = u64::from_str_radix(addr.trim_start_matches("0x").replace('_', "").as_str(), 16)
@@ -104,6 +109,7 @@ fn parse_args() -> Result<Args, String> {
             _ => return Err("--linux-hypervisor, --linux-kernel and --linux-initrd go together".into()),
         },
         boot,
+        shared,
     })
 }
 
@@ -189,6 +195,24 @@ fn boot_runs(arch: Arch, args: &BootArgs, figures: &mut Vec<probe_bench::Figure>
     Ok(lines)
 }
 
+/// The shared-CPU runs: `image` (two vCPUs of the probe on one CPU) and
+/// the probe's mode 18 bare on two CPUs; appends their figures.
+fn shared_runs(arch: Arch, image: &std::path::Path, elf: &std::path::Path, figures: &mut Vec<probe_bench::Figure>) -> Result<Vec<(&'static str, String)>, String> {
+    if !matches!(arch, Arch::Aarch64) {
+        return Err("--shared-hypervisor: the probe's shared-CPU mode runs on aarch64 only".into());
+    }
+    let mut hv_cmd = qemu_command(arch, image, 1, "256M");
+    count_instructions(&mut hv_cmd);
+    let mut bare_cmd = bare_command(arch, elf, 2, "256M", Some(0x4020_0000 + 4 * 18));
+    count_instructions(&mut bare_cmd);
+    let (hv_run, hv_line) = checked_run("shared hypervisor", hv_cmd)?;
+    let (bare_run, bare_line) = checked_run("shared bare", bare_cmd)?;
+    let hv = Samples::parse("shared hypervisor", &hv_run.output).map_err(|e| e.to_string())?;
+    let bare = Samples::parse("shared bare", &bare_run.output).map_err(|e| e.to_string())?;
+    figures.extend(shared_figures(&hv, &bare).map_err(|e| e.to_string())?);
+    Ok(vec![("shared_hypervisor", hv_line), ("shared_bare", bare_line)])
+}
+
 fn main() -> ExitCode {
     match bench() {
         Ok(()) => ExitCode::SUCCESS,
@@ -240,6 +264,9 @@ fn bench() -> Result<(), String> {
         ));
         runs.push(("linux_hypervisor", hv_line));
         runs.push(("linux_bare", bare_line));
+    }
+    if let Some(image) = &args.shared {
+        runs.extend(shared_runs(args.arch, image, &args.bare, &mut figures)?);
     }
     runs.extend(boot_runs(args.arch, &args.boot, &mut figures)?);
     let qemu = qemu_version(args.arch);

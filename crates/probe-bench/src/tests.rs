@@ -176,3 +176,31 @@ fn physical_timer_figures_appear_when_both_runs_have_them() {
 fn figures_of(hv: &str, bare: &str) -> Vec<Figure> {
     figures(&Samples::parse("hypervisor", hv).unwrap(), &Samples::parse("bare", bare).unwrap()).unwrap()
 }
+
+#[test]
+fn shared_cpu_figures_come_from_their_own_runs() {
+    let hv = "bench name=counter_hz value=62500000\n\
+              bench name=vcpu_switch iters=1000 ticks=250000\n\
+              bench name=timer_latency_shared iters=64 ticks=6400 min=50 max=400\n\
+              bench done\n";
+    let bare = "bench name=counter_hz value=62500000\n\
+                bench name=vcpu_switch iters=1000 ticks=25000\n\
+                bench name=timer_latency_shared iters=64 ticks=0 min=0 max=0\n\
+                bench done\n";
+    let figures = shared_figures(&Samples::parse("shared hypervisor", hv).expect("parses"), &Samples::parse("shared bare", bare).expect("parses"))
+        .expect("complete");
+    // 250,000 ticks of 16 ns over 1,000 switches.
+    assert_eq!(figure(&figures, "vcpu_switch").hypervisor, Some(4000.0));
+    assert_eq!(figure(&figures, "vcpu_switch").ratio(), Some(10.0));
+    assert_eq!(figure(&figures, "timer_latency_shared").hypervisor, Some(1600.0));
+    assert_eq!(figure(&figures, "timer_latency_shared").meets_target(), Some(false));
+    assert_eq!(figure(&figures, "timer_latency_shared_max").hypervisor, Some(6400.0));
+}
+
+#[test]
+fn a_shared_run_without_its_switch_line_is_reported() {
+    let hv = "bench name=counter_hz value=62500000\nbench name=vcpu_switch error=cpu-on-refused-0x2\nbench done\n";
+    let samples = Samples::parse("shared hypervisor", hv).expect("parses");
+    let err = shared_figures(&samples, &samples).expect_err("no switch figure");
+    assert_eq!(err.to_string(), "the shared hypervisor run printed no `ticks` for `vcpu_switch`");
+}

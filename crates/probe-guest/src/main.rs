@@ -7,8 +7,10 @@
 //! Modes, chosen by the entry point (image start + 4 * mode) or, bare on
 //! riscv64 where the firmware picks the entry, by a mailbox word: 0 runs
 //! the conformance suite, 1 the benchmarks, 2 the isolation fault; on
-//! aarch64 also 3 the fuzzer, 4 the FP/SIMD isolation check and 5 + k
-//! hostile case k (`arch::extra_mode`).
+//! aarch64 also 3 the fuzzer, 4 the FP/SIMD isolation check, 5 + k
+//! hostile case k, 17 the physical-timer cyclic test, 18 two vCPUs on one
+//! CPU (`shared`), 19 waiting for the power button and 20 spinning without
+//! exits (`arch::extra_mode`).
 //! Output: `ok N name`, `not ok N name: why`, `N passed, N failed, N skipped`,
 //! and `bench ...` lines that `make bench` parses.
 #![no_std]
@@ -18,6 +20,7 @@ mod arch;
 mod bench;
 mod console;
 mod irq;
+mod shared;
 mod suite;
 mod workload;
 

@@ -44,8 +44,13 @@ fn bad_configs_are_rejected_and_the_good_vm_still_boots() {
     run.assert_line(
         "VM config crates/qemu-boot-tests/configs/too-much-ram.toml: kernel.memory_regions: no free host memory for the 0x40000000-byte RAM region at 0x40000000",
     );
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/device-taken.toml: devices.passthrough_devices[0] = \"virtio-mmio-31\" at host [0xa003e00, 0xa004000): already passed through to VM[5]",
+    );
     run.assert_line("Hello, world! (ArceOS guest)");
-    run.assert_line("all VMs stopped (1 booted, 6 rejected, 0 stopped on a fault)");
+    // VM 5 asked for the host UART too, which VM 1 has: its own is virtual.
+    run.assert_line("[5 device-owner] Hello, world! (ArceOS guest)");
+    run.assert_line("all VMs stopped (2 booted, 7 rejected, 0 stopped on a fault)");
     run.assert_clean_exit();
 }
 
@@ -74,13 +79,14 @@ fn each_vm_has_its_own_console_and_its_lines_are_prefixed() {
 }
 
 /// The default multi-VM set (`VMSET=multi`): ArceOS, the probe's suite and
-/// Linux SMP2 side by side, five vCPUs on two CPUs, each VM with its own
-/// emulated PL011. Every guest's lines come prefixed with its VM, the
-/// probe's checks all pass (its device interrupt is its own UART's) and
-/// every VM completes.
+/// Linux SMP2 side by side, plus a probe that spins 2 s with interrupts
+/// masked on CPU 0: six vCPUs on two CPUs, each VM with its own emulated
+/// PL011. Every guest's lines come prefixed with its VM, the probe's checks
+/// all pass (its device interrupt is its own UART's), the spinner does not
+/// starve the others, and every VM completes.
 #[test]
 #[ignore = "needs images built by `make test`"]
-fn three_vms_share_two_cpus_each_with_its_own_console() {
+fn four_vms_share_two_cpus_each_with_its_own_console() {
     let image = image_dir().join("axvisor-aarch64-multi.bin");
     let run = run(qemu_command(Arch::Aarch64, &image, 2, "512M"), Duration::from_secs(300));
     let prefixed = |prefix: &str, text: &str| run.output.lines().any(|l| l.starts_with(prefix) && l.contains(text));
@@ -88,10 +94,11 @@ fn three_vms_share_two_cpus_each_with_its_own_console() {
     assert!(prefixed("[2 probe] ", "9 passed, 0 failed, 1 skipped"), "{}", run.output);
     assert!(prefixed("[2 probe] ", "ok 9 device-interrupt"), "{}", run.output);
     assert!(prefixed("[3 linux] ", "LINUX-GUEST-UP cpus=2"), "{}", run.output);
+    assert!(prefixed("[4 spinner] ", "probe: spun 2 s without an exit"), "{}", run.output);
     assert!(!run.output.contains("not ok"), "{}", run.output);
-    for (id, name) in [(1, "arceos"), (2, "probe"), (3, "linux")] {
+    for (id, name) in [(1, "arceos"), (2, "probe"), (3, "linux"), (4, "spinner")] {
         run.assert_line(&format!("axvisor: VM[{id}] {name}: powered off"));
     }
-    run.assert_line("all VMs stopped (3 booted, 0 rejected, 0 stopped on a fault)");
+    run.assert_line("all VMs stopped (4 booted, 0 rejected, 0 stopped on a fault)");
     run.assert_clean_exit();
 }

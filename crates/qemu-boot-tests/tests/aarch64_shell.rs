@@ -1,7 +1,10 @@
 //! aarch64: the management shell (`SHELL=y`), driven through QEMU's serial
 //! console: list, stop, start, restart, console and back, delete, bad
-//! commands, exit. The VM is the probe's 30-second physical-timer test
-//! (mode 17), so that it is running when the shell reaches it.
+//! commands, exit. VM 1 is the probe's 30-second physical-timer test
+//! (mode 17), so that it is running when the shell reaches it; it has no
+//! power button and is stopped by force. VM 2 is the probe waiting for its
+//! power button (mode 19), which it honours; it shares the host UART's
+//! address with VM 1 and so gets a virtual UART with its own prefix.
 //!
 //! Ignored under plain `cargo test`; `make test` builds the image and runs
 //! it with `--include-ignored`.
@@ -19,7 +22,7 @@ fn shell_lists_stops_starts_restarts_and_deletes_vms() {
     let script = [
         ("axvisor> ", "vm list\r"),
         ("host memory free:", "vm stop 1\r"),
-        ("VM[1] stopped", "vm stop 1\r"),
+        ("VM[1] stopped by force (it has no power button)", "vm stop 1\r"),
         ("VM[1] is stopped already", "vm start 1\r"),
         ("VM[1] started", "frobnicate\r"),
         ("unknown command 'frobnicate'", "vm stop x\r"),
@@ -30,7 +33,8 @@ fn shell_lists_stops_starts_restarts_and_deletes_vms() {
         ("VM[1] restarted", "vm show 1\r"),
         ("VM[1] ptimer-cyclic: running", "vm stop 1\r"),
         ("VM[1] stopped", "vm delete 1\r"),
-        ("VM[1] deleted", "vm list\r"),
+        ("VM[1] deleted", "vm stop 2\r"),
+        ("VM[2] powered off by its guest", "vm list\r"),
         ("host memory free:", "exit\r"),
     ];
     let run = run_script(cmd, &script, TIMEOUT);
@@ -38,6 +42,8 @@ fn shell_lists_stops_starts_restarts_and_deletes_vms() {
     for (expect, _) in &script {
         run.assert_line(expect);
     }
+    run.assert_line("[2 power-button] probe: waiting for the power button");
+    run.assert_line("[2 power-button] probe: power button pressed: powering off");
     let list = output.lines().filter(|l| l.contains("ptimer-cyclic")).count();
     assert!(list >= 2, "the first list shows the VM:\n{output}");
     run.assert_line("all VMs stopped");

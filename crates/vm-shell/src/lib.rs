@@ -194,6 +194,34 @@ pub struct VmInfo {
     pub ended: Option<String>,
 }
 
+/// How `vm stop` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// The guest powered off after its power button was pressed.
+    Gracefully {
+        /// Milliseconds from the press to the VM being down.
+        ms: u64,
+    },
+    /// The VM was stopped by force: it has no power button (`None`), or
+    /// did not power off within that many milliseconds of the press.
+    Forced {
+        /// How long the guest was given, if it had a button.
+        waited_ms: Option<u64>,
+    },
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Gracefully { ms } => write!(f, "powered off by its guest {ms} ms after the power button"),
+            Self::Forced { waited_ms: None } => write!(f, "stopped by force (it has no power button)"),
+            Self::Forced { waited_ms: Some(ms) } => {
+                write!(f, "stopped by force: its guest did not power off within {ms} ms of the power button")
+            }
+        }
+    }
+}
+
 /// What the shell needs from the VMM.
 pub trait Vmm {
     /// Every VM, by id.
@@ -202,8 +230,9 @@ pub trait Vmm {
     fn console_lines(&self, id: usize) -> Vec<String>;
     /// Boots a stopped VM again from its config; an error line otherwise.
     fn start(&self, id: usize) -> Result<(), String>;
-    /// Stops a running VM (gracefully, then by force).
-    fn stop(&self, id: usize) -> Result<(), String>;
+    /// Stops a running VM: presses its power button, if it has one, and
+    /// stops it by force if its guest does not power off in time.
+    fn stop(&self, id: usize) -> Result<Stopped, String>;
     /// Creates and boots a VM from the config at `path`; its id.
     fn create(&self, path: &str) -> Result<usize, String>;
     /// Forgets a stopped VM and frees what it held.
@@ -262,7 +291,7 @@ pub fn execute(vmm: &dyn Vmm, command: Command) -> (Vec<String>, Next) {
             state => Err(format!("VM[{id}] is {state}: only a stopped VM can be started")),
         },
         Command::Stop(id) => match find(id)?.state {
-            VmState::Running => vmm.stop(id).map(|()| one(format!("VM[{id}] stopped"))),
+            VmState::Running => vmm.stop(id).map(|how| one(format!("VM[{id}] {how}"))),
             state => Err(format!("VM[{id}] is {state} already")),
         },
         Command::Restart(id) => {

@@ -78,10 +78,10 @@ impl Vmm for Mock {
         self.set(id, VmState::Running);
         Ok(())
     }
-    fn stop(&self, id: usize) -> Result<(), String> {
+    fn stop(&self, id: usize) -> Result<Stopped, String> {
         self.calls.borrow_mut().push(std::format!("stop {id}"));
         self.set(id, VmState::Stopped);
-        Ok(())
+        Ok(Stopped::Gracefully { ms: 12 })
     }
     fn create(&self, path: &str) -> Result<usize, String> {
         self.calls.borrow_mut().push(std::format!("create {path}"));
@@ -122,7 +122,7 @@ fn list_and_show_describe_the_vms() {
 #[test]
 fn lifecycle_commands_follow_the_vm_state() {
     let vmm = Mock::new();
-    assert_eq!(run(&vmm, "vm stop 1").0, ["VM[1] stopped"]);
+    assert_eq!(run(&vmm, "vm stop 1").0, ["VM[1] powered off by its guest 12 ms after the power button"]);
     assert_eq!(run(&vmm, "vm stop 1").0, ["error: VM[1] is stopped already"]);
     assert_eq!(run(&vmm, "vm start 1").0, ["VM[1] started"]);
     assert_eq!(run(&vmm, "vm start 1").0, ["error: VM[1] is running: only a stopped VM can be started"]);
@@ -160,4 +160,13 @@ fn the_line_editor_gathers_lines_with_backspace() {
     }
     let Key::Line(line) = editor.push(b'\n') else { panic!("a line") };
     assert_eq!(line.len(), MAX_INPUT);
+}
+
+#[test]
+fn a_forced_stop_says_why() {
+    assert_eq!(Stopped::Forced { waited_ms: None }.to_string(), "stopped by force (it has no power button)");
+    assert_eq!(
+        Stopped::Forced { waited_ms: Some(3000) }.to_string(),
+        "stopped by force: its guest did not power off within 3000 ms of the power button"
+    );
 }

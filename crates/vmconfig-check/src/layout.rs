@@ -4,7 +4,7 @@
 use alloc::{format, string::String, vec::Vec};
 use core::fmt;
 
-use axvmconfig::AxVMCrateConfig;
+use axvmconfig::{AxVMCrateConfig, EmulatedDeviceType};
 
 use crate::{ConfigError, ImageLocation};
 
@@ -23,7 +23,8 @@ pub struct Span {
 }
 
 impl Span {
-    fn overlaps(&self, other: &Span) -> bool {
+    /// Whether the two ranges share an address.
+    pub fn overlaps(&self, other: &Span) -> bool {
         self.start < other.end && other.start < self.end
     }
     fn contains(&self, addr: usize) -> bool {
@@ -98,6 +99,7 @@ pub fn image_location(cfg: &AxVMCrateConfig) -> Result<ImageLocation, ConfigErro
 
 pub(crate) fn check(cfg: &AxVMCrateConfig, images: &ImageSizes) -> Result<ImageLocation, ConfigError> {
     check_vcpus(cfg)?;
+    check_power_button(cfg)?;
     let regions = check_regions(cfg)?;
     let location = image_location(cfg)?;
     let k = &cfg.kernel;
@@ -163,6 +165,38 @@ pub(crate) fn check(cfg: &AxVMCrateConfig, images: &ImageSizes) -> Result<ImageL
         placed.push((path_field, span));
     }
     Ok(location)
+}
+
+/// The `emu_devices` name that makes a type-0x0 entry the VM's power
+/// button: a PL061 GPIO whose pin `cfg_list[0]` (default 3) is the key.
+pub const POWER_BUTTON: &str = "power-button";
+
+/// At most one power button, a whole PL061 window, its key on pin 0 to 7.
+fn check_power_button(cfg: &AxVMCrateConfig) -> Result<(), ConfigError> {
+    let buttons = cfg
+        .devices
+        .emu_devices
+        .iter()
+        .enumerate()
+        .filter(|(_, dev)| dev.emu_type == EmulatedDeviceType::Dummy && dev.name == POWER_BUTTON);
+    for (n, (i, dev)) in buttons.enumerate() {
+        if n > 0 {
+            return Err(invalid(format!("devices.emu_devices[{i}].name"), "\"power-button\"", "a VM has one power button"));
+        }
+        if dev.length < 0x1000 {
+            return Err(invalid(
+                format!("devices.emu_devices[{i}].length"),
+                format_args!("{:#x}", dev.length),
+                "a power button is a PL061 GPIO: 0x1000 bytes",
+            ));
+        }
+        if let Some(&pin) = dev.cfg_list.first()
+            && pin > 7
+        {
+            return Err(invalid(format!("devices.emu_devices[{i}].cfg_list[0]"), pin, "the power key's GPIO pin is 0 to 7"));
+        }
+    }
+    Ok(())
 }
 
 fn check_vcpus(cfg: &AxVMCrateConfig) -> Result<(), ConfigError> {

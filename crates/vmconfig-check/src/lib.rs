@@ -12,13 +12,15 @@
 
 extern crate alloc;
 
+mod claims;
 mod error;
 mod layout;
 pub mod paths;
 mod raw;
 
+pub use claims::{Claim, DeviceTaken, Grant, grant, host_range};
 pub use error::ConfigError;
-pub use layout::{ImageKind, ImageSizes, Span, image_location};
+pub use layout::{ImageKind, ImageSizes, POWER_BUTTON, Span, image_location};
 
 use axvmconfig::AxVMCrateConfig;
 

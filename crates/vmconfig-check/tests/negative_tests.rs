@@ -163,3 +163,22 @@ fn reserved_host_memory_regions_are_refused() {
         "kernel.memory_regions[0].map_type = 2: 2 (reserved host memory) would give the guest host memory; use 0 (allocated)"
     );
 }
+
+#[test]
+fn a_power_button_is_checked() {
+    let button = |entry: &str| bend("emu_devices = []", &format!("emu_devices = [{entry}]"));
+    let good = button(r#"["power-button", 0x0903_0000, 0x1000, 39, 0x0, [3]]"#);
+    assert!(check(&good, &sizes(16)).is_ok(), "a power button on pin 3");
+    let no_pin = button(r#"["power-button", 0x0903_0000, 0x1000, 39, 0x0, []]"#);
+    assert!(check(&no_pin, &sizes(16)).is_ok(), "pin 3 by default");
+    assert_eq!(
+        rejected(&button(r#"["power-button", 0x0903_0000, 0x1000, 39, 0x0, [8]]"#), 16),
+        "devices.emu_devices[0].cfg_list[0] = 8: the power key's GPIO pin is 0 to 7"
+    );
+    assert_eq!(
+        rejected(&button(r#"["power-button", 0x0903_0000, 0x100, 39, 0x0, [3]]"#), 16),
+        "devices.emu_devices[0].length = 0x100: a power button is a PL061 GPIO: 0x1000 bytes"
+    );
+    let two = button(r#"["power-button", 0x0903_0000, 0x1000, 39, 0x0, [3]], ["power-button", 0x0904_0000, 0x1000, 40, 0x0, [3]]"#);
+    assert_eq!(rejected(&two, 16), "devices.emu_devices[1].name = \"power-button\": a VM has one power button");
+}

@@ -63,6 +63,9 @@ pub trait ArchOps {
 
     /// A UART model in its reset state.
     fn new_uart() -> Self::Uart;
+    /// Host-physical base and size of the UART the host's console uses, if
+    /// it is memory-mapped and known.
+    fn console_uart() -> Option<(usize, usize)>;
     /// Fails unless this CPU can host VMs.
     fn hardware_check() -> Result<(), HardwareError>;
     /// Finds the host interrupt controller and installs the handlers that

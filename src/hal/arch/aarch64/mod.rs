@@ -37,6 +37,10 @@ impl ArchOps for Arch {
         vuart::Pl011::new()
     }
 
+    fn console_uart() -> Option<(usize, usize)> {
+        crate::hal::host_stdout_reg()
+    }
+
     /// Fails unless we run at EL2 with enough physical-address bits for
     /// the 4-level stage-2 tables axaddrspace is built for.
     fn hardware_check() -> Result<(), HardwareError> {

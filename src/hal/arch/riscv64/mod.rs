@@ -33,6 +33,10 @@ impl ArchOps for Arch {
         vuart::Ns16550::new()
     }
 
+    fn console_uart() -> Option<(usize, usize)> {
+        crate::hal::host_stdout_reg()
+    }
+
     fn hardware_check() -> Result<(), HardwareError> {
         if riscv_vcpu::has_hardware_support() {
             Ok(())

@@ -32,6 +32,11 @@ impl ArchOps for Arch {
         vuart::Ns16550::new()
     }
 
+    /// COM1 is reached through I/O ports, not memory.
+    fn console_uart() -> Option<(usize, usize)> {
+        None
+    }
+
     fn hardware_check() -> Result<(), HardwareError> {
         if x86_vcpu::has_hardware_support() {
             Ok(())

@@ -3,16 +3,18 @@
 // The image starts with a table of entries, one per mode, so that a VM
 // config picks the mode with its entry point (load address + 4 * mode):
 //   +0 conformance suite, +4 benchmarks, +8 isolation fault, +12 fuzzer,
-//   +16 FP/SIMD isolation, +20 + 4 * k hostile case k.
+//   +16 FP/SIMD isolation, +20 + 4 * k hostile case k, +68 physical-timer
+//   cyclic test, +72 two vCPUs on one CPU, +76 waiting for the power button,
+//   +80 spinning two seconds without an exit.
 
 .section .text.boot, "ax"
 .global _start
 _start:
-.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
     b       mode_entry_\m
 .endr
 
-.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
 mode_entry_\m:
     mrs     x20, cntvct_el0
     mov     x19, #\m

@@ -9,6 +9,7 @@ mod fuzz;
 mod gic;
 mod gicconf;
 mod hostile;
+mod power;
 mod ptimer;
 
 pub use console::{UART_IRQ, put_byte, uart_irq_arm, uart_irq_disarm};
@@ -156,6 +157,7 @@ extern "C" fn irq_handler() {
             irq::on_timer();
         }
         ptimer::PPI => ptimer::on_tick(),
+        power::IRQ => power::on_irq(),
         0..16 => irq::on_ipi(),
         id if u64::from(id) == UART_IRQ => {
             console::uart_irq_ack();
@@ -181,12 +183,16 @@ pub fn secondary_entry() -> u64 {
 }
 
 /// Modes past the common ones: 3 fuzzer, 4 FP/SIMD isolation, 5 + k
-/// hostile case k. False if `mode` is none of them.
+/// hostile case k, 17 physical-timer cyclic test, 18 two vCPUs on one CPU,
+/// 19 waiting for the power button, 20 spinning without exits. False if `mode` is none of them.
 pub fn extra_mode(mode: u64) -> bool {
     match mode {
         3 => fuzz::run(),
         4 => fpcheck::run(),
         17 => physical_timer_mode(),
+        18 => crate::shared::run(),
+        19 => power::run(),
+        20 => spin_without_exits(),
         _ => match hostile::CASES.get((mode - 5) as usize) {
             Some((name, case)) => {
                 crate::console::println!("probe: hostile case {name}");
@@ -198,12 +204,27 @@ pub fn extra_mode(mode: u64) -> bool {
     true
 }
 
+/// Mode 20: two seconds of counter time spent spinning with interrupts
+/// masked, nothing that exits (the counter read does not trap); then the
+/// caller powers off. Beside other VMs it shows a vCPU that never gives
+/// its CPU up by itself is still preempted.
+fn spin_without_exits() {
+    crate::console::println!("probe: spinning for 2 s with interrupts masked");
+    cpu::irq_disable();
+    let end = now() + 2 * counter_hz();
+    while now() < end {
+        core::hint::spin_loop();
+    }
+    crate::console::println!("probe: spun 2 s without an exit");
+}
+
 /// A second CPU started for one of the extra modes goes there instead of
 /// the suite's check.
 pub fn secondary_mode(context: u64) {
     match context {
         fpcheck::CONTEXT => fpcheck::secondary(),
         gicconf::SGI_BACK_CONTEXT => gicconf::send_back(),
+        crate::shared::CONTEXT => crate::shared::secondary(),
         _ => {}
     }
 }
