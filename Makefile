@@ -136,12 +136,16 @@ help:
 setup:
 	@scripts/setup.sh
 
-LINUX_IMAGES := target/guests/linux-aarch64.Image target/guests/linux-aarch64-initramfs.cpio.gz
+LINUX_IMAGES_aarch64 := target/guests/linux-aarch64.Image target/guests/linux-aarch64-initramfs.cpio.gz
+LINUX_IMAGES_riscv64 := target/guests/linux-riscv64.Image target/guests/linux-riscv64-initramfs.cpio.gz
+LINUX_IMAGES := $(LINUX_IMAGES_$(ARCH))
 # Configs that name the Linux images get them fetched (once; cached).
-NEEDS_LINUX := $(if $(filter aarch64,$(ARCH)),$(findstring linux-aarch64,$(shell cat $(VM_CONFIGS) /dev/null 2>/dev/null)))
+NEEDS_LINUX := $(if $(LINUX_IMAGES),$(findstring linux-$(ARCH),$(shell cat $(VM_CONFIGS) /dev/null 2>/dev/null)))
 
-$(LINUX_IMAGES) &: scripts/fetch-linux-guest.sh
-	scripts/fetch-linux-guest.sh target/guests
+$(LINUX_IMAGES_aarch64) &: scripts/fetch-linux-guest.sh
+	scripts/fetch-linux-guest.sh target/guests aarch64
+$(LINUX_IMAGES_riscv64) &: scripts/fetch-linux-guest.sh
+	scripts/fetch-linux-guest.sh target/guests riscv64
 
 guests: setup $(if $(NEEDS_LINUX),$(LINUX_IMAGES))
 ifeq ($(ARCH),aarch64)
@@ -233,6 +237,8 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-multi.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 \
 	  VM_CONFIGS=configs/vms/probe-shared-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-probe-shared.bin
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=warn SMP=1 \
+	  VM_CONFIGS=configs/vms/probe-shared-riscv64.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-probe-shared.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS="configs/vms/arceos-aarch64.toml configs/vms/probe-isolation-aarch64.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-isolation.bin
@@ -258,6 +264,8 @@ qemu-test: setup
 	  VM_CONFIGS="$(FUZZ_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-fuzz.bin
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=1 \
 	  VM_CONFIGS=configs/vms/arceos-riscv64.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-arceos.bin
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \
+	  VM_CONFIGS=configs/vms/linux-riscv64-smp2.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-linux.bin
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/probe-riscv64.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-probe.bin
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \
@@ -306,8 +314,16 @@ ifeq ($(ARCH),aarch64)
 else
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=warn SMP=1 \
 	  VM_CONFIGS=configs/vms/probe-bench-riscv64.toml BIN=$(BENCH_DIR)/axvisor-riscv64-probe-bench.bin
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=warn SMP=1 \
+	  VM_CONFIGS=configs/vms/probe-shared-riscv64.toml BIN=$(BENCH_DIR)/axvisor-riscv64-probe-shared.bin
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=warn SMP=2 \
+	  VM_CONFIGS=configs/vms/linux-riscv64-smp2.toml BIN=$(BENCH_DIR)/axvisor-riscv64-linux-bench.bin
 	cargo run --quiet --release --locked -p probe-bench -- --arch riscv64 \
 	  --hypervisor $(BENCH_DIR)/axvisor-riscv64-probe-bench.bin --bare target/guests/probe-riscv64.elf \
+	  --shared-hypervisor $(BENCH_DIR)/axvisor-riscv64-probe-shared.bin \
+	  --linux-hypervisor $(BENCH_DIR)/axvisor-riscv64-linux-bench.bin \
+	  --linux-kernel target/guests/linux-riscv64.Image \
+	  --linux-initrd target/guests/linux-riscv64-initramfs.cpio.gz \
 	  $(BOOT_ARGS) --out $(BENCH_DIR)/riscv64.json
 endif
 

@@ -153,12 +153,11 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
             // only forwarded to a guest did not.
             Action::HostInterrupt(vector) => {
                 if !hal::handle_host_irq(vector) {
-                    turn.end();
-                    yield_cpu(vm, id);
-                    here.reclaim();
-                    turn = Turn::begin();
+                    yield_turn(vm, id, here, &mut turn);
                 }
             }
+            // A guest spinning on a lock its other vCPU holds lets it run.
+            Action::Yield => yield_turn(vm, id, here, &mut turn),
             Action::WaitForInterrupt => {
                 // A stop or a reset also ends the wait, and so does the
                 // vCPU's own timer.
@@ -198,10 +197,12 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
     }
 }
 
-/// Lets the other tasks of this CPU run. On a shared CPU, the vCPU's own
-/// timer deadline brings a host interrupt, so the vCPU then running yields
-/// and this one takes its timer interrupt in time.
-fn yield_cpu(vm: &Vm, id: usize) {
+/// Ends the vCPU's turn and lets the other tasks of this CPU run; a new
+/// turn begins when it is back. On a shared CPU, the vCPU's own timer
+/// deadline brings a host interrupt, so the vCPU then running yields and
+/// this one takes its timer interrupt in time.
+fn yield_turn(vm: &Vm, id: usize, here: &Here<'_>, turn: &mut Turn) {
+    turn.end();
     let now = hal::now();
     let alarm = hal::cpu_shared()
         .then(|| vm.vcpus[id].hw.timer_deadline())
@@ -212,6 +213,8 @@ fn yield_cpu(vm: &Vm, id: usize) {
     if let Some(token) = alarm {
         hal::cancel_timer(token);
     }
+    here.reclaim();
+    *turn = Turn::begin();
 }
 
 /// Waits until an interrupt is queued for vCPU `id`, its own timer is due,

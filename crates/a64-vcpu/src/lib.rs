@@ -95,6 +95,8 @@ pub enum Exit {
     },
     /// WFI (pc advanced).
     Wfi,
+    /// WFE (pc advanced), trapped while the CPU is shared.
+    Wfe,
     /// A physical IRQ is pending for the host (interrupts masked).
     Interrupt,
     /// An instruction fetch from a guest-physical address with no mapping.

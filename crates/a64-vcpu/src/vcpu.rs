@@ -46,15 +46,16 @@ pub fn enable_this_cpu(phys_to_virt: fn(u64) -> u64) {
     }
 }
 
-/// HCR_EL2.TWI: WFI traps to EL2.
+/// HCR_EL2.TWI and TWE: WFI and WFE trap to EL2.
 const HCR_TWI: u64 = 1 << 13;
+const HCR_TWE: u64 = 1 << 14;
 
-/// Makes WFI trap to the host (when another vCPU waits for this CPU) or
-/// run in the guest (when this CPU is the vCPU's alone).
+/// Makes WFI and WFE trap to the host (when another vCPU waits for this
+/// CPU) or run in the guest (when this CPU is the vCPU's alone).
 pub fn trap_wfi(on: bool) {
-    let hcr = if on { HCR | HCR_TWI } else { HCR };
+    let hcr = if on { HCR | HCR_TWI | HCR_TWE } else { HCR };
     // SAFETY: HCR_EL2 with the same configuration `enable_this_cpu` set,
-    // TWI aside; it takes effect at the next guest entry.
+    // TWI and TWE aside; it takes effect at the next guest entry.
     unsafe { core::arch::asm!("msr hcr_el2, {0}", "isb", in(reg) hcr, options(nostack)) };
 }
 
@@ -210,7 +211,7 @@ impl Vcpu {
             }
             Trap::Wfx { wfe } => {
                 self.skip();
-                if wfe { Exit::Nothing } else { Exit::Wfi }
+                if wfe { Exit::Wfe } else { Exit::Wfi }
             }
             Trap::InstructionAbort { ifsc, s1ptw } => match FaultStatus::of(ifsc) {
                 FaultStatus::Translation | FaultStatus::AccessFlag if !s1ptw => {

@@ -13,6 +13,8 @@ pub enum Action {
     HostInterrupt(usize),
     /// Idle until an interrupt is queued for this vCPU.
     WaitForInterrupt,
+    /// Let the other tasks of this CPU run, then re-enter the guest.
+    Yield,
     /// Idle until an interrupt is pending for this vCPU (its own timer
     /// included), then go on, or restart at `(entry, arg)` if given.
     Suspend {

@@ -124,6 +124,7 @@ pub fn handle<V: GuestVm, C: GuestVcpu>(vm: &V, vcpu_id: usize, vcpu: &C, exit: 
             Action::Continue
         }
         Exit::Halt => Action::WaitForInterrupt,
+        Exit::Yield => Action::Yield,
         Exit::RamMiss { addr, access } => {
             if vm.back_ram(addr) {
                 Action::Continue

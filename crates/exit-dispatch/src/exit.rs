@@ -63,6 +63,9 @@ pub enum Exit {
     SendIpi(Ipi),
     /// The vCPU waits for an interrupt.
     Halt,
+    /// The vCPU waits for another to make progress (a spin-wait hint such
+    /// as WFE): it gives up its CPU for a turn.
+    Yield,
     /// A guest access to its own RAM where the hypervisor has not backed
     /// it yet (RAM is zeroed and mapped on first touch); the access is
     /// retried once it is.

@@ -248,6 +248,13 @@ fn halt_waits_for_an_interrupt() {
 }
 
 #[test]
+fn a_spin_wait_hint_yields_without_touching_the_vcpu() {
+    let (action, vcpu) = run(&MockVm::new(1), Exit::Yield);
+    assert_eq!(action, Action::Yield);
+    assert!(vcpu.gprs.borrow().is_empty() && vcpu.answers.borrow().is_empty());
+}
+
+#[test]
 fn nothing_continues_without_touching_the_vcpu() {
     let (action, vcpu) = run(&MockVm::new(1), Exit::Nothing);
     assert_eq!(action, Action::Continue);

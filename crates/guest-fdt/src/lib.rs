@@ -1,7 +1,11 @@
 //! The device tree a guest boots with, generated from its VM config rather
-//! than written by hand per config: memory, CPUs (PSCI), the virtual GICv2,
-//! the architected timer, the UART it is given, and `/chosen` (bootargs,
-//! initrd, stdout).
+//! than written by hand per config, for aarch64 and riscv64 guests.
+//!
+//! aarch64 ([`build`]): memory, CPUs (PSCI), the virtual GICv2, the
+//! architected timer, the PL011 it is given, and `/chosen` (bootargs,
+//! initrd, stdout). riscv64 ([`build_riscv`]): memory, harts with their
+//! local interrupt controllers, the virtual PLIC, the NS16550 it is given,
+//! and `/chosen`.
 //!
 //! `no_std` + `alloc`: the hypervisor runs this at VM creation; the host
 //! tests parse what it writes.
@@ -11,8 +15,10 @@
 extern crate alloc;
 
 mod machine;
+mod riscv;
 
 pub use machine::{Gic, Machine, Uart};
+pub use riscv::{Ns16550, RiscvMachine, build_riscv};
 
 use alloc::{format, string::String, vec::Vec};
 use core::fmt;
@@ -64,6 +70,36 @@ fn cells64(values: &[u64]) -> Vec<u32> {
     values.iter().flat_map(|v| [(v >> 32) as u32, *v as u32]).collect()
 }
 
+/// Writes `/chosen` (command line, console, initrd) and a memory node per
+/// RAM region: the part of the tree every architecture's guest reads alike.
+fn write_chosen_and_memory(
+    fdt: &mut FdtWriter,
+    bootargs: Option<&str>,
+    stdout: Option<&str>,
+    initrd: Option<(u64, u64)>,
+    memory: &[(u64, u64)],
+) -> Result<(), FdtError> {
+    let chosen = fdt.begin_node("chosen")?;
+    if let Some(args) = bootargs {
+        fdt.property_string("bootargs", args)?;
+    }
+    if let Some(path) = stdout {
+        fdt.property_string("stdout-path", path)?;
+    }
+    if let Some((start, end)) = initrd {
+        fdt.property_u64("linux,initrd-start", start)?;
+        fdt.property_u64("linux,initrd-end", end)?;
+    }
+    fdt.end_node(chosen)?;
+    for &(base, size) in memory {
+        let node = fdt.begin_node(&format!("memory@{base:x}"))?;
+        fdt.property_string("device_type", "memory")?;
+        fdt.property_array_u64("reg", &[base, size])?;
+        fdt.end_node(node)?;
+    }
+    Ok(())
+}
+
 /// Writes the device tree of `machine`.
 pub fn build(machine: &Machine) -> Result<Vec<u8>, FdtError> {
     let mut fdt = FdtWriter::new()?;
@@ -74,25 +110,8 @@ pub fn build(machine: &Machine) -> Result<Vec<u8>, FdtError> {
     fdt.property_u32("#size-cells", 2)?;
     fdt.property_u32("interrupt-parent", PHANDLE_GIC)?;
 
-    let chosen = fdt.begin_node("chosen")?;
-    if let Some(args) = &machine.bootargs {
-        fdt.property_string("bootargs", args)?;
-    }
-    if let Some(uart) = &machine.uart {
-        fdt.property_string("stdout-path", &format!("/pl011@{:x}", uart.base))?;
-    }
-    if let Some((start, end)) = machine.initrd {
-        fdt.property_u64("linux,initrd-start", start)?;
-        fdt.property_u64("linux,initrd-end", end)?;
-    }
-    fdt.end_node(chosen)?;
-
-    for &(base, size) in &machine.memory {
-        let node = fdt.begin_node(&format!("memory@{base:x}"))?;
-        fdt.property_string("device_type", "memory")?;
-        fdt.property_array_u64("reg", &[base, size])?;
-        fdt.end_node(node)?;
-    }
+    let stdout = machine.uart.as_ref().map(|uart| format!("/pl011@{:x}", uart.base));
+    write_chosen_and_memory(&mut fdt, machine.bootargs.as_deref(), stdout.as_deref(), machine.initrd, &machine.memory)?;
 
     let cpus = fdt.begin_node("cpus")?;
     fdt.property_u32("#address-cells", 1)?;

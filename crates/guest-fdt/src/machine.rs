@@ -50,24 +50,41 @@ pub struct Machine {
     pub initrd: Option<(u64, u64)>,
 }
 
-fn missing(field: &'static str, what: &'static str) -> FdtError {
+pub(crate) fn missing(field: &'static str, what: &'static str) -> FdtError {
     FdtError::Config { field, what }
+}
+
+/// The VM's RAM regions (those without the device flag) as (base, size).
+pub(crate) fn ram(cfg: &AxVMCrateConfig) -> Result<Vec<(u64, u64)>, FdtError> {
+    let memory = cfg
+        .kernel
+        .memory_regions
+        .iter()
+        .filter(|r| r.flags & FLAG_DEVICE == 0)
+        .map(|r| (r.gpa as u64, r.size as u64))
+        .collect::<Vec<_>>();
+    if memory.is_empty() {
+        return Err(missing("kernel.memory_regions", "no RAM region"));
+    }
+    Ok(memory)
+}
+
+/// The initrd as [start, end), if the VM loads a ramdisk of `size` bytes.
+pub(crate) fn initrd(cfg: &AxVMCrateConfig, size: Option<usize>) -> Result<Option<(u64, u64)>, FdtError> {
+    let (Some(start), Some(size)) = (cfg.kernel.ramdisk_load_addr, size) else {
+        return Ok(None);
+    };
+    let end = start
+        .checked_add(size)
+        .ok_or(missing("kernel.ramdisk_load_addr", "the ramdisk ends past the address space"))?;
+    Ok(Some((start as u64, end as u64)))
 }
 
 impl Machine {
     /// Reads the machine out of a checked config; `ramdisk_size` is the
     /// size of the ramdisk image, if the VM has one.
     pub fn from_config(cfg: &AxVMCrateConfig, ramdisk_size: Option<usize>) -> Result<Self, FdtError> {
-        let memory = cfg
-            .kernel
-            .memory_regions
-            .iter()
-            .filter(|r| r.flags & FLAG_DEVICE == 0)
-            .map(|r| (r.gpa as u64, r.size as u64))
-            .collect::<Vec<_>>();
-        if memory.is_empty() {
-            return Err(missing("kernel.memory_regions", "no RAM region"));
-        }
+        let memory = ram(cfg)?;
         // A vCPU's MPIDR is its vCPU id, wherever it is placed.
         let cpus = (0..cfg.base.cpu_num as u32).collect();
         let gic = cfg
@@ -99,10 +116,7 @@ impl Machine {
                 Ok::<_, FdtError>(Uart { base: base as u64, size: size as u64, spi: spi as u32 })
             })
             .transpose()?;
-        let initrd = match (cfg.kernel.ramdisk_load_addr, ramdisk_size) {
-            (Some(start), Some(size)) => Some((start as u64, (start + size) as u64)),
-            _ => None,
-        };
+        let initrd = initrd(cfg, ramdisk_size)?;
         Ok(Self {
             memory,
             cpus,

@@ -1,6 +1,6 @@
 extern crate std;
 
-use alloc::{string::{String, ToString}, vec::Vec};
+use alloc::{format, string::{String, ToString}, vec::Vec};
 
 use fdt_parser::Fdt;
 
@@ -100,4 +100,165 @@ fn a_console_device_is_the_uart_the_tree_names() {
     let config = vmconfig_check::parse(&low_irq).expect("parses");
     let error = Machine::from_config(&config, None).expect_err("a PPI is no UART interrupt").to_string();
     assert!(error.contains("devices.emu_devices[console].irq_id"), "{error}");
+}
+
+const RISCV: &str = r#"
+[base]
+id = 1
+name = "linux"
+vm_type = 1
+cpu_num = 2
+phys_cpu_ids = [0, 1]
+
+[kernel]
+entry_point = 0x8020_0000
+kernel_path = "linux-riscv64.Image"
+kernel_load_addr = 0x8020_0000
+ramdisk_path = "linux-riscv64-initramfs.cpio.gz"
+ramdisk_load_addr = 0x8600_0000
+dtb_load_addr = 0x87e0_0000
+cmdline = "console=ttyS0 panic=-1"
+image_location = "memory"
+memory_regions = [
+    [0x8000_0000, 0x800_0000, 0x7, 0],
+]
+
+[devices]
+emu_devices = [
+    ["vplic", 0x0c00_0000, 0x60_0000, 0, 0x1, []],
+]
+passthrough_devices = [
+    ["uart16550", 0x1000_0000, 0x1000_0000, 0x1000, 10],
+]
+"#;
+const ISA: &str = "rv64imafdc_zicsr_zifencei_sstc";
+
+fn riscv_machine(text: &str) -> Result<RiscvMachine, FdtError> {
+    let config = vmconfig_check::parse(text).expect("the riscv64 config parses");
+    RiscvMachine::from_config(&config, Some(0x10_0000), ISA, 10_000_000)
+}
+
+fn u32s(node: &fdt_parser::Node<'_>, name: &str) -> Vec<u32> {
+    node.find_property(name).unwrap_or_else(|| panic!("{name} is set")).u32_list().collect()
+}
+
+#[test]
+fn reads_the_riscv_machine_out_of_the_config() {
+    let m = riscv_machine(RISCV).expect("a machine");
+    assert_eq!(m.memory, [(0x8000_0000, 0x800_0000)]);
+    assert_eq!((m.harts, m.isa.as_str(), m.timebase_hz), (2, ISA, 10_000_000));
+    assert_eq!(m.plic, (0x0c00_0000, 0x60_0000));
+    assert_eq!(m.uart, Some(Ns16550 { base: 0x1000_0000, size: 0x1000, irq: 10 }));
+    assert_eq!(m.bootargs.as_deref(), Some("console=ttyS0 panic=-1"));
+    assert_eq!(m.initrd, Some((0x8600_0000, 0x8610_0000)));
+}
+
+#[test]
+fn the_riscv_tree_describes_what_linux_needs() {
+    let blob = build_riscv(&riscv_machine(RISCV).expect("a machine")).expect("builds");
+    let fdt = Fdt::from_bytes(&blob).expect("a valid FDT");
+    let root = fdt.find_nodes("/").next().expect("root");
+    assert_eq!(root.find_property("compatible").map(|p| p.str()), Some("riscv-virtio"));
+    let memory: Vec<_> = fdt.memory().flat_map(|m| m.regions().collect::<Vec<_>>()).collect();
+    assert_eq!(memory.len(), 1);
+    assert_eq!((memory[0].address as usize, memory[0].size), (0x8000_0000, 0x800_0000));
+
+    let cpus_node = fdt.find_nodes("/cpus").next().expect("cpus");
+    assert_eq!(u32s(&cpus_node, "timebase-frequency"), [10_000_000]);
+    let cpus: Vec<_> = fdt.find_nodes("/cpus/cpu").collect();
+    assert_eq!(cpus.len(), 2);
+    for (id, cpu) in cpus.iter().enumerate() {
+        assert_eq!(u32s(cpu, "reg"), [id as u32]);
+        assert_eq!(cpu.find_property("riscv,isa").map(|p| p.str()), Some(ISA));
+        assert_eq!(cpu.find_property("mmu-type").map(|p| p.str()), Some("riscv,sv39"));
+    }
+    let intcs: Vec<_> = fdt.all_nodes().filter(|n| n.name() == "interrupt-controller").collect();
+    assert_eq!(intcs.len(), 2, "one local interrupt controller per hart");
+    for intc in &intcs {
+        assert_eq!(intc.compatibles().collect::<Vec<_>>(), ["riscv,cpu-intc"]);
+        assert_eq!(u32s(intc, "#interrupt-cells"), [1]);
+    }
+    let (p0, p1) = (u32s(&intcs[0], "phandle")[0], u32s(&intcs[1], "phandle")[0]);
+    assert_ne!(p0, p1);
+
+    let plic = fdt.find_nodes("/soc/plic").next().expect("plic");
+    assert_eq!(plic.name(), "plic@c000000");
+    assert_eq!(compatibles(&fdt, "/soc/plic"), ["sifive,plic-1.0.0", "riscv,plic0"]);
+    let regs: Vec<_> = plic.reg().expect("plic reg").map(|r| (r.address, r.size)).collect();
+    assert_eq!(regs, [(0x0c00_0000, Some(0x60_0000))]);
+    assert_eq!(u32s(&plic, "riscv,ndev"), [95]);
+    assert_eq!(u32s(&plic, "interrupts-extended"), [p0, 11, p0, 9, p1, 11, p1, 9], "M then S context per hart");
+    let plic_phandle = u32s(&plic, "phandle")[0];
+    assert!(![p0, p1].contains(&plic_phandle));
+
+    let serial = fdt.find_nodes("/soc/serial").next().expect("serial");
+    assert_eq!(serial.name(), "serial@10000000");
+    assert_eq!(compatibles(&fdt, "/soc/serial"), ["ns16550a"]);
+    assert_eq!(u32s(&serial, "interrupt-parent"), [plic_phandle]);
+    let irqs: Vec<Vec<u32>> = serial.interrupts().expect("serial interrupts").map(|i| i.collect()).collect();
+    assert_eq!(irqs, [[10]]);
+
+    let chosen = fdt.chosen().expect("chosen");
+    assert_eq!(chosen.bootargs(), Some("console=ttyS0 panic=-1"));
+    assert_eq!(chosen.stdout().map(|s| s.node.name()), Some("serial@10000000"));
+    let node = fdt.find_nodes("/chosen").next().expect("chosen node");
+    assert_eq!(node.find_property("stdout-path").map(|p| p.str()), Some("/soc/serial@10000000"));
+    let start = node.find_property("linux,initrd-start").map(|p| p.u64());
+    let end = node.find_property("linux,initrd-end").map(|p| p.u64());
+    assert_eq!((start, end), (Some(0x8600_0000), Some(0x8610_0000)));
+}
+
+#[test]
+fn a_riscv_config_without_an_interrupt_controller_is_refused() {
+    let no_plic = RISCV.replace(r#"["vplic", 0x0c00_0000, 0x60_0000, 0, 0x1, []],"#, "");
+    let err = riscv_machine(&no_plic).expect_err("no PLIC");
+    assert_eq!(err, FdtError::Config { field: "devices.emu_devices", what: "no interrupt controller (type 0x1)" });
+}
+
+#[test]
+fn a_riscv_uart_interrupt_must_be_a_plic_source() {
+    for irq in ["0", "1024"] {
+        let bad = RISCV.replace("0x1000, 10]", &format!("0x1000, {irq}]"));
+        let err = riscv_machine(&bad).expect_err("not a PLIC source");
+        assert!(
+            matches!(err, FdtError::Config { field: "devices.passthrough_devices[uart16550].irq_id", .. }),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_riscv_config_without_ram_is_refused() {
+    let no_ram = RISCV.replace("[0x8000_0000, 0x800_0000, 0x7, 0],", "");
+    let err = riscv_machine(&no_ram).expect_err("no RAM");
+    assert!(matches!(err, FdtError::Config { field: "kernel.memory_regions", .. }), "{err}");
+}
+
+#[test]
+fn a_riscv_console_device_wins_over_the_passthrough_uart() {
+    let with_console =
+        RISCV.replace("emu_devices = [", "emu_devices = [\n    [\"uart\", 0x1000_1000, 0x100, 12, 0x2, []],");
+    let machine = riscv_machine(&with_console).expect("a machine");
+    assert_eq!(machine.uart, Some(Ns16550 { base: 0x1000_1000, size: 0x100, irq: 12 }));
+    let blob = build_riscv(&machine).expect("builds");
+    let fdt = Fdt::from_bytes(&blob).expect("valid");
+    let serials: Vec<_> = fdt.find_nodes("/soc/serial").map(|n| n.name()).collect();
+    assert_eq!(serials, ["serial@10001000"]);
+    let low_irq = with_console.replace("0x100, 12, 0x2", "0x100, 0, 0x2");
+    let error = riscv_machine(&low_irq).expect_err("source 0 is no interrupt").to_string();
+    assert!(error.contains("devices.emu_devices[console].irq_id"), "{error}");
+}
+
+#[test]
+fn a_riscv_machine_builds_without_a_uart_but_not_without_harts() {
+    let mut m = riscv_machine(RISCV).expect("a machine");
+    m.uart = None;
+    m.initrd = None;
+    let fdt_blob = build_riscv(&m).expect("builds without a UART");
+    let fdt = Fdt::from_bytes(&fdt_blob).expect("valid");
+    assert!(fdt.find_nodes("/soc/serial").next().is_none());
+    let chosen = fdt.find_nodes("/chosen").next().expect("chosen");
+    assert!(chosen.find_property("stdout-path").is_none());
+    m.harts = 0;
+    assert!(matches!(build_riscv(&m), Err(FdtError::Config { field: "base.cpu_num", .. })));
 }

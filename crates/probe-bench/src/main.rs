@@ -12,8 +12,8 @@
 //! RAM) it measures reset -> the guest's hello line for each run of
 //! `BOOT_RUNS` it has an image for, with the host device tree given for
 //! that host RAM size, and the guest bare (raw image started at its load
-//! address). With a shared-CPU image (aarch64: the probe's mode 18 with two
-//! vCPUs on one CPU) it measures a vCPU switch and the timer latency beside
+//! address). With a shared-CPU image (the probe's mode 18 with two vCPUs
+//! on one CPU) it measures a vCPU switch and the timer latency beside
 //! a spinning vCPU, against the same mode bare on two CPUs.
 
 use std::path::PathBuf;
@@ -131,21 +131,26 @@ fn checked_run(what: &'static str, cmd: Command) -> Result<(Run, String), String
     Ok((result, line))
 }
 
-/// The bare run of the probe in its benchmark mode: on aarch64 the first
-/// CPU starts at the image's benchmark entry (+4); on riscv64, where the
-/// firmware picks the entry, a mailbox word (the probe's `MODE_MAILBOX`,
-/// "MODE" magic, mode 1) says the mode.
-fn bare_bench_command(arch: Arch, elf: &std::path::Path) -> Command {
+/// A bare run of the probe in `mode` on `smp` CPUs: on aarch64 the first
+/// CPU starts at the image's entry for the mode (+4 * mode); on riscv64,
+/// where the firmware picks the entry, a mailbox word (the probe's
+/// `MODE_MAILBOX`, "MODE" magic, the mode above it) says the mode.
+fn bare_mode_command(arch: Arch, elf: &std::path::Path, mode: u64, smp: usize) -> Command {
     match arch {
-        Arch::Aarch64 => bare_command(arch, elf, 1, "256M", Some(0x4020_0004)),
+        Arch::Aarch64 => bare_command(arch, elf, smp, "256M", Some(0x4020_0000 + 4 * mode)),
         Arch::Riscv64 => {
-            let mut cmd = bare_command(arch, elf, 1, "256M", None);
-            let mailbox = format!("loader,addr=0x81000000,data={:#x},data-len=8", (1u64 << 32) | 0x4d4f_4445);
+            let mut cmd = bare_command(arch, elf, smp, "256M", None);
+            let mailbox = format!("loader,addr=0x81000000,data={:#x},data-len=8", (mode << 32) | 0x4d4f_4445);
             cmd.args(["-device", &mailbox]);
             cmd
         }
     }
 }
+
+/// The probe's benchmark mode.
+const BENCH_MODE: u64 = 1;
+/// The probe's mode with two vCPUs on one CPU.
+const SHARED_MODE: u64 = 18;
 
 fn arch_name(arch: Arch) -> &'static str {
     match arch {
@@ -196,14 +201,11 @@ fn boot_runs(arch: Arch, args: &BootArgs, figures: &mut Vec<probe_bench::Figure>
 }
 
 /// The shared-CPU runs: `image` (two vCPUs of the probe on one CPU) and
-/// the probe's mode 18 bare on two CPUs; appends their figures.
+/// the probe's shared-CPU mode bare on two CPUs; appends their figures.
 fn shared_runs(arch: Arch, image: &std::path::Path, elf: &std::path::Path, figures: &mut Vec<probe_bench::Figure>) -> Result<Vec<(&'static str, String)>, String> {
-    if !matches!(arch, Arch::Aarch64) {
-        return Err("--shared-hypervisor: the probe's shared-CPU mode runs on aarch64 only".into());
-    }
     let mut hv_cmd = qemu_command(arch, image, 1, "256M");
     count_instructions(&mut hv_cmd);
-    let mut bare_cmd = bare_command(arch, elf, 2, "256M", Some(0x4020_0000 + 4 * 18));
+    let mut bare_cmd = bare_mode_command(arch, elf, SHARED_MODE, 2);
     count_instructions(&mut bare_cmd);
     let (hv_run, hv_line) = checked_run("shared hypervisor", hv_cmd)?;
     let (bare_run, bare_line) = checked_run("shared bare", bare_cmd)?;
@@ -230,7 +232,7 @@ fn bench() -> Result<(), String> {
         hv_cmd.arg("-dtb").arg(dtb);
     }
     count_instructions(&mut hv_cmd);
-    let mut bare_cmd = bare_bench_command(args.arch, &args.bare);
+    let mut bare_cmd = bare_mode_command(args.arch, &args.bare, BENCH_MODE, 1);
     count_instructions(&mut bare_cmd);
     let (hv_run, hv_line) = checked_run("hypervisor", hv_cmd)?;
     let (bare_run, bare_line) = checked_run("bare", bare_cmd)?;
@@ -248,10 +250,14 @@ fn bench() -> Result<(), String> {
     ));
     let mut runs = vec![("hypervisor", hv_line), ("bare", bare_line)];
     if let Some(linux) = &args.linux {
-        let mut hv_cmd = qemu_command(Arch::Aarch64, &linux.hypervisor, 2, "256M");
+        let mut hv_cmd = qemu_command(args.arch, &linux.hypervisor, 2, "256M");
         count_instructions(&mut hv_cmd);
-        let mut bare_cmd = bare_command(Arch::Aarch64, &linux.kernel, 2, "256M", None);
-        bare_cmd.arg("-initrd").arg(&linux.initrd).args(["-append", "console=ttyAMA0 panic=-1"]);
+        let mut bare_cmd = bare_command(args.arch, &linux.kernel, 2, "256M", None);
+        let console = match args.arch {
+            Arch::Aarch64 => "ttyAMA0",
+            Arch::Riscv64 => "ttyS0",
+        };
+        bare_cmd.arg("-initrd").arg(&linux.initrd).args(["-append", &format!("console={console} panic=-1")]);
         count_instructions(&mut bare_cmd);
         let (hv_run, hv_line) = checked_run("Linux hypervisor", hv_cmd)?;
         let (bare_run, bare_line) = checked_run("Linux bare", bare_cmd)?;

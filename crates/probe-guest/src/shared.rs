@@ -1,11 +1,8 @@
-//! Two vCPUs on one physical CPU (aarch64 mode 18; bare, two CPUs for the
+//! Two vCPUs on one physical CPU (mode 18; bare, two CPUs for the
 //! baseline). Measures what a switch between them costs, as an IPI
 //! ping-pong where each side waits in WFI, and the timer latency of a vCPU
 //! whose CPU a vCPU spinning with interrupts masked (never exiting by
 //! itself) shares. Prints `bench` lines like the benchmark mode.
-//! riscv64 has no entry for it yet: its vCPUs do not give up a shared CPU
-//! on WFI, so a switch there waits for the host tick.
-#![cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -91,7 +88,7 @@ pub fn secondary() -> ! {
         if PHASE.load(Ordering::Acquire) != PING_PONG {
             break;
         }
-        cpu::send_ipi(0);
+        cpu::send_ipi(cpu::first_cpu());
         next += 2;
     }
     cpu::irq_disable();

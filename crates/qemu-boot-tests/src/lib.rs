@@ -98,6 +98,36 @@ pub fn attach_disk(cmd: &mut Command, disk: &Path) {
         .args(["-device", "virtio-blk-device,drive=disk0"]);
 }
 
+/// Reads the probe's `bench name=NAME iters=.. ticks=..` line from a run's
+/// output: (iters, ticks).
+pub fn bench_line(output: &str, name: &str) -> Option<(u64, u64)> {
+    let line = output.lines().find(|l| l.contains(&format!("bench name={name} ")))?;
+    let field = |key: &str| line.split_whitespace().find_map(|f| f.strip_prefix(key)).and_then(|v| v.parse().ok());
+    Some((field("iters=")?, field("ticks=")?))
+}
+
+/// Boots `image`, the probe's shared-CPU mode with two vCPUs on one CPU
+/// (`-smp 1`, guest time in instructions), and checks it: 1,000 switches
+/// by IPI ping-pong finish, and with the other vCPU spinning, interrupts
+/// masked, all 64 timer interrupts come, on average within 1 ms (`ms_ticks`
+/// counter ticks): the spinner is preempted at the waiting vCPU's deadline,
+/// not at the end of its slice.
+pub fn assert_shared_cpu_bench(arch: Arch, image: &Path, ms_ticks: u64) {
+    let mut cmd = qemu_command(arch, image, 1, "256M");
+    count_instructions(&mut cmd);
+    let run = run(cmd, Duration::from_secs(120));
+    assert!(!run.output.contains("error="), "output:\n{}", run.output);
+    let (switches, _) = bench_line(&run.output, "vcpu_switch").unwrap_or_else(|| panic!("no switch figure:\n{}", run.output));
+    assert_eq!(switches, 1000);
+    let (samples, ticks) =
+        bench_line(&run.output, "timer_latency_shared").unwrap_or_else(|| panic!("no timer figure:\n{}", run.output));
+    assert_eq!(samples, 64);
+    assert!(ticks / samples < ms_ticks, "mean latency {} ticks:\n{}", ticks / samples, run.output);
+    run.assert_line("bench done");
+    run.assert_line("axvisor: VM[1] probe-shared: powered off");
+    run.assert_clean_exit();
+}
+
 /// Makes guest-visible time count executed instructions (one per
 /// nanosecond), so figures repeat exactly run to run.
 pub fn count_instructions(cmd: &mut Command) {

@@ -1,14 +1,15 @@
 //! aarch64: the probe guest's conformance suite under the hypervisor and
 //! bare, the isolation case (a guest touching an unmapped address is
 //! stopped; the hypervisor and the other VM go on), and the 30,000-tick
-//! physical-timer cyclic test of NimbOS-class guests.
+//! physical-timer cyclic test of NimbOS-class guests, and two vCPUs
+//! sharing one CPU.
 //!
 //! Ignored under plain `cargo test`; `make test` builds the images and runs
 //! them with `--include-ignored`.
 
 use std::time::Duration;
 
-use qemu_boot_tests::{Arch, bare_command, count_instructions, image_dir, qemu_command, run};
+use qemu_boot_tests::{Arch, assert_shared_cpu_bench, bare_command, count_instructions, image_dir, qemu_command, run};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Checks the suite runs inside the guest (7 is its own VM, 8 is checked
@@ -94,13 +95,6 @@ fn physical_timer_cyclic_test_passes_bare() {
     run.assert_clean_exit();
 }
 
-/// Reads `bench NAME iters=.. ticks=..` from a run: (iters, ticks).
-fn bench_line(output: &str, name: &str) -> Option<(u64, u64)> {
-    let line = output.lines().find(|l| l.contains(&format!("bench name={name} ")))?;
-    let field = |key: &str| line.split_whitespace().find_map(|f| f.strip_prefix(key)).and_then(|v| v.parse().ok());
-    Some((field("iters=")?, field("ticks=")?))
-}
-
 /// Mode 18 under the hypervisor: two vCPUs of one VM on one physical CPU.
 /// 1,000 switches by IPI ping-pong, each side waiting in WFI, finish; then
 /// with vCPU 1 spinning with interrupts masked (no exits), vCPU 0 still
@@ -108,19 +102,6 @@ fn bench_line(output: &str, name: &str) -> Option<(u64, u64)> {
 #[test]
 #[ignore = "needs images built by `make test`"]
 fn two_vcpus_share_one_cpu_and_a_spinner_does_not_starve_the_other() {
-    let mut cmd = qemu_command(Arch::Aarch64, &image_dir().join("axvisor-aarch64-probe-shared.bin"), 1, "256M");
-    count_instructions(&mut cmd);
-    let run = run(cmd, TIMEOUT);
-    assert!(!run.output.contains("error="), "output:\n{}", run.output);
-    let (switches, _) = bench_line(&run.output, "vcpu_switch").unwrap_or_else(|| panic!("no switch figure:\n{}", run.output));
-    assert_eq!(switches, 1000);
-    let (samples, ticks) =
-        bench_line(&run.output, "timer_latency_shared").unwrap_or_else(|| panic!("no timer figure:\n{}", run.output));
-    assert_eq!(samples, 64);
-    // Mean latency under 1 ms of counter time (62.5 MHz): the spinner
-    // was preempted at the waiting vCPU's deadline, not at a slice's end.
-    assert!(ticks / samples < 62_500, "mean latency {} ticks:\n{}", ticks / samples, run.output);
-    run.assert_line("bench done");
-    run.assert_line("axvisor: VM[1] probe-shared: powered off");
-    run.assert_clean_exit();
+    // The counter runs at 62.5 MHz.
+    assert_shared_cpu_bench(Arch::Aarch64, &image_dir().join("axvisor-aarch64-probe-shared.bin"), 62_500);
 }

@@ -1,13 +1,13 @@
 //! riscv64: the probe guest's suite under the hypervisor (our own vCPU,
 //! SBI answered by the VMM, virtual PLIC) and bare under OpenSBI, and the
-//! isolation case.
+//! isolation case, and two vCPUs sharing one hart.
 //!
 //! Ignored under plain `cargo test`; `make test` builds the images and runs
 //! them with `--include-ignored`.
 
 use std::time::Duration;
 
-use qemu_boot_tests::{Arch, bare_command, image_dir, qemu_command, run};
+use qemu_boot_tests::{Arch, assert_shared_cpu_bench, bare_command, image_dir, qemu_command, run};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Checks the suite runs inside the guest (7 is its own VM, 8 is checked
@@ -52,4 +52,16 @@ fn isolation_fault_stops_only_the_faulting_vm_on_riscv64() {
     assert!(!run.output.contains("not ok 7"), "the guest ran past the fault:\n{}", run.output);
     run.assert_line("all VMs stopped (2 booted, 0 rejected, 1 stopped on a fault)");
     run.assert_clean_exit();
+}
+
+/// Mode 18 under the hypervisor: two vCPUs of one VM on one hart. Their
+/// WFI traps while they share it, so 1,000 switches by IPI ping-pong
+/// finish; each keeps its own VS CSRs and timer (a vCPU taken off the hart
+/// is saved out), so with vCPU 1 spinning with interrupts masked, vCPU 0
+/// still takes every one of its 64 timer interrupts.
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn two_vcpus_share_one_hart_and_a_spinner_does_not_starve_the_other() {
+    // The time base is 10 MHz.
+    assert_shared_cpu_bench(Arch::Riscv64, &image_dir().join("axvisor-riscv64-probe-shared.bin"), 10_000);
 }

@@ -34,18 +34,3 @@ pub fn hfence_vvma() {
     // SAFETY: hfence.vvma zero, zero only invalidates TLB entries.
     unsafe { core::arch::asm!(".word 0x22000073", options(nostack)) };
 }
-
-/// Reads the 16 bits at guest-virtual `addr` as an instruction fetch would
-/// (`hlvx.hu`), with the guest's translation.
-///
-/// # Safety
-/// `addr` must be an address the guest just executed from (its page is
-/// mapped executable), or the read faults at HS-mode.
-pub unsafe fn guest_fetch_u16(addr: u64) -> u16 {
-    let value: u64;
-    // SAFETY: the caller guarantees the guest page is mapped; hlvx.hu only reads.
-    unsafe {
-        core::arch::asm!(".insn r 0x73, 0x4, 0x32, {0}, {1}, x3", out(reg) value, in(reg) addr, options(readonly, nostack));
-    }
-    value as u16
-}

@@ -2,6 +2,9 @@
 //! fault on emulated MMIO: 32-bit `LB..LD`, `SB..SD` and the compressed
 //! `C.LW/C.LD/C.SW/C.SD` and their stack-pointer forms.
 
+/// `wfi`: the one instruction a virtual-instruction trap is taken for.
+pub const WFI: u32 = 0x1050_0073;
+
 /// One decoded MMIO access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Access {
@@ -115,6 +118,11 @@ mod tests {
         assert_eq!(decode(0xc02a), a(4, 10, false, 2, true)); // c.swsp a0, 0(sp)
         assert_eq!(decode(0x0001), None, "c.nop");
         assert_eq!(decode(0x4002), None, "c.lwsp into x0 is reserved");
+    }
+
+    #[test]
+    fn wfi_is_no_access() {
+        assert_eq!(decode(WFI), None);
     }
 
     #[test]

@@ -25,6 +25,10 @@ mod vcpu;
 #[cfg(target_arch = "riscv64")]
 pub use vcpu::{Vcpu, enable_this_hart};
 
+/// Reads guest-physical memory for the vCPU's software translations:
+/// fills the buffer from the address, false if that is not guest RAM.
+pub type ReadGuest<'a> = &'a dyn Fn(u64, &mut [u8]) -> bool;
+
 /// Flushes this hart's guest-virtual (VS-stage) translations.
 #[cfg(target_arch = "riscv64")]
 pub fn flush_guest_tlb() {
@@ -78,6 +82,16 @@ pub enum Exit {
         access: insn::Access,
         /// The value stored (already truncated to the access width).
         value: u64,
+    },
+    /// The guest executed WFI while it traps (pc advanced).
+    Wfi,
+    /// A virtual-instruction trap: `bits` is the instruction if the hart
+    /// reported it (else 0); `Vcpu::virtual_instruction` resolves it.
+    VirtualInstruction {
+        /// `stval`.
+        bits: u64,
+        /// Guest pc.
+        pc: u64,
     },
     /// A host interrupt arrived (`scause`); it is still pending, with
     /// interrupts masked, for the host to handle.

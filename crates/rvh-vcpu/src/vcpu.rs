@@ -2,9 +2,9 @@
 //! that ended the run into an [`Exit`].
 
 use crate::csr::{self, read, write};
-use crate::insn;
+use crate::{insn, walk};
 use crate::switch::{Context, rvh_run_guest};
-use crate::Exit;
+use crate::{Exit, ReadGuest};
 
 const SSTATUS_SIE: u64 = 1 << 1;
 const SSTATUS_SPP: u64 = 1 << 8;
@@ -19,6 +19,7 @@ const INTERRUPT: u64 = 1 << 63;
 /// Exception causes the guest raises into HS-mode.
 mod cause {
     pub const ECALL_FROM_VS: u64 = 10;
+    pub const VIRTUAL_INSTRUCTION: u64 = 22;
     pub const FETCH_GUEST_PAGE_FAULT: u64 = 20;
     pub const LOAD_GUEST_PAGE_FAULT: u64 = 21;
     pub const STORE_GUEST_PAGE_FAULT: u64 = 23;
@@ -59,6 +60,81 @@ struct VsState {
     hvip: u64,
     vsatp: u64,
     vstimecmp: u64,
+    /// f0..f31 and fcsr: the guest's floating point, which the hart keeps
+    /// across exits while this vCPU is bound.
+    fp: FpState,
+}
+
+/// Floating-point registers and `fcsr`.
+#[derive(Default)]
+#[repr(C)]
+struct FpState {
+    f: [u64; 32],
+    fcsr: u64,
+}
+
+impl FpState {
+    /// Copies the hart's floating-point registers into `self`.
+    fn save(&mut self) {
+        let area = self as *mut FpState;
+        // SAFETY: `area` points to 33 writable words (repr(C)); sstatus.FS
+        // is turned on for the copy and its previous value put back.
+        unsafe {
+            core::arch::asm!(
+                "li {tmp}, 0x6000",
+                "csrrs {fs}, sstatus, {tmp}",
+                "fsd f0, 0({a})", "fsd f1, 8({a})", "fsd f2, 16({a})", "fsd f3, 24({a})",
+                "fsd f4, 32({a})", "fsd f5, 40({a})", "fsd f6, 48({a})", "fsd f7, 56({a})",
+                "fsd f8, 64({a})", "fsd f9, 72({a})", "fsd f10, 80({a})", "fsd f11, 88({a})",
+                "fsd f12, 96({a})", "fsd f13, 104({a})", "fsd f14, 112({a})", "fsd f15, 120({a})",
+                "fsd f16, 128({a})", "fsd f17, 136({a})", "fsd f18, 144({a})", "fsd f19, 152({a})",
+                "fsd f20, 160({a})", "fsd f21, 168({a})", "fsd f22, 176({a})", "fsd f23, 184({a})",
+                "fsd f24, 192({a})", "fsd f25, 200({a})", "fsd f26, 208({a})", "fsd f27, 216({a})",
+                "fsd f28, 224({a})", "fsd f29, 232({a})", "fsd f30, 240({a})", "fsd f31, 248({a})",
+                "frcsr {tmp2}",
+                "sd {tmp2}, 256({a})",
+                "csrc sstatus, {tmp}",
+                "and {fs}, {fs}, {tmp}",
+                "csrs sstatus, {fs}",
+                a = in(reg) area, tmp = out(reg) _, tmp2 = out(reg) _, fs = out(reg) _,
+                options(nostack),
+            );
+        }
+    }
+
+    /// Loads `self` into the hart's floating-point registers.
+    fn load(&self) {
+        let area = self as *const FpState;
+        // SAFETY: `area` points to 33 readable words (repr(C)); sstatus.FS
+        // is turned on for the copy and its previous value put back; the
+        // registers it overwrites are declared clobbered.
+        unsafe {
+            core::arch::asm!(
+                "li {tmp}, 0x6000",
+                "csrrs {fs}, sstatus, {tmp}",
+                "fld f0, 0({a})", "fld f1, 8({a})", "fld f2, 16({a})", "fld f3, 24({a})",
+                "fld f4, 32({a})", "fld f5, 40({a})", "fld f6, 48({a})", "fld f7, 56({a})",
+                "fld f8, 64({a})", "fld f9, 72({a})", "fld f10, 80({a})", "fld f11, 88({a})",
+                "fld f12, 96({a})", "fld f13, 104({a})", "fld f14, 112({a})", "fld f15, 120({a})",
+                "fld f16, 128({a})", "fld f17, 136({a})", "fld f18, 144({a})", "fld f19, 152({a})",
+                "fld f20, 160({a})", "fld f21, 168({a})", "fld f22, 176({a})", "fld f23, 184({a})",
+                "fld f24, 192({a})", "fld f25, 200({a})", "fld f26, 208({a})", "fld f27, 216({a})",
+                "fld f28, 224({a})", "fld f29, 232({a})", "fld f30, 240({a})", "fld f31, 248({a})",
+                "ld {tmp2}, 256({a})",
+                "fscsr {tmp2}",
+                "csrc sstatus, {tmp}",
+                "and {fs}, {fs}, {tmp}",
+                "csrs sstatus, {fs}",
+                a = in(reg) area, tmp = out(reg) _, tmp2 = out(reg) _, fs = out(reg) _,
+                // The guest's values replace whatever the host had there.
+                out("f0") _, out("f1") _, out("f2") _, out("f3") _, out("f4") _, out("f5") _, out("f6") _, out("f7") _,
+                out("f8") _, out("f9") _, out("f10") _, out("f11") _, out("f12") _, out("f13") _, out("f14") _, out("f15") _,
+                out("f16") _, out("f17") _, out("f18") _, out("f19") _, out("f20") _, out("f21") _, out("f22") _, out("f23") _,
+                out("f24") _, out("f25") _, out("f26") _, out("f27") _, out("f28") _, out("f29") _, out("f30") _, out("f31") _,
+                options(nostack, readonly),
+            );
+        }
+    }
 }
 
 /// A guest hart.
@@ -128,6 +204,7 @@ impl Vcpu {
         write!("0x645", vs.hvip);
         write!("0x280", vs.vsatp);
         write!("0x24D", vs.vstimecmp);
+        vs.fp.load();
         write!("0x605", 0); // htimedelta: the guest sees the host's time
         write!("0x680", self.hgatp);
         csr::hfence_gvma();
@@ -136,6 +213,7 @@ impl Vcpu {
 
     /// Saves the VS state off the current hart and leaves it with no guest.
     pub fn unbind(&mut self) {
+        self.vs.fp.save();
         self.vs = VsState {
             vsstatus: read!("0x200"),
             vsie: read!("0x204"),
@@ -147,6 +225,7 @@ impl Vcpu {
             hvip: read!("0x645"),
             vsatp: read!("0x280"),
             vstimecmp: read!("0x24D"),
+            fp: core::mem::take(&mut self.vs.fp),
         };
         write!("0x24D", u64::MAX);
         write!("0x645", 0);
@@ -154,10 +233,10 @@ impl Vcpu {
         csr::hfence_gvma();
     }
 
-    /// The guest's timer deadline (`vstimecmp`; all ones: none). The vCPU
-    /// must be bound here.
-    pub fn timer_deadline(&self) -> u64 {
-        read!("0x24D")
+    /// The guest's timer deadline (`vstimecmp`; all ones: none): the
+    /// hart's while the vCPU is bound to it (`bound`), else the saved one.
+    pub fn timer_deadline(&self, bound: bool) -> u64 {
+        if bound { read!("0x24D") } else { self.vs.vstimecmp }
     }
 
     /// Programs the guest's timer (the SBI TIME call): VSTIP follows
@@ -185,6 +264,16 @@ impl Vcpu {
     pub fn raise_interrupt(&mut self, bit: usize) {
         if DELEGATED_INTERRUPTS & (1 << bit) != 0 {
             write!("0x645", read!("0x645") | (1 << bit));
+        }
+    }
+
+    /// Makes the guest's WFI trap (`Exit::Wfi`) or run in the guest, from
+    /// the next run on.
+    pub fn trap_wfi(&mut self, on: bool) {
+        if on {
+            self.ctx.hstatus |= HSTATUS_VTW;
+        } else {
+            self.ctx.hstatus &= !HSTATUS_VTW;
         }
     }
 
@@ -222,18 +311,21 @@ impl Vcpu {
                 Exit::DataMiss { addr: gpa(), store: scause == cause::STORE_GUEST_PAGE_FAULT }
             }
             cause::FETCH_GUEST_PAGE_FAULT => Exit::FetchFault { addr: gpa(), pc },
+            // WFI traps while `hstatus.VTW` is set (`trap_wfi`); stval
+            // holds the instruction, or 0 where the hart does not say.
+            cause::VIRTUAL_INSTRUCTION => Exit::VirtualInstruction { bits: read!("stval"), pc },
             _ => Exit::Fault { cause: scause, pc },
         }
     }
 
     /// Treats the access of an [`Exit::DataMiss`] (the last exit) as one to
-    /// emulated memory: decodes it, steps over the instruction, and returns
-    /// the load or store to emulate.
+    /// emulated memory: decodes it (read through `read`), steps over the
+    /// instruction, and returns the load or store to emulate.
     #[inline(always)]
-    pub fn emulate_access(&mut self, addr: u64, store: bool) -> Exit {
+    pub fn emulate_access(&mut self, addr: u64, store: bool, read: ReadGuest<'_>) -> Exit {
         let pc = self.ctx.sepc;
         let scause = if store { cause::STORE_GUEST_PAGE_FAULT } else { cause::LOAD_GUEST_PAGE_FAULT };
-        let Some(access) = self.faulting_access() else {
+        let Some(access) = self.instruction(read).and_then(insn::decode) else {
             return Exit::Fault { cause: scause, pc };
         };
         if access.store != store {
@@ -250,20 +342,41 @@ impl Vcpu {
         }
     }
 
-    /// The load or store at the guest pc, read with the guest's own
-    /// translation.
-    fn faulting_access(&self) -> Option<insn::Access> {
+    /// Resolves an [`Exit::VirtualInstruction`] (the last exit): a WFI
+    /// (its `bits` as the hart reported them, else read through `read`) is
+    /// stepped over and becomes [`Exit::Wfi`]; anything else is a fault.
+    pub fn virtual_instruction(&mut self, bits: u64, read: ReadGuest<'_>) -> Exit {
         let pc = self.ctx.sepc;
-        // SAFETY: the guest was executing at `pc`, so its page is mapped.
-        let low = unsafe { csr::guest_fetch_u16(pc) };
-        let word = if low & 0b11 == 0b11 {
-            // SAFETY: a 32-bit instruction at `pc` was fetched whole; its
-            // second half may start a new page only if that page is mapped.
-            let high = unsafe { csr::guest_fetch_u16(pc + 2) };
-            u32::from(low) | (u32::from(high) << 16)
+        let insn = if bits != 0 { u32::try_from(bits).ok() } else { self.instruction(read) };
+        if insn == Some(insn::WFI) {
+            self.ctx.sepc += 4;
+            Exit::Wfi
         } else {
-            u32::from(low)
+            Exit::Fault { cause: cause::VIRTUAL_INSTRUCTION, pc }
+        }
+    }
+
+    /// The instruction at the guest pc (16 or 32 bits), translated through
+    /// the guest's page tables in software and read through `read`: a page
+    /// the guest unmapped meanwhile makes it `None`, never a host fault.
+    fn instruction(&self, read: ReadGuest<'_>) -> Option<u32> {
+        let vsatp = read!("0x280");
+        let fetch = |va: u64| {
+            let word = |gpa: u64| {
+                let mut bytes = [0u8; 8];
+                read(gpa, &mut bytes).then(|| u64::from_le_bytes(bytes))
+            };
+            let gpa = walk::translate(vsatp, va, word)?;
+            let mut half = [0u8; 2];
+            read(gpa, &mut half).then(|| u16::from_le_bytes(half))
         };
-        insn::decode(word)
+        let pc = self.ctx.sepc;
+        let low = u32::from(fetch(pc)?);
+        if low & 0b11 == 0b11 {
+            // The second half may lie on the next page.
+            Some(low | (u32::from(fetch(pc.wrapping_add(2))?) << 16))
+        } else {
+            Some(low)
+        }
     }
 }

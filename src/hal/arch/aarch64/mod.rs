@@ -97,7 +97,8 @@ impl ArchOps for Arch {
         cache::clean(bytes);
     }
 
-    /// WFI traps (HCR_EL2.TWI) while other vCPUs wait for this CPU.
+    /// WFI and WFE trap (HCR_EL2.TWI, TWE) while other vCPUs wait for
+    /// this CPU.
     fn cpu_shared(shared: bool) {
         a64_vcpu::trap_wfi(shared);
     }

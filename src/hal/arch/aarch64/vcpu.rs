@@ -134,6 +134,7 @@ impl Vcpu {
             HwExit::SysRegRead { encoding, rt } => Exit::SysRegRead { id: u64::from(encoding), reg: rt },
             HwExit::SysRegWrite { encoding, value } => Exit::SysRegWrite { id: u64::from(encoding), value },
             HwExit::Wfi => Exit::Halt,
+            HwExit::Wfe => Exit::Yield,
             HwExit::RamMiss { ipa, write, fetch } => {
                 let access = match (fetch, write) {
                     (true, _) => Access::Execute,

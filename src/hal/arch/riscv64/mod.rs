@@ -81,17 +81,24 @@ impl ArchOps for Arch {
         irq::reenable_sources_of(vm);
     }
 
-    fn generate_dtb(_config: &AxVMCrateConfig, _ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError> {
-        Err(DtbError::Unsupported)
+    /// QEMU virt's machine: harts with the extensions guests get (no
+    /// vector unit: its registers are not switched), the virtual PLIC, the
+    /// UART, the host's time base.
+    fn generate_dtb(config: &AxVMCrateConfig, ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError> {
+        let timebase = axconfig::devices::TIMER_FREQUENCY as u32;
+        guest_fdt::RiscvMachine::from_config(config, ramdisk_size, GUEST_ISA, timebase)
+            .and_then(|machine| guest_fdt::build_riscv(&machine))
+            .map_err(DtbError::Build)
     }
 
     /// Caches are coherent with instruction fetch and DMA here.
     fn clean_dcache(_bytes: &[u8]) {}
 
     /// A block per `cbo.zero` where the harts have Zicboz, else stores.
-    /// The guest's WFI runs in the guest; the host tick still takes the
-    /// CPU back for the other vCPUs.
-    fn cpu_shared(_shared: bool) {}
+    /// WFI traps (`hstatus.VTW`) while other vCPUs wait for this CPU.
+    fn cpu_shared(shared: bool) {
+        WFI_TRAPS.write_current(shared);
+    }
 
     fn zero_ram(bytes: &mut [u8]) {
         let Some(block) = cboz_block() else {
@@ -140,6 +147,18 @@ impl ArchOps for Arch {
     fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu> {
         vcpu::create(setup)
     }
+}
+
+/// The ISA a guest's device tree gives its harts: what every hart here has
+/// (Sstc is required) and a vCPU switch keeps.
+const GUEST_ISA: &str = "rv64imafdc_zicsr_zifencei_sstc";
+
+/// Whether the guests' WFI traps on this hart (its CPU is shared).
+#[percpu::def_percpu]
+static WFI_TRAPS: bool = false;
+
+fn wfi_traps() -> bool {
+    WFI_TRAPS.read_current()
 }
 
 /// The block `cbo.zero` zeroes, when the device tree says the harts have

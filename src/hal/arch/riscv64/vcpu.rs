@@ -15,11 +15,43 @@ use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup};
 const A0: usize = 10;
 const A1: usize = 11;
 
-/// A guest hart. Only its own vCPU task runs it; the lock is uncontended.
+/// The address of the vCPU whose VS state (CSRs, stage-2 table, floating
+/// point) this hart holds (0: none). Set by [`Vcpu::ensure_loaded`] from
+/// the vCPU task pinned here; cleared by that vCPU's `unbind`, or replaced
+/// by another vCPU's `ensure_loaded` on this hart after saving it out.
+#[percpu::def_percpu]
+static LOADED: usize = 0;
+
+/// A guest hart. Its own vCPU task runs it; another vCPU's task on the
+/// same hart saves it out while its task does not run. The lock is
+/// uncontended.
 pub struct Vcpu {
     hart: Mutex<rvh_vcpu::Vcpu>,
     /// Its VM's id.
     vm: usize,
+}
+
+impl Vcpu {
+    fn me(&self) -> usize {
+        self as *const Vcpu as usize
+    }
+
+    /// Makes this hart hold our state, saving whoever's it held.
+    #[inline]
+    fn ensure_loaded(&self) {
+        let current = LOADED.read_current();
+        if current == self.me() {
+            return;
+        }
+        // SAFETY: see `LOADED`: a non-zero address there is a vCPU whose
+        // task is pinned to this hart and has not passed its `unbind`, so
+        // the vCPU (kept alive by that task's VM reference) still exists.
+        if let Some(previous) = unsafe { (current as *const Vcpu).as_ref() } {
+            previous.hart.lock().unbind();
+        }
+        self.hart.lock().bind();
+        LOADED.write_current(self.me());
+    }
 }
 
 /// One guest hart per vCPU of the VM, all translating through its
@@ -55,30 +87,40 @@ impl GuestVcpu for Vcpu {
     }
 
     fn set_timer(&self, deadline: u64) {
+        self.ensure_loaded();
         self.hart.lock().set_timer(deadline);
     }
 }
 
 impl VcpuOps for Vcpu {
     fn bind(&self) -> Result<(), VcpuError> {
-        self.hart.lock().bind();
+        self.ensure_loaded();
         Ok(())
     }
 
+    /// Takes our state off this hart if it holds it.
     fn unbind(&self) -> Result<(), VcpuError> {
-        self.hart.lock().unbind();
+        if LOADED.read_current() == self.me() {
+            self.hart.lock().unbind();
+            LOADED.write_current(0);
+        }
         Ok(())
     }
 
     #[inline]
     fn run(&self, cpus: &CpuMap, ram: &RamMap) -> Result<Exit, VcpuError> {
+        self.ensure_loaded();
         let mut hart = self.hart.lock();
+        hart.trap_wfi(super::wfi_traps());
+        // Guest memory for decoding an instruction, read through the VMM.
+        let read = |gpa: u64, buf: &mut [u8]| calls::read_ram(self.vm, gpa, buf);
         let exit = match hart.run() {
             HartExit::DataMiss { addr, store } if ram.contains(addr) => {
                 let access = if store { Access::Write } else { Access::Read };
                 return Ok(Exit::RamMiss { addr, access });
             }
-            HartExit::DataMiss { addr, store } => hart.emulate_access(addr, store),
+            HartExit::DataMiss { addr, store } => hart.emulate_access(addr, store, &read),
+            HartExit::VirtualInstruction { bits, .. } => hart.virtual_instruction(bits, &read),
             HartExit::FetchFault { addr, .. } if ram.contains(addr) => {
                 return Ok(Exit::RamMiss { addr, access: Access::Execute });
             }
@@ -97,11 +139,18 @@ impl VcpuOps for Vcpu {
             }),
             HartExit::MmioWrite { addr, access, value } => Exit::MmioWrite { addr, width: access.width as u8, value },
             HartExit::Interrupt(cause) => Exit::HostInterrupt { vector: cause as usize },
+            HartExit::Wfi => Exit::Halt,
             HartExit::FetchFault { addr, .. } => Exit::PageFault { addr, access: Access::Execute },
             // Only reached for emulated memory, after `emulate_access`.
             HartExit::DataMiss { addr, store } => {
                 Exit::PageFault { addr, access: if store { Access::Write } else { Access::Read } }
             }
+            // Only reached unresolved if `virtual_instruction` was skipped.
+            HartExit::VirtualInstruction { pc, .. } => Exit::Unhandled(Trap {
+                what: "virtual instruction the hypervisor does not emulate",
+                names: &["pc", "", "", ""],
+                values: [pc, 0, 0, 0],
+            }),
             HartExit::Fault { cause, pc } => Exit::Unhandled(Trap {
                 what: "guest trap the hypervisor cannot handle",
                 names: &["scause", "pc", "", ""],
@@ -113,6 +162,8 @@ impl VcpuOps for Vcpu {
     /// Starts the hart afresh at `pc` with `a0 = hart id`, `a1 = opaque`
     /// (SBI HSM hart_start, or a reset).
     fn prepare_start(&self, vcpu_id: usize, pc: u64, opaque: u64) -> Result<(), VcpuError> {
+        // The fresh state is loaded on the next run, not the old one kept.
+        self.unbind()?;
         self.hart.lock().reset(vcpu_id as u64, pc, opaque);
         Ok(())
     }
@@ -120,12 +171,13 @@ impl VcpuOps for Vcpu {
     /// `vstimecmp` raises the guest's timer interrupt in hardware (Sstc),
     /// which the host never sees.
     fn timer_deadline(&self) -> Option<core::time::Duration> {
-        let deadline = self.hart.lock().timer_deadline();
+        let deadline = self.hart.lock().timer_deadline(LOADED.read_current() == self.me());
         (deadline != u64::MAX).then(|| core::time::Duration::from_nanos(axhal::time::ticks_to_nanos(deadline)))
     }
 
     /// Raises VS interrupt `vector` (an `hvip` bit) on the hart about to run.
     fn inject(&self, vector: usize, _priority: Option<u8>) -> bool {
+        self.ensure_loaded();
         self.hart.lock().raise_interrupt(vector);
         true
     }

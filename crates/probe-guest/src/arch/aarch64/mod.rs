@@ -22,6 +22,11 @@ core::arch::global_asm!(include_str!("boot.S"));
 
 /// Guest-physical address in no region and no device of the probe's VM.
 pub const UNMAPPED_GPA: usize = 0x3f00_0000;
+/// The CPU the probe boots on.
+pub fn first_cpu() -> u64 {
+    0
+}
+
 /// The CPU the SMP check starts (the probe boots on CPU 0).
 pub fn second_cpu() -> u64 {
     1

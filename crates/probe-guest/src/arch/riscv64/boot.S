@@ -2,7 +2,8 @@
 #
 # The image starts with a table of entries, one per mode, so that a VM
 # config picks the mode with its entry point (load address + 4 * mode):
-#   +0 conformance suite, +4 benchmarks, +8 isolation fault.
+#   +0 conformance suite, +4 benchmarks, +8 isolation fault, +72 two vCPUs
+#   on one CPU (modes 3 to 17 and 19 to 20 say they do not exist here).
 # a0 = hart id, a1 = device tree (or 0) on entry.
 
 .section .text.boot, "ax"
@@ -10,23 +11,17 @@
 .option norvc
 .global _start
 _start:
-    j       suite_entry
-    j       bench_entry
-    j       isolation_entry
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
+    j       mode_entry_\m
+.endr
 .option pop
 
-suite_entry:
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
+mode_entry_\m:
     rdtime  s1
-    li      s0, 0
+    li      s0, \m
     j       primary_common
-bench_entry:
-    rdtime  s1
-    li      s0, 1
-    j       primary_common
-isolation_entry:
-    rdtime  s1
-    li      s0, 2
-    j       primary_common
+.endr
 
 primary_common:
     mv      s2, a0

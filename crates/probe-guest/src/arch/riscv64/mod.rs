@@ -168,6 +168,11 @@ fn boot_hart() -> u64 {
     BOOT_HART.load(core::sync::atomic::Ordering::Relaxed)
 }
 
+/// The hart the probe booted on.
+pub fn first_cpu() -> u64 {
+    boot_hart()
+}
+
 /// The hart the SMP check starts: the other one of the two.
 pub fn second_cpu() -> u64 {
     if boot_hart() == 0 { 1 } else { 0 }
@@ -299,13 +304,23 @@ extern "C" fn trap_handler(scause: u64, sepc: u64, stval: u64) {
     }
 }
 
-/// No modes past the common ones on riscv64 yet.
-pub fn extra_mode(_mode: u64) -> bool {
-    false
+/// Modes past the common ones: 18 two vCPUs on one CPU. False if `mode`
+/// is none of them.
+pub fn extra_mode(mode: u64) -> bool {
+    match mode {
+        18 => crate::shared::run(),
+        _ => return false,
+    }
+    true
 }
 
-/// No extra modes start a second hart here.
-pub fn secondary_mode(_context: u64) {}
+/// A second hart started for mode 18 goes there instead of the suite's
+/// check.
+pub fn secondary_mode(context: u64) {
+    if context == crate::shared::CONTEXT {
+        crate::shared::secondary();
+    }
+}
 
 /// Check 10 is about the GIC.
 pub fn gic_conformance_check() -> Option<crate::suite::Outcome> {
