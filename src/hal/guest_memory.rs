@@ -14,6 +14,26 @@ use guest_ram::{CHUNK, Chunk, Chunks, RamMap};
 use super::arch::{Arch, ArchOps};
 use super::virt::VcpuHal;
 
+/// Copies guest RAM at `gpa` into `buf` through `map`, without a lock: for
+/// decoding a guest instruction on the exit path. False if the range is not
+/// inside one region.
+///
+/// # Safety
+/// `map` must come from [`GuestRam::map`] of a `GuestRam` that is still
+/// alive (its blocks are what the map points into).
+#[allow(dead_code, reason = "for architectures that decode guest instructions in software")]
+pub unsafe fn read_mapped(map: &RamMap, gpa: u64, buf: &mut [u8]) -> bool {
+    let Some(host) = map.host_address(gpa, buf.len() as u64) else { return false };
+    for (i, byte) in buf.iter_mut().enumerate() {
+        // SAFETY: `host_address` checked that the whole range lies in one
+        // region's block, which the caller guarantees is still allocated; a
+        // volatile byte read is the access a concurrent guest store cannot
+        // make undefined.
+        *byte = unsafe { ((host + i) as *const u8).read_volatile() };
+    }
+    true
+}
+
 /// One guest RAM region's host memory: allocated when the VM is created,
 /// not zeroed here (the VMM zeroes each part before the guest may see
 /// it), freed when dropped.
@@ -207,7 +227,7 @@ impl GuestRam {
         RamMap::new(
             self.regions
                 .iter()
-                .map(|r| (r.chunks.gpa(), r.chunks.size())),
+                .map(|r| (r.chunks.gpa(), r.chunks.size(), r.block.ptr.as_ptr() as usize)),
         )
     }
 
@@ -283,8 +303,7 @@ impl GuestRam {
         let len = buf.len() as u64;
         let not_ram = || RamError::NotRam { gpa, len };
         let region = self.regions.iter().find(|r| r.chunks.contains(gpa)).ok_or_else(not_ram)?;
-        let chunks: Vec<Chunk> = region.chunks.chunks_in(gpa, len).ok_or_else(not_ram)?.collect();
-        for chunk in chunks {
+        for chunk in region.chunks.chunks_in(gpa, len).ok_or_else(not_ram)? {
             let start = chunk.gpa.max(gpa);
             let end = (chunk.gpa + chunk.len).min(gpa + len);
             let part = &mut buf[(start - gpa) as usize..(end - gpa) as usize];

@@ -23,6 +23,8 @@ mod virt;
 pub use current::{Here, IrqQueue, cpu_shared, handle_host_irq, ids as current_vcpu, run_here};
 pub use error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, VcpuError};
 pub use guest_memory::{GuestRam, RamError};
+#[allow(unused_imports, reason = "for architectures that decode guest instructions in software")]
+pub use guest_memory::read_mapped;
 pub use timer::{cancel as cancel_timer, register as register_timer};
 pub use upcalls::{VmmServices, register};
 pub use virt::{VcpuHal, enable_virtualization};

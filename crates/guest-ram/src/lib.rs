@@ -20,20 +20,21 @@ mod tests;
 /// and host addresses are both aligned to it.
 pub const CHUNK: u64 = 0x20_0000;
 
-/// The guest-physical ranges of a VM's RAM.
+/// The guest-physical ranges of a VM's RAM, and the host address each
+/// starts at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RamMap {
-    /// `[start, end)` pairs.
-    ranges: Vec<(u64, u64)>,
+    /// `(start, end, host address of start)`.
+    ranges: Vec<(u64, u64, usize)>,
 }
 
 impl RamMap {
-    /// A map of `(start, size)` regions.
-    pub fn new(regions: impl IntoIterator<Item = (u64, u64)>) -> Self {
+    /// A map of `(start, size, host address)` regions.
+    pub fn new(regions: impl IntoIterator<Item = (u64, u64, usize)>) -> Self {
         Self {
             ranges: regions
                 .into_iter()
-                .map(|(start, size)| (start, start.saturating_add(size)))
+                .map(|(start, size, host)| (start, start.saturating_add(size), host))
                 .collect(),
         }
     }
@@ -43,7 +44,17 @@ impl RamMap {
     pub fn contains(&self, gpa: u64) -> bool {
         self.ranges
             .iter()
-            .any(|&(start, end)| start <= gpa && gpa < end)
+            .any(|&(start, end, _)| start <= gpa && gpa < end)
+    }
+
+    /// The host address of `[gpa, gpa + len)` if it lies in one region.
+    pub fn host_address(&self, gpa: u64, len: u64) -> Option<usize> {
+        let end = gpa.checked_add(len)?;
+        let &(start, _, host) = self
+            .ranges
+            .iter()
+            .find(|&&(start, region_end, _)| start <= gpa && end <= region_end)?;
+        host.checked_add(usize::try_from(gpa - start).ok()?)
     }
 }
 

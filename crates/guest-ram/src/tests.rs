@@ -8,12 +8,26 @@ const MIB: u64 = 0x10_0000;
 
 #[test]
 fn ram_map_holds_its_ranges_and_nothing_else() {
-    let map = RamMap::new([(0x4000_0000, 128 * MIB), (0x8000_0000, 4096)]);
+    let map = RamMap::new([(0x4000_0000, 128 * MIB, 0x1000_0000), (0x8000_0000, 4096, 0x2000_0000)]);
     assert!(map.contains(0x4000_0000) && map.contains(0x47ff_ffff) && map.contains(0x8000_0fff));
     assert!(!map.contains(0x3fff_ffff) && !map.contains(0x4800_0000) && !map.contains(0x8000_1000));
     assert!(!RamMap::default().contains(0));
     // A region that would run past the address space ends there.
-    assert!(RamMap::new([(u64::MAX - 10, 100)]).contains(u64::MAX - 1));
+    assert!(RamMap::new([(u64::MAX - 10, 100, 0)]).contains(u64::MAX - 1));
+}
+
+#[test]
+fn host_addresses_come_only_for_ranges_inside_one_region() {
+    let map = RamMap::new([(0x4000_0000, 128 * MIB, 0x1000_0000), (0x4800_0000, 4096, 0x2000_0000)]);
+    assert_eq!(map.host_address(0x4000_0000, 4), Some(0x1000_0000));
+    assert_eq!(map.host_address(0x47ff_fffc, 4), Some(0x17ff_fffc));
+    assert_eq!(map.host_address(0x4800_0ffe, 2), Some(0x2000_0ffe));
+    // Regions that touch in guest space are apart in host space.
+    assert_eq!(map.host_address(0x47ff_fffe, 4), None);
+    assert_eq!(map.host_address(0x3fff_fffe, 4), None);
+    assert_eq!(map.host_address(0x4800_0ffe, 4), None);
+    assert_eq!(map.host_address(u64::MAX - 1, 4), None);
+    assert_eq!(RamMap::default().host_address(0, 1), None);
 }
 
 #[test]

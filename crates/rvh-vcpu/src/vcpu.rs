@@ -361,22 +361,31 @@ impl Vcpu {
     /// the guest unmapped meanwhile makes it `None`, never a host fault.
     fn instruction(&self, read: ReadGuest<'_>) -> Option<u32> {
         let vsatp = read!("0x280");
-        let fetch = |va: u64| {
+        let gpa_of = |va: u64| {
             let word = |gpa: u64| {
                 let mut bytes = [0u8; 8];
                 read(gpa, &mut bytes).then(|| u64::from_le_bytes(bytes))
             };
-            let gpa = walk::translate(vsatp, va, word)?;
-            let mut half = [0u8; 2];
-            read(gpa, &mut half).then(|| u16::from_le_bytes(half))
+            walk::translate(vsatp, va, word)
         };
         let pc = self.ctx.sepc;
-        let low = u32::from(fetch(pc)?);
-        if low & 0b11 == 0b11 {
-            // The second half may lie on the next page.
-            Some(low | (u32::from(fetch(pc.wrapping_add(2))?) << 16))
-        } else {
-            Some(low)
+        let gpa = gpa_of(pc)?;
+        // Both halves at once unless the instruction may cross a page.
+        if pc & 0xfff <= 0xffc {
+            let mut bytes = [0u8; 4];
+            if read(gpa, &mut bytes) {
+                let word = u32::from_le_bytes(bytes);
+                return Some(if word & 0b11 == 0b11 { word } else { word & 0xffff });
+            }
         }
+        let mut half = [0u8; 2];
+        read(gpa, &mut half).then_some(())?;
+        let low = u32::from(u16::from_le_bytes(half));
+        if low & 0b11 != 0b11 {
+            return Some(low);
+        }
+        // The second half lies on the next page.
+        read(gpa_of(pc.wrapping_add(2))?, &mut half).then_some(())?;
+        Some(low | (u32::from(u16::from_le_bytes(half)) << 16))
     }
 }

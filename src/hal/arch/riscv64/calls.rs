@@ -97,7 +97,7 @@ fn console_output(vm: usize, bytes: &[u8]) {
 }
 
 /// Reads guest RAM through the VMM.
-pub(super) fn read_ram(vm: usize, gpa: u64, buf: &mut [u8]) -> bool {
+fn read_ram(vm: usize, gpa: u64, buf: &mut [u8]) -> bool {
     upcalls::services().is_some_and(|s| s.read_guest_ram(vm, gpa, buf))
 }
 

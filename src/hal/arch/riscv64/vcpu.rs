@@ -112,8 +112,10 @@ impl VcpuOps for Vcpu {
         self.ensure_loaded();
         let mut hart = self.hart.lock();
         hart.trap_wfi(super::wfi_traps());
-        // Guest memory for decoding an instruction, read through the VMM.
-        let read = |gpa: u64, buf: &mut [u8]| calls::read_ram(self.vm, gpa, buf);
+        // Guest memory for decoding an instruction.
+        // SAFETY: `ram` is the map of this vCPU's VM, borrowed from it for
+        // this call; the VM's RAM lives as long as the VM.
+        let read = |gpa: u64, buf: &mut [u8]| unsafe { crate::hal::read_mapped(ram, gpa, buf) };
         let exit = match hart.run() {
             HartExit::DataMiss { addr, store } if ram.contains(addr) => {
                 let access = if store { Access::Write } else { Access::Read };
