@@ -266,6 +266,8 @@ qemu-test: setup
 	  VM_CONFIGS=configs/vms/arceos-riscv64.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-arceos.bin
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/linux-riscv64-smp2.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-linux.bin
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=warn SMP=1 \
+	  VM_CONFIGS=crates/qemu-boot-tests/configs/fp-riscv64.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-fp.bin
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/probe-riscv64.toml BIN=$(TEST_IMAGES)/axvisor-riscv64-probe.bin
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \

@@ -2,6 +2,7 @@
 //! `time` counter with SBI TIME, SBI HSM and IPI, and the hypervisor's own
 //! SBI extension.
 
+mod fpcheck;
 mod sbi;
 
 use crate::irq;
@@ -304,21 +305,24 @@ extern "C" fn trap_handler(scause: u64, sepc: u64, stval: u64) {
     }
 }
 
-/// Modes past the common ones: 18 two vCPUs on one CPU. False if `mode`
-/// is none of them.
+/// Modes past the common ones: 4 floating-point isolation, 18 two vCPUs
+/// on one CPU. False if `mode` is none of them.
 pub fn extra_mode(mode: u64) -> bool {
     match mode {
+        4 => fpcheck::run(),
         18 => crate::shared::run(),
         _ => return false,
     }
     true
 }
 
-/// A second hart started for mode 18 goes there instead of the suite's
-/// check.
+/// A second hart started for one of the extra modes goes there instead
+/// of the suite's check.
 pub fn secondary_mode(context: u64) {
-    if context == crate::shared::CONTEXT {
-        crate::shared::secondary();
+    match context {
+        fpcheck::CONTEXT => fpcheck::secondary(),
+        crate::shared::CONTEXT => crate::shared::secondary(),
+        _ => {}
     }
 }
 
