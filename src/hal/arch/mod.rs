@@ -37,6 +37,9 @@ mod axvm_vcpu;
 // Shared by the architectures that forward device interrupts.
 #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
 mod irq_owners;
+// Shared by the architectures whose vCPUs keep state in the CPU.
+#[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
+mod loaded;
 
 pub use imp::Arch;
 

@@ -13,16 +13,8 @@ use exit_dispatch::{Access, Answer, Exit, GuestVcpu, MmioRead, Trap};
 
 use super::{calls, irq, irqchip};
 use crate::hal::VcpuError;
-use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup};
+use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup, loaded};
 
-/// The address of the vCPU whose state this physical CPU holds (0: none).
-///
-/// It is set by [`Vcpu::ensure_loaded`] on this CPU, from the vCPU task
-/// pinned to it, and cleared by that vCPU's `release` (which its task runs
-/// before it stops using the vCPU) or replaced by another vCPU's
-/// `ensure_loaded` on the same CPU after saving it.
-#[percpu::def_percpu]
-static LOADED: usize = 0;
 
 
 /// An aarch64 guest CPU.
@@ -73,29 +65,15 @@ impl Vcpu {
         unsafe { &mut *self.state.get() }
     }
 
-    fn me(&self) -> usize {
-        self as *const Vcpu as usize
-    }
-
-    /// Makes this CPU hold our state, saving whoever's it held.
+    /// Makes this CPU hold our state, saving whoever's it held (whose
+    /// state is reached only through `state()`, as the `Sync` impl allows).
     #[inline]
     fn ensure_loaded(&self) {
-        let current = LOADED.read_current();
-        if current == self.me() {
-            return;
-        }
-        // SAFETY: see `LOADED`: a non-zero address there is a vCPU whose
-        // task is pinned to this CPU and has not yet passed its `release`,
-        // so the vCPU (kept alive by that task's VM reference) still exists;
-        // that task is not running now (we are, on this CPU), and its state
-        // is reached only through `state()`, as the `Sync` impl allows.
-        if let Some(previous) = unsafe { (current as *const Vcpu).as_ref() } {
-            previous.save_out();
-        }
-        let state = self.state();
-        state.hw.load();
-        irq::load_cpu_interface(&state.gic);
-        LOADED.write_current(self.me());
+        loaded::load(self, Vcpu::save_out, |me| {
+            let state = me.state();
+            state.hw.load();
+            irq::load_cpu_interface(&state.gic);
+        });
     }
 
     /// Moves our state out of this CPU.
@@ -108,10 +86,7 @@ impl Vcpu {
     /// If this CPU holds our state, takes it out (timers silenced, list
     /// registers emptied) and leaves the CPU holding nobody's.
     fn release(&self) {
-        if LOADED.read_current() == self.me() {
-            self.save_out();
-            LOADED.write_current(0);
-        }
+        loaded::release(self, Vcpu::save_out);
     }
 
     #[inline(always)]
@@ -198,7 +173,7 @@ impl VcpuOps for Vcpu {
     /// forwards them; once another vCPU took the CPU they are silenced, so
     /// a vCPU waiting for one needs the deadline to wake at.
     fn timer_deadline(&self) -> Option<core::time::Duration> {
-        let loaded = LOADED.read_current() == self.me();
+        let loaded = loaded::holds(self);
         let ticks = self.state().hw.timer_deadline(loaded)?;
         Some(core::time::Duration::from_nanos(axhal::time::ticks_to_nanos(ticks)))
     }

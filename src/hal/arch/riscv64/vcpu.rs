@@ -9,18 +9,11 @@ use spin::Mutex;
 
 use super::calls;
 use crate::hal::VcpuError;
-use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup};
+use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup, loaded};
 
 /// `a0`, `a1`: the first two argument registers.
 const A0: usize = 10;
 const A1: usize = 11;
-
-/// The address of the vCPU whose VS state (CSRs, stage-2 table, floating
-/// point) this hart holds (0: none). Set by [`Vcpu::ensure_loaded`] from
-/// the vCPU task pinned here; cleared by that vCPU's `unbind`, or replaced
-/// by another vCPU's `ensure_loaded` on this hart after saving it out.
-#[percpu::def_percpu]
-static LOADED: usize = 0;
 
 /// A guest hart. Its own vCPU task runs it; another vCPU's task on the
 /// same hart saves it out while its task does not run. The lock is
@@ -32,25 +25,11 @@ pub struct Vcpu {
 }
 
 impl Vcpu {
-    fn me(&self) -> usize {
-        self as *const Vcpu as usize
-    }
-
-    /// Makes this hart hold our state, saving whoever's it held.
+    /// Makes this hart hold our VS state (CSRs, stage-2 table, floating
+    /// point), saving whoever's it held.
     #[inline]
     fn ensure_loaded(&self) {
-        let current = LOADED.read_current();
-        if current == self.me() {
-            return;
-        }
-        // SAFETY: see `LOADED`: a non-zero address there is a vCPU whose
-        // task is pinned to this hart and has not passed its `unbind`, so
-        // the vCPU (kept alive by that task's VM reference) still exists.
-        if let Some(previous) = unsafe { (current as *const Vcpu).as_ref() } {
-            previous.hart.lock().unbind();
-        }
-        self.hart.lock().bind();
-        LOADED.write_current(self.me());
+        loaded::load(self, |previous| previous.hart.lock().unbind(), |me| me.hart.lock().bind());
     }
 }
 
@@ -100,10 +79,7 @@ impl VcpuOps for Vcpu {
 
     /// Takes our state off this hart if it holds it.
     fn unbind(&self) -> Result<(), VcpuError> {
-        if LOADED.read_current() == self.me() {
-            self.hart.lock().unbind();
-            LOADED.write_current(0);
-        }
+        loaded::release(self, |me| me.hart.lock().unbind());
         Ok(())
     }
 
@@ -173,7 +149,7 @@ impl VcpuOps for Vcpu {
     /// `vstimecmp` raises the guest's timer interrupt in hardware (Sstc),
     /// which the host never sees.
     fn timer_deadline(&self) -> Option<core::time::Duration> {
-        let deadline = self.hart.lock().timer_deadline(LOADED.read_current() == self.me());
+        let deadline = self.hart.lock().timer_deadline(loaded::holds(self));
         (deadline != u64::MAX).then(|| core::time::Duration::from_nanos(axhal::time::ticks_to_nanos(deadline)))
     }
 
