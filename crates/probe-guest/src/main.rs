@@ -19,6 +19,7 @@
 mod arch;
 mod bench;
 mod console;
+mod fpcheck;
 mod irq;
 mod shared;
 mod suite;

@@ -74,7 +74,7 @@ fn two_vcpus_share_one_hart_and_a_spinner_does_not_starve_the_other() {
 #[ignore = "needs images built by `make test`"]
 fn floating_point_registers_stay_each_vcpus_own_on_a_shared_hart() {
     let run = run(qemu_command(Arch::Riscv64, &image_dir().join("axvisor-riscv64-fp.bin"), 1, "256M"), TIMEOUT);
-    run.assert_line("fp: 40 rounds on two vCPUs sharing a hart, 0 registers wrong");
+    run.assert_line("fp: 40 rounds on two vCPUs sharing a CPU, 0 registers wrong");
     run.assert_line("ok fp-isolation");
     assert!(!run.output.contains("not ok"), "output:\n{}", run.output);
     run.assert_line("axvisor: VM[1] fp: powered off");

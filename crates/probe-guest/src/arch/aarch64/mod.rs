@@ -5,6 +5,7 @@ mod calls;
 mod console;
 mod cpu;
 mod fpcheck;
+pub use fpcheck::{FP_CHECK, fp_count_wrong, fp_enable, fp_fill};
 mod fuzz;
 mod gic;
 mod gicconf;
@@ -193,7 +194,7 @@ pub fn secondary_entry() -> u64 {
 pub fn extra_mode(mode: u64) -> bool {
     match mode {
         3 => fuzz::run(),
-        4 => fpcheck::run(),
+        4 => crate::fpcheck::run(),
         17 => physical_timer_mode(),
         18 => crate::shared::run(),
         19 => power::run(),
@@ -227,7 +228,7 @@ fn spin_without_exits() {
 /// the suite's check.
 pub fn secondary_mode(context: u64) {
     match context {
-        fpcheck::CONTEXT => fpcheck::secondary(),
+        crate::fpcheck::CONTEXT => crate::fpcheck::secondary(),
         gicconf::SGI_BACK_CONTEXT => gicconf::send_back(),
         crate::shared::CONTEXT => crate::shared::secondary(),
         _ => {}

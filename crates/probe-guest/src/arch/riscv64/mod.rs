@@ -3,6 +3,7 @@
 //! SBI extension.
 
 mod fpcheck;
+pub use fpcheck::{FP_CHECK, fp_count_wrong, fp_enable, fp_fill};
 mod sbi;
 
 use crate::irq;
@@ -309,7 +310,7 @@ extern "C" fn trap_handler(scause: u64, sepc: u64, stval: u64) {
 /// on one CPU. False if `mode` is none of them.
 pub fn extra_mode(mode: u64) -> bool {
     match mode {
-        4 => fpcheck::run(),
+        4 => crate::fpcheck::run(),
         18 => crate::shared::run(),
         _ => return false,
     }
@@ -320,7 +321,7 @@ pub fn extra_mode(mode: u64) -> bool {
 /// of the suite's check.
 pub fn secondary_mode(context: u64) {
     match context {
-        fpcheck::CONTEXT => fpcheck::secondary(),
+        crate::fpcheck::CONTEXT => crate::fpcheck::secondary(),
         crate::shared::CONTEXT => crate::shared::secondary(),
         _ => {}
     }
