@@ -261,7 +261,13 @@ fn bench() -> Result<(), String> {
         count_instructions(&mut bare_cmd);
         let (hv_run, hv_line) = checked_run("Linux hypervisor", hv_cmd)?;
         let (bare_run, bare_line) = checked_run("Linux bare", bare_cmd)?;
-        figures.push(linux_figure(&hv_run.output, &bare_run.output).map_err(|e| e.to_string())?);
+        let mut linux = linux_figure(&hv_run.output, &bare_run.output).map_err(|e| e.to_string())?;
+        if matches!(args.arch, Arch::Riscv64) {
+            // Bare runs of the same kernel on two harts differ by some 20 %
+            // here (844 M to 1,078 M): no target until that is understood.
+            linux.target = None;
+        }
+        figures.push(linux);
         figures.push(wall_figure(
             "linux_wall_time",
             "Linux: whole QEMU run, wall clock",
