@@ -15,8 +15,9 @@ use super::arch::{Arch, ArchOps};
 use super::virt::VcpuHal;
 
 /// Copies guest RAM at `gpa` into `buf` through `map`, without a lock: for
-/// decoding a guest instruction on the exit path. False if the range is not
-/// inside one region.
+/// decoding a guest instruction on the exit path. False unless the range
+/// lies in backed chunks of one region (memory the guest never touched
+/// still holds what it held before the VM had it).
 ///
 /// # Safety
 /// `map` must come from [`GuestRam::map`] of a `GuestRam` that is still
@@ -26,7 +27,8 @@ pub unsafe fn read_mapped(map: &RamMap, gpa: u64, buf: &mut [u8]) -> bool {
     let Some(host) = map.host_address(gpa, buf.len() as u64) else { return false };
     for (i, byte) in buf.iter_mut().enumerate() {
         // SAFETY: `host_address` checked that the whole range lies in one
-        // region's block, which the caller guarantees is still allocated; a
+        // region's block (and in its backed, zeroed-before-use part), which
+        // the caller guarantees is still allocated; a
         // volatile byte read is the access a concurrent guest store cannot
         // make undefined.
         *byte = unsafe { ((host + i) as *const u8).read_volatile() };
@@ -227,7 +229,7 @@ impl GuestRam {
         RamMap::new(
             self.regions
                 .iter()
-                .map(|r| (r.chunks.gpa(), r.chunks.size(), r.block.ptr.as_ptr() as usize)),
+                .map(|r| (&r.chunks, r.block.ptr.as_ptr() as usize)),
         )
     }
 

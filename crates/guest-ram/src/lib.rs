@@ -11,7 +11,8 @@
 
 extern crate alloc;
 
-use alloc::vec::Vec;
+use alloc::{sync::Arc, vec::Vec};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 #[cfg(test)]
 mod tests;
@@ -20,21 +21,46 @@ mod tests;
 /// and host addresses are both aligned to it.
 pub const CHUNK: u64 = 0x20_0000;
 
-/// The guest-physical ranges of a VM's RAM, and the host address each
-/// starts at.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Which chunks of a region are backed, one bit each: shared by the
+/// region's [`Chunks`] (which changes it) and the VM's [`RamMap`] (which
+/// reads it without a lock).
+type BackedBits = Arc<[AtomicU64]>;
+
+fn bit_is_set(bits: &[AtomicU64], index: usize) -> bool {
+    bits.get(index / 64)
+        .is_some_and(|word| word.load(Ordering::Acquire) & (1 << (index % 64)) != 0)
+}
+
+/// One region of a [`RamMap`].
+#[derive(Debug, Clone)]
+struct MapRange {
+    start: u64,
+    end: u64,
+    /// Host address of `start`.
+    host: usize,
+    backed: BackedBits,
+}
+
+/// The guest-physical ranges of a VM's RAM, the host address each starts
+/// at, and which of their chunks are backed.
+#[derive(Debug, Clone, Default)]
 pub struct RamMap {
-    /// `(start, end, host address of start)`.
-    ranges: Vec<(u64, u64, usize)>,
+    ranges: Vec<MapRange>,
 }
 
 impl RamMap {
-    /// A map of `(start, size, host address)` regions.
-    pub fn new(regions: impl IntoIterator<Item = (u64, u64, usize)>) -> Self {
+    /// A map of regions, each given by its chunks and the host address of
+    /// its start.
+    pub fn new<'a>(regions: impl IntoIterator<Item = (&'a Chunks, usize)>) -> Self {
         Self {
             ranges: regions
                 .into_iter()
-                .map(|(start, size, host)| (start, start.saturating_add(size), host))
+                .map(|(chunks, host)| MapRange {
+                    start: chunks.gpa,
+                    end: chunks.gpa.saturating_add(chunks.size),
+                    host,
+                    backed: chunks.backed.clone(),
+                })
                 .collect(),
         }
     }
@@ -42,19 +68,21 @@ impl RamMap {
     /// Whether `gpa` is in the VM's RAM.
     #[inline]
     pub fn contains(&self, gpa: u64) -> bool {
-        self.ranges
-            .iter()
-            .any(|&(start, end, _)| start <= gpa && gpa < end)
+        self.ranges.iter().any(|r| r.start <= gpa && gpa < r.end)
     }
 
-    /// The host address of `[gpa, gpa + len)` if it lies in one region.
+    /// The host address of `[gpa, gpa + len)` if it lies in one region and
+    /// in backed chunks only (an unbacked chunk's host memory still holds
+    /// whatever it held before the VM had it).
     pub fn host_address(&self, gpa: u64, len: u64) -> Option<usize> {
         let end = gpa.checked_add(len)?;
-        let &(start, _, host) = self
-            .ranges
-            .iter()
-            .find(|&&(start, region_end, _)| start <= gpa && end <= region_end)?;
-        host.checked_add(usize::try_from(gpa - start).ok()?)
+        let r = self.ranges.iter().find(|r| r.start <= gpa && end <= r.end)?;
+        let index = |addr: u64| (addr / CHUNK - r.start / CHUNK) as usize;
+        let last = end.saturating_sub(1).max(gpa);
+        if !(index(gpa)..=index(last)).all(|i| bit_is_set(&r.backed, i)) {
+            return None;
+        }
+        r.host.checked_add(usize::try_from(gpa - r.start).ok()?)
     }
 }
 
@@ -73,11 +101,11 @@ pub struct Chunk {
 
 /// One RAM region cut into [`CHUNK`]-aligned chunks (aligned in guest
 /// physical space), each backed or not.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Chunks {
     gpa: u64,
     size: u64,
-    backed: Vec<u64>,
+    backed: BackedBits,
 }
 
 impl Chunks {
@@ -86,10 +114,10 @@ impl Chunks {
         let mut chunks = Self {
             gpa,
             size,
-            backed: Vec::new(),
+            backed: Arc::new([]),
         };
-        let count = chunks.count();
-        chunks.backed.resize(count.div_ceil(64), 0);
+        let words = chunks.count().div_ceil(64);
+        chunks.backed = (0..words).map(|_| AtomicU64::new(0)).collect();
         chunks
     }
 
@@ -115,7 +143,7 @@ impl Chunks {
             return 0;
         }
         let first = self.gpa / CHUNK;
-        let last = (self.gpa + (self.size - 1)) / CHUNK;
+        let last = self.gpa.saturating_add(self.size - 1) / CHUNK;
         (last - first + 1) as usize
     }
 
@@ -162,15 +190,14 @@ impl Chunks {
 
     /// Whether chunk `index` is backed.
     pub fn is_backed(&self, index: usize) -> bool {
-        self.backed
-            .get(index / 64)
-            .is_some_and(|word| word & (1 << (index % 64)) != 0)
+        bit_is_set(&self.backed, index)
     }
 
-    /// Records that chunk `index` is backed.
+    /// Records that chunk `index` is backed (after it was zeroed: a
+    /// [`RamMap`] may read it from then on).
     pub fn set_backed(&mut self, index: usize) {
-        if let Some(word) = self.backed.get_mut(index / 64) {
-            *word |= 1 << (index % 64);
+        if let Some(word) = self.backed.get(index / 64) {
+            word.fetch_or(1 << (index % 64), Ordering::Release);
         }
     }
 
@@ -189,7 +216,9 @@ impl Chunks {
             .filter(|&i| self.is_backed(i))
             .filter_map(|i| self.chunk(i))
             .collect();
-        self.backed.fill(0);
+        for word in self.backed.iter() {
+            word.store(0, Ordering::Release);
+        }
         backed
     }
 }

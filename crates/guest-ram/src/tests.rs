@@ -6,19 +6,30 @@ use crate::*;
 
 const MIB: u64 = 0x10_0000;
 
+/// A region with every chunk backed.
+fn backed(gpa: u64, size: u64) -> Chunks {
+    let mut chunks = Chunks::new(gpa, size);
+    for index in 0..chunks.count() {
+        chunks.set_backed(index);
+    }
+    chunks
+}
+
 #[test]
 fn ram_map_holds_its_ranges_and_nothing_else() {
-    let map = RamMap::new([(0x4000_0000, 128 * MIB, 0x1000_0000), (0x8000_0000, 4096, 0x2000_0000)]);
+    let (low, high) = (backed(0x4000_0000, 128 * MIB), backed(0x8000_0000, 4096));
+    let map = RamMap::new([(&low, 0x1000_0000), (&high, 0x2000_0000)]);
     assert!(map.contains(0x4000_0000) && map.contains(0x47ff_ffff) && map.contains(0x8000_0fff));
     assert!(!map.contains(0x3fff_ffff) && !map.contains(0x4800_0000) && !map.contains(0x8000_1000));
     assert!(!RamMap::default().contains(0));
     // A region that would run past the address space ends there.
-    assert!(RamMap::new([(u64::MAX - 10, 100, 0)]).contains(u64::MAX - 1));
+    assert!(RamMap::new([(&Chunks::new(u64::MAX - 10, 100), 0)]).contains(u64::MAX - 1));
 }
 
 #[test]
 fn host_addresses_come_only_for_ranges_inside_one_region() {
-    let map = RamMap::new([(0x4000_0000, 128 * MIB, 0x1000_0000), (0x4800_0000, 4096, 0x2000_0000)]);
+    let (low, high) = (backed(0x4000_0000, 128 * MIB), backed(0x4800_0000, 4096));
+    let map = RamMap::new([(&low, 0x1000_0000), (&high, 0x2000_0000)]);
     assert_eq!(map.host_address(0x4000_0000, 4), Some(0x1000_0000));
     assert_eq!(map.host_address(0x47ff_fffc, 4), Some(0x17ff_fffc));
     assert_eq!(map.host_address(0x4800_0ffe, 2), Some(0x2000_0ffe));
@@ -28,6 +39,20 @@ fn host_addresses_come_only_for_ranges_inside_one_region() {
     assert_eq!(map.host_address(0x4800_0ffe, 4), None);
     assert_eq!(map.host_address(u64::MAX - 1, 4), None);
     assert_eq!(RamMap::default().host_address(0, 1), None);
+}
+
+#[test]
+fn host_addresses_come_only_for_backed_chunks() {
+    let mut chunks = Chunks::new(0x4000_0000, 8 * MIB);
+    let map = RamMap::new([(&chunks, 0x1000_0000)]);
+    assert_eq!(map.host_address(0x4000_0000, 4), None, "nothing backed yet");
+    chunks.set_backed(1);
+    assert_eq!(map.host_address(0x4020_0000, 4), Some(0x1020_0000), "the map sees the chunk backed");
+    assert_eq!(map.host_address(0x401f_fffe, 4), None, "a range into an unbacked chunk");
+    chunks.set_backed(0);
+    assert_eq!(map.host_address(0x401f_fffe, 4), Some(0x101f_fffe));
+    chunks.take_backed();
+    assert_eq!(map.host_address(0x4020_0000, 4), None, "a reset unbacks it for the map too");
 }
 
 #[test]
