@@ -48,6 +48,14 @@ pub fn is_host_ram(start: usize, size: usize) -> bool {
         .any(|r| start < r.paddr.as_usize() + r.size && r.paddr.as_usize() < end)
 }
 
+/// Whether the host's device tree can be read (`axhal::dtb::get_fdt`):
+/// the firmware may put it outside the RAM the host maps (riscv64's
+/// platform config maps 256 MiB, whatever QEMU has).
+#[allow(dead_code, reason = "for architectures booted with a device tree")]
+pub fn host_fdt_readable() -> bool {
+    is_host_ram(axhal::dtb::get_bootarg(), 1)
+}
+
 /// The first `reg` range of the host device tree's `/chosen/stdout-path`
 /// node: where the host console's UART is. `None` if the tree is not in
 /// the RAM the host maps or says nothing.
@@ -55,7 +63,7 @@ pub fn is_host_ram(start: usize, size: usize) -> bool {
 pub fn host_stdout_reg() -> Option<(usize, usize)> {
     static REG: spin::Once<Option<(usize, usize)>> = spin::Once::new();
     *REG.call_once(|| {
-        if !is_host_ram(axhal::dtb::get_bootarg(), 1) {
+        if !host_fdt_readable() {
             return None;
         }
         let stdout = axhal::dtb::get_fdt()?.chosen()?.stdout()?;

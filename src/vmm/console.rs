@@ -11,6 +11,7 @@ use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
 use kspin::SpinNoIrq;
 use vuart::{Effect, History, LineBuffer, Uart};
 
+use super::window::Window;
 use crate::hal::{self, arch::{Arch, ArchOps}};
 
 /// Bytes of a VM's newest console lines kept.
@@ -56,8 +57,7 @@ impl VmConsole {
 
 /// A VM's emulated UART: where it is and the interrupt it raises.
 pub struct VirtualUart {
-    base: u64,
-    size: u64,
+    window: Window,
     /// The interrupt id its config gives it.
     pub irq: usize,
     model: SpinNoIrq<<Arch as ArchOps>::Uart>,
@@ -77,12 +77,12 @@ impl VirtualUart {
     /// A UART at guest address `base` raising interrupt `irq`, in place of
     /// a host one the config passes through.
     pub fn at(base: usize, size: usize, irq: usize) -> Self {
-        Self { base: base as u64, size: size as u64, irq, model: SpinNoIrq::new(Arch::new_uart()) }
+        Self { window: Window::new(base, size), irq, model: SpinNoIrq::new(Arch::new_uart()) }
     }
 
     /// The UART's offset of `gpa`, if it decodes it.
     pub fn offset_of(&self, gpa: u64) -> Option<usize> {
-        gpa.checked_sub(self.base).filter(|&offset| offset < self.size).map(|offset| offset as usize)
+        self.window.offset_of(gpa)
     }
 
     /// A guest read at `offset`.

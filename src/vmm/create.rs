@@ -7,7 +7,7 @@ use core::fmt;
 use axaddrspace::{GuestPhysAddr, MappingFlags};
 use axerrno::AxError;
 use axvm::config::{AxVMConfig, VmMemMappingType};
-use axvmconfig::PassThroughDeviceConfig;
+use axvmconfig::{EmulatedDeviceConfig, PassThroughDeviceConfig};
 use vmconfig_check::{Claim, ConfigError, Grant, Span};
 
 use super::images::{self, ImageData, VmSource};
@@ -170,11 +170,12 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         );
         cfg.base.id = id;
     }
-    // The interrupt controller is ours, not axdevice's.
-    let irqchip_config = cfg.devices.emu_devices.iter().position(IrqChip::is_irqchip).map(|i| cfg.devices.emu_devices.remove(i));
-    // So is the console's UART.
-    let mut uart = cfg.devices.emu_devices.iter().position(VirtualUart::is_console).map(|i| VirtualUart::new(&cfg.devices.emu_devices.remove(i)));
-    let power_button = cfg.devices.emu_devices.iter().position(PowerButton::is_power_button).map(|i| PowerButton::new(&cfg.devices.emu_devices.remove(i)));
+    // The interrupt controller is ours, not axdevice's; so are the
+    // console's UART and the power button.
+    let emu = &mut cfg.devices.emu_devices;
+    let irqchip_config = take_device(emu, IrqChip::is_irqchip);
+    let mut uart = take_device(emu, VirtualUart::is_console).map(|dev| VirtualUart::new(&dev));
+    let power_button = take_device(emu, PowerButton::is_power_button).map(|dev| PowerButton::new(&dev));
     if let Some(console) = claim_devices(&mut cfg.devices.passthrough_devices)? {
         info!(
             "VM config {}: the console UART \"{}\" is another VM's: VM[{}] gets a virtual one at {:#x}",
@@ -247,6 +248,11 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     Ok(Arc::new(vm))
 }
 
+/// Takes the first device `is_it` picks out of `devices`.
+fn take_device(devices: &mut alloc::vec::Vec<EmulatedDeviceConfig>, is_it: impl Fn(&EmulatedDeviceConfig) -> bool) -> Option<EmulatedDeviceConfig> {
+    devices.iter().position(is_it).map(|index| devices.remove(index))
+}
+
 /// Checks `devices` (a new VM's passthrough list) against the devices
 /// running VMs hold. The host console UART, if another VM has it, is taken
 /// out of the list and returned: the VM gets a virtual UART there.
@@ -263,7 +269,7 @@ fn claim_devices(devices: &mut alloc::vec::Vec<PassThroughDeviceConfig>) -> Resu
 }
 
 /// The VM's interrupt controller, with its host window mapped in.
-fn irqchip(ax: &AxVm, dev: &axvmconfig::EmulatedDeviceConfig) -> Result<IrqChip, VmError> {
+fn irqchip(ax: &AxVm, dev: &EmulatedDeviceConfig) -> Result<IrqChip, VmError> {
     let chip = IrqChip::create(dev, ax.id(), ax.vcpu_num()).map_err(VmError::IrqChip)?;
     if let Some(window) = chip.guest_window() {
         let flags = MappingFlags::DEVICE | MappingFlags::READ | MappingFlags::WRITE | MappingFlags::USER;

@@ -7,6 +7,7 @@ use axaddrspace::device::{AccessWidth, Port, SysRegAddr};
 use exit_dispatch::{CpuPower, DeviceAccess, DeviceError, Emulated, GuestVm};
 
 use super::console::VirtualUart;
+use super::power::PowerButton;
 use super::vm::Vm;
 use crate::hal::arch::IrqChipOps;
 
@@ -98,15 +99,7 @@ impl GuestVm for Vm {
                     return self.uart_access(uart, offset, bytes, write);
                 }
                 if let Some((button, offset)) = self.power_button.as_ref().and_then(|b| Some((b, b.offset_of(addr)?))) {
-                    return match write {
-                        None => Emulated::Read(button.read(offset, bytes)),
-                        Some(value) => {
-                            if button.write(offset, bytes, value) {
-                                self.raise_device_irq(button.irq);
-                            }
-                            Emulated::Written
-                        }
-                    };
+                    return self.power_button_access(button, offset, bytes, write);
                 }
                 let gpa = GuestPhysAddr::from(addr as usize);
                 let Some(dev) = self.ax.get_devices().find_mmio_dev(gpa) else { return Emulated::NoDevice };
@@ -129,6 +122,20 @@ impl GuestVm for Vm {
 }
 
 impl Vm {
+    /// A guest access to its power button's GPIO; a raised line interrupts.
+    #[cold]
+    fn power_button_access(&self, button: &PowerButton, offset: usize, width: u8, write: Option<u64>) -> Emulated {
+        match write {
+            None => Emulated::Read(button.read(offset, width)),
+            Some(value) => {
+                if button.write(offset, width, value) {
+                    self.raise_device_irq(button.irq);
+                }
+                Emulated::Written
+            }
+        }
+    }
+
     /// An access to the VM's UART: what it transmits goes to the VM's
     /// console; while its interrupt line is high the interrupt is raised
     /// again after every access (a level-triggered line).

@@ -19,6 +19,7 @@ mod power;
 mod upcalls;
 mod vcpus;
 mod vm;
+mod window;
 
 use alloc::{sync::Arc, vec::Vec};
 use core::fmt;

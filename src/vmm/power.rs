@@ -7,10 +7,11 @@ use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
 use kspin::SpinNoIrq;
 use vgpio::{POWER_BUTTON_PIN, Pl061};
 
+use super::window::Window;
+
 /// A power button: where its GPIO is, its interrupt and its key's pin.
 pub struct PowerButton {
-    base: u64,
-    size: u64,
+    window: Window,
     /// The interrupt id its config gives it.
     pub irq: usize,
     pin: u8,
@@ -27,12 +28,12 @@ impl PowerButton {
     /// if given, is 0 to 7).
     pub fn new(dev: &EmulatedDeviceConfig) -> Self {
         let pin = dev.cfg_list.first().and_then(|&pin| u8::try_from(pin).ok()).unwrap_or(POWER_BUTTON_PIN);
-        Self { base: dev.base_gpa as u64, size: dev.length as u64, irq: dev.irq_id, pin, gpio: SpinNoIrq::new(Pl061::new()) }
+        Self { window: Window::new(dev.base_gpa, dev.length), irq: dev.irq_id, pin, gpio: SpinNoIrq::new(Pl061::new()) }
     }
 
     /// The GPIO's offset of `gpa`, if it decodes it.
     pub fn offset_of(&self, gpa: u64) -> Option<usize> {
-        gpa.checked_sub(self.base).filter(|&offset| offset < self.size).map(|offset| offset as usize)
+        self.window.offset_of(gpa)
     }
 
     /// A guest read at `offset`.

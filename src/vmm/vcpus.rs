@@ -17,26 +17,43 @@ use crate::hal::{self, Here};
 /// (`make TIME_SLICE_MS`).
 const TIME_SLICE: Duration = Duration::from_millis(include!(concat!(env!("OUT_DIR"), "/time_slice.rs")));
 
-/// A vCPU's turn on a CPU it shares: a host timer interrupt at the end of
-/// its slice makes the guest exit, and the vCPU then yields. A turn on a
-/// CPU of its own has no end.
-struct Turn(Option<usize>);
+/// A host timer the vCPU loop registered, if any; cancelled when dropped.
+struct HostTimer(Option<usize>);
 
-impl Turn {
-    fn begin() -> Self {
+impl HostTimer {
+    /// The timer at vCPU `id`'s own timer `deadline`: its interrupt makes
+    /// whatever runs on this CPU exit, and it wakes the vCPU if it waits.
+    fn alarm(vm: &Vm, id: usize, deadline: Option<Duration>) -> Self {
+        let vm_id = vm.id;
+        Self(deadline.map(|at| {
+            hal::register_timer(
+                at,
+                Box::new(move |_| {
+                    if let Some(target) = super::find(vm_id).as_ref().and_then(|vm| vm.vcpus.get(id)) {
+                        target.irqs.wake();
+                    }
+                }),
+            )
+        }))
+    }
+
+    /// A vCPU's turn on a CPU it shares: a host timer interrupt at the end
+    /// of its slice makes the guest exit, and the vCPU then yields. A turn
+    /// on a CPU of its own has no end.
+    fn turn() -> Self {
         Self(hal::cpu_shared().then(|| hal::register_timer(hal::now() + TIME_SLICE, Box::new(|_| {}))))
     }
 
-    fn end(&mut self) {
+    fn cancel(&mut self) {
         if let Some(token) = self.0.take() {
             hal::cancel_timer(token);
         }
     }
 }
 
-impl Drop for Turn {
+impl Drop for HostTimer {
     fn drop(&mut self) {
-        self.end();
+        self.cancel();
     }
 }
 
@@ -128,7 +145,7 @@ fn run(vm: &Vm, id: usize) -> RunEnd {
 
 fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
     let vcpu = &vm.vcpus[id];
-    let mut turn = Turn::begin();
+    let mut turn = HostTimer::turn();
     loop {
         match vm.flags() {
             0 => {}
@@ -158,17 +175,11 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
             }
             // A guest spinning on a lock its other vCPU holds lets it run.
             Action::Yield => yield_turn(vm, id, here, &mut turn),
-            Action::WaitForInterrupt => {
-                // A stop or a reset also ends the wait, and so does the
-                // vCPU's own timer.
-                if suspend(vm, id, &mut turn) {
-                    here.reclaim();
-                }
-            }
+            // A stop or a reset also ends the wait, and so does the vCPU's
+            // own timer.
+            Action::WaitForInterrupt => suspend(vm, id, here, &mut turn),
             Action::Suspend { resume } => {
-                if suspend(vm, id, &mut turn) {
-                    here.reclaim();
-                }
+                suspend(vm, id, here, &mut turn);
                 // A non-retentive suspend resumes afresh, as after a start:
                 // the vCPU leaves this CPU so that its reset state is what
                 // comes back.
@@ -201,53 +212,36 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
 /// turn begins when it is back. On a shared CPU, the vCPU's own timer
 /// deadline brings a host interrupt, so the vCPU then running yields and
 /// this one takes its timer interrupt in time.
-fn yield_turn(vm: &Vm, id: usize, here: &Here<'_>, turn: &mut Turn) {
-    turn.end();
+fn yield_turn(vm: &Vm, id: usize, here: &Here<'_>, turn: &mut HostTimer) {
+    turn.cancel();
     let now = hal::now();
-    let alarm = hal::cpu_shared()
-        .then(|| vm.vcpus[id].hw.timer_deadline())
-        .flatten()
-        .filter(|&at| at > now)
-        .map(|at| hal::register_timer(at, Box::new(|_| {})));
+    let deadline = hal::cpu_shared().then(|| vm.vcpus[id].hw.timer_deadline()).flatten().filter(|&at| at > now);
+    let alarm = HostTimer::alarm(vm, id, deadline);
     axtask::yield_now();
-    if let Some(token) = alarm {
-        hal::cancel_timer(token);
-    }
+    drop(alarm);
     here.reclaim();
-    *turn = Turn::begin();
+    *turn = HostTimer::turn();
 }
 
 /// Waits until an interrupt is queued for vCPU `id`, its own timer is due,
 /// or its VM stops or resets. A timer the host does not hear of wakes it
-/// through a host timer at its deadline. Whether it gave the CPU up (and
-/// ended its `turn`; a new one begins when it is back): a vCPU with
-/// something to do at once keeps its turn, so that a guest waiting in a
-/// loop with interrupts masked cannot renew its slice forever.
-fn suspend(vm: &Vm, id: usize, turn: &mut Turn) -> bool {
+/// through a host timer at its deadline. A vCPU that waits ends its
+/// `turn` (a new one begins when it is back); one with something to do at
+/// once keeps it, so that a guest waiting in a loop with interrupts masked
+/// cannot renew its slice forever.
+fn suspend(vm: &Vm, id: usize, here: &Here<'_>, turn: &mut HostTimer) {
     let vcpu = &vm.vcpus[id];
     let deadline = vcpu.hw.timer_deadline();
     let ready = || vcpu.irqs.has_pending() || vm.flags() != 0 || deadline.is_some_and(|at| hal::now() >= at);
     if ready() {
-        return false;
+        return;
     }
-    turn.end();
-    let vm_id = vm.id;
-    let alarm = deadline.map(|at| {
-        hal::register_timer(
-            at,
-            Box::new(move |_| {
-                if let Some(target) = super::find(vm_id).as_ref().and_then(|vm| vm.vcpus.get(id)) {
-                    target.irqs.wake();
-                }
-            }),
-        )
-    });
+    turn.cancel();
+    let alarm = HostTimer::alarm(vm, id, deadline);
     vcpu.irqs.wait_until(ready);
-    if let Some(token) = alarm {
-        hal::cancel_timer(token);
-    }
-    *turn = Turn::begin();
-    true
+    drop(alarm);
+    here.reclaim();
+    *turn = HostTimer::turn();
 }
 
 /// Injects a queued `vector` unless the guest's interrupt controller holds

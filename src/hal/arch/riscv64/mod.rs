@@ -167,9 +167,7 @@ fn wfi_traps() -> bool {
 fn cboz_block() -> Option<usize> {
     static BLOCK: spin::Once<Option<usize>> = spin::Once::new();
     *BLOCK.call_once(|| {
-        // The firmware may put the tree above the RAM the host maps (its
-        // platform config gives it 256 MiB): then it cannot be read.
-        if !crate::hal::is_host_ram(axhal::dtb::get_bootarg(), 1) {
+        if !crate::hal::host_fdt_readable() {
             return None;
         }
         let fdt = axhal::dtb::get_fdt()?;
