@@ -25,6 +25,12 @@ ifneq ($(VMSET),)
 endif
 MEM ?= 256M
 ACCEL ?= n
+# aarch64: the host's GIC version, 2 or 3; VMs get a virtual GIC of the
+# same version.
+GIC ?= 2
+ifeq ($(filter 2 3,$(GIC)),)
+  $(error GIC must be 2 or 3, not '$(GIC)')
+endif
 # VM configs embedded in the hypervisor (space separated).
 VM_CONFIGS ?= $(wildcard configs/vms/arceos-$(ARCH).toml)
 # Seconds before `make run` gives up on QEMU (0: no limit).
@@ -40,7 +46,7 @@ UBOOT_BIN ?= /usr/lib/u-boot/qemu_arm64/u-boot.bin
 BOOT_SCR = target/boot-$(ARCH).scr
 # The device tree the hypervisor boots with (aarch64): QEMU's, with PCIe
 # bridges no VM config uses disabled (scripts/host-dtb.py).
-HOST_DTB = target/host-dtb/$(ARCH)-$(MEM)-smp$(SMP).dtb
+HOST_DTB = target/host-dtb/$(ARCH)-gic$(GIC)-$(MEM)-smp$(SMP).dtb
 
 ROOT := $(CURDIR)
 # SHELL=y on the command line asks for the management shell; make's own
@@ -50,7 +56,7 @@ override SHELL := /bin/bash
 
 ifeq ($(ARCH),aarch64)
   TARGET := aarch64-unknown-none-softfloat
-  QEMU := qemu-system-aarch64 -machine virt,virtualization=on,gic-version=2 -cpu cortex-a72
+  QEMU := qemu-system-aarch64 -machine virt,virtualization=on,gic-version=$(GIC) -cpu cortex-a72
   HOST_PLATFORM :=
 else ifeq ($(ARCH),riscv64)
   TARGET := riscv64gc-unknown-none-elf
@@ -120,6 +126,7 @@ help:
 	@echo "  BOOT=$(BOOT)  kernel (QEMU -kernel) | uboot (aarch64: U-Boot boots it from the disk)"
 	@echo "  LOG=$(LOG)  off | error | warn | info | debug | trace"
 	@echo "  SMP=$(SMP)  host CPUs given to QEMU"
+	@echo "  GIC=$(GIC)  aarch64: the host's GIC version (2 or 3); VMs get the same"
 	@echo "  MEM=$(MEM)  host RAM given to QEMU"
 	@echo "  TIME_SLICE_MS=$(TIME_SLICE_MS)  how long a vCPU keeps a CPU it shares (1-10 ms)"
 	@echo "  VMSET=$(VMSET)  multi: ArceOS, the probe and Linux side by side (configs/vms/multi)"
@@ -165,7 +172,7 @@ build: guests $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	AXVISOR_VM_CONFIGS="$(VM_CONFIGS)" AXVISOR_TIME_SLICE_MS=$(TIME_SLICE_MS) AX_LOG=$(LOG) SMP=$(SMP) \
 	  $(if $(HOST_PLATFORM),AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG)) \
 	  cargo build --release --locked --target $(TARGET) $(if $(filter y,$(FS)),--features fs) \
-	  $(if $(filter y,$(VM_SHELL)),--features shell)
+	  $(if $(filter y,$(VM_SHELL)),--features shell) $(if $(filter aarch64-3,$(ARCH)-$(GIC)),--features gicv3)
 	@mkdir -p $(dir $(BIN))
 	@$(OBJCOPY) -O binary $(ELF) $(BIN)
 	@echo "hypervisor: $(BIN) ($$(stat -c %s $(BIN)) bytes) with VM configs: $(VM_CONFIGS)"
@@ -205,6 +212,7 @@ clippy: setup $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	  cargo clippy --locked --release --target $(TARGET) -p axvisor -- -D warnings
 ifeq ($(ARCH),aarch64)
 	AXVISOR_VM_CONFIGS= cargo clippy --locked --release --target $(TARGET) -p axvisor --features fs -- -D warnings
+	AXVISOR_VM_CONFIGS= cargo clippy --locked --release --target $(TARGET) -p axvisor --features gicv3 -- -D warnings
 	cargo clippy --locked --release --target $(TARGET) -p a64-vcpu -- -D warnings
 	scripts/build-probe-guest.sh --clippy aarch64
 else ifeq ($(ARCH),riscv64)
@@ -244,6 +252,12 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-isolation.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-linux.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=1 \
+	  VM_CONFIGS=configs/vms/arceos-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-arceos.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
+	  VM_CONFIGS=configs/vms/probe-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-probe.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
+	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-linux.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 \
 	  VM_CONFIGS=crates/qemu-boot-tests/configs/linux-fpcheck.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-linux-fpcheck.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 FS=y \
@@ -275,7 +289,7 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-riscv64-isolation.bin
 	cp target/guests/probe-riscv64.elf $(TEST_IMAGES)/
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_fs --test aarch64_uboot --test aarch64_shell -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell -- --include-ignored
 
 # The probe guest's benchmarks: the hypervisor with logging at warn (no log
 # line is on the exit path either way), then the same probe bare. Then the
@@ -313,6 +327,16 @@ ifeq ($(ARCH),aarch64)
 	  --linux-kernel target/guests/linux-aarch64.Image \
 	  --linux-initrd target/guests/linux-aarch64-initramfs.cpio.gz \
 	  $(BOOT_ARGS) --out $(BENCH_DIR)/aarch64.json
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=warn SMP=1 \
+	  VM_CONFIGS=configs/vms/probe-bench-aarch64.toml BIN=$(BENCH_DIR)/axvisor-aarch64-gicv3-probe-bench.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=warn SMP=2 \
+	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(BENCH_DIR)/axvisor-aarch64-gicv3-linux-bench.bin
+	cargo run --quiet --release --locked -p probe-bench -- --arch aarch64-gicv3 \
+	  --hypervisor $(BENCH_DIR)/axvisor-aarch64-gicv3-probe-bench.bin --bare target/guests/probe-aarch64.elf \
+	  --linux-hypervisor $(BENCH_DIR)/axvisor-aarch64-gicv3-linux-bench.bin \
+	  --linux-kernel target/guests/linux-aarch64.Image \
+	  --linux-initrd target/guests/linux-aarch64-initramfs.cpio.gz \
+	  --out $(BENCH_DIR)/aarch64-gicv3.json
 else
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=warn SMP=1 \
 	  VM_CONFIGS=configs/vms/probe-bench-riscv64.toml BIN=$(BENCH_DIR)/axvisor-riscv64-probe-bench.bin

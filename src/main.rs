@@ -20,7 +20,10 @@ mod vmm;
 fn main() {
     println!("axvisor {}: a type-1 hypervisor on ArceOS", env!("CARGO_PKG_VERSION"));
     vmm::init();
-    hal::enable_virtualization();
+    if let Err(why) = hal::enable_virtualization() {
+        println!("axvisor: {why}; powering off");
+        return;
+    }
     vmm::boot_all();
     // With the shell the hypervisor runs until `exit`, which stops every VM.
     if cfg!(feature = "shell") {

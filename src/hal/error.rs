@@ -46,6 +46,24 @@ impl fmt::Display for IrqSetupError {
     }
 }
 
+/// Why the hypervisor cannot start hosting VMs.
+#[derive(Debug, Clone, Copy)]
+pub enum StartError {
+    /// This CPU cannot virtualize.
+    Hardware(HardwareError),
+    /// The host interrupt controller cannot be virtualized.
+    Interrupts(IrqSetupError),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Hardware(why) => write!(f, "this machine cannot host VMs: {why}"),
+            Self::Interrupts(why) => write!(f, "cannot virtualize the host interrupt controller: {why}"),
+        }
+    }
+}
+
 /// Why a device interrupt could not be forwarded to a VM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ForwardError {

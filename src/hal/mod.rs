@@ -21,7 +21,7 @@ mod upcalls;
 mod virt;
 
 pub use current::{Here, IrqQueue, cpu_shared, handle_host_irq, ids as current_vcpu, run_here};
-pub use error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, VcpuError};
+pub use error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, StartError, VcpuError};
 pub use guest_memory::{GuestRam, RamError};
 #[allow(unused_imports, reason = "for architectures that decode guest instructions in software")]
 pub use guest_memory::read_mapped;

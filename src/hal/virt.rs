@@ -6,7 +6,7 @@ use axvcpu::AxVCpuHal;
 use axvm::AxVMPerCpu;
 
 use super::arch::{Arch, ArchOps};
-use super::timer;
+use super::{StartError, timer};
 
 /// `AxVCpuHal` over ArceOS.
 pub struct VcpuHal;
@@ -29,15 +29,11 @@ static VIRT_PER_CPU: AxVMPerCpu<VcpuHal> = AxVMPerCpu::<VcpuHal>::new_uninit();
 
 /// Turns on hardware virtualization on every CPU, each from a task pinned
 /// to that CPU, and returns when all of them are done. Without it no VM
-/// can run, so a failure here stops the hypervisor.
-pub fn enable_virtualization() {
+/// can run: the error says why, and the hypervisor stops.
+pub fn enable_virtualization() -> Result<(), StartError> {
     static ENABLED: AtomicUsize = AtomicUsize::new(0);
-    if let Err(why) = Arch::hardware_check() {
-        panic!("this machine cannot host VMs: {why}");
-    }
-    if let Err(why) = Arch::init_host_interrupts() {
-        panic!("cannot virtualize the host interrupt controller: {why}");
-    }
+    Arch::hardware_check().map_err(StartError::Hardware)?;
+    Arch::init_host_interrupts().map_err(StartError::Interrupts)?;
     let cpus = axhal::cpu_num();
     for cpu in 0..cpus {
         axtask::spawn_raw(
@@ -64,4 +60,5 @@ pub fn enable_virtualization() {
         axtask::yield_now();
     }
     info!("hardware virtualization enabled on {cpus} CPU(s)");
+    Ok(())
 }

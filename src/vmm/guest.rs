@@ -9,7 +9,7 @@ use exit_dispatch::{CpuPower, DeviceAccess, DeviceError, Emulated, GuestVm};
 use super::console::VirtualUart;
 use super::power::PowerButton;
 use super::vm::Vm;
-use crate::hal::arch::IrqChipOps;
+use crate::hal::arch::{IrqChip, IrqChipOps};
 
 fn width(bytes: u8) -> Option<AccessWidth> {
     match bytes {
@@ -107,6 +107,10 @@ impl GuestVm for Vm {
                 outcome(write, || dev.handle_read(gpa, w), |v| dev.handle_write(gpa, w, v))
             }
             DeviceAccess::SysReg { id, write } => {
+                let chip_write = |chip: &IrqChip| chip.sysreg_write(vcpu, id, write?);
+                if let Some(ipi) = self.irqchip.as_ref().and_then(chip_write) {
+                    return ipi.map_or(Emulated::Written, Emulated::WrittenIpi);
+                }
                 let reg = SysRegAddr::new(id as usize);
                 let Some(dev) = self.ax.get_devices().find_sys_reg_dev(reg) else { return Emulated::NoDevice };
                 outcome(write, || dev.handle_read(reg, AccessWidth::Qword), |v| dev.handle_write(reg, AccessWidth::Qword, v))

@@ -17,7 +17,7 @@ extern crate alloc;
 mod machine;
 mod riscv;
 
-pub use machine::{Gic, Machine, Uart};
+pub use machine::{Gic, GicVersion, Machine, Uart};
 pub use riscv::{Ns16550, RiscvMachine, build_riscv};
 
 use alloc::{format, string::String, vec::Vec};
@@ -131,18 +131,27 @@ pub fn build(machine: &Machine) -> Result<Vec<u8>, FdtError> {
     fdt.property_string("method", "hvc")?;
     fdt.end_node(psci)?;
 
-    let gic = &machine.gic;
-    let intc = fdt.begin_node(&format!("intc@{:x}", gic.distributor.0))?;
-    fdt.property_string("compatible", "arm,cortex-a15-gic")?;
+    let (compatible, distributor, second) = match machine.gic {
+        Gic::V2 { distributor, cpu_interface } => ("arm,cortex-a15-gic", distributor, cpu_interface),
+        Gic::V3 { distributor, redistributors } => ("arm,gic-v3", distributor, redistributors),
+    };
+    let intc = fdt.begin_node(&format!("intc@{:x}", distributor.0))?;
+    fdt.property_string("compatible", compatible)?;
     fdt.property_u32("#interrupt-cells", 3)?;
     fdt.property_u32("#address-cells", 0)?;
     fdt.property_null("interrupt-controller")?;
-    fdt.property_array_u64("reg", &[gic.distributor.0, gic.distributor.1, gic.cpu_interface.0, gic.cpu_interface.1])?;
+    fdt.property_array_u64("reg", &[distributor.0, distributor.1, second.0, second.1])?;
+    if matches!(machine.gic, Gic::V3 { .. }) {
+        fdt.property_u32("#redistributor-regions", 1)?;
+    }
     fdt.property_phandle(PHANDLE_GIC)?;
     fdt.end_node(intc)?;
 
-    // PPI flags carry the mask of CPUs they reach (GICv2 binding).
-    let cpu_mask = (1u32 << machine.cpus.len().min(8)) - 1;
+    // GICv2 PPI flags carry the mask of CPUs they reach; GICv3 has none.
+    let cpu_mask = match machine.gic {
+        Gic::V2 { .. } => (1u32 << machine.cpus.len().min(8)) - 1,
+        Gic::V3 { .. } => 0,
+    };
     let timer = fdt.begin_node("timer")?;
     fdt.property_string("compatible", "arm,armv8-timer")?;
     let cells: Vec<u32> =

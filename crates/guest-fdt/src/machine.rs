@@ -10,16 +10,37 @@ use crate::FdtError;
 const FLAG_DEVICE: usize = 1 << 4;
 /// Size of the GICv2 CPU interface the guest is given.
 const GICC_SIZE: u64 = 0x2000;
+/// Size of one GICv3 redistributor (RD_base and SGI_base frames).
+const GICR_STRIDE: u64 = 0x2_0000;
 /// First shared peripheral interrupt id.
 const FIRST_SPI: usize = 32;
 
-/// The virtual GICv2: (base, size) of the distributor and CPU interface.
+/// Which GIC architecture the guest is given (the host's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GicVersion {
+    /// GICv2: a memory-mapped CPU interface.
+    V2,
+    /// GICv3: redistributors, system-register CPU interface.
+    V3,
+}
+
+/// The virtual GIC: (base, size) of its register frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Gic {
-    /// Distributor frame.
-    pub distributor: (u64, u64),
-    /// CPU interface frame.
-    pub cpu_interface: (u64, u64),
+pub enum Gic {
+    /// A GICv2.
+    V2 {
+        /// Distributor frame.
+        distributor: (u64, u64),
+        /// CPU interface frame.
+        cpu_interface: (u64, u64),
+    },
+    /// A GICv3.
+    V3 {
+        /// Distributor.
+        distributor: (u64, u64),
+        /// One redistributor per vCPU, contiguous.
+        redistributors: (u64, u64),
+    },
 }
 
 /// A PL011 UART given to the guest.
@@ -82,8 +103,9 @@ pub(crate) fn initrd(cfg: &AxVMCrateConfig, size: Option<usize>) -> Result<Optio
 
 impl Machine {
     /// Reads the machine out of a checked config; `ramdisk_size` is the
-    /// size of the ramdisk image, if the VM has one.
-    pub fn from_config(cfg: &AxVMCrateConfig, ramdisk_size: Option<usize>) -> Result<Self, FdtError> {
+    /// size of the ramdisk image, if the VM has one, for a host with a
+    /// GIC of `version`.
+    pub fn from_config(cfg: &AxVMCrateConfig, ramdisk_size: Option<usize>, version: GicVersion) -> Result<Self, FdtError> {
         let memory = ram(cfg)?;
         // A vCPU's MPIDR is its vCPU id, wherever it is placed.
         let cpus = (0..cfg.base.cpu_num as u32).collect();
@@ -93,10 +115,18 @@ impl Machine {
             .iter()
             .find(|d| d.emu_type == EmulatedDeviceType::InterruptController)
             .ok_or(missing("devices.emu_devices", "no interrupt controller (type 0x1)"))?;
-        let gicc = *gic
-            .cfg_list
-            .first()
-            .ok_or(missing("devices.emu_devices[interrupt controller].cfg_list", "no GICC address"))?;
+        let field = "devices.emu_devices[interrupt controller].cfg_list";
+        let distributor = (gic.base_gpa as u64, gic.length as u64);
+        let gic = match version {
+            GicVersion::V2 => {
+                let gicc = *gic.cfg_list.first().ok_or(missing(field, "no GICC address (the first value)"))?;
+                Gic::V2 { distributor, cpu_interface: (gicc as u64, GICC_SIZE) }
+            }
+            GicVersion::V3 => {
+                let gicr = *gic.cfg_list.get(1).ok_or(missing(field, "no GICv3 redistributor address (the second value)"))?;
+                Gic::V3 { distributor, redistributors: (gicr as u64, GICR_STRIDE * cfg.base.cpu_num as u64) }
+            }
+        };
         // The VM's own console UART (an emulated PL011) if it has one, else
         // the host's passed through.
         let console = cfg.devices.emu_devices.iter().find(|d| d.emu_type == EmulatedDeviceType::Console);
@@ -120,7 +150,7 @@ impl Machine {
         Ok(Self {
             memory,
             cpus,
-            gic: Gic { distributor: (gic.base_gpa as u64, gic.length as u64), cpu_interface: (gicc as u64, GICC_SIZE) },
+            gic,
             uart,
             bootargs: cfg.kernel.cmdline.clone(),
             initrd,

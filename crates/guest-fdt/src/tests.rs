@@ -10,7 +10,7 @@ const LINUX: &str = include_str!("../../../configs/vms/linux-aarch64-smp2.toml")
 
 fn linux_machine() -> Machine {
     let config = vmconfig_check::parse(LINUX).expect("the Linux config parses");
-    Machine::from_config(&config, Some(0x10_0000)).expect("the Linux config describes a machine")
+    Machine::from_config(&config, Some(0x10_0000), GicVersion::V2).expect("the Linux config describes a machine")
 }
 
 #[test]
@@ -18,8 +18,7 @@ fn reads_the_machine_out_of_the_config() {
     let m = linux_machine();
     assert_eq!(m.memory, [(0x4000_0000, 0x800_0000)]);
     assert_eq!(m.cpus, [0, 1]);
-    assert_eq!(m.gic.distributor, (0x0800_0000, 0x1000));
-    assert_eq!(m.gic.cpu_interface, (0x0801_0000, 0x2000));
+    assert_eq!(m.gic, Gic::V2 { distributor: (0x0800_0000, 0x1_0000), cpu_interface: (0x0801_0000, 0x2000) });
     assert_eq!(m.uart, Some(Uart { base: 0x0900_0000, size: 0x1000, spi: 1 }));
     assert_eq!(m.bootargs.as_deref(), Some("console=ttyAMA0 panic=-1"));
     assert_eq!(m.initrd, Some((0x4600_0000, 0x4610_0000)));
@@ -45,7 +44,7 @@ fn the_tree_describes_what_linux_needs() {
     assert_eq!(psci.find_property("method").map(|p| p.str()), Some("hvc"));
     let gic = fdt.find_nodes("/intc").next().expect("gic node");
     let regs: Vec<_> = gic.reg().expect("gic reg").map(|r| (r.address, r.size)).collect();
-    assert_eq!(regs, [(0x0800_0000, Some(0x1000)), (0x0801_0000, Some(0x2000))]);
+    assert_eq!(regs, [(0x0800_0000, Some(0x1_0000)), (0x0801_0000, Some(0x2000))]);
     assert!(gic.find_property("interrupt-controller").is_some());
     assert_eq!(compatibles(&fdt, "/timer"), ["arm,armv8-timer"]);
     let timer = fdt.find_nodes("/timer").next().expect("timer");
@@ -64,16 +63,16 @@ fn the_tree_describes_what_linux_needs() {
 
 #[test]
 fn a_config_without_what_the_tree_needs_is_refused() {
-    let no_gic = LINUX.replace(r#"["vgic-v2", 0x0800_0000, 0x1000, 0, 0x1, [0x0801_0000]],"#, "");
+    let no_gic = LINUX.replace(r#"["vgic", 0x0800_0000, 0x1_0000, 0, 0x1, [0x0801_0000, 0x080a_0000]],"#, "");
     let config = vmconfig_check::parse(&no_gic).expect("parses");
-    let err = Machine::from_config(&config, None).expect_err("no GIC");
+    let err = Machine::from_config(&config, None, GicVersion::V2).expect_err("no GIC");
     assert_eq!(err.to_string(), "devices.emu_devices: no interrupt controller (type 0x1) (needed to generate the guest device tree)");
-    let no_gicc = LINUX.replace("[0x0801_0000]", "[]");
+    let no_gicc = LINUX.replace("[0x0801_0000, 0x080a_0000]", "[]");
     let config = vmconfig_check::parse(&no_gicc).expect("parses");
-    assert!(matches!(Machine::from_config(&config, None), Err(FdtError::Config { .. })));
+    assert!(matches!(Machine::from_config(&config, None, GicVersion::V2), Err(FdtError::Config { .. })));
     let ppi_uart = LINUX.replace("0x1000, 33]", "0x1000, 27]");
     let config = vmconfig_check::parse(&ppi_uart).expect("parses");
-    assert!(Machine::from_config(&config, None).expect_err("PPI uart").to_string().contains("irq_id"));
+    assert!(Machine::from_config(&config, None, GicVersion::V2).expect_err("PPI uart").to_string().contains("irq_id"));
 }
 
 #[test]
@@ -94,11 +93,11 @@ fn a_console_device_is_the_uart_the_tree_names() {
         .replace("[\"pl011\", 0x0900_0000, 0x0900_0000, 0x1000, 33],", "")
         .replace("emu_devices = [", "emu_devices = [\n    [\"uart\", 0x0a00_0000, 0x1000, 40, 0x2, []],");
     let config = vmconfig_check::parse(&with_console).expect("parses");
-    let machine = Machine::from_config(&config, None).expect("a machine");
+    let machine = Machine::from_config(&config, None, GicVersion::V2).expect("a machine");
     assert_eq!(machine.uart, Some(Uart { base: 0x0a00_0000, size: 0x1000, spi: 8 }), "the console, not a passthrough");
     let low_irq = with_console.replace("0x1000, 40, 0x2", "0x1000, 16, 0x2");
     let config = vmconfig_check::parse(&low_irq).expect("parses");
-    let error = Machine::from_config(&config, None).expect_err("a PPI is no UART interrupt").to_string();
+    let error = Machine::from_config(&config, None, GicVersion::V2).expect_err("a PPI is no UART interrupt").to_string();
     assert!(error.contains("devices.emu_devices[console].irq_id"), "{error}");
 }
 
@@ -261,4 +260,25 @@ fn a_riscv_machine_builds_without_a_uart_but_not_without_harts() {
     assert!(chosen.find_property("stdout-path").is_none());
     m.harts = 0;
     assert!(matches!(build_riscv(&m), Err(FdtError::Config { field: "base.cpu_num", .. })));
+}
+
+#[test]
+fn a_gicv3_host_gives_the_guest_a_gicv3() {
+    let config = vmconfig_check::parse(LINUX).expect("the Linux config parses");
+    let machine = Machine::from_config(&config, None, GicVersion::V3).expect("a machine");
+    assert_eq!(machine.gic, Gic::V3 { distributor: (0x0800_0000, 0x1_0000), redistributors: (0x080a_0000, 0x4_0000) });
+    let blob = build(&machine).expect("builds");
+    let fdt = Fdt::from_bytes(&blob).expect("a valid FDT");
+    assert_eq!(compatibles(&fdt, "/intc"), ["arm,gic-v3"]);
+    let gic = fdt.find_nodes("/intc").next().expect("gic node");
+    let regs: Vec<_> = gic.reg().expect("gic reg").map(|r| (r.address, r.size)).collect();
+    assert_eq!(regs, [(0x0800_0000, Some(0x1_0000)), (0x080a_0000, Some(0x4_0000))]);
+    assert_eq!(gic.find_property("#redistributor-regions").map(|p| p.u32()), Some(1));
+    let timer = fdt.find_nodes("/timer").next().expect("timer");
+    let irqs: Vec<Vec<u32>> = timer.interrupts().expect("timer interrupts").map(|i| i.collect()).collect();
+    assert_eq!(irqs[2], [1, 11, 4], "virtual timer: PPI 11 (id 27), no CPU mask on a GICv3");
+    let v2_only = LINUX.replace("[0x0801_0000, 0x080a_0000]", "[0x0801_0000]");
+    let config = vmconfig_check::parse(&v2_only).expect("parses");
+    let error = Machine::from_config(&config, None, GicVersion::V3).expect_err("no redistributors").to_string();
+    assert!(error.contains("redistributor"), "{error}");
 }

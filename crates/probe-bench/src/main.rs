@@ -2,7 +2,7 @@
 //! bare, both under QEMU with `-icount shift=0,sleep=off`, prints a table
 //! and writes JSON.
 //!
-//! usage: probe-bench --arch aarch64|riscv64 --hypervisor IMAGE --bare ELF --out FILE
+//! usage: probe-bench --arch aarch64|aarch64-gicv3|riscv64 --hypervisor IMAGE --bare ELF --out FILE
 //!        [--linux-hypervisor IMAGE --linux-kernel IMAGE --linux-initrd CPIO]
 //!        [--boot-image GUEST_MIB=IMAGE]... [--boot-dtb HOST_MEM=DTB]...
 //!        [--boot-bare IMAGE@LOAD_ADDR] [--shared-hypervisor IMAGE]
@@ -74,8 +74,9 @@ fn parse_args() -> Result<Args, String> {
             "--arch" => {
                 arch = Some(match value.as_str() {
                     "aarch64" => Arch::Aarch64,
+                    "aarch64-gicv3" => Arch::Aarch64Gic3,
                     "riscv64" => Arch::Riscv64,
-                    other => return Err(format!("--arch {other}: aarch64 or riscv64")),
+                    other => return Err(format!("--arch {other}: aarch64, aarch64-gicv3 or riscv64")),
                 })
             }
             "--out" => out = Some(PathBuf::from(value)),
@@ -137,7 +138,7 @@ fn checked_run(what: &'static str, cmd: Command) -> Result<(Run, String), String
 /// `MODE_MAILBOX`, "MODE" magic, the mode above it) says the mode.
 fn bare_mode_command(arch: Arch, elf: &std::path::Path, mode: u64, smp: usize) -> Command {
     match arch {
-        Arch::Aarch64 => bare_command(arch, elf, smp, "256M", Some(0x4020_0000 + 4 * mode)),
+        Arch::Aarch64 | Arch::Aarch64Gic3 => bare_command(arch, elf, smp, "256M", Some(0x4020_0000 + 4 * mode)),
         Arch::Riscv64 => {
             let mut cmd = bare_command(arch, elf, smp, "256M", None);
             let mailbox = format!("loader,addr=0x81000000,data={:#x},data-len=8", (mode << 32) | 0x4d4f_4445);
@@ -155,6 +156,7 @@ const SHARED_MODE: u64 = 18;
 fn arch_name(arch: Arch) -> &'static str {
     match arch {
         Arch::Aarch64 => "aarch64",
+        Arch::Aarch64Gic3 => "aarch64-gicv3",
         Arch::Riscv64 => "riscv64",
     }
 }
@@ -254,7 +256,7 @@ fn bench() -> Result<(), String> {
         count_instructions(&mut hv_cmd);
         let mut bare_cmd = bare_command(args.arch, &linux.kernel, 2, "256M", None);
         let console = match args.arch {
-            Arch::Aarch64 => "ttyAMA0",
+            Arch::Aarch64 | Arch::Aarch64Gic3 => "ttyAMA0",
             Arch::Riscv64 => "ttyS0",
         };
         bare_cmd.arg("-initrd").arg(&linux.initrd).args(["-append", &format!("console={console} panic=-1")]);

@@ -12,10 +12,13 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Architectures the harness can boot.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
     /// aarch64 on `virt` with EL2 and GICv2.
     Aarch64,
+    /// aarch64 on `virt` with EL2 and GICv3 (hypervisor built with
+    /// `GIC=3`).
+    Aarch64Gic3,
     /// riscv64 on `virt` with OpenSBI and the H extension.
     Riscv64,
 }
@@ -65,6 +68,21 @@ impl Run {
         }
     }
 }
+
+/// The aarch64 probe suite's checks that run inside the guest (7 is its
+/// own VM, 8 is checked from the host side), in order; the same on GICv2
+/// and GICv3.
+pub const AARCH64_PROBE_CHECKS: [&str; 9] = [
+    "hypercall",
+    "emulated-mmio",
+    "virtual-timer-interrupt",
+    "wfi-wakeup",
+    "smp-cpu-on-ipi",
+    "psci-version-features",
+    "device-interrupt",
+    "gic-conformance",
+    "physical-timer-cyclic",
+];
 
 /// Directory holding the test images (`AXVISOR_TEST_IMAGES`).
 pub fn image_dir() -> PathBuf {
@@ -159,10 +177,11 @@ fn machine_command(arch: Arch, virtualization: bool, image: &Path, smp: usize, m
 
 fn machine(arch: Arch, virtualization: bool, smp: usize, mem: &str) -> Command {
     let mut cmd = match arch {
-        Arch::Aarch64 => {
+        Arch::Aarch64 | Arch::Aarch64Gic3 => {
             let mut c = Command::new("qemu-system-aarch64");
             let virt = if virtualization { "on" } else { "off" };
-            c.args(["-machine", &format!("virt,virtualization={virt},gic-version=2"), "-cpu", "cortex-a72"]);
+            let gic = if arch == Arch::Aarch64Gic3 { 3 } else { 2 };
+            c.args(["-machine", &format!("virt,virtualization={virt},gic-version={gic}"), "-cpu", "cortex-a72"]);
             c
         }
         Arch::Riscv64 => {

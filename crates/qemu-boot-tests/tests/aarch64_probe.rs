@@ -12,19 +12,7 @@ use std::time::Duration;
 use qemu_boot_tests::{Arch, assert_shared_cpu_bench, bare_command, count_instructions, image_dir, qemu_command, run};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
-/// Checks the suite runs inside the guest (7 is its own VM, 8 is checked
-/// from the host side).
-const GUEST_CHECKS: [&str; 9] = [
-    "hypercall",
-    "emulated-mmio",
-    "virtual-timer-interrupt",
-    "wfi-wakeup",
-    "smp-cpu-on-ipi",
-    "psci-version-features",
-    "device-interrupt",
-    "gic-conformance",
-    "physical-timer-cyclic",
-];
+use qemu_boot_tests::AARCH64_PROBE_CHECKS as GUEST_CHECKS;
 
 #[test]
 #[ignore = "needs images built by `make test`"]

@@ -160,6 +160,12 @@ pub trait IrqChipOps: Sized + Send + Sync {
     fn read(&self, vcpu: usize, offset: usize, width: u8) -> u64;
     /// A guest write; an inter-processor interrupt it raises comes back.
     fn write(&self, vcpu: usize, offset: usize, width: u8, value: u64) -> Option<Ipi>;
+    /// A guest write of `value` to trapped system register `encoding`:
+    /// `None` if the register is not the controller's, else the
+    /// inter-processor interrupt it raises, if any.
+    fn sysreg_write(&self, _vcpu: usize, _encoding: u64, _value: u64) -> Option<Option<Ipi>> {
+        None
+    }
     /// The vCPU a device interrupt `irq` goes to.
     fn device_irq_target(&self, irq: usize) -> usize;
     /// The vector a device interrupt `irq` is injected as.

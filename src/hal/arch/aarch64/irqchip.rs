@@ -11,7 +11,10 @@ use exit_dispatch::Ipi;
 use kspin::SpinNoIrq;
 use vgic_v2::{Distributor, offset::FRAME_SIZE};
 
+use core::ops::Range;
+
 use super::irq;
+use super::vgic_state::{self, StateReg, StateWrite, state_reg};
 use crate::hal::{IrqChipError, current, upcalls};
 use crate::hal::arch::{DeviceWindow, IrqChipOps};
 
@@ -39,33 +42,9 @@ pub struct VirtualGic {
     dist: SpinNoIrq<Distributor>,
 }
 
-/// The pending and active registers, which the register model leaves to
-/// us: that state lives in the vCPUs' list registers and queues.
-#[derive(Clone, Copy)]
-enum StateReg {
-    SetPending,
-    ClearPending,
-    SetActive,
-    ClearActive,
-}
-
-/// The state register and word an access names, for 32-bit accesses.
-fn state_reg(offset: usize, width: u8) -> Option<(StateReg, usize)> {
-    let word = (offset & 0x7f) / 4;
-    let reg = match offset {
-        _ if width != 4 || !offset.is_multiple_of(4) => return None,
-        0x200..0x280 => StateReg::SetPending,
-        0x280..0x300 => StateReg::ClearPending,
-        0x300..0x380 => StateReg::SetActive,
-        0x380..0x400 => StateReg::ClearActive,
-        _ => return None,
-    };
-    Some((reg, word))
-}
-
 /// The queue vectors interrupt `intid` may sit under: an SGI under each
 /// sender, anything else under its id.
-fn queue_vectors(intid: usize) -> impl Iterator<Item = usize> {
+fn queue_vectors(intid: usize) -> Range<usize> {
     let sgi = intid < 16;
     let (first, count) = if sgi { (SGI_FROM + 8 * intid, 8) } else { (intid, 1) };
     first..first + count
@@ -140,35 +119,18 @@ impl IrqChipOps for VirtualGic {
 }
 
 impl VirtualGic {
-    /// GICD_I[SC]PENDR / I[SC]ACTIVER as the vCPU making the access (the
-    /// one loaded on this CPU) sees them: its list registers, and for
-    /// pending also what is queued for it.
     fn read_state(&self, reg: StateReg, word: usize) -> u32 {
-        let (pending, active) = irq::lr_states(word);
-        match reg {
-            StateReg::SetActive | StateReg::ClearActive => active,
-            StateReg::SetPending | StateReg::ClearPending => (0..32)
-                .filter(|bit| queue_vectors(32 * word + bit).any(current::queued_here))
-                .fold(pending, |bits, bit| bits | (1 << bit)),
-        }
+        vgic_state::read(reg, word, queue_vectors)
     }
 
     fn write_state(&self, vcpu: usize, reg: StateReg, word: usize, value: u32) {
-        for bit in (0..32).filter(|bit| value & (1 << bit) != 0) {
-            let intid = 32 * word + bit;
-            if intid >= VIRQS {
-                break;
-            }
-            match reg {
-                StateReg::SetPending => self.set_pending(vcpu, intid),
-                StateReg::ClearPending => {
-                    irq::clear_pending(intid);
-                    queue_vectors(intid).for_each(current::unqueue_here);
-                }
-                StateReg::SetActive => irq::set_active(intid, self.dist.lock().priority(vcpu, intid)),
-                StateReg::ClearActive => irq::clear_active(intid),
-            }
-        }
+        let model = StateWrite {
+            irqs: VIRQS,
+            vectors: queue_vectors,
+            priority: |intid| self.dist.lock().priority(vcpu, intid),
+            set_pending: |intid| self.set_pending(vcpu, intid),
+        };
+        vgic_state::write(reg, word, value, model);
     }
 
     /// GICD_ISPENDR: an SGI is left alone (GICD_SPENDSGIR sets those); a

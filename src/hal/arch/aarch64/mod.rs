@@ -1,18 +1,22 @@
-//! aarch64: EL2 (non-VHE) with stage-2 translation and a GICv2 virtual
-//! CPU interface.
+//! aarch64: EL2 (non-VHE) with stage-2 translation and the GIC's virtual
+//! CPU interface: GICv2, or GICv3 with the `gicv3` feature (`make GIC=3`).
 //!
 //! Files: `vcpu.rs` (our vCPUs, crate `a64-vcpu`, and which one each CPU
 //! holds), `calls.rs` (PSCI, SMCCC and vendor calls, by HVC or SMC alike),
-//! `irq.rs` (the host GICv2: list registers, forwarded interrupts, kicks),
-//! `irqchip.rs` (a VM's virtual GICv2); beside them `stage2.rs` (XN in
-//! the stage-2 tables) and `cache.rs` (cache geometry, DC ZVA zeroing).
+//! `irq.rs` (the host GIC: list registers, forwarded interrupts, kicks;
+//! its registers in `gicv2.rs` or `gicv3.rs`), `irqchip.rs` or
+//! `irqchip_v3.rs` (a VM's virtual GIC, with `vgic_state.rs` for the
+//! pending and active registers both share); beside them `stage2.rs` (XN
+//! in the stage-2 tables) and `cache.rs` (cache geometry, DC ZVA zeroing).
 
 mod cache;
 mod calls;
 mod irq;
+#[cfg_attr(feature = "gicv3", path = "irqchip_v3.rs")]
 mod irqchip;
 mod stage2;
 mod vcpu;
+mod vgic_state;
 
 use alloc::vec::Vec;
 
@@ -86,7 +90,7 @@ impl ArchOps for Arch {
     }
 
     fn generate_dtb(config: &AxVMCrateConfig, ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError> {
-        guest_fdt::Machine::from_config(config, ramdisk_size)
+        guest_fdt::Machine::from_config(config, ramdisk_size, irq::GIC_VERSION)
             .and_then(|machine| guest_fdt::build(&machine))
             .map_err(DtbError::Build)
     }
