@@ -157,6 +157,7 @@ $(LINUX_IMAGES_riscv64) &: scripts/fetch-linux-guest.sh
 guests: setup $(if $(NEEDS_LINUX),$(LINUX_IMAGES))
 ifeq ($(ARCH),aarch64)
 	@scripts/build-arceos-guest.sh aarch64 configs/vms/arceos-aarch64.toml target/guests/arceos-hello-aarch64.bin
+	@scripts/build-arceos-guest.sh aarch64 configs/vms/arceos-aarch64-upstream.toml target/guests/arceos-hello-aarch64-upstream.bin
 	@scripts/build-probe-guest.sh target/guests
 else ifeq ($(ARCH),riscv64)
 	@scripts/build-arceos-guest.sh riscv64 configs/vms/arceos-riscv64.toml target/guests/arceos-hello-riscv64.bin
@@ -254,6 +255,12 @@ qemu-test: setup
 	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-linux.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=1 \
 	  VM_CONFIGS=configs/vms/arceos-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-arceos.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
+	  VM_CONFIGS=configs/vms/arceos-aarch64-upstream.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-upstream.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=1 \
+	  VM_CONFIGS=configs/vms/arceos-aarch64-upstream.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-upstream.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
+	  VM_CONFIGS=configs/vms/linux-aarch64-upstream.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-linux-upstream.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/probe-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-probe.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
@@ -331,8 +338,11 @@ ifeq ($(ARCH),aarch64)
 	  VM_CONFIGS=configs/vms/probe-bench-aarch64.toml BIN=$(BENCH_DIR)/axvisor-aarch64-gicv3-probe-bench.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=warn SMP=2 \
 	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(BENCH_DIR)/axvisor-aarch64-gicv3-linux-bench.bin
+	scripts/host-dtb.py $(BENCH_DIR)/host-aarch64-gicv3-256M.dtb --vm-config configs/vms/probe-bench-aarch64.toml \
+	  -- $(subst gic-version=$(GIC),gic-version=3,$(QEMU)) -m 256M -smp 1
 	cargo run --quiet --release --locked -p probe-bench -- --arch aarch64-gicv3 \
 	  --hypervisor $(BENCH_DIR)/axvisor-aarch64-gicv3-probe-bench.bin --bare target/guests/probe-aarch64.elf \
+	  --boot-dtb 256M=$(BENCH_DIR)/host-aarch64-gicv3-256M.dtb \
 	  --linux-hypervisor $(BENCH_DIR)/axvisor-aarch64-gicv3-linux-bench.bin \
 	  --linux-kernel target/guests/linux-aarch64.Image \
 	  --linux-initrd target/guests/linux-aarch64-initramfs.cpio.gz \

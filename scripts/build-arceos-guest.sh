@@ -15,11 +15,18 @@ case $arch in
 esac
 [ -f "$vm_config" ] || { echo "build-arceos-guest: VM config $vm_config not found" >&2; exit 2; }
 
-config=$root/configs/platforms/arceos-hello-$arch.generated.toml
+# Each image (named by its output file) has its own platform config and,
+# beside the default one, its own target directory: builds for different
+# load addresses then stay cached side by side.
+name=$(basename "$output" .bin)
+config=$root/configs/platforms/$name.generated.toml
 python3 "$root/scripts/platform-config.py" --manifest "$guest/Cargo.toml" \
     --package "axplat-$platform" --vm-config "$vm_config" -o "$config"
 
-out_dir=$guest/target/$target/release
+target_dir=$guest/target
+[ "$name" = "arceos-hello-$arch" ] || target_dir=$guest/target/variants/$name
+export CARGO_TARGET_DIR=$target_dir
+out_dir=$target_dir/$target/release
 # The guest is its own workspace; these flags replace (not extend) the
 # hypervisor's target flags from .cargo/config.toml.
 export RUSTFLAGS="-Zcrate-attr=feature(core_io) -Aunused_features -Clink-arg=-T$out_dir/linker_$platform.lds -Clink-arg=-no-pie -Clink-arg=-znostart-stop-gc"

@@ -63,6 +63,22 @@ impl RamBlock {
         Some(Self { ptr: NonNull::new(addr as *mut u8)?, pages })
     }
 
+    /// Allocates the `size` bytes (whole pages) of host memory at
+    /// host-physical `hpa` exactly, for identity-mapped guest RAM; `None`
+    /// if the host allocator does not place it there. The allocator takes
+    /// no address, so the block is asked for with the largest alignment
+    /// `hpa` has (up to 1 GiB): the first such address in free memory is,
+    /// on a host whose RAM below `hpa` is in use or smaller than that, `hpa`.
+    pub fn alloc_at(hpa: u64, size: usize) -> Option<Self> {
+        const MAX_ALIGN: u64 = 1 << 30;
+        if hpa == 0 || !hpa.is_multiple_of(PAGE_SIZE_4K as u64) {
+            return None;
+        }
+        let align = (1u64 << hpa.trailing_zeros()).min(MAX_ALIGN) as usize;
+        let block = Self::alloc(size, align)?;
+        (block.hpa(0).as_usize() as u64 == hpa).then_some(block)
+    }
+
     /// The block's size in bytes.
     pub fn len(&self) -> usize {
         self.pages * PAGE_SIZE_4K
@@ -199,17 +215,21 @@ pub struct GuestRam {
 }
 
 impl GuestRam {
-    /// Allocates the host memory of `(gpa, size, flags)` regions (flags as
-    /// the config gives them); nothing is mapped yet.
+    /// Allocates the host memory of `(gpa, size, flags, identity)`
+    /// regions (flags as the config gives them; an identity region gets
+    /// the host memory at its own address); nothing is mapped yet.
     pub fn new(
-        regions: impl IntoIterator<Item = (u64, u64, MappingFlags)>,
+        regions: impl IntoIterator<Item = (u64, u64, MappingFlags, bool)>,
     ) -> Result<Self, RamError> {
         let mut ram = Self {
             regions: Vec::new(),
         };
-        for (gpa, size, flags) in regions {
-            let block = RamBlock::alloc(size as usize, CHUNK as usize)
-                .ok_or(RamError::NoMemory { gpa, size })?;
+        for (gpa, size, flags, identity) in regions {
+            let exact = if identity { RamBlock::alloc_at(gpa, size as usize) } else { None };
+            let block = match exact {
+                Some(block) => block,
+                None => RamBlock::alloc(size as usize, CHUNK as usize).ok_or(RamError::NoMemory { gpa, size })?,
+            };
             let kept = MappingFlags::READ
                 | MappingFlags::WRITE
                 | MappingFlags::EXECUTE
@@ -231,6 +251,12 @@ impl GuestRam {
                 .iter()
                 .map(|r| (&r.chunks, r.block.ptr.as_ptr() as usize)),
         )
+    }
+
+    /// For each region, whether its host memory is at its own guest
+    /// address (identity-mapped).
+    pub fn identity_mapped(&self) -> impl Iterator<Item = bool> + '_ {
+        self.regions.iter().map(|r| r.block.hpa(0).as_usize() as u64 == r.chunks.gpa())
     }
 
     /// Bytes of RAM the VM has.

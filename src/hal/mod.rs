@@ -48,10 +48,14 @@ pub fn is_host_ram(start: usize, size: usize) -> bool {
         .any(|r| start < r.paddr.as_usize() + r.size && r.paddr.as_usize() < end)
 }
 
+/// The host's device tree, if it can be read.
+pub fn host_fdt() -> Option<&'static guest_fdt::HostTree<'static>> {
+    if host_fdt_readable() { axhal::dtb::get_fdt() } else { None }
+}
+
 /// Whether the host's device tree can be read (`axhal::dtb::get_fdt`):
 /// the firmware may put it outside the RAM the host maps (riscv64's
 /// platform config maps 256 MiB, whatever QEMU has).
-#[allow(dead_code, reason = "for architectures booted with a device tree")]
 pub fn host_fdt_readable() -> bool {
     is_host_ram(axhal::dtb::get_bootarg(), 1)
 }

@@ -14,6 +14,7 @@ use super::images::{self, ImageData, VmSource};
 #[cfg(feature = "fs")]
 use super::disk::DiskError;
 use super::console::VirtualUart;
+use super::host_derived;
 use super::power::PowerButton;
 use super::vm::{AxVm, Vcpu, Vm, VmDevices};
 use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip, IrqChipOps, VcpuSetup};
@@ -148,11 +149,16 @@ fn step(step: &'static str) -> impl FnOnce(AxError) -> VmError {
 /// loads its images and sets up its vCPUs and interrupt controller.
 pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     let text = source.text.as_deref().ok_or(VmError::Unreadable)?;
-    let parsed = vmconfig_check::parse(text).map_err(VmError::Config)?;
+    let mut parsed = vmconfig_check::parse(text).map_err(VmError::Config)?;
+    let tree_paths = host_derived::resolve(&mut parsed)?;
     let mut images = source.images(&parsed)?;
     if vmconfig_check::wants_generated_dtb(&parsed) {
         let ramdisk = images[3].as_ref().map(ImageData::len);
-        images[2] = Some(ImageData::Generated(Arch::generate_dtb(&parsed, ramdisk).map_err(VmError::Dtb)?));
+        let dtb = match &tree_paths {
+            Some(paths) => host_derived::device_tree(&parsed, ramdisk, paths)?,
+            None => Arch::generate_dtb(&parsed, ramdisk).map_err(VmError::Dtb)?,
+        };
+        images[2] = Some(ImageData::Generated(dtb));
     }
     let checked = vmconfig_check::validate(parsed, &images::sizes(&images)).map_err(VmError::Config)?;
     let mut cfg = checked.config;
@@ -197,15 +203,23 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         }
     }
     let ax = AxVm::new(AxVMConfig::from(cfg)).map_err(step("creating the VM"))?;
-    // Validation refuses 2 (reserved host memory); 1 is not built yet.
-    if regions.iter().any(|r| r.map_type != VmMemMappingType::MapAlloc) {
-        return Err(VmError::Unsupported {
-            field: "kernel.memory_regions[].map_type",
-            what: "only 0 (allocated) is supported; 1 (identity) is not yet",
-        });
-    }
+    // Validation refuses map_type 2 (reserved host memory).
     let flags = |f: usize| MappingFlags::from_bits_truncate(f);
-    let mut ram = GuestRam::new(regions.iter().map(|r| (r.gpa as u64, r.size as u64, flags(r.flags)))).map_err(VmError::Ram)?;
+    let identity = |t: &VmMemMappingType| *t == VmMemMappingType::MapIdentical;
+    let specs = regions.iter().map(|r| (r.gpa as u64, r.size as u64, flags(r.flags), identity(&r.map_type)));
+    let mut ram = GuestRam::new(specs).map_err(VmError::Ram)?;
+    for (i, (region, mapped)) in regions.iter().zip(ram.identity_mapped()).enumerate() {
+        match (identity(&region.map_type), mapped) {
+            (true, true) => info!("VM[{}] {name}: RAM [{:#x}, +{:#x}) identity-mapped", ax.id(), region.gpa, region.size),
+            (true, false) => warn!(
+                "VM[{}] {name}: kernel.memory_regions[{i}] asks for identity mapping, but host memory at {:#x} cannot be had: \
+                 backed from elsewhere (a device that DMAs into guest RAM would miss it)",
+                ax.id(),
+                region.gpa
+            ),
+            _ => {}
+        }
+    }
     if !Arch::RAM_ON_FIRST_TOUCH {
         ram.back_all(&ax).map_err(VmError::Ram)?;
     }

@@ -14,6 +14,7 @@ pub mod shell;
 #[cfg(feature = "fs")]
 mod disk;
 mod guest;
+mod host_derived;
 mod images;
 mod power;
 mod upcalls;

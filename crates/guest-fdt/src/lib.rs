@@ -7,6 +7,9 @@
 //! local interrupt controllers, the virtual PLIC, the NS16550 it is given,
 //! and `/chosen`.
 //!
+//! Or, for configs in upstream AxVisor's style ([`derive`]): the host's
+//! own tree with the VM's memory, CPUs and kept devices.
+//!
 //! `no_std` + `alloc`: the hypervisor runs this at VM creation; the host
 //! tests parse what it writes.
 #![no_std]
@@ -14,9 +17,12 @@
 
 extern crate alloc;
 
+mod host;
 mod machine;
 mod riscv;
 
+pub use fdt_parser::Fdt as HostTree;
+pub use host::{DerivedMachine, HostDevice, derive, host_devices};
 pub use machine::{Gic, GicVersion, Machine, Uart};
 pub use riscv::{Ns16550, RiscvMachine, build_riscv};
 

@@ -282,3 +282,123 @@ fn a_gicv3_host_gives_the_guest_a_gicv3() {
     let error = Machine::from_config(&config, None, GicVersion::V3).expect_err("no redistributors").to_string();
     assert!(error.contains("redistributor"), "{error}");
 }
+
+/// A host tree like QEMU virt's with a GICv3: RAM, two CPUs, the GIC with
+/// an ITS, the timer, a UART, flash, a PCIe host, a virtio bus node.
+fn host_tree() -> Vec<u8> {
+    let mut fdt = vm_fdt::FdtWriter::new().expect("writer");
+    let root = fdt.begin_node("").expect("root");
+    fdt.property_string("compatible", "linux,dummy-virt").expect("p");
+    fdt.property_u32("#address-cells", 2).expect("p");
+    fdt.property_u32("#size-cells", 2).expect("p");
+    fdt.property_u32("interrupt-parent", 0x8002).expect("p");
+    let chosen = fdt.begin_node("chosen").expect("n");
+    fdt.property_string("stdout-path", "/pl011@9000000").expect("p");
+    fdt.end_node(chosen).expect("e");
+    let mem = fdt.begin_node("memory@40000000").expect("n");
+    fdt.property_string("device_type", "memory").expect("p");
+    fdt.property_array_u64("reg", &[0x4000_0000, 0x1000_0000]).expect("p");
+    fdt.end_node(mem).expect("e");
+    let cpus = fdt.begin_node("cpus").expect("n");
+    fdt.property_u32("#address-cells", 1).expect("p");
+    fdt.property_u32("#size-cells", 0).expect("p");
+    for id in 0..2u32 {
+        let cpu = fdt.begin_node(&format!("cpu@{id}")).expect("n");
+        fdt.property_string("device_type", "cpu").expect("p");
+        fdt.property_string("compatible", "arm,cortex-a72").expect("p");
+        fdt.property_u32("reg", id).expect("p");
+        fdt.end_node(cpu).expect("e");
+    }
+    fdt.end_node(cpus).expect("e");
+    let gic = fdt.begin_node("intc@8000000").expect("n");
+    fdt.property_string("compatible", "arm,gic-v3").expect("p");
+    fdt.property_null("interrupt-controller").expect("p");
+    fdt.property_u32("#interrupt-cells", 3).expect("p");
+    fdt.property_u32("#address-cells", 2).expect("p");
+    fdt.property_u32("#size-cells", 2).expect("p");
+    fdt.property_null("ranges").expect("p");
+    fdt.property_array_u64("reg", &[0x0800_0000, 0x1_0000, 0x080a_0000, 0xf6_0000, 0x0801_0000, 0x1_0000]).expect("p");
+    fdt.property_array_u32("interrupts", &[1, 9, 4]).expect("p");
+    fdt.property_u32("phandle", 0x8002).expect("p");
+    let its = fdt.begin_node("its@8080000").expect("n");
+    fdt.property_array_u64("reg", &[0x0808_0000, 0x2_0000]).expect("p");
+    fdt.end_node(its).expect("e");
+    fdt.end_node(gic).expect("e");
+    let timer = fdt.begin_node("timer").expect("n");
+    fdt.property_string("compatible", "arm,armv8-timer").expect("p");
+    fdt.property_array_u32("interrupts", &[1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4]).expect("p");
+    fdt.end_node(timer).expect("e");
+    for (name, reg, irq) in [("pl011@9000000", [0x0900_0000u64, 0x1000], Some(1u32)), ("flash@0", [0, 0x800_0000], None), ("pcie@10000000", [0x40_1000_0000, 0x1000_0000], Some(3))] {
+        let node = fdt.begin_node(name).expect("n");
+        fdt.property_array_u64("reg", &reg).expect("p");
+        if let Some(spi) = irq {
+            fdt.property_array_u32("interrupts", &[0, spi, 4]).expect("p");
+        }
+        fdt.end_node(node).expect("e");
+    }
+    fdt.end_node(root).expect("e");
+    fdt.finish().expect("finish")
+}
+
+#[test]
+fn host_devices_follow_the_kept_and_excluded_paths() {
+    let blob = host_tree();
+    let host = Fdt::from_bytes(&blob).expect("host tree");
+    let all = host_devices(&host, &["/"], &["/pcie@10000000"]);
+    let paths: Vec<&str> = all.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(paths, ["/pl011@9000000", "/flash@0"], "no GIC, ITS, memory, CPUs or excluded PCIe");
+    assert_eq!(all[0].regs, [(0x0900_0000, 0x1000)]);
+    assert_eq!(all[0].spis, [33]);
+    assert!(all[1].spis.is_empty());
+    let one = host_devices(&host, &["/pl011@9000000"], &[]);
+    assert_eq!(one.len(), 1);
+    assert!(host_devices(&host, &["/pl011"], &[]).is_empty(), "a path names a whole node");
+}
+
+#[test]
+fn the_derived_tree_is_the_hosts_with_the_vms_memory_and_cpus() {
+    let blob = host_tree();
+    let host = Fdt::from_bytes(&blob).expect("host tree");
+    let machine = DerivedMachine {
+        memory: alloc::vec![(0x8000_0000, 0x800_0000)],
+        cpus: alloc::vec![0],
+        bootargs: Some("console=ttyAMA0".into()),
+        initrd: None,
+    };
+    let guest = derive(&host, &machine, &["/"], &["/pcie@10000000"]).expect("derives");
+    let fdt = Fdt::from_bytes(&guest).expect("a valid FDT");
+    let memory: Vec<_> = fdt.memory().flat_map(|m| m.regions().collect::<Vec<_>>()).collect();
+    assert_eq!(memory.len(), 1);
+    assert_eq!((memory[0].address as usize, memory[0].size), (0x8000_0000, 0x800_0000));
+    assert_eq!(fdt.find_nodes("/cpus/cpu").count(), 1);
+    assert_eq!(compatibles(&fdt, "/cpus/cpu@0"), ["arm,cortex-a72"]);
+    assert!(fdt.find_nodes("/pcie").next().is_none(), "excluded");
+    assert!(fdt.find_nodes("/pl011").next().is_some() && fdt.find_nodes("/flash").next().is_some());
+    assert!(fdt.find_nodes("/timer").next().is_some(), "nodes without registers stay");
+    let gic = fdt.find_nodes("/intc").next().expect("the GIC stays");
+    let regs: Vec<_> = gic.reg().expect("reg").map(|r| (r.address, r.size)).collect();
+    assert_eq!(regs, [(0x0800_0000, Some(0x1_0000)), (0x080a_0000, Some(0xf6_0000))], "distributor and redistributors only");
+    assert!(gic.find_property("interrupts").is_none());
+    assert!(fdt.find_nodes("/intc/its").next().is_none(), "no ITS");
+    assert_eq!(gic.find_property("phandle").map(|p| p.u32()), Some(0x8002), "interrupt-parent still resolves");
+    let chosen = fdt.chosen().expect("chosen");
+    assert_eq!(chosen.bootargs(), Some("console=ttyAMA0"));
+    let stdout = fdt.find_nodes("/chosen").next().and_then(|n| n.find_property("stdout-path")).map(|p| p.str());
+    assert_eq!(stdout, Some("/pl011@9000000"));
+}
+
+#[test]
+fn each_range_and_spi_of_a_device_becomes_an_entry() {
+    let dev = |regs: &[(u64, u64)], spis: &[u32]| HostDevice { path: "/d".into(), regs: regs.to_vec(), spis: spis.to_vec() };
+    assert_eq!(dev(&[(0x1000, 0x100)], &[33]).entries(), [((0x1000, 0x100), Some(33))]);
+    assert_eq!(
+        dev(&[(0, 0x400_0000), (0x400_0000, 0x400_0000)], &[]).entries(),
+        [((0, 0x400_0000), None), ((0x400_0000, 0x400_0000), None)]
+    );
+    assert_eq!(
+        dev(&[(0x1000, 0x100)], &[40, 41]).entries(),
+        [((0x1000, 0x100), Some(40)), ((0x1000, 0x100), Some(41))],
+        "every SPI is forwarded"
+    );
+    assert!(dev(&[], &[40]).entries().is_empty(), "nothing to map, nothing passed through");
+}

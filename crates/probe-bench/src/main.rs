@@ -162,7 +162,8 @@ fn arch_name(arch: Arch) -> &'static str {
 }
 
 fn qemu_version(arch: Arch) -> String {
-    Command::new(format!("qemu-system-{}", arch_name(arch)))
+    let system = if arch == Arch::Riscv64 { "riscv64" } else { "aarch64" };
+    Command::new(format!("qemu-system-{system}"))
         .arg("--version")
         .output()
         .ok()
@@ -286,7 +287,10 @@ fn bench() -> Result<(), String> {
     let qemu = qemu_version(args.arch);
     print!("{}", table(&figures));
     println!("QEMU: {qemu}; guest time in instructions (-icount shift=0,sleep=off)");
-    let command = format!("make ARCH={} bench", arch_name(args.arch));
+    let command = match args.arch {
+        Arch::Aarch64Gic3 => "make ARCH=aarch64 bench (its GIC=3 runs)".to_string(),
+        arch => format!("make ARCH={} bench", arch_name(arch)),
+    };
     let provenance = Provenance { arch: arch_name(args.arch), qemu: &qemu, command: &command, runs: &runs };
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -43,3 +43,20 @@ fn linux_fp_simd_state_stays_its_own_with_two_vcpus_on_one_cpu() {
     run.assert_clean_exit();
     eprintln!("Linux FP/SIMD check, two vCPUs on one CPU: {:.2?} wall", run.elapsed);
 }
+
+/// Linux SMP2 from a config in upstream AxVisor's field set
+/// (`configs/vms/linux-aarch64-upstream.toml`) on a GICv3 host: every host
+/// device passed through by path (`["/"]`, the PCIe host excluded), the
+/// interrupt controller "passed through", the device tree derived from the
+/// host's. Linux finds the host's RTC and GPIO in that tree and uses them.
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn linux_from_an_upstream_style_config_uses_the_hosts_devices() {
+    let image = image_dir().join("axvisor-aarch64-gicv3-linux-upstream.bin");
+    let run = run(qemu_command(Arch::Aarch64Gic3, &image, 2, "512M"), TIMEOUT);
+    run.assert_line("rtc-pl031 9010000.pl031: registered as rtc0");
+    run.assert_line("pl061_gpio 9030000.pl061: PL061 GPIO chip registered");
+    run.assert_line("LINUX-GUEST-UP cpus=2");
+    run.assert_line("axvisor: VM[1] linux-upstream: powered off");
+    run.assert_clean_exit();
+}

@@ -21,6 +21,7 @@ use core::time::Duration;
 use axaddrspace::HostPhysAddr;
 use axvmconfig::{AxVMCrateConfig, EmulatedDeviceConfig};
 use exit_dispatch::{Exit, GuestVcpu, Ipi};
+use guest_fdt::HostTree;
 pub use guest_ram::RamMap;
 
 use super::error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, VcpuError};
@@ -89,6 +90,24 @@ pub trait ArchOps {
     fn reenable_device_irqs(vm: usize);
     /// Builds the device tree of a VM whose config asks for one.
     fn generate_dtb(config: &AxVMCrateConfig, ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError>;
+    /// Builds the device tree of a VM whose config names host device-tree
+    /// paths (upstream AxVisor's style) from the host's tree: `keep` and
+    /// `exclude` are those paths.
+    fn derive_dtb(
+        _config: &AxVMCrateConfig,
+        _ramdisk_size: Option<usize>,
+        _host: &HostTree<'_>,
+        _keep: &[&str],
+        _exclude: &[&str],
+    ) -> Result<Vec<u8>, DtbError> {
+        Err(DtbError::Unsupported)
+    }
+    /// The virtual interrupt controller of a VM whose config passes the
+    /// host's through (`interrupt_mode = "passthrough"`): one at the host
+    /// controller's own addresses. `None` where that is not supported.
+    fn passthrough_irqchip() -> Option<EmulatedDeviceConfig> {
+        None
+    }
     /// Makes bytes the hypervisor wrote visible to a guest that starts
     /// with its caches off.
     fn clean_dcache(bytes: &[u8]);

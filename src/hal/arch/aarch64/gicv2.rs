@@ -43,6 +43,7 @@ const MAX_CPUS: usize = 8;
 static GICD: AtomicUsize = AtomicUsize::new(0);
 static GICH: AtomicUsize = AtomicUsize::new(0);
 static GICV_PA: AtomicUsize = AtomicUsize::new(0);
+static GICC_PA: AtomicUsize = AtomicUsize::new(0);
 static LIST_REGS: AtomicUsize = AtomicUsize::new(0);
 /// Each CPU's own bit in GICD_ITARGETSR/SGIR target lists (0: unknown).
 static CPU_INTERFACE: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
@@ -76,7 +77,7 @@ pub fn init() -> Result<(), IrqSetupError> {
     };
     let mut regs = node.reg().ok_or(dt("the GIC node has no reg"))?;
     let mut next = || regs.next().map(|r| r.address as usize);
-    let (gicd, _gicc) = (next().ok_or(dt("the GIC reg lacks GICD"))?, next());
+    let (gicd, gicc) = (next().ok_or(dt("the GIC reg lacks GICD"))?, next());
     let gich = next().ok_or(dt("the GIC has no hypervisor interface (GICH)"))?;
     let gicv = next().ok_or(dt("the GIC has no virtual CPU interface (GICV)"))?;
     let gicd_va = axhal::mem::phys_to_virt(gicd.into()).as_usize();
@@ -88,6 +89,7 @@ pub fn init() -> Result<(), IrqSetupError> {
     GICD.store(gicd_va, Ordering::Relaxed);
     GICH.store(axhal::mem::phys_to_virt(gich.into()).as_usize(), Ordering::Relaxed);
     GICV_PA.store(gicv, Ordering::Relaxed);
+    GICC_PA.store(gicc.unwrap_or(0), Ordering::Relaxed);
     LIST_REGS.store((read(&GICH, GICH_VTR) & 0x3f) as usize + 1, Ordering::Relaxed);
     Ok(())
 }
@@ -205,6 +207,11 @@ pub fn host_typer() -> u32 {
 /// Host-physical address of the distributor.
 pub fn gicd_pa() -> usize {
     axhal::mem::virt_to_phys(GICD.load(Ordering::Relaxed).into()).as_usize()
+}
+
+/// Host-physical address of the CPU interface.
+pub fn gicc_pa() -> usize {
+    GICC_PA.load(Ordering::Relaxed)
 }
 
 /// GICv2 has no redistributor.

@@ -297,6 +297,11 @@ pub fn gicd_pa() -> usize {
     axhal::mem::virt_to_phys(GICD.load(Ordering::Relaxed).into()).as_usize()
 }
 
+/// GICv3 guests have no memory-mapped CPU interface.
+pub fn gicc_pa() -> usize {
+    0
+}
+
 /// Host-physical address of the first redistributor.
 pub fn gicr_pa() -> usize {
     axhal::mem::virt_to_phys(GICR.load(Ordering::Relaxed).into()).as_usize()

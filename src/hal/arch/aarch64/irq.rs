@@ -343,6 +343,20 @@ fn maintenance_irq() {
     }
 }
 
+/// A VM's virtual GIC at the host GIC's own addresses (distributor; GICv2
+/// CPU interface or GICv3 redistributors), as an `emu_devices` entry.
+pub fn host_irqchip_config() -> Option<axvmconfig::EmulatedDeviceConfig> {
+    use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
+    Some(EmulatedDeviceConfig {
+        name: "vgic (at the host's addresses)".into(),
+        base_gpa: gic::gicd_pa(),
+        length: 0x1_0000,
+        irq_id: 0,
+        emu_type: EmulatedDeviceType::InterruptController,
+        cfg_list: alloc::vec![gic::gicc_pa(), gic::gicr_pa()],
+    })
+}
+
 /// Host GICD_IIDR, reported by the virtual distributor.
 pub fn host_iidr() -> u32 {
     gic::host_iidr()

@@ -21,7 +21,8 @@ mod vgic_state;
 use alloc::vec::Vec;
 
 use aarch64_cpu::registers::{CurrentEL, ID_AA64MMFR0_EL1, Readable};
-use axvmconfig::AxVMCrateConfig;
+use axvmconfig::{AxVMCrateConfig, EmulatedDeviceConfig};
+use guest_fdt::HostTree;
 
 use super::{ArchOps, VcpuSetup};
 use crate::hal::{DtbError, ForwardError, HardwareError, IrqSetupError};
@@ -93,6 +94,23 @@ impl ArchOps for Arch {
         guest_fdt::Machine::from_config(config, ramdisk_size, irq::GIC_VERSION)
             .and_then(|machine| guest_fdt::build(&machine))
             .map_err(DtbError::Build)
+    }
+
+    fn derive_dtb(
+        config: &AxVMCrateConfig,
+        ramdisk_size: Option<usize>,
+        host: &HostTree<'_>,
+        keep: &[&str],
+        exclude: &[&str],
+    ) -> Result<Vec<u8>, DtbError> {
+        guest_fdt::DerivedMachine::from_config(config, ramdisk_size)
+            .and_then(|machine| guest_fdt::derive(host, &machine, keep, exclude))
+            .map_err(DtbError::Build)
+    }
+
+    /// A virtual GIC of the host's version at the host GIC's addresses.
+    fn passthrough_irqchip() -> Option<EmulatedDeviceConfig> {
+        irq::host_irqchip_config()
     }
 
     /// Cleans the bytes from the data cache to the point of coherency, so

@@ -1,0 +1,242 @@
+//! Guests described by the host's own device tree, as upstream AxVisor's
+//! configs ask: `passthrough_devices` naming device-tree paths (`"/"` is
+//! every device), `excluded_devices` naming paths to leave out.
+//!
+//! [`host_devices`] lists the devices such a config passes through (their
+//! MMIO ranges and SPIs); [`derive`] writes the guest's tree: the host's,
+//! with memory, CPUs and `/chosen` from the config, only the kept devices,
+//! and the interrupt controller cut down to what a guest sees.
+
+use alloc::{string::String, vec::Vec};
+
+use fdt_parser::{Fdt, Node};
+use vm_fdt::FdtWriter;
+
+use axvmconfig::AxVMCrateConfig;
+
+use crate::machine::{initrd, ram};
+use crate::{FdtError, write_chosen_and_memory};
+
+/// A host device a VM gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDevice {
+    /// Its path in the host tree.
+    pub path: String,
+    /// Its MMIO ranges (base, size), host-physical.
+    pub regs: Vec<(u64, u64)>,
+    /// Its shared peripheral interrupts, as interrupt ids (32 and up).
+    pub spis: Vec<u32>,
+}
+
+impl HostDevice {
+    /// The device as passthrough entries: one per register range, each
+    /// with one of its SPIs (`None` once they run out); a device with more
+    /// SPIs than ranges repeats its last range for the rest.
+    pub fn entries(&self) -> Vec<((u64, u64), Option<u32>)> {
+        let count = self.regs.len().max(self.spis.len());
+        (0..count)
+            .filter_map(|i| Some((*self.regs.get(i).or(self.regs.last())?, self.spis.get(i).copied())))
+            .collect()
+    }
+}
+
+/// What the guest's tree says about the VM itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerivedMachine {
+    /// RAM as (base, size).
+    pub memory: Vec<(u64, u64)>,
+    /// MPIDR (aarch64) of each vCPU, in vCPU order.
+    pub cpus: Vec<u32>,
+    /// Kernel command line.
+    pub bootargs: Option<String>,
+    /// Initrd as [start, end) guest-physical addresses.
+    pub initrd: Option<(u64, u64)>,
+}
+
+impl DerivedMachine {
+    /// The machine a config describes (vCPU n has MPIDR n), given the
+    /// size of the ramdisk image, if the VM has one.
+    pub fn from_config(cfg: &AxVMCrateConfig, ramdisk_size: Option<usize>) -> Result<Self, FdtError> {
+        Ok(Self {
+            memory: ram(cfg)?,
+            cpus: (0..cfg.base.cpu_num as u32).collect(),
+            bootargs: cfg.kernel.cmdline.clone(),
+            initrd: initrd(cfg, ramdisk_size)?,
+        })
+    }
+}
+
+/// Whether `path` is `prefix` or inside it.
+fn under(path: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Nodes the guest never gets from the host as they are: its RAM, CPUs
+/// and boot arguments come from the config.
+fn replaced(path: &str) -> bool {
+    let top = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    top == "cpus" || top == "chosen" || top == "reserved-memory" || top == "memory" || top.starts_with("memory@")
+}
+
+/// A node's depth: 0 for the root (fdt-parser counts from 1).
+fn depth(node: &Node<'_>) -> usize {
+    node.level.saturating_sub(1)
+}
+
+/// Every node with its path, in tree order.
+fn with_paths<'a>(fdt: &Fdt<'a>) -> Vec<(String, Node<'a>)> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut nodes = Vec::new();
+    for node in fdt.all_nodes() {
+        stack.truncate(depth(&node));
+        let path = match stack.last() {
+            None => String::from("/"),
+            Some(parent) if parent == "/" => alloc::format!("/{}", node.name()),
+            Some(parent) => alloc::format!("{parent}/{}", node.name()),
+        };
+        stack.push(path.clone());
+        nodes.push((path, node));
+    }
+    nodes
+}
+
+/// The paths of the interrupt controllers at the root (the host's GIC or
+/// PLIC): the hypervisor keeps them and gives VMs a virtual one.
+fn interrupt_controllers(nodes: &[(String, Node<'_>)]) -> Vec<String> {
+    nodes
+        .iter()
+        .filter(|(_, node)| depth(node) == 1 && node.find_property("interrupt-controller").is_some())
+        .map(|(path, _)| path.clone())
+        .collect()
+}
+
+/// Whether the device at `path` goes to the VM.
+fn kept(path: &str, keep: &[&str], exclude: &[&str], controllers: &[String]) -> bool {
+    keep.iter().any(|k| under(path, k))
+        && !exclude.iter().any(|e| under(path, e))
+        && !controllers.iter().any(|c| under(path, c))
+        && !replaced(path)
+}
+
+/// The SPIs of `node` (three-cell GIC specifiers of type 0).
+fn spis(node: &Node<'_>) -> Vec<u32> {
+    let Some(interrupts) = node.interrupts() else { return Vec::new() };
+    interrupts
+        .filter_map(|cells| {
+            let cells: Vec<u32> = cells.collect();
+            match cells.as_slice() {
+                [0, spi, _] => Some(spi + 32),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The host devices under the `keep` paths and outside the `exclude` paths
+/// that have registers: what a VM passes through. The root interrupt
+/// controller and the nodes the config replaces are never among them.
+pub fn host_devices(host: &Fdt<'_>, keep: &[&str], exclude: &[&str]) -> Vec<HostDevice> {
+    let nodes = with_paths(host);
+    let controllers = interrupt_controllers(&nodes);
+    nodes
+        .iter()
+        .filter(|(path, _)| kept(path, keep, exclude, &controllers))
+        .filter_map(|(path, node)| {
+            let regs: Vec<(u64, u64)> =
+                node.reg()?.filter_map(|r| Some((r.address, r.size? as u64))).filter(|(_, size)| *size > 0).collect();
+            (!regs.is_empty()).then(|| HostDevice { path: path.clone(), regs, spis: spis(node) })
+        })
+        .collect()
+}
+
+/// Writes a node's properties, minus those `skip` names.
+fn copy_properties(fdt: &mut FdtWriter, node: &Node<'_>, skip: &[&str]) -> Result<(), FdtError> {
+    for prop in node.propertys().filter(|p| !skip.contains(&p.name)) {
+        fdt.property(prop.name, prop.raw_value())?;
+    }
+    Ok(())
+}
+
+/// The guest's device tree: the host's `host` tree with `machine`'s
+/// memory, CPUs and `/chosen`, the devices `keep`/`exclude` select (see
+/// [`host_devices`]) and the nodes without registers (timer, clocks,
+/// PSCI, ...), and the interrupt controller with its first two register
+/// ranges only (distributor and CPU interface or redistributors: the
+/// hypervisor keeps the rest) and without children (no ITS or MSI frame).
+pub fn derive(host: &Fdt<'_>, machine: &DerivedMachine, keep: &[&str], exclude: &[&str]) -> Result<Vec<u8>, FdtError> {
+    let nodes = with_paths(host);
+    let controllers = interrupt_controllers(&nodes);
+    let cpu_compatible = nodes
+        .iter()
+        .find(|(path, node)| path.starts_with("/cpus/") && node.find_property("device_type").is_some_and(|p| p.str() == "cpu"))
+        .and_then(|(_, node)| node.find_property("compatible"))
+        .map(|p| p.raw_value());
+    let mut fdt = FdtWriter::new()?;
+    let mut open = Vec::new();
+    let mut skip_below: Option<usize> = None;
+    for (path, node) in &nodes {
+        let level = depth(node);
+        if skip_below.is_some_and(|below| level > below) {
+            continue;
+        }
+        skip_below = None;
+        while open.len() > level {
+            if let Some(handle) = open.pop() {
+                fdt.end_node(handle)?;
+            }
+        }
+        if level == 0 {
+            open.push(fdt.begin_node("")?);
+            copy_properties(&mut fdt, node, &[])?;
+            let stdout = host.chosen().and_then(|c| c.stdout()).map(|s| s.node.name());
+            let stdout = stdout.and_then(|name| nodes.iter().find(|(p, n)| depth(n) == 1 && n.name() == name && kept(p, keep, exclude, &controllers)));
+            let stdout = stdout.map(|(p, _)| p.as_str());
+            write_chosen_and_memory(&mut fdt, machine.bootargs.as_deref(), stdout, machine.initrd, &machine.memory)?;
+            write_cpus(&mut fdt, &machine.cpus, cpu_compatible)?;
+            continue;
+        }
+        let is_controller = controllers.iter().any(|c| c == path);
+        let has_reg = node.find_property("reg").is_some();
+        let keep_it = is_controller || if has_reg { kept(path, keep, exclude, &controllers) } else { !replaced(path) && !exclude.iter().any(|e| under(path, e)) };
+        // A node without registers stays with its parent (a bus's
+        // children are judged by their own registers).
+        if !keep_it || replaced(path) {
+            skip_below = Some(level);
+            continue;
+        }
+        open.push(fdt.begin_node(node.name())?);
+        if is_controller {
+            copy_properties(&mut fdt, node, &["reg", "interrupts", "ranges", "#address-cells", "#size-cells"])?;
+            let regs: Vec<u64> = node.reg().into_iter().flatten().take(2).flat_map(|r| [r.address, r.size.unwrap_or(0) as u64]).collect();
+            fdt.property_array_u64("reg", &regs)?;
+            fdt.property_u32("#address-cells", 0)?;
+            skip_below = Some(level);
+        } else {
+            copy_properties(&mut fdt, node, &[])?;
+        }
+    }
+    while let Some(handle) = open.pop() {
+        fdt.end_node(handle)?;
+    }
+    Ok(fdt.finish()?)
+}
+
+fn write_cpus(fdt: &mut FdtWriter, cpus: &[u32], compatible: Option<&[u8]>) -> Result<(), FdtError> {
+    let node = fdt.begin_node("cpus")?;
+    fdt.property_u32("#address-cells", 1)?;
+    fdt.property_u32("#size-cells", 0)?;
+    for &mpidr in cpus {
+        let cpu = fdt.begin_node(&alloc::format!("cpu@{mpidr:x}"))?;
+        fdt.property_string("device_type", "cpu")?;
+        match compatible {
+            Some(raw) => fdt.property("compatible", raw)?,
+            None => fdt.property_string("compatible", "arm,armv8")?,
+        }
+        fdt.property_u32("reg", mpidr)?;
+        fdt.property_string("enable-method", "psci")?;
+        fdt.end_node(cpu)?;
+    }
+    fdt.end_node(node)?;
+    Ok(())
+}

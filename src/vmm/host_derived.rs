@@ -1,0 +1,94 @@
+//! Configs in upstream AxVisor's style, which describe a VM by the host's
+//! device tree: `passthrough_devices` naming tree paths (`["/"]`: every
+//! device), `excluded_devices` naming paths to leave out, `interrupt_mode
+//! = "passthrough"` with no emulated interrupt controller, and a device
+//! tree derived from the host's (`dtb_load_addr` without `dtb_path`).
+//!
+//! Here they become what the rest of the VMM knows: one passthrough entry
+//! per register range of each selected device (every SPI it has
+//! forwarded), a virtual interrupt controller at the host controller's
+//! addresses, and the derived device tree.
+
+use alloc::{string::String, vec::Vec};
+
+use axvmconfig::{AxVMCrateConfig, PassThroughDeviceConfig, VMInterruptMode};
+
+use super::create::VmError;
+use crate::hal::arch::{Arch, ArchOps, IrqChip, IrqChipOps};
+use crate::hal::{self, DtbError};
+
+/// The device-tree paths a host-derived config names.
+pub struct TreePaths {
+    keep: Vec<String>,
+    exclude: Vec<String>,
+}
+
+impl TreePaths {
+    fn keep(&self) -> Vec<&str> {
+        self.keep.iter().map(String::as_str).collect()
+    }
+
+    fn exclude(&self) -> Vec<&str> {
+        self.exclude.iter().map(String::as_str).collect()
+    }
+}
+
+/// A passthrough entry names a device-tree path rather than a device.
+fn is_tree_path(dev: &PassThroughDeviceConfig) -> bool {
+    dev.name.starts_with('/')
+}
+
+/// Rewrites a host-derived config into the form the VMM handles; `None`
+/// (and the config untouched) for a config that names no tree paths and
+/// does not pass the interrupt controller through.
+pub fn resolve(cfg: &mut AxVMCrateConfig) -> Result<Option<TreePaths>, VmError> {
+    let devices = &mut cfg.devices;
+    let passthrough_irqs = devices.interrupt_mode == VMInterruptMode::Passthrough;
+    if passthrough_irqs && !devices.emu_devices.iter().any(IrqChip::is_irqchip) {
+        let chip = Arch::passthrough_irqchip().ok_or(VmError::Unsupported {
+            field: "devices.interrupt_mode",
+            what: "\"passthrough\" (a virtual interrupt controller at the host's addresses) is not supported on this architecture",
+        })?;
+        devices.emu_devices.push(chip);
+    }
+    if passthrough_irqs {
+        // The controller the VM sees is ours: emulated, at the host's
+        // addresses, with the VM's devices' interrupts routed to it.
+        devices.interrupt_mode = VMInterruptMode::Emulated;
+    }
+    if !devices.passthrough_devices.iter().any(is_tree_path) {
+        return Ok(None);
+    }
+    let host = hal::host_fdt().ok_or(VmError::Unsupported {
+        field: "devices.passthrough_devices",
+        what: "names device-tree paths, but the host's device tree cannot be read",
+    })?;
+    let (paths, mut named): (Vec<_>, Vec<_>) = devices.passthrough_devices.drain(..).partition(is_tree_path);
+    let paths = TreePaths {
+        keep: paths.into_iter().map(|dev| dev.name).collect(),
+        exclude: devices.excluded_devices.iter().flatten().cloned().collect(),
+    };
+    for dev in guest_fdt::host_devices(host, &paths.keep(), &paths.exclude()) {
+        named.extend(entries(&dev));
+    }
+    devices.passthrough_devices = named;
+    Ok(Some(paths))
+}
+
+/// `dev` as passthrough entries (identity-mapped), one per register range
+/// and SPI (see `HostDevice::entries`).
+fn entries(dev: &guest_fdt::HostDevice) -> impl Iterator<Item = PassThroughDeviceConfig> + '_ {
+    dev.entries().into_iter().map(|((base, size), spi)| PassThroughDeviceConfig {
+        name: dev.path.clone(),
+        base_gpa: base as usize,
+        base_hpa: base as usize,
+        length: size as usize,
+        irq_id: spi.map_or(0, |spi| spi as usize),
+    })
+}
+
+/// The VM's device tree, derived from the host's.
+pub fn device_tree(cfg: &AxVMCrateConfig, ramdisk: Option<usize>, paths: &TreePaths) -> Result<Vec<u8>, VmError> {
+    let host = hal::host_fdt().ok_or(VmError::Dtb(DtbError::Unsupported))?;
+    Arch::derive_dtb(cfg, ramdisk, host, &paths.keep(), &paths.exclude()).map_err(VmError::Dtb)
+}
