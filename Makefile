@@ -280,6 +280,8 @@ qemu-test: setup
 	cp target/guests/probe-aarch64.elf $(TEST_IMAGES)/
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
 	  VM_CONFIGS="$(HOSTILE_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-hostile.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=warn SMP=2 \
+	  VM_CONFIGS="$(HOSTILE_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-hostile.bin
 	scripts/fuzz-params.sh $(FUZZ_PARAMS) 1 10000
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
 	  VM_CONFIGS="$(FUZZ_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-fuzz.bin

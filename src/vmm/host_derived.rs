@@ -7,7 +7,8 @@
 //! Here they become what the rest of the VMM knows: one passthrough entry
 //! per register range of each selected device (every SPI it has
 //! forwarded), a virtual interrupt controller at the host controller's
-//! addresses, and the derived device tree.
+//! addresses, and the derived device tree. Interrupt controllers and the
+//! devices the hypervisor uses itself are never passed through.
 
 use alloc::{string::String, vec::Vec};
 
@@ -23,13 +24,16 @@ pub struct TreePaths {
     exclude: Vec<String>,
 }
 
-impl TreePaths {
-    fn keep(&self) -> Vec<&str> {
-        self.keep.iter().map(String::as_str).collect()
-    }
+/// Devices the hypervisor keeps for itself: with the filesystem feature
+/// it reads its boot disk through a virtio-mmio transport.
+const HELD: &[&str] = if cfg!(feature = "fs") { &["virtio,mmio"] } else { &[] };
 
-    fn exclude(&self) -> Vec<&str> {
-        self.exclude.iter().map(String::as_str).collect()
+impl TreePaths {
+    /// Runs `f` with the selection these paths make.
+    fn with_selection<R>(&self, f: impl FnOnce(&guest_fdt::Selection<'_>) -> R) -> R {
+        let keep: Vec<&str> = self.keep.iter().map(String::as_str).collect();
+        let exclude: Vec<&str> = self.exclude.iter().map(String::as_str).collect();
+        f(&guest_fdt::Selection { keep: &keep, exclude: &exclude, held: HELD })
     }
 }
 
@@ -59,6 +63,12 @@ pub fn resolve(cfg: &mut AxVMCrateConfig) -> Result<Option<TreePaths>, VmError> 
     if !devices.passthrough_devices.iter().any(is_tree_path) {
         return Ok(None);
     }
+    if Arch::passthrough_irqchip().is_none() {
+        return Err(VmError::Unsupported {
+            field: "devices.passthrough_devices",
+            what: "device-tree paths (upstream's style) are supported on aarch64 only",
+        });
+    }
     let host = hal::host_fdt().ok_or(VmError::Unsupported {
         field: "devices.passthrough_devices",
         what: "names device-tree paths, but the host's device tree cannot be read",
@@ -68,7 +78,7 @@ pub fn resolve(cfg: &mut AxVMCrateConfig) -> Result<Option<TreePaths>, VmError> 
         keep: paths.into_iter().map(|dev| dev.name).collect(),
         exclude: devices.excluded_devices.iter().flatten().cloned().collect(),
     };
-    for dev in guest_fdt::host_devices(host, &paths.keep(), &paths.exclude()) {
+    for dev in paths.with_selection(|selection| guest_fdt::host_devices(host, selection)) {
         named.extend(entries(&dev));
     }
     devices.passthrough_devices = named;
@@ -90,5 +100,5 @@ fn entries(dev: &guest_fdt::HostDevice) -> impl Iterator<Item = PassThroughDevic
 /// The VM's device tree, derived from the host's.
 pub fn device_tree(cfg: &AxVMCrateConfig, ramdisk: Option<usize>, paths: &TreePaths) -> Result<Vec<u8>, VmError> {
     let host = hal::host_fdt().ok_or(VmError::Dtb(DtbError::Unsupported))?;
-    Arch::derive_dtb(cfg, ramdisk, host, &paths.keep(), &paths.exclude()).map_err(VmError::Dtb)
+    paths.with_selection(|selection| Arch::derive_dtb(cfg, ramdisk, host, selection)).map_err(VmError::Dtb)
 }

@@ -101,21 +101,37 @@ fn with_paths<'a>(fdt: &Fdt<'a>) -> Vec<(String, Node<'a>)> {
     nodes
 }
 
-/// The paths of the interrupt controllers at the root (the host's GIC or
-/// PLIC): the hypervisor keeps them and gives VMs a virtual one.
-fn interrupt_controllers(nodes: &[(String, Node<'_>)]) -> Vec<String> {
+/// Which host devices a VM gets: those under a `keep` path, outside every
+/// `exclude` path, and not compatible with anything in `held` (devices
+/// the hypervisor keeps for itself, such as its boot disk's transport).
+#[derive(Debug, Clone, Copy)]
+pub struct Selection<'a> {
+    /// Device-tree paths passed through (`"/"`: everything).
+    pub keep: &'a [&'a str],
+    /// Device-tree paths left out.
+    pub exclude: &'a [&'a str],
+    /// `compatible` strings of devices the hypervisor keeps.
+    pub held: &'a [&'a str],
+}
+
+/// The interrupt controllers (at any depth, the CPUs' own aside) and the
+/// devices the selection holds back: no VM gets them as they are.
+fn held_paths(nodes: &[(String, Node<'_>)], held: &[&str]) -> Vec<String> {
     nodes
         .iter()
-        .filter(|(_, node)| depth(node) == 1 && node.find_property("interrupt-controller").is_some())
+        .filter(|(path, node)| {
+            let controller = node.find_property("interrupt-controller").is_some() && !replaced(path);
+            controller || node.compatibles().any(|c| held.contains(&c))
+        })
         .map(|(path, _)| path.clone())
         .collect()
 }
 
 /// Whether the device at `path` goes to the VM.
-fn kept(path: &str, keep: &[&str], exclude: &[&str], controllers: &[String]) -> bool {
-    keep.iter().any(|k| under(path, k))
-        && !exclude.iter().any(|e| under(path, e))
-        && !controllers.iter().any(|c| under(path, c))
+fn kept(path: &str, selection: &Selection<'_>, held: &[String]) -> bool {
+    selection.keep.iter().any(|k| under(path, k))
+        && !selection.exclude.iter().any(|e| under(path, e))
+        && !held.iter().any(|h| under(path, h))
         && !replaced(path)
 }
 
@@ -133,15 +149,15 @@ fn spis(node: &Node<'_>) -> Vec<u32> {
         .collect()
 }
 
-/// The host devices under the `keep` paths and outside the `exclude` paths
-/// that have registers: what a VM passes through. The root interrupt
-/// controller and the nodes the config replaces are never among them.
-pub fn host_devices(host: &Fdt<'_>, keep: &[&str], exclude: &[&str]) -> Vec<HostDevice> {
+/// The host devices `selection` picks that have registers: what a VM
+/// passes through. Interrupt controllers and the nodes the config
+/// replaces are never among them.
+pub fn host_devices(host: &Fdt<'_>, selection: &Selection<'_>) -> Vec<HostDevice> {
     let nodes = with_paths(host);
-    let controllers = interrupt_controllers(&nodes);
+    let held = held_paths(&nodes, selection.held);
     nodes
         .iter()
-        .filter(|(path, _)| kept(path, keep, exclude, &controllers))
+        .filter(|(path, _)| kept(path, selection, &held))
         .filter_map(|(path, node)| {
             let regs: Vec<(u64, u64)> =
                 node.reg()?.filter_map(|r| Some((r.address, r.size? as u64))).filter(|(_, size)| *size > 0).collect();
@@ -159,14 +175,15 @@ fn copy_properties(fdt: &mut FdtWriter, node: &Node<'_>, skip: &[&str]) -> Resul
 }
 
 /// The guest's device tree: the host's `host` tree with `machine`'s
-/// memory, CPUs and `/chosen`, the devices `keep`/`exclude` select (see
+/// memory, CPUs and `/chosen`, the devices `selection` picks (see
 /// [`host_devices`]) and the nodes without registers (timer, clocks,
-/// PSCI, ...), and the interrupt controller with its first two register
-/// ranges only (distributor and CPU interface or redistributors: the
-/// hypervisor keeps the rest) and without children (no ITS or MSI frame).
-pub fn derive(host: &Fdt<'_>, machine: &DerivedMachine, keep: &[&str], exclude: &[&str]) -> Result<Vec<u8>, FdtError> {
+/// PSCI, ...), and the root interrupt controller with its first two
+/// register ranges only (distributor and CPU interface or redistributors:
+/// the hypervisor keeps the rest) and without children (no ITS or MSI
+/// frame).
+pub fn derive(host: &Fdt<'_>, machine: &DerivedMachine, selection: &Selection<'_>) -> Result<Vec<u8>, FdtError> {
     let nodes = with_paths(host);
-    let controllers = interrupt_controllers(&nodes);
+    let held = held_paths(&nodes, selection.held);
     let cpu_compatible = nodes
         .iter()
         .find(|(path, node)| path.starts_with("/cpus/") && node.find_property("device_type").is_some_and(|p| p.str() == "cpu"))
@@ -190,15 +207,19 @@ pub fn derive(host: &Fdt<'_>, machine: &DerivedMachine, keep: &[&str], exclude: 
             open.push(fdt.begin_node("")?);
             copy_properties(&mut fdt, node, &[])?;
             let stdout = host.chosen().and_then(|c| c.stdout()).map(|s| s.node.name());
-            let stdout = stdout.and_then(|name| nodes.iter().find(|(p, n)| depth(n) == 1 && n.name() == name && kept(p, keep, exclude, &controllers)));
+            let stdout = stdout.and_then(|name| nodes.iter().find(|(p, n)| depth(n) == 1 && n.name() == name && kept(p, selection, &held)));
             let stdout = stdout.map(|(p, _)| p.as_str());
             write_chosen_and_memory(&mut fdt, machine.bootargs.as_deref(), stdout, machine.initrd, &machine.memory)?;
             write_cpus(&mut fdt, &machine.cpus, cpu_compatible)?;
             continue;
         }
-        let is_controller = controllers.iter().any(|c| c == path);
-        let has_reg = node.find_property("reg").is_some();
-        let keep_it = is_controller || if has_reg { kept(path, keep, exclude, &controllers) } else { !replaced(path) && !exclude.iter().any(|e| under(path, e)) };
+        let is_controller = level == 1 && node.find_property("interrupt-controller").is_some();
+        let keep_it = is_controller
+            || if node.find_property("reg").is_some() {
+                kept(path, selection, &held)
+            } else {
+                !replaced(path) && !selection.exclude.iter().any(|e| under(path, e))
+            };
         // A node without registers stays with its parent (a bus's
         // children are judged by their own registers).
         if !keep_it || replaced(path) {

@@ -324,12 +324,21 @@ fn host_tree() -> Vec<u8> {
     fdt.property_array_u64("reg", &[0x0808_0000, 0x2_0000]).expect("p");
     fdt.end_node(its).expect("e");
     fdt.end_node(gic).expect("e");
+    let soc = fdt.begin_node("soc").expect("n");
+    let plic = fdt.begin_node("plic@c000000").expect("n");
+    fdt.property_null("interrupt-controller").expect("p");
+    fdt.property_array_u64("reg", &[0x0c00_0000, 0x60_0000]).expect("p");
+    fdt.end_node(plic).expect("e");
+    fdt.end_node(soc).expect("e");
     let timer = fdt.begin_node("timer").expect("n");
     fdt.property_string("compatible", "arm,armv8-timer").expect("p");
     fdt.property_array_u32("interrupts", &[1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4]).expect("p");
     fdt.end_node(timer).expect("e");
     for (name, reg, irq) in [("pl011@9000000", [0x0900_0000u64, 0x1000], Some(1u32)), ("flash@0", [0, 0x800_0000], None), ("pcie@10000000", [0x40_1000_0000, 0x1000_0000], Some(3))] {
         let node = fdt.begin_node(name).expect("n");
+        if name.starts_with("pl011") {
+            fdt.property_string("compatible", "arm,pl011").expect("p");
+        }
         fdt.property_array_u64("reg", &reg).expect("p");
         if let Some(spi) = irq {
             fdt.property_array_u32("interrupts", &[0, spi, 4]).expect("p");
@@ -344,15 +353,18 @@ fn host_tree() -> Vec<u8> {
 fn host_devices_follow_the_kept_and_excluded_paths() {
     let blob = host_tree();
     let host = Fdt::from_bytes(&blob).expect("host tree");
-    let all = host_devices(&host, &["/"], &["/pcie@10000000"]);
+    let select = |keep, exclude, held| Selection { keep, exclude, held };
+    let all = host_devices(&host, &select(&["/"], &["/pcie@10000000"], &[]));
     let paths: Vec<&str> = all.iter().map(|d| d.path.as_str()).collect();
-    assert_eq!(paths, ["/pl011@9000000", "/flash@0"], "no GIC, ITS, memory, CPUs or excluded PCIe");
+    assert_eq!(paths, ["/pl011@9000000", "/flash@0"], "no GIC, ITS, nested controller, memory, CPUs or excluded PCIe");
     assert_eq!(all[0].regs, [(0x0900_0000, 0x1000)]);
     assert_eq!(all[0].spis, [33]);
     assert!(all[1].spis.is_empty());
-    let one = host_devices(&host, &["/pl011@9000000"], &[]);
+    let one = host_devices(&host, &select(&["/pl011@9000000"], &[], &[]));
     assert_eq!(one.len(), 1);
-    assert!(host_devices(&host, &["/pl011"], &[]).is_empty(), "a path names a whole node");
+    assert!(host_devices(&host, &select(&["/pl011"], &[], &[])).is_empty(), "a path names a whole node");
+    let held = host_devices(&host, &select(&["/"], &["/pcie@10000000"], &["arm,pl011"]));
+    assert_eq!(held.len(), 1, "a device the hypervisor holds is not passed through");
 }
 
 #[test]
@@ -365,7 +377,8 @@ fn the_derived_tree_is_the_hosts_with_the_vms_memory_and_cpus() {
         bootargs: Some("console=ttyAMA0".into()),
         initrd: None,
     };
-    let guest = derive(&host, &machine, &["/"], &["/pcie@10000000"]).expect("derives");
+    let selection = Selection { keep: &["/"], exclude: &["/pcie@10000000"], held: &[] };
+    let guest = derive(&host, &machine, &selection).expect("derives");
     let fdt = Fdt::from_bytes(&guest).expect("a valid FDT");
     let memory: Vec<_> = fdt.memory().flat_map(|m| m.regions().collect::<Vec<_>>()).collect();
     assert_eq!(memory.len(), 1);

@@ -21,7 +21,7 @@ use core::time::Duration;
 use axaddrspace::HostPhysAddr;
 use axvmconfig::{AxVMCrateConfig, EmulatedDeviceConfig};
 use exit_dispatch::{Exit, GuestVcpu, Ipi};
-use guest_fdt::HostTree;
+use guest_fdt::{HostTree, Selection};
 pub use guest_ram::RamMap;
 
 use super::error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, VcpuError};
@@ -91,14 +91,13 @@ pub trait ArchOps {
     /// Builds the device tree of a VM whose config asks for one.
     fn generate_dtb(config: &AxVMCrateConfig, ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError>;
     /// Builds the device tree of a VM whose config names host device-tree
-    /// paths (upstream AxVisor's style) from the host's tree: `keep` and
-    /// `exclude` are those paths.
+    /// paths (upstream AxVisor's style) from the host's tree, with the
+    /// devices `selection` picks.
     fn derive_dtb(
         _config: &AxVMCrateConfig,
         _ramdisk_size: Option<usize>,
         _host: &HostTree<'_>,
-        _keep: &[&str],
-        _exclude: &[&str],
+        _selection: &Selection<'_>,
     ) -> Result<Vec<u8>, DtbError> {
         Err(DtbError::Unsupported)
     }

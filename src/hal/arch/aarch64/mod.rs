@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 
 use aarch64_cpu::registers::{CurrentEL, ID_AA64MMFR0_EL1, Readable};
 use axvmconfig::{AxVMCrateConfig, EmulatedDeviceConfig};
-use guest_fdt::HostTree;
+use guest_fdt::{HostTree, Selection};
 
 use super::{ArchOps, VcpuSetup};
 use crate::hal::{DtbError, ForwardError, HardwareError, IrqSetupError};
@@ -100,11 +100,10 @@ impl ArchOps for Arch {
         config: &AxVMCrateConfig,
         ramdisk_size: Option<usize>,
         host: &HostTree<'_>,
-        keep: &[&str],
-        exclude: &[&str],
+        selection: &Selection<'_>,
     ) -> Result<Vec<u8>, DtbError> {
         guest_fdt::DerivedMachine::from_config(config, ramdisk_size)
-            .and_then(|machine| guest_fdt::derive(host, &machine, keep, exclude))
+            .and_then(|machine| guest_fdt::derive(host, &machine, selection))
             .map_err(DtbError::Build)
     }
 
