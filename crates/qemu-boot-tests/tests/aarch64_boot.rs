@@ -50,6 +50,10 @@ fn bad_configs_are_rejected_and_the_good_vm_still_boots() {
     run.assert_line("Hello, world! (ArceOS guest)");
     // VM 5 asked for the host UART too, which VM 1 has: its own is virtual.
     run.assert_line("[5 device-owner] Hello, world! (ArceOS guest)");
+    // Its identity-mapped RAM cannot have the hypervisor's own memory.
+    run.assert_line(
+        "VM[5] device-owner: kernel.memory_regions[0] asks for identity mapping, but host memory at 0x40000000 cannot be had",
+    );
     run.assert_line("all VMs stopped (2 booted, 7 rejected, 0 stopped on a fault)");
     run.assert_clean_exit();
 }
