@@ -49,6 +49,7 @@ BOOT_SCR = target/boot-$(ARCH).scr
 HOST_DTB = target/host-dtb/$(ARCH)-gic$(GIC)-$(MEM)-smp$(SMP).dtb
 
 ROOT := $(CURDIR)
+, := ,
 # SHELL=y on the command line asks for the management shell; make's own
 # SHELL (the recipes' shell) stays bash.
 VM_SHELL := $(if $(filter command line,$(origin SHELL)),$(SHELL),n)
@@ -71,8 +72,10 @@ else ifeq ($(ARCH),riscv64)
     --set 'devices.mmio-ranges=[[0x0010_1000, 0x1000], [0x0c00_0000, 0x21_0000], [0x1000_0000, 0x1000], [0x1000_1000, 0x8000]]'
 else ifeq ($(ARCH),x86_64)
   TARGET := x86_64-unknown-none
-  QEMU := qemu-system-x86_64 -machine q35 -cpu host
+  # TCG emulates AMD SVM with nested paging (this machine offers no VT-x).
+  QEMU := qemu-system-x86_64 -machine q35 -cpu $(if $(filter y,$(ACCEL)),host,qemu64$(,)+svm$(,)+npt)
   HOST_PLATFORM := x86-pc
+  HOST_CONFIG_SETS = --set plat.max-cpu-num=$(SMP)
 else
   $(error ARCH must be aarch64, riscv64 or x86_64, not '$(ARCH)')
 endif
@@ -82,7 +85,9 @@ ifeq ($(ACCEL),y)
 endif
 
 ELF := target/$(TARGET)/release/axvisor
-BIN ?= target/axvisor-$(ARCH).bin
+# QEMU's multiboot loader takes a 32-bit ELF on x86_64; the others a raw image.
+BIN_FORMAT := $(if $(filter x86_64,$(ARCH)),elf32-i386,binary)
+BIN ?= target/axvisor-$(ARCH).$(if $(filter x86_64,$(ARCH)),elf32,bin)
 OBJCOPY = $(shell rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/llvm-objcopy
 HOST_CONFIG := configs/platforms/$(HOST_PLATFORM)-smp$(SMP).generated.toml
 TEST_IMAGES := target/test-images
@@ -175,7 +180,7 @@ build: guests $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	  cargo build --release --locked --target $(TARGET) $(if $(filter y,$(FS)),--features fs) \
 	  $(if $(filter y,$(VM_SHELL)),--features shell) $(if $(filter aarch64-3,$(ARCH)-$(GIC)),--features gicv3)
 	@mkdir -p $(dir $(BIN))
-	@$(OBJCOPY) -O binary $(ELF) $(BIN)
+	@$(OBJCOPY) -O $(BIN_FORMAT) $(ELF) $(BIN)
 	@echo "hypervisor: $(BIN) ($$(stat -c %s $(BIN)) bytes) with VM configs: $(VM_CONFIGS)"
 
 DISK_IMAGES = target/guests/arceos-hello-$(ARCH).bin $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES))
@@ -195,9 +200,7 @@ $(HOST_DTB): FORCE
 FORCE:
 
 run: build $(if $(filter $(DISK_IMG),$(DISK)),disk_img) $(if $(filter aarch64-kernel,$(ARCH)-$(BOOT)),$(HOST_DTB))
-ifeq ($(ARCH),x86_64)
-	@echo "run: booting guests on x86_64 is not supported yet (aarch64 and riscv64 are)"; exit 2
-else ifeq ($(BOOT),uboot)
+ifeq ($(BOOT),uboot)
 	$(if $(filter aarch64,$(ARCH)),,@echo "run: BOOT=uboot is aarch64 only (see docs/boards.md)"; exit 2)
 	$(if $(filter-out 0,$(TIMEOUT)),timeout --foreground $(TIMEOUT)) \
 	  $(QEMU) -m $(MEM) -smp $(SMP) -nographic -bios $(UBOOT_BIN) $(DISK_ARGS)
@@ -297,8 +300,10 @@ qemu-test: setup
 	  VM_CONFIGS="configs/vms/arceos-riscv64.toml configs/vms/probe-isolation-riscv64.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-riscv64-isolation.bin
 	cp target/guests/probe-riscv64.elf $(TEST_IMAGES)/
+	$(MAKE) --no-print-directory build ARCH=x86_64 LOG=info SMP=2 \
+	  VM_CONFIGS=crates/qemu-boot-tests/configs/x86-svm.toml BIN=$(TEST_IMAGES)/axvisor-x86_64-svm.elf32
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test x86_64_boot -- --include-ignored
 
 # The probe guest's benchmarks: the hypervisor with logging at warn (no log
 # line is on the exit path either way), then the same probe bare. Then the

@@ -41,13 +41,16 @@ pub fn enable_virtualization() -> Result<(), StartError> {
                 if !axtask::set_current_affinity(axtask::AxCpuMask::one_shot(cpu)) {
                     panic!("cannot pin the virtualization setup task to CPU {cpu}");
                 }
-                // SAFETY: this task is pinned to `cpu` and is the only code
-                // touching this CPU's VIRT_PER_CPU, once, before any vCPU runs.
-                let percpu = unsafe { VIRT_PER_CPU.current_ref_mut_raw() };
-                percpu
-                    .init(cpu)
-                    .and_then(|_| percpu.hardware_enable())
-                    .unwrap_or_else(|e| panic!("enabling virtualization on CPU {cpu}: {e:?}"));
+                if Arch::per_cpu_via_axvm() {
+                    // SAFETY: this task is pinned to `cpu` and is the only
+                    // code touching this CPU's VIRT_PER_CPU, once, before any
+                    // vCPU runs.
+                    let percpu = unsafe { VIRT_PER_CPU.current_ref_mut_raw() };
+                    percpu
+                        .init(cpu)
+                        .and_then(|_| percpu.hardware_enable())
+                        .unwrap_or_else(|e| panic!("enabling virtualization on CPU {cpu}: {e:?}"));
+                }
                 Arch::init_this_cpu();
                 axtask::register_timer_callback(|_| timer::fire_expired());
                 ENABLED.fetch_add(1, Ordering::Release);

@@ -27,6 +27,8 @@ pub enum VmError {
     Unreadable,
     /// The config failed validation.
     Config(ConfigError),
+    /// This host cannot run VMs (the reason).
+    HostCannotRun(&'static str),
     /// The config asks for something this build does not do.
     Unsupported {
         /// Field path.
@@ -84,6 +86,7 @@ impl fmt::Display for VmError {
         match self {
             Self::Unreadable => write!(f, "the file could not be read when the hypervisor was built"),
             Self::Config(e) => write!(f, "{e}"),
+            Self::HostCannotRun(why) => write!(f, "this host cannot run it: {why}"),
             Self::Unsupported { field, what } => write!(f, "{field}: {what}"),
             Self::IrqChip(e) => write!(f, "devices.emu_devices: {e}"),
             Self::Dtb(e) => write!(f, "device tree: {e}"),
@@ -148,6 +151,7 @@ fn step(step: &'static str) -> impl FnOnce(AxError) -> VmError {
 /// Creates a VM from a config: checks it, allocates and maps its memory,
 /// loads its images and sets up its vCPUs and interrupt controller.
 pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
+    Arch::vms_supported().map_err(VmError::HostCannotRun)?;
     let text = source.text.as_deref().ok_or(VmError::Unreadable)?;
     let mut parsed = vmconfig_check::parse(text).map_err(VmError::Config)?;
     let tree_paths = host_derived::resolve(&mut parsed)?;

@@ -145,6 +145,8 @@ fn bare_mode_command(arch: Arch, elf: &std::path::Path, mode: u64, smp: usize) -
             cmd.args(["-device", &mailbox]);
             cmd
         }
+        // No probe guest for x86_64 yet (`--arch` does not take it).
+        Arch::X86_64 => bare_command(arch, elf, smp, "256M", None),
     }
 }
 
@@ -158,11 +160,16 @@ fn arch_name(arch: Arch) -> &'static str {
         Arch::Aarch64 => "aarch64",
         Arch::Aarch64Gic3 => "aarch64-gicv3",
         Arch::Riscv64 => "riscv64",
+        Arch::X86_64 => "x86_64",
     }
 }
 
 fn qemu_version(arch: Arch) -> String {
-    let system = if arch == Arch::Riscv64 { "riscv64" } else { "aarch64" };
+    let system = match arch {
+        Arch::Aarch64 | Arch::Aarch64Gic3 => "aarch64",
+        Arch::Riscv64 => "riscv64",
+        Arch::X86_64 => "x86_64",
+    };
     Command::new(format!("qemu-system-{system}"))
         .arg("--version")
         .output()
@@ -258,7 +265,7 @@ fn bench() -> Result<(), String> {
         let mut bare_cmd = bare_command(args.arch, &linux.kernel, 2, "256M", None);
         let console = match args.arch {
             Arch::Aarch64 | Arch::Aarch64Gic3 => "ttyAMA0",
-            Arch::Riscv64 => "ttyS0",
+            Arch::Riscv64 | Arch::X86_64 => "ttyS0",
         };
         bare_cmd.arg("-initrd").arg(&linux.initrd).args(["-append", &format!("console={console} panic=-1")]);
         count_instructions(&mut bare_cmd);

@@ -21,6 +21,8 @@ pub enum Arch {
     Aarch64Gic3,
     /// riscv64 on `virt` with OpenSBI and the H extension.
     Riscv64,
+    /// x86_64 on `q35`, TCG with AMD SVM and nested paging.
+    X86_64,
 }
 
 /// The outcome of one QEMU run.
@@ -182,6 +184,12 @@ fn machine(arch: Arch, virtualization: bool, smp: usize, mem: &str) -> Command {
             let virt = if virtualization { "on" } else { "off" };
             let gic = if arch == Arch::Aarch64Gic3 { 3 } else { 2 };
             c.args(["-machine", &format!("virt,virtualization={virt},gic-version={gic}"), "-cpu", "cortex-a72"]);
+            c
+        }
+        Arch::X86_64 => {
+            let mut c = Command::new("qemu-system-x86_64");
+            let cpu = if virtualization { "qemu64,+svm,+npt" } else { "qemu64" };
+            c.args(["-machine", "q35", "-cpu", cpu]);
             c
         }
         Arch::Riscv64 => {

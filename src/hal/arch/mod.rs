@@ -77,6 +77,15 @@ pub trait ArchOps {
     fn init_host_interrupts() -> Result<(), IrqSetupError>;
     /// Per-CPU setup, on each CPU once virtualization is on.
     fn init_this_cpu();
+    /// Whether axvm's per-CPU state turns virtualization on for a CPU
+    /// (else `init_this_cpu` does it all).
+    fn per_cpu_via_axvm() -> bool {
+        true
+    }
+    /// Whether VMs can run on this host, or why not.
+    fn vms_supported() -> Result<(), &'static str> {
+        Ok(())
+    }
     /// Hands a physical interrupt that made a vCPU exit to the host.
     fn handle_host_irq(vector: usize);
     /// Interrupts physical CPU `pcpu` so that it notices queued work.

@@ -1,12 +1,16 @@
-//! x86_64: VT-x through x86_vcpu. It builds and passes clippy here; no
-//! machine this project runs on offers VT-x, so no guest has run on it.
+//! x86_64: VT-x through x86_vcpu, or AMD SVM, chosen at boot by CPUID.
+//! VT-x builds and passes clippy; no machine this project runs on offers
+//! it, so no guest has run on it. SVM (QEMU's TCG emulates it) is enabled
+//! on every CPU, but its vCPU is not wired in yet: VMs are refused.
 //!
 //! Files: `vcpu.rs` (x86_vcpu's vCPUs with our hooks), `calls.rs`
-//! (VMCALL), `irq.rs` (host interrupts), `irqchip.rs` (none emulated yet).
+//! (VMCALL), `irq.rs` (host interrupts), `irqchip.rs` (none emulated yet),
+//! `svm.rs` (SVM detection and per-CPU enabling).
 
 mod calls;
 mod irq;
 mod irqchip;
+mod svm;
 mod vcpu;
 
 use alloc::vec::Vec;
@@ -37,19 +41,40 @@ impl ArchOps for Arch {
         None
     }
 
+    /// VT-x if the CPU offers it, else AMD SVM with nested paging.
     fn hardware_check() -> Result<(), HardwareError> {
         if x86_vcpu::has_hardware_support() {
-            Ok(())
-        } else {
-            Err(HardwareError::NoVirtualization("the CPU does not offer VT-x"))
+            return Ok(());
         }
+        svm::detect().map_err(HardwareError::NoVirtualization)
+    }
+
+    /// axvm's per-CPU state is x86_vcpu's VT-x root mode.
+    fn per_cpu_via_axvm() -> bool {
+        !svm::in_use()
+    }
+
+    fn vms_supported() -> Result<(), &'static str> {
+        if !svm::in_use() {
+            return Ok(());
+        }
+        if !svm::enabled_here() {
+            return Err("AMD SVM is not on for this CPU");
+        }
+        Err("AMD SVM is on, but its vCPU (crate svm-vcpu) is not wired in yet: x86_64 guests run on VT-x hosts only")
     }
 
     fn init_host_interrupts() -> Result<(), IrqSetupError> {
         Ok(())
     }
 
-    fn init_this_cpu() {}
+    fn init_this_cpu() {
+        if svm::in_use()
+            && let Err(why) = svm::enable_this_cpu()
+        {
+            error!("CPU {}: {why}", axhal::percpu::this_cpu_id());
+        }
+    }
 
 
     fn handle_host_irq(vector: usize) {

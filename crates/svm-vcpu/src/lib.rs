@@ -1,0 +1,22 @@
+//! The parts of an AMD SVM vCPU that are pure logic, host-tested here, for
+//! the x86_64 backend of issue 15 (QEMU's TCG emulates SVM with nested
+//! paging, without next-RIP saving or decode assists):
+//!
+//! - [`vmcb`]: the Virtual Machine Control Block's layout (AMD64 APM
+//!   vol. 2, appendix B), its intercept bits and segment encoding;
+//! - [`exit`]: `#VMEXIT` decoding from EXITCODE/EXITINFO1/EXITINFO2 that
+//!   never panics on what a guest can cause;
+//! - [`npt`]: nested page tables in the x86-64 long-mode format (axaddrspace
+//!   builds Intel EPT tables only).
+//!
+//! Not wired into the hypervisor yet: the world switch (VMRUN), per-CPU
+//! enabling and the VMM's x86 integration come next.
+#![no_std]
+#![deny(unsafe_code)]
+
+pub mod exit;
+pub mod npt;
+pub mod vmcb;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,131 @@
+extern crate std;
+
+use std::vec::Vec;
+
+use crate::exit::{self, Exit, NestedFault, PortAccess};
+use crate::npt::{Access, Frames, Npt, NptError};
+use crate::vmcb::{self, Segment, Vmcb};
+
+#[test]
+fn segments_pack_as_the_vmcb_keeps_them() {
+    let cs = Segment::code32(0x08);
+    let bytes = cs.to_bytes();
+    assert_eq!(&bytes[0..2], &[0x08, 0]);
+    assert_eq!(u16::from_le_bytes([bytes[2], bytes[3]]), 0xC9B, "P, DPL 0, S, execute/read, accessed; G, D");
+    assert_eq!(Segment::from_bytes(&bytes), cs);
+    assert_eq!(Segment::code64(0x08).attrib & 0xF00, 0xA00, "L set, D clear");
+    let mut vmcb = Vmcb::default();
+    vmcb.set_segment(vmcb::save::CS, cs);
+    assert_eq!(vmcb.segment(vmcb::save::CS), cs);
+    assert_eq!(&vmcb.as_bytes()[0x410..0x412], &[0x08, 0]);
+}
+
+#[test]
+fn fields_are_little_endian_at_their_offsets_and_stay_in_the_page() {
+    let mut vmcb = Vmcb::default();
+    vmcb.write_u64(vmcb::save::RIP, 0x0010_0000);
+    vmcb.write_u64(vmcb::save::RAX, 0x2BAD_B002);
+    assert_eq!(&vmcb.as_bytes()[0x578..0x57c], &[0, 0, 0x10, 0]);
+    assert_eq!(vmcb.read_u64(vmcb::save::RAX), 0x2BAD_B002);
+    vmcb.intercept(vmcb::control::INTERCEPT_MISC1, vmcb::misc1::HLT);
+    vmcb.intercept(vmcb::control::INTERCEPT_MISC1, vmcb::misc1::CPUID);
+    assert_eq!(vmcb.read_u32(vmcb::control::INTERCEPT_MISC1), (1 << 24) | (1 << 18));
+    vmcb.write_u64(4090, u64::MAX);
+    assert_eq!(vmcb.read_u64(4090), 0, "a field past the page is neither written nor read");
+}
+
+#[test]
+fn port_exits_decode_port_size_direction_and_next_rip() {
+    // OUT DX, AL to 0x3f8: SZ8, port in bits 16-31.
+    let out = exit::decode(exit::code::IOIO, (0x3f8 << 16) | (1 << 4), 0x1005);
+    assert_eq!(out, Exit::Port(PortAccess { port: 0x3f8, input: false, size: 1, string: false, rep: false, next_rip: 0x1005 }));
+    let input = exit::decode(exit::code::IOIO, (0x604 << 16) | (1 << 6) | 1, 0);
+    assert!(matches!(input, Exit::Port(PortAccess { port: 0x604, input: true, size: 4, .. })));
+    let rep_outs = exit::decode(exit::code::IOIO, (0x3f8 << 16) | (1 << 5) | (1 << 3) | (1 << 2), 0);
+    assert!(matches!(rep_outs, Exit::Port(PortAccess { size: 2, string: true, rep: true, .. })));
+}
+
+#[test]
+fn nested_faults_and_the_rest_decode_without_panicking() {
+    let fault = exit::decode(exit::code::NPF, (1 << 32) | (1 << 1), 0xfee0_0030);
+    assert_eq!(
+        fault,
+        Exit::NestedFault(NestedFault { gpa: 0xfee0_0030, present: false, write: true, fetch: false, reserved: false, table_walk: false })
+    );
+    assert_eq!(exit::decode(exit::code::MSR, 1, 0), Exit::Msr { write: true });
+    assert_eq!(exit::decode(exit::code::CR_WRITE + 3, 0, 0), Exit::ControlRegister { cr: 3, write: true });
+    assert_eq!(exit::decode(exit::code::EXCEPTION + 14, 2, 0), Exit::Exception { vector: 14, error_code: 2 });
+    assert_eq!(exit::decode(exit::code::SHUTDOWN, 0, 0), Exit::Shutdown);
+    assert_eq!(exit::decode(0x082, 0, 0), Exit::SvmInstruction, "VMLOAD");
+    assert_eq!(exit::decode(exit::code::INVALID, 0, 0), Exit::InvalidState);
+    for code in (0..0x500).chain([0x1000, u64::MAX - 1, u64::MAX]) {
+        let _ = exit::decode(code, u64::MAX, u64::MAX);
+        assert!(!exit::name(code).is_empty());
+    }
+    assert_eq!(exit::name(exit::code::SHUTDOWN), "shutdown (triple fault)");
+}
+
+/// Frames from a vector, at made-up physical addresses.
+#[derive(Default)]
+struct TestFrames {
+    tables: Vec<[u64; 512]>,
+}
+
+const BASE: u64 = 0x7000_0000;
+
+impl Frames for TestFrames {
+    fn alloc(&mut self) -> Option<u64> {
+        (self.tables.len() < 64).then(|| {
+            self.tables.push([0; 512]);
+            BASE + (self.tables.len() as u64 - 1) * 0x1000
+        })
+    }
+
+    fn table(&mut self, phys: u64) -> Option<&mut [u64; 512]> {
+        self.tables.get_mut(usize::try_from(phys.checked_sub(BASE)? / 0x1000).ok()?)
+    }
+}
+
+const RWX: Access = Access { write: true, execute: true };
+
+#[test]
+fn ram_maps_in_large_pages_and_translates() {
+    let mut npt = Npt::new(TestFrames::default()).expect("root");
+    npt.map(0x8000_0000, 0x4200_0000, 0x40_0000, RWX).expect("maps");
+    assert_eq!(npt.translate(0x8000_0000), Some((0x4200_0000, RWX)));
+    assert_eq!(npt.translate(0x803f_fff8), Some((0x423f_fff8, RWX)));
+    assert_eq!(npt.translate(0x8040_0000), None);
+    // Root, PDPT and PD: 2 MiB leaves need no page table.
+    assert_eq!(npt.into_frames().tables.len(), 3);
+}
+
+#[test]
+fn unaligned_ranges_fall_back_to_small_pages_with_their_rights() {
+    let mut npt = Npt::new(TestFrames::default()).expect("root");
+    let device = Access { write: true, execute: false };
+    npt.map(0xfee0_0000, 0x1_0000_0000, 0x1000, device).expect("maps");
+    npt.map(0x10_1000, 0x20_1000, 0x20_0000, Access { write: false, execute: true }).expect("maps");
+    assert_eq!(npt.translate(0xfee0_0ff0), Some((0x1_0000_0ff0, device)));
+    assert_eq!(npt.translate(0x30_0000), Some((0x40_0000, Access { write: false, execute: true })));
+}
+
+#[test]
+fn bad_and_overlapping_ranges_are_refused_whole() {
+    let mut npt = Npt::new(TestFrames::default()).expect("root");
+    assert_eq!(npt.map(0x1001, 0x2000, 0x1000, RWX), Err(NptError::Misaligned { gpa: 0x1001, hpa: 0x2000, size: 0x1000 }));
+    assert!(matches!(npt.map(0x1000, 0x2000, 0, RWX), Err(NptError::Misaligned { .. })));
+    assert_eq!(npt.map(1 << 48, 0, 0x1000, RWX), Err(NptError::TooWide { gpa: 1 << 48 }));
+    assert_eq!(npt.map(u64::MAX - 0xfff, 0, 0x1000, RWX), Err(NptError::TooWide { gpa: u64::MAX - 0xfff }));
+    npt.map(0x20_0000, 0x20_0000, 0x20_0000, RWX).expect("maps");
+    assert_eq!(npt.map(0x1f_f000, 0x1000, 0x2000, RWX), Err(NptError::Overlap { gpa: 0x20_0000 }));
+    assert_eq!(npt.translate(0x1f_f000), None, "nothing of a refused range is mapped");
+    assert_eq!(npt.map(0x20_1000, 0x1000, 0x1000, RWX), Err(NptError::Overlap { gpa: 0x20_1000 }), "inside a large page");
+}
+
+#[test]
+fn running_out_of_table_frames_is_an_error() {
+    let mut npt = Npt::new(TestFrames::default()).expect("root");
+    // 4 KiB pages spread 1 GiB apart each need their own PDPT entry, PD and PT.
+    let result = (0..64).try_for_each(|i| npt.map(i << 30, 0, 0x1000, RWX));
+    assert_eq!(result, Err(NptError::OutOfFrames));
+}

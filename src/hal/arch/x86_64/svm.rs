@@ -1,0 +1,84 @@
+//! AMD SVM on the host: detection (CPUID), and enabling on each CPU
+//! (EFER.SVME and a host save area for VMRUN). The SVM vCPU itself is not
+//! wired in yet (its pure parts are crate `svm-vcpu`), so a host with SVM
+//! refuses VMs with a line saying so.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use axalloc::{UsageKind, global_allocator};
+use memory_addr::PAGE_SIZE_4K;
+
+/// EFER, its SVM-enable bit; VM_CR, its SVM-disable (firmware lock) bit;
+/// the host save area's physical address.
+const MSR_EFER: u32 = 0xC000_0080;
+const EFER_SVME: u64 = 1 << 12;
+const MSR_VM_CR: u32 = 0xC001_0114;
+const VM_CR_SVMDIS: u64 = 1 << 4;
+const MSR_VM_HSAVE_PA: u32 = 0xC001_0117;
+
+/// Whether this host virtualizes through SVM (set by [`detect`]).
+static IN_USE: AtomicBool = AtomicBool::new(false);
+
+fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {
+    let r = core::arch::x86_64::__cpuid(leaf);
+    (r.eax, r.ebx, r.ecx, r.edx)
+}
+
+fn rdmsr(msr: u32) -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: the MSRs read here exist on every CPU that reports SVM
+    // (checked before any of them is read).
+    unsafe { core::arch::asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+fn wrmsr(msr: u32, value: u64) {
+    // SAFETY: as for `rdmsr`; the values written (SVME, the save area's
+    // address) only enable SVM on this CPU.
+    unsafe {
+        core::arch::asm!("wrmsr", in("ecx") msr, in("eax") value as u32, in("edx") (value >> 32) as u32, options(nostack, preserves_flags))
+    };
+}
+
+/// Why SVM cannot be used here, or `Ok` once the host is marked as using
+/// it: the CPU offers SVM (CPUID 8000_0001h ECX bit 2) with nested paging
+/// (8000_000Ah EDX bit 0), and the firmware has not locked it off.
+pub fn detect() -> Result<(), &'static str> {
+    let (max_extended, ..) = cpuid(0x8000_0000);
+    if max_extended < 0x8000_000A || cpuid(0x8000_0001).2 & (1 << 2) == 0 {
+        return Err("the CPU offers neither VT-x nor AMD SVM");
+    }
+    if cpuid(0x8000_000A).3 & 1 == 0 {
+        return Err("the CPU offers SVM without nested paging");
+    }
+    if rdmsr(MSR_VM_CR) & VM_CR_SVMDIS != 0 {
+        return Err("SVM is disabled by the firmware (VM_CR.SVMDIS)");
+    }
+    IN_USE.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Whether the host virtualizes through SVM.
+pub fn in_use() -> bool {
+    IN_USE.load(Ordering::Relaxed)
+}
+
+/// Turns SVM on for this CPU: EFER.SVME, and a zeroed page as the host
+/// save area VMRUN needs (kept for the host's lifetime).
+pub fn enable_this_cpu() -> Result<(), &'static str> {
+    let page = global_allocator()
+        .alloc_pages(1, PAGE_SIZE_4K, UsageKind::VirtMem)
+        .map_err(|_| "no memory for the SVM host save area")?;
+    // SAFETY: `page` is a freshly allocated 4 KiB page that nothing else
+    // references.
+    unsafe { core::ptr::write_bytes(page as *mut u8, 0, PAGE_SIZE_4K) };
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+    wrmsr(MSR_VM_HSAVE_PA, axhal::mem::virt_to_phys(page.into()).as_usize() as u64);
+    info!("AMD SVM on for CPU {} (host save area at {:#x})", axhal::percpu::this_cpu_id(), rdmsr(MSR_VM_HSAVE_PA));
+    Ok(())
+}
+
+/// Whether SVM is on for this CPU.
+pub fn enabled_here() -> bool {
+    rdmsr(MSR_EFER) & EFER_SVME != 0
+}
