@@ -7,7 +7,9 @@
 //! - [`exit`]: `#VMEXIT` decoding from EXITCODE/EXITINFO1/EXITINFO2 that
 //!   never panics on what a guest can cause;
 //! - [`npt`]: nested page tables in the x86-64 long-mode format (axaddrspace
-//!   builds Intel EPT tables only).
+//!   builds Intel EPT tables only);
+//! - [`insn`]: the MOV forms a guest uses on emulated memory, decoded from
+//!   its instruction bytes (TCG gives no decode assist).
 //!
 //! Not wired into the hypervisor yet: the world switch (VMRUN), per-CPU
 //! enabling and the VMM's x86 integration come next.
@@ -15,6 +17,7 @@
 #![deny(unsafe_code)]
 
 pub mod exit;
+pub mod insn;
 pub mod npt;
 pub mod vmcb;
 

@@ -129,3 +129,69 @@ fn running_out_of_table_frames_is_an_error() {
     let result = (0..64).try_for_each(|i| npt.map(i << 30, 0, 0x1000, RWX));
     assert_eq!(result, Err(NptError::OutOfFrames));
 }
+
+mod insn_tests {
+    use crate::insn::{Access, Mode, Source, decode};
+
+    fn store(width: u8, source: Source, len: u8) -> Access {
+        Access { write: true, width, source, register: 0, zero_extend_to: 0, high_byte: false, len }
+    }
+
+    fn load(width: u8, register: u8, zero_extend_to: u8, len: u8) -> Access {
+        Access { write: false, width, source: Source::Register(0), register, zero_extend_to, high_byte: false, len }
+    }
+
+    #[test]
+    fn register_moves_with_every_addressing_form() {
+        // mov [rax], ecx
+        assert_eq!(decode(&[0x89, 0x08], Mode::Long64), Some(store(4, Source::Register(1), 2)));
+        // mov eax, [rdi + 0x30]
+        assert_eq!(decode(&[0x8B, 0x47, 0x30], Mode::Long64), Some(load(4, 0, 8, 3)));
+        // mov [rsp + 8], edx  (SIB, disp8)
+        assert_eq!(decode(&[0x89, 0x54, 0x24, 0x08], Mode::Long64), Some(store(4, Source::Register(2), 4)));
+        // mov [0xfee000b0], eax in 32-bit mode (disp32)
+        assert_eq!(decode(&[0x89, 0x05, 0xb0, 0x00, 0xe0, 0xfe], Mode::Protected32), Some(store(4, Source::Register(0), 6)));
+        // mov r9, [rbx + rcx*8 + 0x1000]  (REX.WR, SIB, disp32)
+        assert_eq!(decode(&[0x4C, 0x8B, 0x8C, 0xCB, 0x00, 0x10, 0x00, 0x00], Mode::Long64), Some(load(8, 9, 0, 8)));
+        // mov word [rdx], ax
+        assert_eq!(decode(&[0x66, 0x89, 0x02], Mode::Long64), Some(store(2, Source::Register(0), 3)));
+        // mov byte [rdx], ah: the high byte of RAX
+        let ah = decode(&[0x88, 0x22], Mode::Long64).expect("decodes");
+        assert_eq!((ah.source, ah.high_byte, ah.width), (Source::Register(4), true, 1));
+        // mov byte [rdx], spl with an empty REX: not a high byte
+        assert!(!decode(&[0x40, 0x88, 0x22], Mode::Long64).expect("decodes").high_byte);
+    }
+
+    #[test]
+    fn immediates_and_zero_extending_loads() {
+        // mov dword [rax + 0x80], 0x1234
+        assert_eq!(decode(&[0xC7, 0x80, 0x80, 0, 0, 0, 0x34, 0x12, 0, 0], Mode::Long64), Some(store(4, Source::Immediate(0x1234), 10)));
+        // mov qword [rax], -1: imm32 sign-extended
+        assert_eq!(decode(&[0x48, 0xC7, 0x00, 0xff, 0xff, 0xff, 0xff], Mode::Long64), Some(store(8, Source::Immediate(u64::MAX), 7)));
+        // mov byte [rbx], 0x41
+        assert_eq!(decode(&[0xC6, 0x03, 0x41], Mode::Long64), Some(store(1, Source::Immediate(0x41), 3)));
+        // movzx eax, byte [rsi]
+        assert_eq!(decode(&[0x0F, 0xB6, 0x06], Mode::Long64), Some(load(1, 0, 4, 3)));
+        // movzx edx, word [rsi + 2], with an FS override first
+        assert_eq!(decode(&[0x64, 0x0F, 0xB7, 0x56, 0x02], Mode::Long64), Some(load(2, 2, 4, 5)));
+    }
+
+    #[test]
+    fn anything_else_is_refused_not_guessed() {
+        assert_eq!(decode(&[], Mode::Long64), None);
+        assert_eq!(decode(&[0x89, 0xC8], Mode::Long64), None, "register to register: no memory access");
+        assert_eq!(decode(&[0xC7, 0x08, 0, 0, 0, 0], Mode::Long64), None, "C7 /1 is not MOV");
+        assert_eq!(decode(&[0xA5], Mode::Long64), None, "MOVS");
+        assert_eq!(decode(&[0x0F, 0xB8, 0x00], Mode::Long64), None);
+        assert_eq!(decode(&[0x89, 0x84, 0x24], Mode::Long64), None, "truncated");
+        assert_eq!(decode(&[0x66; 20], Mode::Long64), None, "prefixes past 15 bytes");
+        // 0x48 is DEC EAX in 32-bit mode, not REX.W.
+        assert_eq!(decode(&[0x48, 0x89, 0x08], Mode::Protected32), None);
+        for first in 0..=255u8 {
+            for second in [0x00, 0x05, 0x44, 0x84, 0xC0] {
+                let _ = decode(&[first, second, 0x24, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66], Mode::Long64);
+                let _ = decode(&[0x0F, first, second], Mode::Protected32);
+            }
+        }
+    }
+}
