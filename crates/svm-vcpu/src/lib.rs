@@ -9,7 +9,9 @@
 //! - [`npt`]: nested page tables in the x86-64 long-mode format (axaddrspace
 //!   builds Intel EPT tables only);
 //! - [`insn`]: the MOV forms a guest uses on emulated memory, decoded from
-//!   its instruction bytes (TCG gives no decode assist).
+//!   its instruction bytes (TCG gives no decode assist);
+//! - [`setup`]: a VMCB made ready for a guest's first VMRUN (intercepts,
+//!   nested paging, a multiboot kernel's 32-bit entry state).
 //!
 //! Not wired into the hypervisor yet: the world switch (VMRUN), per-CPU
 //! enabling and the VMM's x86 integration come next.
@@ -19,6 +21,7 @@
 pub mod exit;
 pub mod insn;
 pub mod npt;
+pub mod setup;
 pub mod vmcb;
 
 #[cfg(test)]

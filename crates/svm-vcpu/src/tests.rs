@@ -195,3 +195,44 @@ mod insn_tests {
         }
     }
 }
+
+mod setup_tests {
+    use crate::setup::{self, GuestStart, MULTIBOOT_MAGIC};
+    use crate::vmcb::{Segment, Vmcb, control, misc1, misc2, save};
+
+    const START: GuestStart =
+        GuestStart { asid: 1, nested_cr3: 0x4000_1000, iopm: 0x4000_4000, msrpm: 0x4000_8000, entry: 0x10_0000 };
+
+    #[test]
+    fn a_multiboot_kernel_starts_in_flat_protected_mode_with_its_magic() {
+        let mut vmcb = Vmcb::default();
+        setup::prepare(&mut vmcb, &START).expect("prepared");
+        assert_eq!(vmcb.read_u64(save::RIP), 0x10_0000);
+        assert_eq!(vmcb.read_u64(save::RAX), MULTIBOOT_MAGIC);
+        assert_eq!(vmcb.read_u64(save::CR0) & 0x8000_0001, 1, "protected mode, paging off");
+        assert_eq!(vmcb.read_u64(save::EFER) & (1 << 12), 1 << 12, "EFER.SVME, which VMRUN requires");
+        assert_eq!(vmcb.read_u64(save::RFLAGS), 2);
+        assert_eq!(vmcb.segment(save::CS), Segment::code32(0x08));
+        assert_eq!(vmcb.segment(save::SS), Segment::data32(0x10));
+        assert_eq!(vmcb.read_u64(control::NESTED_CR3), 0x4000_1000);
+        assert_eq!(vmcb.read_u64(control::NP_ENABLE) & 1, 1);
+        assert_eq!(vmcb.read_u32(control::GUEST_ASID), 1);
+        assert_eq!(vmcb.read_u64(control::IOPM_BASE_PA), 0x4000_4000);
+    }
+
+    #[test]
+    fn the_intercepts_a_hostile_guest_needs_are_all_set() {
+        let mut vmcb = Vmcb::default();
+        setup::prepare(&mut vmcb, &START).expect("prepared");
+        let misc1 = vmcb.read_u32(control::INTERCEPT_MISC1);
+        for bit in [misc1::INTR, misc1::NMI, misc1::CPUID, misc1::HLT, misc1::IOIO, misc1::MSR, misc1::SHUTDOWN] {
+            assert_ne!(misc1 & bit, 0, "{bit:#x}");
+        }
+        let misc2 = vmcb.read_u32(control::INTERCEPT_MISC2);
+        assert_eq!(misc2 & misc2::VMRUN, misc2::VMRUN, "VMRUN must be intercepted or VMRUN fails");
+        assert_eq!(misc2 & misc2::SVM_INSTRUCTIONS, misc2::SVM_INSTRUCTIONS);
+        assert!(setup::intercept_all_ports().iter().all(|&b| b == 0xFF));
+        assert!(setup::intercept_all_msrs().iter().all(|&b| b == 0xFF));
+        assert_eq!(setup::prepare(&mut Vmcb::default(), &GuestStart { asid: 0, ..START }), None, "ASID 0 is the host's");
+    }
+}

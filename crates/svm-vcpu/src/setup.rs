@@ -1,0 +1,92 @@
+//! A VMCB made ready for a guest's first VMRUN: the intercepts this
+//! hypervisor needs, nested paging, and the CPU state a multiboot kernel
+//! expects at its 32-bit entry (flat protected mode, paging off,
+//! EAX = 0x2BADB002; EBX, the boot information's address, is a register
+//! the world switch loads, not a VMCB field).
+
+use crate::vmcb::{Segment, Vmcb, control, misc1, misc2, save};
+
+/// EAX at a multiboot kernel's entry.
+pub const MULTIBOOT_MAGIC: u64 = 0x2BAD_B002;
+/// EFER.SVME: a guest's EFER must keep it set for VMRUN to accept it.
+const EFER_SVME: u64 = 1 << 12;
+/// CR0.PE and CR0.ET.
+const CR0_PE_ET: u64 = 0x11;
+/// RFLAGS with only its always-one bit.
+const RFLAGS_FIXED: u64 = 0x2;
+/// The power-on PAT (write-back, write-through, uncached-, uncached).
+const DEFAULT_PAT: u64 = 0x0007_0406_0007_0406;
+/// TLB_CONTROL: flush this guest's entries at the next VMRUN.
+const FLUSH_GUEST_TLB: u32 = 3;
+
+/// What a guest's first run needs from the hypervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestStart {
+    /// The guest's address-space id (1 and up: 0 is the host's).
+    pub asid: u32,
+    /// Root of its nested page tables.
+    pub nested_cr3: u64,
+    /// Host-physical addresses of its I/O and MSR permission maps.
+    pub iopm: u64,
+    /// See [`GuestStart::iopm`].
+    pub msrpm: u64,
+    /// Where it starts.
+    pub entry: u64,
+}
+
+/// The GDT selectors the start state names (a guest loads its own GDT
+/// before it reloads a segment register).
+const CODE_SELECTOR: u16 = 0x08;
+const DATA_SELECTOR: u16 = 0x10;
+
+/// Fills `vmcb` for a guest's first VMRUN; `None` for ASID 0, which is the
+/// host's.
+pub fn prepare(vmcb: &mut Vmcb, start: &GuestStart) -> Option<()> {
+    if start.asid == 0 {
+        return None;
+    }
+    vmcb.intercept(
+        control::INTERCEPT_MISC1,
+        misc1::INTR | misc1::NMI | misc1::INIT | misc1::CPUID | misc1::HLT | misc1::IOIO | misc1::MSR | misc1::SHUTDOWN,
+    );
+    vmcb.intercept(control::INTERCEPT_MISC2, misc2::VMRUN | misc2::VMMCALL | misc2::SVM_INSTRUCTIONS);
+    vmcb.write_u64(control::IOPM_BASE_PA, start.iopm);
+    vmcb.write_u64(control::MSRPM_BASE_PA, start.msrpm);
+    vmcb.write_u32(control::GUEST_ASID, start.asid);
+    vmcb.write_u32(control::TLB_CONTROL, FLUSH_GUEST_TLB);
+    vmcb.write_u64(control::NP_ENABLE, 1);
+    vmcb.write_u64(control::NESTED_CR3, start.nested_cr3);
+
+    vmcb.set_segment(save::CS, Segment::code32(CODE_SELECTOR));
+    for data in [save::DS, save::ES, save::FS, save::GS, save::SS] {
+        vmcb.set_segment(data, Segment::data32(DATA_SELECTOR));
+    }
+    vmcb.set_segment(save::TR, Segment::tss(0, 0, 0xFFFF));
+    vmcb.set_segment(save::LDTR, Segment { selector: 0, attrib: 0x82, limit: 0xFFFF, base: 0 });
+    vmcb.set_segment(save::GDTR, Segment { selector: 0, attrib: 0, limit: 0xFFFF, base: 0 });
+    vmcb.set_segment(save::IDTR, Segment { selector: 0, attrib: 0, limit: 0xFFFF, base: 0 });
+    vmcb.write_u64(save::EFER, EFER_SVME);
+    vmcb.write_u64(save::CR0, CR0_PE_ET);
+    vmcb.write_u64(save::CR3, 0);
+    vmcb.write_u64(save::CR4, 0);
+    vmcb.write_u64(save::RFLAGS, RFLAGS_FIXED);
+    vmcb.write_u64(save::RIP, start.entry);
+    vmcb.write_u64(save::RSP, 0);
+    vmcb.write_u64(save::RAX, MULTIBOOT_MAGIC);
+    vmcb.write_u64(save::DR7, 0x400);
+    vmcb.write_u64(save::DR6, 0xFFFF_0FF0);
+    vmcb.write_u64(save::G_PAT, DEFAULT_PAT);
+    Some(())
+}
+
+/// An I/O permission map (12 KiB: one bit per port, and the bits a
+/// multi-byte access past port 0xFFFF reads): every port intercepted.
+pub fn intercept_all_ports() -> [u8; 3 * 4096] {
+    [0xFF; 3 * 4096]
+}
+
+/// An MSR permission map (8 KiB: read and write bits of three MSR
+/// ranges): every MSR access intercepted.
+pub fn intercept_all_msrs() -> [u8; 2 * 4096] {
+    [0xFF; 2 * 4096]
+}
