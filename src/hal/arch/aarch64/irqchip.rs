@@ -15,7 +15,7 @@ use core::ops::Range;
 
 use super::irq;
 use super::vgic_state::{self, StateReg, StateWrite, state_reg};
-use crate::hal::{IrqChipError, current, upcalls};
+use crate::hal::IrqChipError;
 use crate::hal::arch::{DeviceWindow, IrqChipOps};
 
 /// Interrupt ids the virtual distributor offers (SGIs, PPIs and 224 SPIs).
@@ -123,27 +123,21 @@ impl VirtualGic {
         vgic_state::read(reg, word, queue_vectors)
     }
 
+    /// GICD_ISPENDR makes an SGI pending for nobody (GICD_SPENDSGIR sets
+    /// those), a PPI for the writer, an SPI for its target.
     fn write_state(&self, vcpu: usize, reg: StateReg, word: usize, value: u32) {
         let model = StateWrite {
+            vm: self.vm,
+            writer: vcpu,
             irqs: VIRQS,
             vectors: queue_vectors,
             priority: |intid| self.dist.lock().priority(vcpu, intid),
-            set_pending: |intid| self.set_pending(vcpu, intid),
+            target: |intid| match intid {
+                0..16 => None,
+                16..32 => Some(vcpu),
+                _ => Some(self.dist.lock().spi_target(intid).unwrap_or(0)),
+            },
         };
         vgic_state::write(reg, word, value, model);
-    }
-
-    /// GICD_ISPENDR: an SGI is left alone (GICD_SPENDSGIR sets those); a
-    /// PPI becomes pending for the writer, an SPI for its target.
-    fn set_pending(&self, vcpu: usize, intid: usize) {
-        if intid < 16 {
-            return;
-        }
-        let target = if intid < 32 { vcpu } else { self.dist.lock().spi_target(intid).unwrap_or(0) };
-        if target == vcpu {
-            current::queue_here(intid);
-        } else if let Some(vmm) = upcalls::services() {
-            vmm.queue_interrupt(self.vm, target, intid);
-        }
     }
 }

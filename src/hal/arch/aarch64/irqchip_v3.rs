@@ -19,7 +19,7 @@ use vgic_v3::{Gic, gicd, gicr};
 use super::irq;
 use super::vgic_state::{self, StateReg, StateWrite, state_reg};
 use crate::hal::arch::{DeviceWindow, IrqChipOps};
-use crate::hal::{IrqChipError, current, upcalls};
+use crate::hal::IrqChipError;
 
 /// Interrupt ids the virtual GIC offers (SGIs, PPIs and 224 SPIs).
 const VIRQS: usize = 256;
@@ -153,24 +153,17 @@ impl IrqChipOps for VirtualGic {
 }
 
 impl VirtualGic {
+    /// I[SC]PENDR: an SGI or PPI becomes pending for the writer (its own
+    /// redistributor), an SPI for its target.
     fn write_state(&self, vcpu: usize, reg: StateReg, word: usize, value: u32) {
         let model = StateWrite {
+            vm: self.vm,
+            writer: vcpu,
             irqs: VIRQS,
             vectors: queue_vectors,
             priority: |intid| self.gic.lock().priority(vcpu, intid),
-            set_pending: |intid| self.set_pending(vcpu, intid),
+            target: |intid| Some(if intid < 32 { vcpu } else { self.gic.lock().spi_target(intid).unwrap_or(0) }),
         };
         vgic_state::write(reg, word, value, model);
-    }
-
-    /// I[SC]PENDR: an SGI or PPI becomes pending for the writer (its own
-    /// redistributor), an SPI for its target.
-    fn set_pending(&self, vcpu: usize, intid: usize) {
-        let target = if intid < 32 { vcpu } else { self.gic.lock().spi_target(intid).unwrap_or(0) };
-        if target == vcpu {
-            current::queue_here(intid);
-        } else if let Some(vmm) = upcalls::services() {
-            vmm.queue_interrupt(self.vm, target, intid);
-        }
     }
 }

@@ -6,7 +6,7 @@
 use core::ops::Range;
 
 use super::irq;
-use crate::hal::current;
+use crate::hal::{current, upcalls};
 
 /// Which of the four registers an access names.
 #[derive(Clone, Copy)]
@@ -45,24 +45,39 @@ pub fn read(reg: StateReg, word: usize, vectors: impl Fn(usize) -> Range<usize>)
     }
 }
 
-/// What the GIC model decides for a state write.
-pub struct StateWrite<V, P, S> {
+/// What the GIC model decides for a state write by vCPU `writer` of VM
+/// `vm`.
+pub struct StateWrite<V, P, T> {
+    /// The VM.
+    pub vm: usize,
+    /// The writing vCPU (the one loaded here).
+    pub writer: usize,
     /// Interrupt ids the GIC has.
     pub irqs: usize,
     /// Queue vectors an interrupt id sits under.
     pub vectors: V,
     /// Its priority for the writing vCPU.
     pub priority: P,
-    /// Makes an interrupt id pending where it belongs.
-    pub set_pending: S,
+    /// The vCPU a set-pending write makes it pending for, if any.
+    pub target: T,
+}
+
+/// Makes `intid` pending for `target`: queued here if that is the writer,
+/// else on the target vCPU.
+fn set_pending(vm: usize, writer: usize, target: usize, intid: usize) {
+    if target == writer {
+        current::queue_here(intid);
+    } else if let Some(vmm) = upcalls::services() {
+        vmm.queue_interrupt(vm, target, intid);
+    }
 }
 
 /// A guest write of `value` to word `word` of `reg`.
-pub fn write<V, P, S>(reg: StateReg, word: usize, value: u32, model: StateWrite<V, P, S>)
+pub fn write<V, P, T>(reg: StateReg, word: usize, value: u32, model: StateWrite<V, P, T>)
 where
     V: Fn(usize) -> Range<usize>,
     P: Fn(usize) -> u8,
-    S: Fn(usize),
+    T: Fn(usize) -> Option<usize>,
 {
     for bit in (0..32).filter(|bit| value & (1 << bit) != 0) {
         let intid = 32 * word + bit;
@@ -70,7 +85,11 @@ where
             break;
         }
         match reg {
-            StateReg::SetPending => (model.set_pending)(intid),
+            StateReg::SetPending => {
+                if let Some(target) = (model.target)(intid) {
+                    set_pending(model.vm, model.writer, target, intid);
+                }
+            }
             StateReg::ClearPending => {
                 irq::clear_pending(intid);
                 (model.vectors)(intid).for_each(current::unqueue_here);
