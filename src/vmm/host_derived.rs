@@ -66,7 +66,7 @@ pub fn resolve(cfg: &mut AxVMCrateConfig) -> Result<Option<TreePaths>, VmError> 
     if Arch::passthrough_irqchip().is_none() {
         return Err(VmError::Unsupported {
             field: "devices.passthrough_devices",
-            what: "device-tree paths (upstream's style) are supported on aarch64 only",
+            what: "device-tree paths (upstream's style) are not supported on this architecture",
         });
     }
     let host = hal::host_fdt().ok_or(VmError::Unsupported {
