@@ -168,7 +168,7 @@ else ifeq ($(ARCH),riscv64)
 	@scripts/build-arceos-guest.sh riscv64 configs/vms/arceos-riscv64.toml target/guests/arceos-hello-riscv64.bin
 	@scripts/build-probe-guest.sh target/guests riscv64
 else
-	@echo "guests: no guest is built for $(ARCH) yet"
+	@scripts/build-arceos-guest.sh x86_64 configs/vms/arceos-x86_64.toml target/guests/arceos-hello-x86_64.bin
 endif
 
 $(HOST_CONFIG): configs/platforms/defaults.toml scripts/platform-config.py Cargo.lock Makefile
@@ -301,7 +301,10 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-riscv64-isolation.bin
 	cp target/guests/probe-riscv64.elf $(TEST_IMAGES)/
 	$(MAKE) --no-print-directory build ARCH=x86_64 LOG=info SMP=2 \
-	  VM_CONFIGS=crates/qemu-boot-tests/configs/x86-svm.toml BIN=$(TEST_IMAGES)/axvisor-x86_64-svm.elf32
+	  VM_CONFIGS=configs/vms/arceos-x86_64.toml BIN=$(TEST_IMAGES)/axvisor-x86_64-arceos.elf32
+	$(MAKE) --no-print-directory build ARCH=x86_64 LOG=info SMP=2 \
+	  VM_CONFIGS="configs/vms/arceos-x86_64.toml crates/qemu-boot-tests/configs/x86-boot-info-high.toml" \
+	  BIN=$(TEST_IMAGES)/axvisor-x86_64-bad-configs.elf32
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
 	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test x86_64_boot -- --include-ignored
 

@@ -117,6 +117,9 @@ impl fmt::Display for IrqChipError {
 pub enum DtbError {
     /// The config is not one a device tree can be built from.
     Build(guest_fdt::FdtError),
+    /// x86 boot information could not be built.
+    #[cfg(target_arch = "x86_64")]
+    BootInfo(multiboot_info::InfoError),
     /// This architecture generates no device trees yet.
     #[allow(dead_code, reason = "only architectures without generated device trees return it")]
     Unsupported,
@@ -125,8 +128,10 @@ pub enum DtbError {
 impl fmt::Display for DtbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Build(e) => write!(f, "{e}"),
-            Self::Unsupported => f.write_str("generating a device tree is not supported on this architecture yet"),
+            Self::Build(e) => write!(f, "device tree: {e}"),
+            #[cfg(target_arch = "x86_64")]
+            Self::BootInfo(e) => write!(f, "kernel.dtb_load_addr: {e}"),
+            Self::Unsupported => f.write_str("device tree: generating a device tree is not supported on this architecture yet"),
         }
     }
 }
@@ -142,6 +147,8 @@ pub enum VcpuError {
     Enter(AxErrorKind),
     /// Setting its entry point failed.
     Entry(AxErrorKind),
+    /// Creating it failed.
+    Create(AxErrorKind),
 }
 
 impl fmt::Display for VcpuError {
@@ -151,6 +158,7 @@ impl fmt::Display for VcpuError {
             Self::Unbind(e) => write!(f, "cannot be unbound from this CPU: {e:?}"),
             Self::Enter(e) => write!(f, "could not enter the guest: {e:?}"),
             Self::Entry(e) => write!(f, "cannot set the entry point: {e:?}"),
+            Self::Create(e) => write!(f, "cannot be created: {e:?}"),
         }
     }
 }

@@ -72,6 +72,8 @@ pub enum VmError {
     DeviceTaken(vmconfig_check::DeviceTaken),
     /// Guest RAM could not be allocated or mapped.
     Ram(RamError),
+    /// Its vCPUs could not be created.
+    Vcpus(crate::hal::VcpuError),
     /// A step of VM creation failed in the VM-management crates.
     Create {
         /// The step.
@@ -89,7 +91,7 @@ impl fmt::Display for VmError {
             Self::HostCannotRun(why) => write!(f, "this host cannot run it: {why}"),
             Self::Unsupported { field, what } => write!(f, "{field}: {what}"),
             Self::IrqChip(e) => write!(f, "devices.emu_devices: {e}"),
-            Self::Dtb(e) => write!(f, "device tree: {e}"),
+            Self::Dtb(e) => write!(f, "{e}"),
             #[cfg(feature = "fs")]
             Self::Disk(e) => write!(f, "{e}"),
             Self::NoSuchCpu { index, cpu, cpus } => {
@@ -104,6 +106,7 @@ impl fmt::Display for VmError {
             }
             Self::DeviceTaken(e) => write!(f, "{e}"),
             Self::Ram(e) => write!(f, "kernel.memory_regions: {e}"),
+            Self::Vcpus(e) => write!(f, "base.cpu_num: a vCPU {e}"),
             Self::Create { step, error } => write!(f, "{step} failed: {error:?}"),
         }
     }
@@ -206,6 +209,15 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
             return Err(VmError::PassthroughRam { index, name: dev.name.clone(), hpa: dev.base_hpa });
         }
     }
+    let vcpu_count = cfg.base.cpu_num;
+    let placements = AxVMConfig::from(cfg.clone()).phys_cpu_ls_mut().get_vcpu_affinities_pcpu_ids();
+    let placements = placements.into_iter().map(|(v, _, p)| (v, p)).collect();
+    if !Arch::vcpus_from_axvm() {
+        // axvm then sets up the address space and devices, and no vCPU.
+        cfg.base.cpu_num = 0;
+        cfg.base.phys_cpu_ids = None;
+        cfg.base.phys_cpu_sets = None;
+    }
     let ax = AxVm::new(AxVMConfig::from(cfg)).map_err(step("creating the VM"))?;
     // Validation refuses map_type 2 (reserved host memory).
     let flags = |f: usize| MappingFlags::from_bits_truncate(f);
@@ -230,21 +242,24 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     load_images(&ax, &mut ram, &images, loads)?;
 
     ax.init().map_err(step("setting up vCPUs and devices"))?;
-    let placements = ax.get_vcpu_affinities_pcpu_ids().into_iter().map(|(v, _, p)| (v, p)).collect();
     let cpu_map = CpuMap::new(placements);
     let setup = VcpuSetup {
         vm_id: ax.id(),
+        count: vcpu_count,
         axvm_vcpus: ax.vcpu_list(),
         stage2_root: ax.ept_root(),
         entry,
         dtb: loads[2].map(|d| d as u64),
     };
-    let vcpus = Arch::create_vcpus(&setup).into_iter().enumerate().map(|(id, hw)| Vcpu::new(hw, id == 0)).collect();
+    let vcpus = Arch::create_vcpus(&setup).map_err(VmError::Vcpus)?;
+    let vcpus = vcpus.into_iter().enumerate().map(|(id, hw)| Vcpu::new(hw, id == 0)).collect();
     let irqchip = match &irqchip_config {
-        Some(dev) => Some(irqchip(&ax, dev)?),
+        Some(dev) => Some(irqchip(&ax, dev, vcpu_count)?),
         None => None,
     };
-    ax.boot().map_err(step("booting"))?;
+    // `Arch::vms_supported` checked the hardware (axvm's own `boot` knows
+    // only the virtualization extensions of its vCPU crates).
+    ax.set_vm_status(axvm::VMStatus::Running);
     let boot = BootImages {
         images,
         loads,
@@ -287,8 +302,8 @@ fn claim_devices(devices: &mut alloc::vec::Vec<PassThroughDeviceConfig>) -> Resu
 }
 
 /// The VM's interrupt controller, with its host window mapped in.
-fn irqchip(ax: &AxVm, dev: &EmulatedDeviceConfig) -> Result<IrqChip, VmError> {
-    let chip = IrqChip::create(dev, ax.id(), ax.vcpu_num()).map_err(VmError::IrqChip)?;
+fn irqchip(ax: &AxVm, dev: &EmulatedDeviceConfig, vcpus: usize) -> Result<IrqChip, VmError> {
+    let chip = IrqChip::create(dev, ax.id(), vcpus).map_err(VmError::IrqChip)?;
     if let Some(window) = chip.guest_window() {
         let flags = MappingFlags::DEVICE | MappingFlags::READ | MappingFlags::WRITE | MappingFlags::USER;
         ax.map_region(GuestPhysAddr::from(window.gpa), window.hpa, window.size, flags)

@@ -9,7 +9,7 @@ use exit_dispatch::{CpuPower, DeviceAccess, DeviceError, Emulated, GuestVm};
 use super::console::VirtualUart;
 use super::power::PowerButton;
 use super::vm::Vm;
-use crate::hal::arch::{IrqChip, IrqChipOps};
+use crate::hal::arch::{Arch, ArchOps, IrqChip, IrqChipOps};
 
 fn width(bytes: u8) -> Option<AccessWidth> {
     match bytes {
@@ -95,7 +95,7 @@ impl GuestVm for Vm {
                         Some(value) => chip.write(vcpu, offset, bytes, value).map_or(Emulated::Written, Emulated::WrittenIpi),
                     };
                 }
-                if let Some((uart, offset)) = self.uart.as_ref().and_then(|u| Some((u, u.offset_of(addr)?))) {
+                if let Some((uart, offset)) = self.uart_at(addr, false) {
                     return self.uart_access(uart, offset, bytes, write);
                 }
                 if let Some((button, offset)) = self.power_button.as_ref().and_then(|b| Some((b, b.offset_of(addr)?))) {
@@ -116,6 +116,9 @@ impl GuestVm for Vm {
                 outcome(write, || dev.handle_read(reg, AccessWidth::Qword), |v| dev.handle_write(reg, AccessWidth::Qword, v))
             }
             DeviceAccess::Port { port, width: bytes, write } => {
+                if let Some((uart, offset)) = self.uart_at(u64::from(port), true) {
+                    return self.uart_access(uart, offset, bytes, write);
+                }
                 let port = Port::new(port);
                 let Some(dev) = self.ax.get_devices().find_port_dev(port) else { return Emulated::NoDevice };
                 let Some(w) = width(bytes) else { return Emulated::Failed(DeviceError::BadWidth) };
@@ -126,6 +129,15 @@ impl GuestVm for Vm {
 }
 
 impl Vm {
+    /// The VM's UART and its offset of `addr`, if it decodes it: a port
+    /// number (`port`) or a guest-physical address, whichever the
+    /// architecture's UART is reached by.
+    #[inline(always)]
+    fn uart_at(&self, addr: u64, port: bool) -> Option<(&VirtualUart, usize)> {
+        let uart = self.uart.as_ref().filter(|_| port == Arch::UART_ON_PORTS)?;
+        Some((uart, uart.offset_of(addr)?))
+    }
+
     /// A guest access to its power button's GPIO; a raised line interrupts.
     #[cold]
     fn power_button_access(&self, button: &PowerButton, offset: usize, width: u8, write: Option<u64>) -> Emulated {

@@ -86,6 +86,23 @@ impl RamMap {
     }
 }
 
+impl RamMap {
+    /// The backed chunk holding `gpa`: its guest-physical start, length
+    /// and host address; `None` outside RAM or in an unbacked chunk. For
+    /// translation tables filled on demand, a chunk at a time.
+    pub fn backed_chunk(&self, gpa: u64) -> Option<(u64, u64, usize)> {
+        let r = self.ranges.iter().find(|r| r.start <= gpa && gpa < r.end)?;
+        let index = (gpa / CHUNK - r.start / CHUNK) as usize;
+        if !bit_is_set(&r.backed, index) {
+            return None;
+        }
+        let start = (gpa / CHUNK * CHUNK).max(r.start);
+        let end = (gpa / CHUNK * CHUNK).saturating_add(CHUNK).min(r.end);
+        let host = r.host.checked_add(usize::try_from(start - r.start).ok()?)?;
+        Some((start, end - start, host))
+    }
+}
+
 /// A part of a region that is backed as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chunk {

@@ -195,3 +195,21 @@ fn backed_chunks_are_remembered_and_taken_back() {
     assert_eq!(chunks.backed_bytes(), 0);
     assert!(chunks.take_backed().is_empty());
 }
+
+#[test]
+fn backed_chunks_are_found_whole_and_cut_at_region_edges() {
+    // A region that starts and ends inside chunks: its edge chunks are short.
+    let mut chunks = Chunks::new(0x4010_0000, 4 * MIB);
+    let map = RamMap::new([(&chunks, 0x1000_0000)]);
+    assert_eq!(map.backed_chunk(0x4010_0000), None, "nothing backed yet");
+    for index in 0..chunks.count() {
+        chunks.set_backed(index);
+    }
+    assert_eq!(map.backed_chunk(0x4010_0000), Some((0x4010_0000, MIB, 0x1000_0000)));
+    assert_eq!(map.backed_chunk(0x403f_ffff), Some((0x4020_0000, 2 * MIB, 0x1010_0000)));
+    assert_eq!(map.backed_chunk(0x404f_ffff), Some((0x4040_0000, MIB, 0x1030_0000)));
+    assert_eq!(map.backed_chunk(0x4050_0000), None, "past the region");
+    assert_eq!(map.backed_chunk(0x400f_ffff), None, "before it");
+    chunks.take_backed();
+    assert_eq!(map.backed_chunk(0x4020_0000), None, "unbacked again");
+}

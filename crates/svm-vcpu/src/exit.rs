@@ -36,6 +36,9 @@ pub mod code {
     pub const NPF: u64 = 0x400;
     /// The VMCB's guest state was invalid: VMRUN failed.
     pub const INVALID: u64 = u64::MAX;
+    /// [`INVALID`] as some implementations (QEMU's TCG) store it: -1 in
+    /// the low 32 bits only.
+    pub const INVALID_32: u64 = 0xFFFF_FFFF;
 }
 
 /// A port access (EXITINFO1 of an IOIO exit).
@@ -141,7 +144,8 @@ pub fn decode(code: u64, info1: u64, info2: u64) -> Exit {
         code::VMMCALL => Exit::Vmmcall,
         code::VMRUN | 0x082..=0x086 => Exit::SvmInstruction,
         code::NPF => Exit::NestedFault(nested_fault(info1, info2)),
-        code::INVALID => Exit::InvalidState,
+        // Some implementations store the 32-bit -1.
+        code::INVALID | code::INVALID_32 => Exit::InvalidState,
         other => Exit::Other(other),
     }
 }
@@ -209,7 +213,7 @@ pub fn name(code: u64) -> &'static str {
         0x08A..=0x08C => "MONITOR/MWAIT",
         0x08D => "XSETBV",
         code::NPF => "nested page fault",
-        code::INVALID => "invalid guest state",
+        code::INVALID | code::INVALID_32 => "invalid guest state",
         _ => "unknown exit code",
     }
 }

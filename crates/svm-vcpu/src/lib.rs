@@ -11,18 +11,32 @@
 //! - [`insn`]: the MOV forms a guest uses on emulated memory, decoded from
 //!   its instruction bytes (TCG gives no decode assist);
 //! - [`setup`]: a VMCB made ready for a guest's first VMRUN (intercepts,
-//!   nested paging, a multiboot kernel's 32-bit entry state).
+//!   nested paging, a multiboot kernel's 32-bit entry state) and the MSR
+//!   permission map;
+//! - [`cpuid`]: what the guest's CPUID shows;
+//! - [`x2apic`]: the vCPU's local APIC, reached through MSRs;
+//! - [`walk`]: guest page-table walks, to fetch an instruction by its
+//!   guest-virtual address.
 //!
-//! Not wired into the hypervisor yet: the world switch (VMRUN), per-CPU
-//! enabling and the VMM's x86 integration come next.
+//! The world switch (VMRUN) and the VMM's side live in the hypervisor's
+//! x86_64 arch module.
 #![no_std]
 #![deny(unsafe_code)]
 
+pub mod cpuid;
 pub mod exit;
 pub mod insn;
 pub mod npt;
 pub mod setup;
 pub mod vmcb;
+pub mod walk;
+pub mod x2apic;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+extern crate std;
+#[cfg(test)]
+mod tests_apic;
+#[cfg(test)]
+mod tests_walk;

@@ -16,6 +16,8 @@ const CR0_PE_ET: u64 = 0x11;
 const RFLAGS_FIXED: u64 = 0x2;
 /// The power-on PAT (write-back, write-through, uncached-, uncached).
 const DEFAULT_PAT: u64 = 0x0007_0406_0007_0406;
+/// VIRTUAL_INTERRUPT: V_INTR_MASKING.
+pub const V_INTR_MASKING: u64 = 1 << 24;
 /// TLB_CONTROL: flush this guest's entries at the next VMRUN.
 const FLUSH_GUEST_TLB: u32 = 3;
 
@@ -49,7 +51,10 @@ pub fn prepare(vmcb: &mut Vmcb, start: &GuestStart) -> Option<()> {
         control::INTERCEPT_MISC1,
         misc1::INTR | misc1::NMI | misc1::INIT | misc1::CPUID | misc1::HLT | misc1::IOIO | misc1::MSR | misc1::SHUTDOWN,
     );
-    vmcb.intercept(control::INTERCEPT_MISC2, misc2::VMRUN | misc2::VMMCALL | misc2::SVM_INSTRUCTIONS);
+    vmcb.intercept(control::INTERCEPT_MISC2, misc2::VMRUN | misc2::VMMCALL | misc2::SVM_INSTRUCTIONS | misc2::XSETBV);
+    // Physical interrupts follow the host's IF, not the guest's: a guest
+    // that masks them cannot keep the host from its CPU.
+    vmcb.write_u64(control::VIRTUAL_INTERRUPT, V_INTR_MASKING);
     vmcb.write_u64(control::IOPM_BASE_PA, start.iopm);
     vmcb.write_u64(control::MSRPM_BASE_PA, start.msrpm);
     vmcb.write_u32(control::GUEST_ASID, start.asid);
@@ -89,4 +94,38 @@ pub fn intercept_all_ports() -> [u8; 3 * 4096] {
 /// ranges): every MSR access intercepted.
 pub fn intercept_all_msrs() -> [u8; 2 * 4096] {
     [0xFF; 2 * 4096]
+}
+
+/// MSRs the guest reads and writes without an exit: state VMLOAD/VMSAVE
+/// switch with the VMCB (segment bases, SYSCALL/SYSENTER targets), so the
+/// guest's values never reach the host.
+pub const SWITCHED_MSRS: [u32; 10] = [
+    0x174,
+    0x175,
+    0x176,
+    0xC000_0081,
+    0xC000_0082,
+    0xC000_0083,
+    0xC000_0084,
+    0xC000_0100,
+    0xC000_0101,
+    0xC000_0102,
+];
+
+/// Clears the read and write intercepts of `msr` in an MSR permission
+/// map; false for an MSR outside the map's three ranges (always
+/// intercepted).
+pub fn pass_msr(map: &mut [u8; 2 * 4096], msr: u32) -> bool {
+    let range_offset = match msr {
+        0x0000_0000..=0x0000_1FFF => 0,
+        0xC000_0000..=0xC000_1FFF => 0x800,
+        0xC001_0000..=0xC001_1FFF => 0x1000,
+        _ => return false,
+    };
+    // Two bits per MSR (read, then write), four MSRs a byte.
+    let index = (msr & 0x1FFF) as usize;
+    let byte = range_offset + index / 4;
+    let shift = (index % 4) * 2;
+    map[byte] &= !(0b11 << shift);
+    true
 }

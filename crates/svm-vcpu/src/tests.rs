@@ -58,6 +58,8 @@ fn nested_faults_and_the_rest_decode_without_panicking() {
     assert_eq!(exit::decode(exit::code::SHUTDOWN, 0, 0), Exit::Shutdown);
     assert_eq!(exit::decode(0x082, 0, 0), Exit::SvmInstruction, "VMLOAD");
     assert_eq!(exit::decode(exit::code::INVALID, 0, 0), Exit::InvalidState);
+    assert_eq!(exit::decode(0xFFFF_FFFF, 0, 0), Exit::InvalidState, "the 32-bit -1 TCG stores");
+    assert_eq!(exit::name(0xFFFF_FFFF), "invalid guest state");
     for code in (0..0x500).chain([0x1000, u64::MAX - 1, u64::MAX]) {
         let _ = exit::decode(code, u64::MAX, u64::MAX);
         assert!(!exit::name(code).is_empty());

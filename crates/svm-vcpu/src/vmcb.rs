@@ -104,6 +104,8 @@ pub mod misc1 {
     pub const NMI: u32 = 1 << 1;
     /// INIT.
     pub const INIT: u32 = 1 << 3;
+    /// The guest can take the virtual interrupt V_IRQ holds.
+    pub const VINTR: u32 = 1 << 4;
     /// CPUID.
     pub const CPUID: u32 = 1 << 18;
     /// HLT.
@@ -125,6 +127,8 @@ pub mod misc2 {
     /// VMLOAD, VMSAVE, STGI, CLGI, SKINIT: SVM instructions a guest may
     /// not use.
     pub const SVM_INSTRUCTIONS: u32 = 0b11_1110;
+    /// XSETBV: XCR0 is not switched with the guest.
+    pub const XSETBV: u32 = 1 << 13;
 }
 
 /// A segment register as the VMCB stores it: selector, attributes (the

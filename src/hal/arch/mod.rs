@@ -60,6 +60,9 @@ pub trait ArchOps {
     type Uart: vuart::Uart + Send;
     /// The first interrupt id a passthrough device's `irq_id` may name.
     const FIRST_DEVICE_IRQ: usize;
+    /// Whether the architecture's UART is reached through I/O ports (its
+    /// `base_gpa` is then a port number) rather than memory.
+    const UART_ON_PORTS: bool = false;
     /// Whether this architecture's vCPUs report a first touch of unbacked
     /// guest RAM (`Exit::RamMiss`), so RAM is zeroed and mapped on demand;
     /// else all of it is backed when the VM is created.
@@ -85,6 +88,11 @@ pub trait ArchOps {
     /// Whether VMs can run on this host, or why not.
     fn vms_supported() -> Result<(), &'static str> {
         Ok(())
+    }
+    /// Whether axvm creates the VM's vCPUs (else axvm gets none and
+    /// `create_vcpus` makes them all).
+    fn vcpus_from_axvm() -> bool {
+        true
     }
     /// Hands a physical interrupt that made a vCPU exit to the host.
     fn handle_host_irq(vector: usize);
@@ -132,7 +140,7 @@ pub trait ArchOps {
     /// or changed.
     fn stage2_removed();
     /// Creates the vCPUs of a VM.
-    fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu>;
+    fn create_vcpus(setup: &VcpuSetup<'_>) -> Result<Vec<Self::Vcpu>, VcpuError>;
     /// Makes `[gpa, gpa + size)` non-executable in the stage-2 tables at
     /// `stage2_root`, where the page-table crate does not do it from the
     /// mapping flags; before any vCPU of the VM runs. The number of
@@ -231,7 +239,10 @@ pub struct DeviceWindow {
 pub struct VcpuSetup<'a> {
     /// The VM's id.
     pub vm_id: usize,
-    /// The vCPUs axvm created for the VM.
+    /// How many vCPUs the VM has.
+    pub count: usize,
+    /// The vCPUs axvm created for the VM (none where
+    /// `ArchOps::vcpus_from_axvm` says so).
     pub axvm_vcpus: &'a [AxvmVcpuRef],
     /// Root of the VM's stage-2 translation tables.
     pub stage2_root: HostPhysAddr,

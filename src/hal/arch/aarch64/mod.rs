@@ -25,7 +25,7 @@ use axvmconfig::{AxVMCrateConfig, EmulatedDeviceConfig};
 use guest_fdt::{HostTree, Selection};
 
 use super::{ArchOps, VcpuSetup};
-use crate::hal::{DtbError, ForwardError, HardwareError, IrqSetupError};
+use crate::hal::{DtbError, ForwardError, HardwareError, IrqSetupError, VcpuError};
 
 /// The aarch64 implementation of the arch contract.
 pub struct Arch;
@@ -141,8 +141,8 @@ impl ArchOps for Arch {
         unsafe { core::arch::asm!("dsb ishst", "tlbi alle1is", "dsb ish", "isb", options(nostack, preserves_flags)) };
     }
 
-    fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu> {
-        vcpu::create(setup)
+    fn create_vcpus(setup: &VcpuSetup<'_>) -> Result<Vec<Self::Vcpu>, VcpuError> {
+        Ok(vcpu::create(setup))
     }
 
     /// axaddrspace 0.1.5 never sets a stage-2 descriptor's XN bit: set it

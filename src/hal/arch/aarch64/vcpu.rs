@@ -39,7 +39,7 @@ unsafe impl Send for Vcpu {}
 /// One vCPU per vCPU of the VM; vCPU 0 starts at the entry with the
 /// device tree in x0, the others wait for PSCI CPU_ON.
 pub fn create(setup: &VcpuSetup<'_>) -> Vec<Vcpu> {
-    (0..setup.axvm_vcpus.len())
+    (0..setup.count)
         .map(|id| {
             let config = VcpuConfig {
                 entry: setup.entry,

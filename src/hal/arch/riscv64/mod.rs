@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use axvmconfig::AxVMCrateConfig;
 
 use super::{ArchOps, VcpuSetup};
-use crate::hal::{DtbError, ForwardError, HardwareError, IrqSetupError};
+use crate::hal::{DtbError, ForwardError, HardwareError, IrqSetupError, VcpuError};
 
 /// The riscv64 implementation of the arch contract.
 pub struct Arch;
@@ -144,8 +144,8 @@ impl ArchOps for Arch {
         0
     }
 
-    fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu> {
-        vcpu::create(setup)
+    fn create_vcpus(setup: &VcpuSetup<'_>) -> Result<Vec<Self::Vcpu>, VcpuError> {
+        Ok(vcpu::create(setup))
     }
 }
 

@@ -38,7 +38,7 @@ impl Vcpu {
 /// `a0` = 0 and `a1` = the device tree's address (0 without one).
 pub fn create(setup: &VcpuSetup<'_>) -> Vec<Vcpu> {
     let root = setup.stage2_root.as_usize() as u64;
-    (0..setup.axvm_vcpus.len())
+    (0..setup.count)
         .map(|id| {
             let mut hart = rvh_vcpu::Vcpu::new(id as u64, setup.entry, root);
             if id == 0 {

@@ -1,11 +1,36 @@
-//! Guest calls on x86_64 (VMCALL): none are defined for x86 guests yet.
+//! Guest calls on x86_64 (VMMCALL on SVM, VMCALL on VT-x): RAX names the
+//! call, RBX, RCX, RDX carry its arguments, and the answer comes back in
+//! RAX (a value, or a negative errno).
 
 use exit_dispatch::{Answer, CallError, CpuPower, GuestRequest};
 
-/// Every VMCALL is answered "not supported".
-pub fn decode(nr: u64) -> GuestRequest {
-    debug!("unknown VMCALL {nr:#x}: answered -ENOSYS");
-    GuestRequest::Fail(CallError::NotSupported)
+/// Call numbers: the same four vendor calls the other architectures have.
+pub mod nr {
+    /// Does nothing, answers 0.
+    pub const NULL: u64 = 0;
+    /// Answers the hypervisor ABI version.
+    pub const VERSION: u64 = 1;
+    /// Answers the sum of its three arguments.
+    pub const ADD: u64 = 2;
+    /// Answers how many times the VM has booted.
+    pub const BOOTS: u64 = 3;
+}
+
+/// The hypervisor ABI version `nr::VERSION` answers.
+const ABI_VERSION: u64 = 1;
+
+/// Decodes a call: `nr` from RAX, `args` from RBX, RCX, RDX.
+pub fn decode(nr: u64, args: [u64; 3]) -> GuestRequest {
+    match nr {
+        nr::NULL => GuestRequest::Return(0),
+        nr::VERSION => GuestRequest::Return(ABI_VERSION),
+        nr::ADD => GuestRequest::Return(args[0].wrapping_add(args[1]).wrapping_add(args[2])),
+        nr::BOOTS => GuestRequest::BootCount,
+        _ => {
+            debug!("unknown hypercall {nr:#x}: answered -ENOSYS");
+            GuestRequest::Fail(CallError::NotSupported)
+        }
+    }
 }
 
 /// The value an answer leaves in RAX: the value, or a negative errno.

@@ -1,24 +1,33 @@
-//! x86_64: VT-x through x86_vcpu, or AMD SVM, chosen at boot by CPUID.
-//! VT-x builds and passes clippy; no machine this project runs on offers
-//! it, so no guest has run on it. SVM (QEMU's TCG emulates it) is enabled
-//! on every CPU, but its vCPU is not wired in yet: VMs are refused.
+//! x86_64: AMD SVM (our vCPU, `svm_*.rs`) or VT-x (x86_vcpu through
+//! axvm), chosen at boot by CPUID. SVM runs guests under QEMU's TCG; VT-x
+//! builds and passes clippy, but no machine this project runs on offers
+//! it, so no guest has run on it.
 //!
-//! Files: `vcpu.rs` (x86_vcpu's vCPUs with our hooks), `calls.rs`
-//! (VMCALL), `irq.rs` (host interrupts), `irqchip.rs` (none emulated yet),
-//! `svm.rs` (SVM detection and per-CPU enabling).
+//! Files: `vcpu.rs` (the vCPU of either kind), `calls.rs` (VMMCALL),
+//! `irq.rs` (host interrupts), `irqchip.rs` (none emulated yet), `svm.rs`
+//! (SVM detection and per-CPU enabling), `svm_vcpu.rs` (the SVM vCPU and
+//! its exits), `svm_switch.rs` (VMRUN), `svm_pages.rs` (pages the CPU
+//! reads by physical address).
 
 mod calls;
 mod irq;
 mod irqchip;
 mod svm;
+mod svm_pages;
+mod svm_switch;
+mod svm_vcpu;
 mod vcpu;
 
 use alloc::vec::Vec;
 
 use axvmconfig::AxVMCrateConfig;
 
-use super::{ArchOps, VcpuSetup, axvm_vcpu};
-use crate::hal::{DtbError, ForwardError, HardwareError, IrqSetupError};
+use super::{ArchOps, VcpuSetup};
+use crate::hal::{DtbError, ForwardError, HardwareError, IrqSetupError, VcpuError};
+
+/// The vector an SVM vCPU reports for a physical interrupt that ended its
+/// run: the host took it already, through its own interrupt table.
+pub const TAKEN_BY_HOST: usize = usize::MAX;
 
 /// The x86_64 implementation of the arch contract.
 pub struct Arch;
@@ -31,6 +40,8 @@ impl ArchOps for Arch {
     const FIRST_DEVICE_IRQ: usize = 32;
     /// axvm's vCPUs report unmapped accesses as MMIO only.
     const RAM_ON_FIRST_TOUCH: bool = false;
+    /// COM1 is at I/O ports 0x3F8-0x3FF.
+    const UART_ON_PORTS: bool = true;
 
     fn new_uart() -> Self::Uart {
         vuart::Ns16550::new()
@@ -55,13 +66,15 @@ impl ArchOps for Arch {
     }
 
     fn vms_supported() -> Result<(), &'static str> {
-        if !svm::in_use() {
-            return Ok(());
-        }
-        if !svm::enabled_here() {
+        if svm::in_use() && !svm::enabled_here() {
             return Err("AMD SVM is not on for this CPU");
         }
-        Err("AMD SVM is on, but its vCPU (crate svm-vcpu) is not wired in yet: x86_64 guests run on VT-x hosts only")
+        Ok(())
+    }
+
+    /// SVM vCPUs are ours; axvm's (VT-x) would fault on an SVM host.
+    fn vcpus_from_axvm() -> bool {
+        !svm::in_use()
     }
 
     fn init_host_interrupts() -> Result<(), IrqSetupError> {
@@ -78,7 +91,9 @@ impl ArchOps for Arch {
 
 
     fn handle_host_irq(vector: usize) {
-        axhal::irq::irq_handler(vector);
+        if vector != TAKEN_BY_HOST {
+            axhal::irq::irq_handler(vector);
+        }
     }
 
     /// No kick yet: the target sees its queue at its next exit.
@@ -92,8 +107,13 @@ impl ArchOps for Arch {
 
     fn reenable_device_irqs(_vm: usize) {}
 
-    fn generate_dtb(_config: &AxVMCrateConfig, _ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError> {
-        Err(DtbError::Unsupported)
+    /// x86 kernels take Multiboot information, not a device tree: it is
+    /// built for `dtb_load_addr`, and its address reaches the kernel in EBX.
+    fn generate_dtb(config: &AxVMCrateConfig, _ramdisk_size: Option<usize>) -> Result<Vec<u8>, DtbError> {
+        let at = config.kernel.dtb_load_addr.unwrap_or(0) as u64;
+        let ram: Vec<(u64, u64)> = config.kernel.memory_regions.iter().map(|r| (r.gpa as u64, r.size as u64)).collect();
+        let cmdline = config.kernel.cmdline.as_deref().map(str::as_bytes);
+        multiboot_info::build(at, &ram, cmdline).map_err(DtbError::BootInfo)
     }
 
     /// Caches are coherent with instruction fetch and DMA here.
@@ -110,14 +130,16 @@ impl ArchOps for Arch {
     /// RAM is backed at creation, before any vCPU runs.
     fn stage2_added() {}
 
-    fn stage2_removed() {}
+    fn stage2_removed() {
+        svm_vcpu::npt_removed();
+    }
 
     /// The page-table crate maps execute permission itself here.
     fn forbid_execute(_stage2_root: axaddrspace::HostPhysAddr, _gpa: usize, _size: usize) -> usize {
         0
     }
 
-    fn create_vcpus(setup: &VcpuSetup<'_>) -> Vec<Self::Vcpu> {
-        axvm_vcpu::create(setup)
+    fn create_vcpus(setup: &VcpuSetup<'_>) -> Result<Vec<Self::Vcpu>, VcpuError> {
+        vcpu::create(setup, svm::in_use())
     }
 }

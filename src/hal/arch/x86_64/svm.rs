@@ -1,7 +1,6 @@
 //! AMD SVM on the host: detection (CPUID), and enabling on each CPU
-//! (EFER.SVME and a host save area for VMRUN). The SVM vCPU itself is not
-//! wired in yet (its pure parts are crate `svm-vcpu`), so a host with SVM
-//! refuses VMs with a line saying so.
+//! (EFER.SVME, the host save area VMRUN uses, and the page the world
+//! switch keeps the host's VMLOAD state in).
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -63,19 +62,39 @@ pub fn in_use() -> bool {
     IN_USE.load(Ordering::Relaxed)
 }
 
-/// Turns SVM on for this CPU: EFER.SVME, and a zeroed page as the host
-/// save area VMRUN needs (kept for the host's lifetime).
-pub fn enable_this_cpu() -> Result<(), &'static str> {
-    let page = global_allocator()
-        .alloc_pages(1, PAGE_SIZE_4K, UsageKind::VirtMem)
-        .map_err(|_| "no memory for the SVM host save area")?;
+/// Physical address of this CPU's page for the host's VMLOAD state.
+#[percpu::def_percpu]
+static HOST_VMCB: u64 = 0;
+
+/// A zeroed page kept for the host's lifetime; its physical address.
+fn host_page(what: &'static str) -> Result<u64, &'static str> {
+    let page = global_allocator().alloc_pages(1, PAGE_SIZE_4K, UsageKind::VirtMem).map_err(|_| what)?;
     // SAFETY: `page` is a freshly allocated 4 KiB page that nothing else
     // references.
     unsafe { core::ptr::write_bytes(page as *mut u8, 0, PAGE_SIZE_4K) };
+    Ok(axhal::mem::virt_to_phys(page.into()).as_usize() as u64)
+}
+
+/// Turns SVM on for this CPU: EFER.SVME, a host save area for VMRUN and a
+/// page for the host's VMLOAD state; CR4.OSFXSR, so that the guests'
+/// SSE registers are switched with their x87 state.
+pub fn enable_this_cpu() -> Result<(), &'static str> {
+    let save_area = host_page("no memory for the SVM host save area")?;
+    let host_vmcb = host_page("no memory for the SVM host state page")?;
+    HOST_VMCB.write_current(host_vmcb);
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-    wrmsr(MSR_VM_HSAVE_PA, axhal::mem::virt_to_phys(page.into()).as_usize() as u64);
-    info!("AMD SVM on for CPU {} (host save area at {:#x})", axhal::percpu::this_cpu_id(), rdmsr(MSR_VM_HSAVE_PA));
+    wrmsr(MSR_VM_HSAVE_PA, save_area);
+    // SAFETY: setting CR4.OSFXSR only lets FXSAVE/FXRSTOR cover the SSE
+    // registers; the host itself uses no SSE.
+    unsafe { core::arch::asm!("mov {t}, cr4", "or {t}, 0x200", "mov cr4, {t}", t = out(reg) _, options(nomem, nostack)) };
+    info!("AMD SVM on for CPU {} (host save area at {save_area:#x})", axhal::percpu::this_cpu_id());
     Ok(())
+}
+
+/// Physical address of this CPU's page for the host's VMLOAD state (0
+/// before [`enable_this_cpu`] ran here).
+pub fn host_vmcb() -> u64 {
+    HOST_VMCB.read_current()
 }
 
 /// Whether SVM is on for this CPU.
