@@ -99,6 +99,7 @@ SEED ?= 1
 OPS ?= 100000
 FUZZ_PARAMS := target/fuzz-params.bin
 HOSTILE_VMS := configs/vms/arceos-aarch64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile/*.toml))
+HOSTILE_X86_VMS := $(sort $(wildcard crates/qemu-boot-tests/configs/hostile-x86/*.toml))
 FUZZ_VMS := configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/fuzz/fuzz.toml
 
 .PHONY: help setup build guests run test unit-test qemu-test bench clean clippy disk_img fuzz soak FORCE
@@ -169,6 +170,7 @@ else ifeq ($(ARCH),riscv64)
 	@scripts/build-probe-guest.sh target/guests riscv64
 else
 	@scripts/build-arceos-guest.sh x86_64 configs/vms/arceos-x86_64.toml target/guests/arceos-hello-x86_64.bin
+	@scripts/build-probe-guest.sh target/guests x86_64
 endif
 
 $(HOST_CONFIG): configs/platforms/defaults.toml scripts/platform-config.py Cargo.lock Makefile
@@ -222,6 +224,8 @@ ifeq ($(ARCH),aarch64)
 else ifeq ($(ARCH),riscv64)
 	cargo clippy --locked --release --target $(TARGET) -p rvh-vcpu -- -D warnings
 	scripts/build-probe-guest.sh --clippy riscv64
+else
+	scripts/build-probe-guest.sh --clippy x86_64
 endif
 
 unit-test: setup
@@ -305,8 +309,14 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=x86_64 LOG=info SMP=2 \
 	  VM_CONFIGS="configs/vms/arceos-x86_64.toml crates/qemu-boot-tests/configs/x86-boot-info-high.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-x86_64-bad-configs.elf32
+	$(MAKE) --no-print-directory build ARCH=x86_64 LOG=info SMP=2 \
+	  VM_CONFIGS=configs/vms/probe-x86_64.toml BIN=$(TEST_IMAGES)/axvisor-x86_64-probe.elf32
+	$(MAKE) --no-print-directory build ARCH=x86_64 LOG=info SMP=2 \
+	  VM_CONFIGS="configs/vms/arceos-x86_64.toml configs/vms/probe-isolation-x86_64.toml $(HOSTILE_X86_VMS)" \
+	  BIN=$(TEST_IMAGES)/axvisor-x86_64-hostile.elf32
+	cp target/guests/probe-x86_64.bin $(TEST_IMAGES)/
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test x86_64_boot -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test x86_64_boot --test x86_64_probe -- --include-ignored
 
 # The probe guest's benchmarks: the hypervisor with logging at warn (no log
 # line is on the exit path either way), then the same probe bare. Then the

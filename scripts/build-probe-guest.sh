@@ -9,11 +9,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 case $arch in
     aarch64) target=aarch64-unknown-none-softfloat ;;
     riscv64) target=riscv64gc-unknown-none-elf ;;
+    x86_64) target=x86_64-unknown-none ;;
     *) echo "build-probe-guest: no probe for ARCH '$arch'" >&2; exit 2 ;;
 esac
 # Its own workspace and link script: these flags replace the hypervisor's
 # target flags from .cargo/config.toml.
 export RUSTFLAGS="-Cforce-frame-pointers=no"
+# x86_64: the 32-bit start code names absolute addresses.
+[ "$arch" = x86_64 ] && RUSTFLAGS="$RUSTFLAGS -Crelocation-model=static -Clink-arg=-no-pie"
 export CARGO_TARGET_DIR=$root/target/probe-guest
 manifest=$root/crates/probe-guest/Cargo.toml
 if [ "$out" = --clippy ]; then

@@ -82,7 +82,10 @@ impl VmmServices for Services {
     fn device_interrupt(&self, vm: usize, irq: usize) -> bool {
         let Some(vm) = super::find(vm) else { return false };
         let (target, vector) = match &vm.irqchip {
-            Some(chip) => (chip.device_irq_target(irq), chip.device_irq_vector(irq)),
+            Some(chip) => match chip.device_irq_route(irq) {
+                Some(route) => route,
+                None => return false,
+            },
             None => (0, irq),
         };
         vm.queue_interrupt(target, vector)

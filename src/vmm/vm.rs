@@ -251,8 +251,8 @@ impl Vm {
     /// Raises device interrupt `irq` of this VM's own (emulated) devices on
     /// the vCPU its interrupt controller routes it to.
     pub fn raise_device_irq(&self, irq: usize) {
-        if let Some(chip) = &self.irqchip {
-            self.queue_interrupt(chip.device_irq_target(irq), chip.device_irq_vector(irq));
+        if let Some((target, vector)) = self.irqchip.as_ref().and_then(|chip| chip.device_irq_route(irq)) {
+            self.queue_interrupt(target, vector);
         }
     }
 

@@ -102,7 +102,8 @@ pub fn qemu_command(arch: Arch, image: &Path, smp: usize, mem: &str) -> Command 
 /// The QEMU command line that boots a guest kernel bare (aarch64: EL1 with
 /// no EL2 on the machine; riscv64: S-mode under OpenSBI, no H extension),
 /// starting at `entry` when given instead of the ELF's entry point
-/// (aarch64 only: on riscv64 the firmware picks the entry).
+/// (aarch64 only: on riscv64 the firmware picks the entry; x86_64 takes
+/// the raw Multiboot image, entered at its header's entry).
 pub fn bare_command(arch: Arch, elf: &Path, smp: usize, mem: &str, entry: Option<u64>) -> Command {
     let mut cmd = machine_command(arch, false, elf, smp, mem);
     if let Some(pc) = entry {
@@ -188,7 +189,9 @@ fn machine(arch: Arch, virtualization: bool, smp: usize, mem: &str) -> Command {
         }
         Arch::X86_64 => {
             let mut c = Command::new("qemu-system-x86_64");
-            let cpu = if virtualization { "qemu64,+svm,+npt" } else { "qemu64" };
+            // Bare, the probe runs its local APIC in x2APIC mode, as the
+            // hypervisor's vCPUs offer it.
+            let cpu = if virtualization { "qemu64,+svm,+npt" } else { "qemu64,+x2apic" };
             c.args(["-machine", "q35", "-cpu", cpu]);
             c
         }
@@ -220,7 +223,7 @@ impl ProbeReport {
     /// Reads the probe's lines out of a console log (other lines ignored).
     pub fn parse(output: &str) -> Self {
         let mut report = Self::default();
-        for line in output.lines().map(str::trim) {
+        for line in output.lines().map(str::trim).map(without_vm_prefix) {
             if line.starts_with("not ok") {
                 report.failed.push(line.to_string());
             } else if let Some(rest) = line.strip_prefix("ok ") {
@@ -235,6 +238,16 @@ impl ProbeReport {
             }
         }
         report
+    }
+}
+
+/// A guest's console line without the `[ID NAME] ` its VM's console puts
+/// before it.
+fn without_vm_prefix(line: &str) -> &str {
+    let Some((head, rest)) = line.strip_prefix('[').and_then(|l| l.split_once("] ")) else { return line };
+    match head.split_once(' ') {
+        Some((id, name)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !name.contains(' ') => rest,
+        _ => line,
     }
 }
 
@@ -385,6 +398,16 @@ mod tests {
         assert!(report.failed[0].contains("virtual-timer-interrupt"));
         assert_eq!(report.tally, Some((1, 1, 1)));
         assert_eq!(ProbeReport::parse("nothing here").tally, None);
+    }
+
+    #[test]
+    fn probe_report_reads_lines_behind_a_vm_console_prefix() {
+        let log = "[1 probe] ok 1 hypercall\n[12 probe-two] not ok 2 emulated-mmio: x (saw 0x1)\n\
+                   [  0.5 0:2 axvisor] ok 3 not-a-guest-line\n[1 probe] 1 passed, 1 failed, 0 skipped\n";
+        let report = ProbeReport::parse(log);
+        assert_eq!(report.passed, ["hypercall"]);
+        assert_eq!(report.failed, ["not ok 2 emulated-mmio: x (saw 0x1)"]);
+        assert_eq!(report.tally, Some((1, 1, 0)));
     }
 
     #[test]

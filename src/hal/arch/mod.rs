@@ -205,6 +205,11 @@ pub trait IrqChipOps: Sized + Send + Sync {
     fn device_irq_target(&self, irq: usize) -> usize;
     /// The vector a device interrupt `irq` is injected as.
     fn device_irq_vector(&self, irq: usize) -> usize;
+    /// The vCPU and vector device interrupt `irq` goes to, or `None` if
+    /// the controller drops it (a masked pin).
+    fn device_irq_route(&self, irq: usize) -> Option<(usize, usize)> {
+        Some((self.device_irq_target(irq), self.device_irq_vector(irq)))
+    }
     /// The priority to inject `vector` at on `vcpu`, or `None` while the
     /// guest holds it back.
     fn deliverable(&self, vcpu: usize, vector: usize) -> Option<u8>;

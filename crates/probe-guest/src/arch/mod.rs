@@ -9,5 +9,8 @@ mod imp;
 #[cfg(target_arch = "riscv64")]
 #[path = "riscv64/mod.rs"]
 mod imp;
+#[cfg(target_arch = "x86_64")]
+#[path = "x86_64/mod.rs"]
+mod imp;
 
 pub use imp::*;

@@ -1,8 +1,63 @@
-//! The host interrupt controller on x86_64: nothing is forwarded to guests
-//! and no cross-CPU kick exists yet (a vCPU sees its queue at its next
-//! exit).
+//! The host interrupt controller on x86_64: device interrupts are not
+//! forwarded to guests yet; a CPU is kicked (its vCPU made to exit and
+//! see its queue) with a fixed IPI from the local APIC.
 
 use crate::hal::ForwardError;
+
+/// The kick's vector: above the I/O APIC's range, beside the runtime's
+/// own APIC vectors (timer 0xF0, spurious 0xF1, error 0xF2, IPI 0xF3).
+const KICK_VECTOR: usize = 0xF4;
+
+const MSR_APIC_BASE: u32 = 0x1B;
+const APIC_BASE_X2APIC: u64 = 1 << 10;
+const MSR_X2APIC_ICR: u32 = 0x830;
+/// The xAPIC's registers: ICR low and high.
+const XAPIC_BASE: usize = 0xFEE0_0000;
+const XAPIC_ICR_LOW: usize = 0x300;
+const XAPIC_ICR_HIGH: usize = 0x310;
+/// ICR: fixed delivery, physical destination, level assert.
+const ICR_ASSERT: u32 = 1 << 14;
+
+/// Installs the kick's (empty) handler: the interrupt itself ends the
+/// guest's run on the kicked CPU.
+pub fn init() {
+    if !axhal::irq::register(KICK_VECTOR, || {}) {
+        warn!("the CPU kick vector {KICK_VECTOR:#x} is taken: vCPUs see queued interrupts at their next exit only");
+    }
+}
+
+/// Interrupts physical CPU `pcpu` (its APIC id) with the kick vector.
+pub fn kick_cpu(pcpu: usize) {
+    let Ok(apic_id) = u32::try_from(pcpu) else { return };
+    let low = KICK_VECTOR as u32 | ICR_ASSERT;
+    // SAFETY: reading IA32_APIC_BASE has no side effects.
+    let base: u64 = unsafe {
+        let (lo, hi): (u32, u32);
+        core::arch::asm!("rdmsr", in("ecx") MSR_APIC_BASE, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags));
+        (u64::from(hi) << 32) | u64::from(lo)
+    };
+    let irqs = axhal::asm::irqs_enabled();
+    axhal::asm::disable_irqs();
+    if base & APIC_BASE_X2APIC != 0 {
+        // SAFETY: a fixed IPI to another CPU's APIC, with a vector whose
+        // handler does nothing.
+        unsafe {
+            core::arch::asm!("wrmsr", in("ecx") MSR_X2APIC_ICR, in("eax") low, in("edx") apic_id, options(nostack, preserves_flags))
+        };
+    } else {
+        let apic = axhal::mem::phys_to_virt(XAPIC_BASE.into()).as_usize();
+        // SAFETY: the xAPIC's registers are mapped at their physical
+        // address's linear-map alias (the runtime uses them so); with
+        // interrupts off nothing else writes the ICR in between.
+        unsafe {
+            ((apic + XAPIC_ICR_HIGH) as *mut u32).write_volatile(apic_id << 24);
+            ((apic + XAPIC_ICR_LOW) as *mut u32).write_volatile(low);
+        }
+    }
+    if irqs {
+        axhal::asm::enable_irqs();
+    }
+}
 
 /// Device interrupts are not forwarded here yet.
 pub fn forward(_vm: usize, _irq: usize) -> Result<(), ForwardError> {

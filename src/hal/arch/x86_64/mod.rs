@@ -4,7 +4,8 @@
 //! it, so no guest has run on it.
 //!
 //! Files: `vcpu.rs` (the vCPU of either kind), `calls.rs` (VMMCALL),
-//! `irq.rs` (host interrupts), `irqchip.rs` (none emulated yet), `svm.rs`
+//! `irq.rs` (host interrupts, CPU kicks), `irqchip.rs` (the virtual I/O
+//! APIC), `svm.rs`
 //! (SVM detection and per-CPU enabling), `svm_vcpu.rs` (the SVM vCPU and
 //! its exits), `svm_switch.rs` (VMRUN), `svm_pages.rs` (pages the CPU
 //! reads by physical address).
@@ -34,7 +35,7 @@ pub struct Arch;
 
 impl ArchOps for Arch {
     type Vcpu = vcpu::Vcpu;
-    type IrqChip = irqchip::NoIrqChip;
+    type IrqChip = irqchip::IoApicChip;
     type Uart = vuart::Ns16550;
     /// Vectors below 32 are exceptions.
     const FIRST_DEVICE_IRQ: usize = 32;
@@ -78,6 +79,7 @@ impl ArchOps for Arch {
     }
 
     fn init_host_interrupts() -> Result<(), IrqSetupError> {
+        irq::init();
         Ok(())
     }
 
@@ -96,8 +98,9 @@ impl ArchOps for Arch {
         }
     }
 
-    /// No kick yet: the target sees its queue at its next exit.
-    fn kick_cpu(_pcpu: usize) {}
+    fn kick_cpu(pcpu: usize) {
+        irq::kick_cpu(pcpu);
+    }
 
     fn forward_device_irq(vm: usize, irq: usize) -> Result<(), ForwardError> {
         irq::forward(vm, irq)

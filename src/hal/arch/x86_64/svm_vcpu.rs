@@ -22,7 +22,7 @@ use super::calls;
 use super::svm;
 use super::svm_pages::{NptFrames, Pages};
 use super::svm_switch::{self, FxArea, Gprs};
-use crate::hal::{VcpuError, guest_memory};
+use crate::hal::{VcpuError, guest_memory, timer};
 use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup};
 
 /// x86 register numbers.
@@ -121,6 +121,17 @@ struct State {
     pending: [u64; 4],
     /// Whether the exit being handled is a VMMCALL (answers go to RAX).
     in_call: bool,
+    /// The host timer armed for the APIC timer's deadline: its interrupt
+    /// ends the guest's run then, so the timer is delivered on time.
+    host_timer: Option<usize>,
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        if let Some(token) = self.host_timer.take() {
+            timer::cancel(token);
+        }
+    }
 }
 
 /// An SVM vCPU.
@@ -142,6 +153,7 @@ impl SvmVcpu {
             start: None,
             pending: [0; 4],
             in_call: false,
+            host_timer: None,
         };
         Some(Self { id, vm, state: Mutex::new(state) })
     }
@@ -196,6 +208,9 @@ impl State {
 
     /// Puts the guest in its start state (registers, APIC, VMCB).
     fn apply_start(&mut self, id: usize, start: Start) {
+        if let Some(token) = self.host_timer.take() {
+            timer::cancel(token);
+        }
         self.gprs = Gprs::default();
         *self.fx = FxArea::default();
         self.apic = X2Apic::new(id as u32);
@@ -233,12 +248,25 @@ impl State {
         Ok(())
     }
 
+    /// Arms a host timer for the APIC timer's deadline (none if it is
+    /// stopped or masked), replacing the one armed before.
+    fn arm_host_timer(&mut self) {
+        if let Some(token) = self.host_timer.take() {
+            timer::cancel(token);
+        }
+        if let Some(deadline) = self.apic.timer_deadline() {
+            self.host_timer = Some(timer::register(core::time::Duration::from_nanos(deadline), Box::new(|_| {})));
+        }
+    }
+
     /// Moves the APIC timer's interrupt, if due, and one queued vector
     /// into the guest: injected now if it can take it, else announced
     /// with V_IRQ so that the guest exits when it can.
     fn deliver_interrupts(&mut self) {
         if let Some(vector) = self.apic.timer_fired(now_ns()) {
             set_bit(&mut self.pending, vector);
+            // A periodic timer has its next deadline now.
+            self.arm_host_timer();
         }
         let Some(vector) = highest(&self.pending) else { return };
         let vmcb = self.vmcb();
@@ -406,7 +434,11 @@ impl SvmVcpu {
         match msr {
             x2apic::MSR_APIC_BASE => st.apic.set_apic_base(value).ok().map(|()| Exit::Nothing),
             0x800..=0x8FF => match st.apic.write(msr, value, now_ns()).ok()? {
-                x2apic::Written::Stored | x2apic::Written::Eoi | x2apic::Written::Timer => Some(Exit::Nothing),
+                x2apic::Written::Stored | x2apic::Written::Eoi => Some(Exit::Nothing),
+                x2apic::Written::Timer => {
+                    st.arm_host_timer();
+                    Some(Exit::Nothing)
+                }
                 x2apic::Written::Ipi(ipi) => Some(self.ipi(ipi, cpus)),
             },
             MSR_EFER if value & !EFER_ALLOWED == 0 => {

@@ -1,0 +1,225 @@
+# Entry points of the probe guest on x86_64, its 32-bit to 64-bit start,
+# the second CPU's real-mode trampoline and the interrupt stubs.
+#
+# The image is a Multiboot kernel (the a.out kludge: loaded raw at its
+# link address, 0x200000). Its entries, one per mode, are 16 bytes apart
+# from _start + 64, so a VM config picks the mode with its entry point;
+# bare, QEMU enters mode 0 and a mailbox may say another. At each entry
+# the CPU is in flat 32-bit protected mode with paging off.
+
+.section .text.boot, "ax"
+.code32
+.global _start
+_start:
+    jmp     mode_entry_0
+
+.balign 8
+multiboot_header:
+    .long   0x1BADB002
+    .long   0x00010000
+    .long   -(0x1BADB002 + 0x00010000)
+    .long   multiboot_header
+    .long   _start
+    .long   __load_end
+    .long   __bss_end
+    .long   mode_entry_0
+
+.balign 64
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
+.balign 16
+mode_entry_\m:
+    mov     edi, \m
+    jmp     primary32
+.endr
+
+primary32:
+    rdtsc
+    mov     esi, eax
+    mov     ebp, edx
+    # The page directories map the low 4 GiB with 2 MiB pages.
+    xor     ecx, ecx
+    mov     eax, 0x83
+1:  mov     dword ptr [page_dirs + 8 * ecx], eax
+    mov     dword ptr [page_dirs + 8 * ecx + 4], 0
+    add     eax, 0x200000
+    inc     ecx
+    cmp     ecx, 2048
+    jb      1b
+    lgdt    [gdt_pointer]
+    mov     eax, cr4
+    or      eax, 0x20
+    mov     cr4, eax
+    mov     eax, offset pml4
+    mov     cr3, eax
+    mov     ecx, 0xC0000080
+    rdmsr
+    or      eax, 0x100
+    wrmsr
+    mov     eax, cr0
+    or      eax, 0x80000001
+    mov     cr0, eax
+    # Far jump to 64-bit code (EA ptr16:32).
+    .byte   0xEA
+    .long   primary64
+    .word   0x08
+
+.code64
+primary64:
+    mov     ax, 0x10
+    mov     ds, ax
+    mov     es, ax
+    mov     ss, ax
+    xor     eax, eax
+    mov     fs, ax
+    mov     gs, ax
+    mov     rsp, offset __stack0_top
+    # Zero .bss.
+    mov     rdx, rdi
+    mov     rdi, offset __bss_start
+    mov     rcx, offset __bss_end
+    sub     rcx, rdi
+    xor     eax, eax
+    rep     stosb
+    mov     rdi, rdx
+    # probe_main(mode, first counter)
+    shl     rbp, 32
+    mov     eax, esi
+    or      rbp, rax
+    mov     rsi, rbp
+    call    probe_main
+2:  cli
+    hlt
+    jmp     2b
+
+# The second CPU's start: a start-up IPI with vector 8 begins it in real
+# mode at 0x8000, where the probe copies [ap_trampoline, ap_trampoline_end).
+.code16
+.global ap_trampoline
+ap_trampoline:
+    cli
+    xor     ax, ax
+    mov     ds, ax
+    # lgdt [disp16]
+    .byte   0x0F, 0x01, 0x16
+    .word   0x8000 + (ap_gdt_pointer - ap_trampoline)
+    mov     eax, cr0
+    or      eax, 1
+    mov     cr0, eax
+    # Far jump to 32-bit code at its copy (66 EA ptr16:32).
+    .byte   0x66, 0xEA
+    .long   0x8000 + (ap_protected - ap_trampoline)
+    .word   0x18
+.code32
+ap_protected:
+    mov     ax, 0x10
+    mov     ds, ax
+    mov     es, ax
+    mov     ss, ax
+    mov     eax, cr4
+    or      eax, 0x20
+    mov     cr4, eax
+    mov     eax, offset pml4
+    mov     cr3, eax
+    mov     ecx, 0xC0000080
+    rdmsr
+    or      eax, 0x100
+    wrmsr
+    mov     eax, cr0
+    or      eax, 0x80000001
+    mov     cr0, eax
+    .byte   0xEA
+    .long   ap_long
+    .word   0x08
+.balign 4
+ap_gdt_pointer:
+    .word   gdt_end - gdt - 1
+    .long   gdt
+.global ap_trampoline_end
+ap_trampoline_end:
+
+.code64
+ap_long:
+    mov     ax, 0x10
+    mov     ds, ax
+    mov     es, ax
+    mov     ss, ax
+    mov     rsp, offset __stack1_top
+    mov     rdi, qword ptr [AP_CONTEXT]
+    call    probe_secondary
+3:  cli
+    hlt
+    jmp     3b
+
+# Interrupt stubs, 16 bytes apart: each pushes its vector.
+.balign 16
+.global interrupt_stubs
+interrupt_stubs:
+.set vector, 0
+.rept 256
+.balign 16
+    # push imm32
+    .byte   0x68
+    .long   vector
+    jmp     interrupt_common
+.set vector, vector + 1
+.endr
+
+# Saves the caller-saved registers, calls x86_trap(vector, frame) with
+# frame pointing at the error code or RIP the CPU pushed, restores,
+# returns. The counter is read at the third instruction after the stub:
+# the timer benchmark measures deadline -> here.
+interrupt_common:
+    push    rax
+    push    rdx
+    rdtsc
+    shl     rdx, 32
+    or      rax, rdx
+    mov     qword ptr [IRQ_ENTRY_COUNTER], rax
+    push    rcx
+    push    rsi
+    push    rdi
+    push    r8
+    push    r9
+    push    r10
+    push    r11
+    mov     rdi, qword ptr [rsp + 9 * 8]
+    lea     rsi, [rsp + 10 * 8]
+    sub     rsp, 8
+    call    x86_trap
+    add     rsp, 8
+    pop     r11
+    pop     r10
+    pop     r9
+    pop     r8
+    pop     rdi
+    pop     rsi
+    pop     rcx
+    pop     rdx
+    pop     rax
+    add     rsp, 8
+    iretq
+
+.section .data
+.balign 8
+gdt:
+    .quad   0
+    .quad   0x00AF9A000000FFFF
+    .quad   0x00CF92000000FFFF
+    .quad   0x00CF9A000000FFFF
+gdt_end:
+gdt_pointer:
+    .word   gdt_end - gdt - 1
+    .quad   gdt
+
+.balign 4096
+pml4:
+    .quad   pdpt + 3
+    .fill   511, 8, 0
+pdpt:
+    .quad   page_dirs + 3
+    .quad   page_dirs + 0x1000 + 3
+    .quad   page_dirs + 0x2000 + 3
+    .quad   page_dirs + 0x3000 + 3
+    .fill   508, 8, 0
+page_dirs:
+    .fill   2048, 8, 0

@@ -1,0 +1,114 @@
+//! Hostile cases on x86_64: each does what a misbehaving guest would,
+//! once, in a VM of its own beside a well-behaved one. The hypervisor
+//! must stop this VM with a line naming VM, vCPU and cause (or answer per
+//! the specification, as for an unknown hypercall); it must never panic
+//! or take the host down. Lines `hostile NAME: ...` say what the case did.
+
+use core::arch::asm;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::console::println;
+
+/// The cases, in entry-point order after the fixed modes (mode 5 + k).
+pub const CASES: &[(&str, fn())] = &[
+    ("wrmsr-reserved", wrmsr_reserved),
+    ("triple-fault", triple_fault),
+    ("svm-instruction", svm_instruction),
+    ("xsetbv", xsetbv),
+    ("string-port-io", string_port_io),
+    ("mmio-unknown-instruction", mmio_unknown_instruction),
+    ("fetch-unmapped", fetch_unmapped),
+    ("unknown-hypercall", unknown_hypercall),
+];
+
+/// Writes an MSR no CPU has.
+fn wrmsr_reserved() {
+    println!("hostile wrmsr-reserved: WRMSR 0xc0ffee00 <- 0x1");
+    // SAFETY: deliberately invalid; the hypervisor must stop the VM here.
+    unsafe { asm!("wrmsr", in("ecx") 0xC0FF_EE00u32, in("eax") 1u32, in("edx") 0u32, options(nomem, nostack)) };
+    println!("hostile wrmsr-reserved: not ok: the write returned");
+}
+
+/// An empty IDT, then an exception: #GP, double fault, triple fault.
+fn triple_fault() {
+    println!("hostile triple-fault: empty IDT, then int3");
+    let pointer = [0u64; 2];
+    // SAFETY: deliberately fatal; the CPU shuts down, which the
+    // hypervisor must turn into a stopped VM.
+    unsafe { asm!("lidt [{}]", "int3", in(reg) pointer.as_ptr(), options(nostack)) };
+    println!("hostile triple-fault: not ok: the exception returned");
+}
+
+/// VMRUN inside the guest.
+fn svm_instruction() {
+    println!("hostile svm-instruction: VMRUN");
+    // SAFETY: deliberately invalid; the hypervisor must stop the VM here.
+    unsafe { asm!("xor eax, eax", "vmrun rax", out("rax") _, options(nostack)) };
+    println!("hostile svm-instruction: not ok: VMRUN returned");
+}
+
+/// XSETBV, whose register the hypervisor does not switch, with XSAVE
+/// hidden and CR4.OSXSAVE clear: the CPU must raise #UD in the guest
+/// (the handler reports it and powers off); were it intercepted instead,
+/// the hypervisor would stop the VM.
+fn xsetbv() {
+    println!("hostile xsetbv: XCR0 <- 7");
+    EXPECT_INVALID_OPCODE.store(true, Ordering::Release);
+    // SAFETY: deliberately invalid here; see above.
+    unsafe { asm!("xsetbv", in("ecx") 0u32, in("eax") 7u32, in("edx") 0u32, options(nomem, nostack)) };
+    println!("hostile xsetbv: not ok: XSETBV returned");
+}
+
+/// Set while a case expects #UD.
+static EXPECT_INVALID_OPCODE: AtomicBool = AtomicBool::new(false);
+
+/// Whether an invalid-opcode exception was what the running case
+/// expected (it is reported, and the VM powers off).
+pub fn expected_invalid_opcode() -> bool {
+    if !EXPECT_INVALID_OPCODE.swap(false, Ordering::AcqRel) {
+        return false;
+    }
+    println!("hostile xsetbv: ok: #UD, as for XSETBV with CR4.OSXSAVE clear");
+    super::system_off();
+    true
+}
+
+/// REP OUTSB to COM1: string port I/O is not emulated.
+fn string_port_io() {
+    let text = b"string\n";
+    println!("hostile string-port-io: REP OUTSB of {} bytes to COM1", text.len());
+    // SAFETY: deliberately refused; the hypervisor must stop the VM here.
+    unsafe {
+        asm!("rep outsb", in("dx") 0x3F8u16, inout("rsi") text.as_ptr() => _, inout("rcx") text.len() => _, options(nostack))
+    };
+    println!("hostile string-port-io: not ok: REP OUTSB returned");
+}
+
+/// A read-modify-write instruction on the emulated I/O APIC.
+fn mmio_unknown_instruction() {
+    println!("hostile mmio-unknown-instruction: ADD to the I/O APIC's window");
+    // SAFETY: deliberately not emulated; the hypervisor must stop the VM.
+    unsafe { asm!("add dword ptr [{}], 1", in(reg) 0xFEC0_0010u64, options(nostack)) };
+    println!("hostile mmio-unknown-instruction: not ok: the ADD returned");
+}
+
+/// Jumps to guest-physical memory no region covers.
+fn fetch_unmapped() {
+    let target = super::UNMAPPED_GPA as u64;
+    println!("hostile fetch-unmapped: jumping to {target:#x}");
+    // SAFETY: deliberately invalid; the hypervisor must stop the VM here.
+    unsafe { asm!("call {}", in(reg) target, clobber_abi("C")) };
+    println!("hostile fetch-unmapped: not ok: the call returned");
+}
+
+/// A hypercall number nobody defined: answered -ENOSYS, the VM goes on
+/// and powers off.
+fn unknown_hypercall() {
+    let answer = super::hv_call(0xDEAD, [0; 3]);
+    let ok = answer == Err((-38i64) as u64);
+    let verdict = if ok { "ok" } else { "not ok" };
+    println!("hostile unknown-hypercall: {verdict}: answered {answer:x?}");
+    if ok {
+        super::system_off();
+    }
+}
