@@ -63,7 +63,7 @@ impl Samples {
     pub fn parse(run: &'static str, output: &str) -> Result<Self, BenchError> {
         let mut samples = Self { run, values: BTreeMap::new() };
         let mut done = false;
-        for line in output.lines().map(str::trim) {
+        for line in output.lines().map(str::trim).map(qemu_boot_tests::without_vm_prefix) {
             let Some(rest) = line.strip_prefix("bench ") else { continue };
             if rest == "done" {
                 done = true;
@@ -221,7 +221,7 @@ pub fn figures(hv: &Samples, bare: &Samples) -> Result<Vec<Figure>, BenchError> 
         },
         Figure {
             name: "mmio_read",
-            description: "emulated MMIO read (GICD_TYPER / PLIC priority)",
+            description: "emulated MMIO read (GICD_TYPER / PLIC priority / I/O APIC window)",
             unit: insn,
             hypervisor: hv_t.optional("mmio_read")?,
             bare: bare_t.optional("mmio_read")?,

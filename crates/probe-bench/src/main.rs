@@ -2,7 +2,7 @@
 //! bare, both under QEMU with `-icount shift=0,sleep=off`, prints a table
 //! and writes JSON.
 //!
-//! usage: probe-bench --arch aarch64|aarch64-gicv3|riscv64 --hypervisor IMAGE --bare ELF --out FILE
+//! usage: probe-bench --arch aarch64|aarch64-gicv3|riscv64|x86_64 --hypervisor IMAGE --bare ELF --out FILE
 //!        [--linux-hypervisor IMAGE --linux-kernel IMAGE --linux-initrd CPIO]
 //!        [--boot-image GUEST_MIB=IMAGE]... [--boot-dtb HOST_MEM=DTB]...
 //!        [--boot-bare IMAGE@LOAD_ADDR] [--shared-hypervisor IMAGE]
@@ -76,7 +76,8 @@ fn parse_args() -> Result<Args, String> {
                     "aarch64" => Arch::Aarch64,
                     "aarch64-gicv3" => Arch::Aarch64Gic3,
                     "riscv64" => Arch::Riscv64,
-                    other => return Err(format!("--arch {other}: aarch64, aarch64-gicv3 or riscv64")),
+                    "x86_64" => Arch::X86_64,
+                    other => return Err(format!("--arch {other}: aarch64, aarch64-gicv3, riscv64 or x86_64")),
                 })
             }
             "--out" => out = Some(PathBuf::from(value)),
@@ -133,20 +134,20 @@ fn checked_run(what: &'static str, cmd: Command) -> Result<(Run, String), String
 }
 
 /// A bare run of the probe in `mode` on `smp` CPUs: on aarch64 the first
-/// CPU starts at the image's entry for the mode (+4 * mode); on riscv64,
-/// where the firmware picks the entry, a mailbox word (the probe's
-/// `MODE_MAILBOX`, "MODE" magic, the mode above it) says the mode.
+/// CPU starts at the image's entry for the mode (+4 * mode); on riscv64
+/// and x86_64, where the firmware or the Multiboot header picks the entry,
+/// a mailbox word (the probe's `MODE_MAILBOX`, "MODE" magic, the mode
+/// above it) says the mode.
 fn bare_mode_command(arch: Arch, elf: &std::path::Path, mode: u64, smp: usize) -> Command {
     match arch {
         Arch::Aarch64 | Arch::Aarch64Gic3 => bare_command(arch, elf, smp, "256M", Some(0x4020_0000 + 4 * mode)),
-        Arch::Riscv64 => {
+        Arch::Riscv64 | Arch::X86_64 => {
             let mut cmd = bare_command(arch, elf, smp, "256M", None);
-            let mailbox = format!("loader,addr=0x81000000,data={:#x},data-len=8", (mode << 32) | 0x4d4f_4445);
+            let at: u64 = if arch == Arch::Riscv64 { 0x8100_0000 } else { 0x0100_0000 };
+            let mailbox = format!("loader,addr={at:#x},data={:#x},data-len=8", (mode << 32) | 0x4d4f_4445);
             cmd.args(["-device", &mailbox]);
             cmd
         }
-        // No probe guest for x86_64 yet (`--arch` does not take it).
-        Arch::X86_64 => bare_command(arch, elf, smp, "256M", None),
     }
 }
 

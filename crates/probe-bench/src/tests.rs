@@ -63,6 +63,10 @@ fn targets_bound_the_right_value() {
 #[test]
 fn incomplete_or_inconsistent_runs_are_errors() {
     assert_eq!(Samples::parse("bare", "bench name=counter_hz value=1\n").err(), Some(BenchError::Incomplete("bare")));
+    // A guest behind its VM's console (x86_64's COM1) prefixes its lines.
+    let prefixed: String = HV.lines().map(|l| format!("[1 probe-bench] {l}\n")).collect();
+    let behind = Samples::parse("hypervisor", &prefixed).expect("parses behind a console prefix");
+    assert_eq!(behind.get("null_hypercall", "ticks"), Samples::parse("hypervisor", HV).expect("parses").get("null_hypercall", "ticks"));
     assert!(matches!(Samples::parse("bare", "bench value=1\nbench done"), Err(BenchError::BadLine(_))));
     assert!(matches!(Samples::parse("bare", "bench name=x ticks=ten\nbench done"), Err(BenchError::BadLine(_))));
     let hv = Samples::parse("hypervisor", HV).expect("parses");

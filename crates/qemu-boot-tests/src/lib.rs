@@ -189,9 +189,7 @@ fn machine(arch: Arch, virtualization: bool, smp: usize, mem: &str) -> Command {
         }
         Arch::X86_64 => {
             let mut c = Command::new("qemu-system-x86_64");
-            // Bare, the probe runs its local APIC in x2APIC mode, as the
-            // hypervisor's vCPUs offer it.
-            let cpu = if virtualization { "qemu64,+svm,+npt" } else { "qemu64,+x2apic" };
+            let cpu = if virtualization { "qemu64,+svm,+npt" } else { "qemu64" };
             c.args(["-machine", "q35", "-cpu", cpu]);
             c
         }
@@ -243,7 +241,7 @@ impl ProbeReport {
 
 /// A guest's console line without the `[ID NAME] ` its VM's console puts
 /// before it.
-fn without_vm_prefix(line: &str) -> &str {
+pub fn without_vm_prefix(line: &str) -> &str {
     let Some((head, rest)) = line.strip_prefix('[').and_then(|l| l.split_once("] ")) else { return line };
     match head.split_once(' ') {
         Some((id, name)) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !name.contains(' ') => rest,

@@ -1,13 +1,13 @@
 //! A vCPU's local APIC in x2APIC mode, reached through MSRs 800h-83Fh
 //! (RDMSR/WRMSR exits give the register and value directly, so no
-//! instruction needs decoding). Its timer counts at [`TIMER_HZ`].
+//! instruction needs decoding). Its timer's input clock is the clock
+//! the caller gives times in (the hypervisor gives the TSC, so the timer
+//! counts at the TSC's rate at divide-by-1).
 
 /// The first x2APIC MSR; register n is `BASE + n`.
 pub const BASE: u32 = 0x800;
 /// IA32_APIC_BASE.
 pub const MSR_APIC_BASE: u32 = 0x1B;
-/// The timer's input clock: one count per nanosecond at divide-by-1.
-pub const TIMER_HZ: u64 = 1_000_000_000;
 
 /// Register numbers (MSR - [`BASE`]).
 mod reg {
@@ -106,7 +106,7 @@ pub struct X2Apic {
     id: u32,
     apic_base: u64,
     regs: [u32; 64],
-    /// When the timer's current count was loaded (ns), and whether it runs.
+    /// When the timer's current count was loaded, and whether it runs.
     timer_start: u64,
     timer_running: bool,
 }
@@ -152,8 +152,9 @@ impl X2Apic {
     }
 
     /// Nanoseconds one count lasts.
-    fn count_ns(&self) -> u64 {
-        self.divider() * (1_000_000_000 / TIMER_HZ)
+    /// Clock ticks one count lasts.
+    fn count_ticks(&self) -> u64 {
+        self.divider()
     }
 
     fn current_count(&self, now: u64) -> u32 {
@@ -161,7 +162,7 @@ impl X2Apic {
         if !self.timer_running {
             return 0;
         }
-        let elapsed = now.saturating_sub(self.timer_start) / self.count_ns();
+        let elapsed = now.saturating_sub(self.timer_start) / self.count_ticks();
         if self.periodic() {
             let period = u64::from(initial).max(1);
             (u64::from(initial) - elapsed % period) as u32
@@ -174,7 +175,7 @@ impl X2Apic {
         (self.regs[reg::LVT_TIMER as usize] >> 17) & 0b11 == 0b01
     }
 
-    /// A read of x2APIC MSR `msr` at time `now` (ns).
+    /// A read of x2APIC MSR `msr` at time `now`.
     pub fn read(&self, msr: u32, now: u64) -> Result<u64, Refused> {
         let r = msr.checked_sub(BASE).filter(|&r| r < 0x40).ok_or(Refused::NoSuchRegister)?;
         match r {
@@ -190,7 +191,7 @@ impl X2Apic {
         }
     }
 
-    /// A write of `value` to x2APIC MSR `msr` at time `now` (ns).
+    /// A write of `value` to x2APIC MSR `msr` at time `now`.
     pub fn write(&mut self, msr: u32, value: u64, now: u64) -> Result<Written, Refused> {
         let r = msr.checked_sub(BASE).filter(|&r| r < 0x40).ok_or(Refused::NoSuchRegister)?;
         let low = value as u32;
@@ -236,14 +237,14 @@ impl X2Apic {
         }
     }
 
-    /// When the timer next fires (ns), if it is armed and unmasked.
+    /// When the timer next fires, if it is armed and unmasked.
     pub fn timer_deadline(&self) -> Option<u64> {
         let lvt = self.regs[reg::LVT_TIMER as usize];
         if !self.timer_running || lvt & LVT_MASKED != 0 {
             return None;
         }
         let initial = u64::from(self.regs[reg::INITIAL_COUNT as usize]);
-        Some(self.timer_start.saturating_add(initial.saturating_mul(self.count_ns())))
+        Some(self.timer_start.saturating_add(initial.saturating_mul(self.count_ticks())))
     }
 
     /// The timer fired at `now`: its vector, if unmasked; a one-shot timer

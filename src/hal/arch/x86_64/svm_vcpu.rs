@@ -121,14 +121,15 @@ struct State {
     pending: [u64; 4],
     /// Whether the exit being handled is a VMMCALL (answers go to RAX).
     in_call: bool,
-    /// The host timer armed for the APIC timer's deadline: its interrupt
-    /// ends the guest's run then, so the timer is delivered on time.
-    host_timer: Option<usize>,
+    /// The host timer armed for the APIC timer's deadline (its token and
+    /// host time): its interrupt ends the guest's run then, so the timer
+    /// is delivered on time.
+    host_timer: Option<(usize, core::time::Duration)>,
 }
 
 impl Drop for State {
     fn drop(&mut self) {
-        if let Some(token) = self.host_timer.take() {
+        if let Some((token, _)) = self.host_timer.take() {
             timer::cancel(token);
         }
     }
@@ -159,8 +160,18 @@ impl SvmVcpu {
     }
 }
 
-fn now_ns() -> u64 {
-    axhal::time::monotonic_time_nanos()
+/// The APIC timer's clock: the TSC (so it counts at the TSC's rate, one
+/// count per nanosecond under QEMU's `-icount`, as QEMU's own APIC does).
+fn now_tsc() -> u64 {
+    // SAFETY: RDTSC only reads the time-stamp counter.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+/// Host monotonic time at TSC value `tsc`.
+fn host_time_at(tsc: u64) -> core::time::Duration {
+    let (now_tsc, now_ns) = (now_tsc(), axhal::time::monotonic_time_nanos());
+    let ahead = axhal::time::ticks_to_nanos(tsc.saturating_sub(now_tsc));
+    core::time::Duration::from_nanos(now_ns.saturating_add(ahead))
 }
 
 fn trap(what: &'static str, names: &'static [&'static str; 4], values: [u64; 4]) -> Exit {
@@ -208,7 +219,7 @@ impl State {
 
     /// Puts the guest in its start state (registers, APIC, VMCB).
     fn apply_start(&mut self, id: usize, start: Start) {
-        if let Some(token) = self.host_timer.take() {
+        if let Some((token, _)) = self.host_timer.take() {
             timer::cancel(token);
         }
         self.gprs = Gprs::default();
@@ -251,11 +262,22 @@ impl State {
     /// Arms a host timer for the APIC timer's deadline (none if it is
     /// stopped or masked), replacing the one armed before.
     fn arm_host_timer(&mut self) {
-        if let Some(token) = self.host_timer.take() {
+        if let Some((token, _)) = self.host_timer.take() {
             timer::cancel(token);
         }
         if let Some(deadline) = self.apic.timer_deadline() {
-            self.host_timer = Some(timer::register(core::time::Duration::from_nanos(deadline), Box::new(|_| {})));
+            let at = host_time_at(deadline);
+            self.host_timer = Some((timer::register(at, Box::new(|_| {})), at));
+        }
+    }
+
+    /// Arms the host timer again if it came before the APIC timer is due
+    /// (the two clocks' rates differ a little).
+    fn keep_host_timer(&mut self) {
+        let fired_early = |(_, at): (usize, core::time::Duration)| axhal::time::monotonic_time() >= at;
+        let pending = self.apic.timer_deadline().is_some_and(|deadline| deadline > now_tsc());
+        if pending && self.host_timer.is_none_or(fired_early) {
+            self.arm_host_timer();
         }
     }
 
@@ -263,7 +285,7 @@ impl State {
     /// into the guest: injected now if it can take it, else announced
     /// with V_IRQ so that the guest exits when it can.
     fn deliver_interrupts(&mut self) {
-        if let Some(vector) = self.apic.timer_fired(now_ns()) {
+        if let Some(vector) = self.apic.timer_fired(now_tsc()) {
             set_bit(&mut self.pending, vector);
             // A periodic timer has its next deadline now.
             self.arm_host_timer();
@@ -420,11 +442,10 @@ impl SvmVcpu {
     fn rdmsr(&self, st: &mut State, msr: u32) -> Option<u64> {
         match msr {
             x2apic::MSR_APIC_BASE => Some(st.apic.apic_base()),
-            0x800..=0x8FF => st.apic.read(msr, now_ns()).ok(),
+            0x800..=0x8FF => st.apic.read(msr, now_tsc()).ok(),
             MSR_EFER => Some(st.vmcb().read_u64(save::EFER) & !EFER_SVME),
             MSR_PAT => Some(st.vmcb().read_u64(save::G_PAT)),
-            // SAFETY: RDTSC only reads the time-stamp counter.
-            MSR_TSC => Some(unsafe { core::arch::x86_64::_rdtsc() }),
+            MSR_TSC => Some(now_tsc()),
             _ => None,
         }
     }
@@ -433,7 +454,7 @@ impl SvmVcpu {
     fn wrmsr(&self, st: &mut State, msr: u32, value: u64, cpus: &CpuMap) -> Option<Exit> {
         match msr {
             x2apic::MSR_APIC_BASE => st.apic.set_apic_base(value).ok().map(|()| Exit::Nothing),
-            0x800..=0x8FF => match st.apic.write(msr, value, now_ns()).ok()? {
+            0x800..=0x8FF => match st.apic.write(msr, value, now_tsc()).ok()? {
                 x2apic::Written::Stored | x2apic::Written::Eoi => Some(Exit::Nothing),
                 x2apic::Written::Timer => {
                     st.arm_host_timer();
@@ -622,6 +643,7 @@ impl VcpuOps for SvmVcpu {
         }
         st.refresh_npt()?;
         st.deliver_interrupts();
+        st.keep_host_timer();
         let vmcb_pa = st.hw().vmcb.pa();
         let irqs = axhal::asm::irqs_enabled();
         axhal::asm::disable_irqs();
@@ -643,7 +665,7 @@ impl VcpuOps for SvmVcpu {
     }
 
     fn timer_deadline(&self) -> Option<core::time::Duration> {
-        self.state.lock().apic.timer_deadline().map(core::time::Duration::from_nanos)
+        self.state.lock().apic.timer_deadline().map(host_time_at)
     }
 
     fn inject(&self, vector: usize, _priority: Option<u8>) -> bool {

@@ -1,8 +1,10 @@
 //! x86_64 in long mode (a Multiboot kernel, identity-mapped low 4 GiB):
 //! COM1 by port I/O, the TSC counter calibrated against the local APIC
-//! timer, the x2APIC (timer, IPIs, start-up of the second CPU by INIT and
-//! SIPI), the I/O APIC as the emulated MMIO device, VMMCALL hypercalls
-//! and ACPI power-off.
+//! timer, the local APIC (timer, IPIs, start-up of the second CPU by INIT
+//! and SIPI) as x2APIC where CPUID offers it (the hypervisor's vCPUs) and
+//! xAPIC otherwise (bare QEMU, whose x2APIC MSRs cannot be used under
+//! `-icount`), the I/O APIC as the emulated MMIO device, VMMCALL
+//! hypercalls and ACPI power-off.
 
 mod hostile;
 
@@ -38,17 +40,22 @@ const IPI_VECTOR: u64 = 0x41;
 const UART_VECTOR: u64 = 0x50;
 const SPURIOUS_VECTOR: u64 = 0xFF;
 
-/// x2APIC registers (MSRs).
+/// Local APIC registers, by x2APIC MSR number (the xAPIC has register
+/// n of the MSR 0x800 + n at offset n * 16).
 const MSR_APIC_BASE: u32 = 0x1B;
-const X2APIC_EOI: u32 = 0x80B;
-const X2APIC_SVR: u32 = 0x80F;
-const X2APIC_ICR: u32 = 0x830;
-const X2APIC_LVT_TIMER: u32 = 0x832;
-const X2APIC_LVT_LINT0: u32 = 0x835;
-const X2APIC_LVT_LINT1: u32 = 0x836;
-const X2APIC_INITIAL_COUNT: u32 = 0x838;
-const X2APIC_CURRENT_COUNT: u32 = 0x839;
-const X2APIC_DIVIDE: u32 = 0x83E;
+const APIC_EOI: u32 = 0x80B;
+const APIC_SVR: u32 = 0x80F;
+const APIC_ICR: u32 = 0x830;
+const APIC_LVT_TIMER: u32 = 0x832;
+const APIC_LVT_LINT0: u32 = 0x835;
+const APIC_LVT_LINT1: u32 = 0x836;
+const APIC_INITIAL_COUNT: u32 = 0x838;
+const APIC_CURRENT_COUNT: u32 = 0x839;
+const APIC_DIVIDE: u32 = 0x83E;
+/// The xAPIC's registers' base.
+const XAPIC_BASE: usize = 0xFEE0_0000;
+/// Whether the APIC runs in x2APIC mode (set by the first CPU).
+static X2APIC: AtomicBool = AtomicBool::new(false);
 /// The APIC timer counts at 1 GHz at divide-by-1 (QEMU's and the
 /// hypervisor's alike).
 const APIC_TIMER_HZ: u64 = 1_000_000_000;
@@ -121,7 +128,7 @@ pub fn now() -> u64 {
 pub fn timer_arm(deadline: u64) {
     let ticks = deadline.saturating_sub(now());
     let ns = u128::from(ticks) * u128::from(APIC_TIMER_HZ) / u128::from(counter_hz());
-    wrmsr(X2APIC_INITIAL_COUNT, ns.clamp(1, u128::from(u32::MAX)) as u64);
+    apic_write(APIC_INITIAL_COUNT, ns.clamp(1, u128::from(u32::MAX)) as u64);
 }
 
 /// Unmasks interrupts.
@@ -181,17 +188,21 @@ pub fn init_cpu(primary: bool) {
     let pointer: [u64; 2] = [(4096 - 1) | ((idt as u64) << 16), (idt as u64) >> 48];
     // SAFETY: the pointer names the IDT above, which lives forever.
     unsafe { asm!("lidt [{}]", in(reg) pointer.as_ptr().cast::<u8>().add(0), options(readonly, nostack)) };
-    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | (1 << 10) | (1 << 11));
-    wrmsr(X2APIC_SVR, 0x100 | SPURIOUS_VECTOR);
+    if primary {
+        X2APIC.store(cpuid(1)[2] & (1 << 21) != 0, Ordering::Relaxed);
+    }
+    let x2apic = if X2APIC.load(Ordering::Relaxed) { 1 << 10 } else { 0 };
+    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | x2apic | (1 << 11));
+    apic_write(APIC_SVR, 0x100 | SPURIOUS_VECTOR);
     // The firmware's 8259s stay out: masked, and LINT0/LINT1 masked.
     if primary {
         outb(0x21, 0xFF);
         outb(0xA1, 0xFF);
     }
-    wrmsr(X2APIC_LVT_LINT0, LVT_MASKED);
-    wrmsr(X2APIC_LVT_LINT1, LVT_MASKED);
-    wrmsr(X2APIC_DIVIDE, 0b1011);
-    wrmsr(X2APIC_LVT_TIMER, LVT_MASKED | TIMER_VECTOR);
+    apic_write(APIC_LVT_LINT0, LVT_MASKED);
+    apic_write(APIC_LVT_LINT1, LVT_MASKED);
+    apic_write(APIC_DIVIDE, 0b1011);
+    apic_write(APIC_LVT_TIMER, LVT_MASKED | TIMER_VECTOR);
     if primary {
         calibrate();
     }
@@ -200,13 +211,13 @@ pub fn init_cpu(primary: bool) {
 /// Measures TSC ticks against 10 ms of the APIC timer.
 fn calibrate() {
     let count = APIC_TIMER_HZ / 100;
-    wrmsr(X2APIC_INITIAL_COUNT, count);
+    apic_write(APIC_INITIAL_COUNT, count);
     let start = now();
-    while rdmsr(X2APIC_CURRENT_COUNT) != 0 {
+    while apic_read(APIC_CURRENT_COUNT) != 0 {
         core::hint::spin_loop();
     }
     let ticks = now() - start;
-    wrmsr(X2APIC_INITIAL_COUNT, 0);
+    apic_write(APIC_INITIAL_COUNT, 0);
     COUNTER_HZ.store((ticks * 100).max(1), Ordering::Relaxed);
 }
 
@@ -245,7 +256,42 @@ pub fn hv_call(nr: u64, args: [u64; 3]) -> Result<u64, u64> {
 
 /// Sends an ICR command to the APIC with id `target`.
 fn send_icr(target: u64, command: u64) {
-    wrmsr(X2APIC_ICR, (target << 32) | command);
+    if X2APIC.load(Ordering::Relaxed) {
+        wrmsr(APIC_ICR, (target << 32) | command);
+    } else {
+        xapic_write(APIC_ICR + 1, (target as u32) << 24);
+        xapic_write(APIC_ICR, command as u32);
+        // Wait until the xAPIC took the command (delivery status clear).
+        while xapic_read(APIC_ICR) & (1 << 12) != 0 {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// The xAPIC's register of x2APIC number `msr`.
+fn xapic_register(msr: u32) -> usize {
+    XAPIC_BASE + ((msr as usize - 0x800) << 4)
+}
+
+fn xapic_write(msr: u32, value: u32) {
+    // SAFETY: the xAPIC's registers are at XAPIC_BASE (identity-mapped);
+    // the probe writes only its own APIC's.
+    unsafe { (xapic_register(msr) as *mut u32).write_volatile(value) };
+}
+
+fn xapic_read(msr: u32) -> u32 {
+    // SAFETY: as in `xapic_write`.
+    unsafe { (xapic_register(msr) as *const u32).read_volatile() }
+}
+
+/// Writes local APIC register `msr` (its x2APIC number) in the APIC's mode.
+fn apic_write(msr: u32, value: u64) {
+    if X2APIC.load(Ordering::Relaxed) { wrmsr(msr, value) } else { xapic_write(msr, value as u32) }
+}
+
+/// Reads local APIC register `msr` (its x2APIC number).
+fn apic_read(msr: u32) -> u64 {
+    if X2APIC.load(Ordering::Relaxed) { rdmsr(msr) } else { u64::from(xapic_read(msr)) }
 }
 
 /// Starts the second CPU: INIT, then a start-up IPI at the trampoline
@@ -305,7 +351,7 @@ pub fn suite_system_off() {
 
 /// Lets this CPU take the timer interrupt.
 pub fn timer_irq_enable_this_cpu() {
-    wrmsr(X2APIC_LVT_TIMER, TIMER_VECTOR);
+    apic_write(APIC_LVT_TIMER, TIMER_VECTOR);
 }
 
 /// IPIs need no enabling beyond the APIC's.
@@ -408,7 +454,7 @@ pub fn secondary_started() {
 }
 
 fn eoi() {
-    wrmsr(X2APIC_EOI, 0);
+    apic_write(APIC_EOI, 0);
 }
 
 /// Exceptions that push an error code.
