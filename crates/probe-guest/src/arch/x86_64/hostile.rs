@@ -19,6 +19,7 @@ pub const CASES: &[(&str, fn())] = &[
     ("mmio-unknown-instruction", mmio_unknown_instruction),
     ("fetch-unmapped", fetch_unmapped),
     ("unknown-hypercall", unknown_hypercall),
+    ("keyboard-reset", keyboard_reset),
 ];
 
 /// Writes an MSR no CPU has.
@@ -99,6 +100,22 @@ fn fetch_unmapped() {
     // SAFETY: deliberately invalid; the hypervisor must stop the VM here.
     unsafe { asm!("call {}", in(reg) target, clobber_abi("C")) };
     println!("hostile fetch-unmapped: not ok: the call returned");
+}
+
+/// Resets the machine through the keyboard controller (0xFE to port
+/// 0x64) on its first boot: the hypervisor must restart the VM from its
+/// images; the second boot says so and powers off.
+fn keyboard_reset() {
+    let boots = super::hv_call(3, [0; 3]).unwrap_or(0);
+    if boots < 2 {
+        println!("hostile keyboard-reset: boot {boots}: pulsing the reset line");
+        super::outb(0x64, 0xFE);
+        super::wfi();
+        println!("hostile keyboard-reset: not ok: still running after the reset");
+        return;
+    }
+    println!("hostile keyboard-reset: ok: boot {boots} after the reset");
+    super::system_off();
 }
 
 /// A hypercall number nobody defined: answered -ENOSYS, the VM goes on

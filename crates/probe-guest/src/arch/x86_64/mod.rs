@@ -74,8 +74,9 @@ static AP_CONTEXT: AtomicU64 = AtomicU64::new(0);
 static AP_STARTS: AtomicU32 = AtomicU32::new(0);
 static AP_PARKED: AtomicBool = AtomicBool::new(false);
 
-fn outb(port: u16, value: u8) {
-    // SAFETY: the probe's ports are COM1's and the ACPI power-off port.
+pub(super) fn outb(port: u16, value: u8) {
+    // SAFETY: the probe's ports are COM1's, the 8259s' masks and the
+    // keyboard controller's command port (a reset, on purpose).
     unsafe { asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags)) };
 }
 
