@@ -6,9 +6,9 @@
 //! Files: `vcpu.rs` (the vCPU of either kind), `calls.rs` (VMMCALL),
 //! `irq.rs` (host interrupts, CPU kicks), `irqchip.rs` (the virtual I/O
 //! APIC), `svm.rs`
-//! (SVM detection and per-CPU enabling), `svm_vcpu.rs` (the SVM vCPU and
-//! its exits), `svm_switch.rs` (VMRUN), `svm_pages.rs` (pages the CPU
-//! reads by physical address).
+//! (SVM detection and per-CPU enabling), `svm_vcpu.rs` (the SVM vCPU;
+//! `svm_vcpu/exits.rs` its exits), `svm_switch.rs` (VMRUN), `svm_pages.rs`
+//! (pages the CPU reads by physical address).
 
 mod calls;
 mod irq;

@@ -7,6 +7,23 @@
 # bare, QEMU enters mode 0 and a mailbox may say another. At each entry
 # the CPU is in flat 32-bit protected mode with paging off.
 
+# Paging with the probe's tables, EFER.LME, then CR0.PG: the CPU is in
+# compatibility mode until a far jump loads a 64-bit code segment.
+.macro long_mode_on
+    mov     eax, cr4
+    or      eax, 0x20
+    mov     cr4, eax
+    mov     eax, offset pml4
+    mov     cr3, eax
+    mov     ecx, 0xC0000080
+    rdmsr
+    or      eax, 0x100
+    wrmsr
+    mov     eax, cr0
+    or      eax, 0x80000001
+    mov     cr0, eax
+.endm
+
 .section .text.boot, "ax"
 .code32
 .global _start
@@ -46,18 +63,7 @@ primary32:
     cmp     ecx, 2048
     jb      1b
     lgdt    [gdt_pointer]
-    mov     eax, cr4
-    or      eax, 0x20
-    mov     cr4, eax
-    mov     eax, offset pml4
-    mov     cr3, eax
-    mov     ecx, 0xC0000080
-    rdmsr
-    or      eax, 0x100
-    wrmsr
-    mov     eax, cr0
-    or      eax, 0x80000001
-    mov     cr0, eax
+    long_mode_on
     # Far jump to 64-bit code (EA ptr16:32).
     .byte   0xEA
     .long   primary64
@@ -115,18 +121,7 @@ ap_protected:
     mov     ds, ax
     mov     es, ax
     mov     ss, ax
-    mov     eax, cr4
-    or      eax, 0x20
-    mov     cr4, eax
-    mov     eax, offset pml4
-    mov     cr3, eax
-    mov     ecx, 0xC0000080
-    rdmsr
-    or      eax, 0x100
-    wrmsr
-    mov     eax, cr0
-    or      eax, 0x80000001
-    mov     cr0, eax
+    long_mode_on
     .byte   0xEA
     .long   ap_long
     .word   0x08
