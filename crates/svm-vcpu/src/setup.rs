@@ -18,8 +18,14 @@ const RFLAGS_FIXED: u64 = 0x2;
 const DEFAULT_PAT: u64 = 0x0007_0406_0007_0406;
 /// VIRTUAL_INTERRUPT: V_INTR_MASKING.
 pub const V_INTR_MASKING: u64 = 1 << 24;
-/// TLB_CONTROL: flush this guest's entries at the next VMRUN.
-const FLUSH_GUEST_TLB: u32 = 3;
+/// TLB_CONTROL values: keep what the TLB holds, or flush every ASID's
+/// entries at the next VMRUN (guest-global ones included).
+pub mod tlb {
+    /// Keep.
+    pub const KEEP: u32 = 0;
+    /// Flush everything.
+    pub const FLUSH_ALL: u32 = 1;
+}
 
 /// What a guest's first run needs from the hypervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +64,7 @@ pub fn prepare(vmcb: &mut Vmcb, start: &GuestStart) -> Option<()> {
     vmcb.write_u64(control::IOPM_BASE_PA, start.iopm);
     vmcb.write_u64(control::MSRPM_BASE_PA, start.msrpm);
     vmcb.write_u32(control::GUEST_ASID, start.asid);
-    vmcb.write_u32(control::TLB_CONTROL, FLUSH_GUEST_TLB);
+    vmcb.write_u32(control::TLB_CONTROL, tlb::FLUSH_ALL);
     vmcb.write_u64(control::NP_ENABLE, 1);
     vmcb.write_u64(control::NESTED_CR3, start.nested_cr3);
 

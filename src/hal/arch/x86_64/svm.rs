@@ -66,6 +66,19 @@ pub fn in_use() -> bool {
 #[percpu::def_percpu]
 static HOST_VMCB: u64 = 0;
 
+/// The vCPU (by its unique number) that ran last on this CPU.
+#[percpu::def_percpu]
+static LAST_RUN: u64 = 0;
+
+/// Records that vCPU `uid` runs on this CPU now; whether another one ran
+/// here last (its translations may still be in the TLB: every VM's
+/// vCPUs share one ASID, so the TLB is flushed whenever they change).
+pub fn switch_to(uid: u64) -> bool {
+    let switched = LAST_RUN.read_current() != uid;
+    LAST_RUN.write_current(uid);
+    switched
+}
+
 /// A zeroed page kept for the host's lifetime; its physical address.
 fn host_page(what: &'static str) -> Result<u64, &'static str> {
     let page = global_allocator().alloc_pages(1, PAGE_SIZE_4K, UsageKind::VirtMem).map_err(|_| what)?;

@@ -49,6 +49,9 @@ const RFLAGS_IF: u64 = 1 << 9;
 /// Bumped when guest RAM is unmapped (a VM reset): every vCPU then starts
 /// its nested page tables afresh.
 static NPT_EPOCH: AtomicU64 = AtomicU64::new(0);
+/// Numbers vCPUs, so that a CPU knows whose translations its TLB holds
+/// (0 is no vCPU).
+static NEXT_UID: AtomicU64 = AtomicU64::new(1);
 
 /// Drops every vCPU's nested translations at its next run.
 pub fn npt_removed() {
@@ -104,6 +107,9 @@ struct State {
     pending: [u64; 4],
     /// Whether the exit being handled is a VMMCALL (answers go to RAX).
     in_call: bool,
+    /// The guest's translations changed under it (a start, new nested
+    /// tables): the next run flushes the TLB.
+    flush_tlb: bool,
     /// The host timer armed for the APIC timer's deadline (its token and
     /// host time): its interrupt ends the guest's run then, so the timer
     /// is delivered on time.
@@ -121,6 +127,8 @@ impl Drop for State {
 /// An SVM vCPU.
 pub struct SvmVcpu {
     id: usize,
+    /// Unique among every vCPU the host ever made.
+    uid: u64,
     vm: usize,
     state: Mutex<State>,
 }
@@ -137,9 +145,10 @@ impl SvmVcpu {
             start: None,
             pending: [0; 4],
             in_call: false,
+            flush_tlb: true,
             host_timer: None,
         };
-        Some(Self { id, vm, state: Mutex::new(state) })
+        Some(Self { id, uid: NEXT_UID.fetch_add(1, Ordering::Relaxed), vm, state: Mutex::new(state) })
     }
 }
 
@@ -198,6 +207,7 @@ impl State {
 
     /// Puts the guest in its start state (registers, APIC, VMCB).
     fn apply_start(&mut self, id: usize, start: Start) {
+        self.flush_tlb = true;
         if let Some((token, _)) = self.host_timer.take() {
             timer::cancel(token);
         }
@@ -212,6 +222,8 @@ impl State {
         let entry = match start {
             Start::Multiboot { entry, .. } | Start::RealMode { entry } => entry,
         };
+        // Every vCPU shares ASID 1; the TLB is flushed whenever another
+        // vCPU ran on the CPU last (`svm::switch_to`).
         let asid = 1;
         setup::prepare(vmcb, &GuestStart { asid, nested_cr3, iopm, msrpm, entry });
         if let Start::RealMode { entry } = start {
@@ -232,9 +244,8 @@ impl State {
         hw.npt = Npt::new(NptFrames::default()).map_err(|_| VcpuError::Enter(AxErrorKind::NoMemory))?;
         hw.npt_epoch = epoch;
         let root = hw.npt.root();
-        let vmcb = hw.vmcb();
-        vmcb.write_u64(control::NESTED_CR3, root);
-        vmcb.write_u32(control::TLB_CONTROL, 3);
+        hw.vmcb().write_u64(control::NESTED_CR3, root);
+        self.flush_tlb = true;
         Ok(())
     }
 
@@ -353,6 +364,8 @@ impl VcpuOps for SvmVcpu {
         st.refresh_npt()?;
         st.deliver_interrupts();
         st.keep_host_timer();
+        let flush = core::mem::take(&mut st.flush_tlb) | svm::switch_to(self.uid);
+        st.vmcb().write_u32(control::TLB_CONTROL, if flush { setup::tlb::FLUSH_ALL } else { setup::tlb::KEEP });
         let vmcb_pa = st.hw().vmcb.pa();
         let irqs = axhal::asm::irqs_enabled();
         axhal::asm::disable_irqs();
