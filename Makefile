@@ -73,7 +73,9 @@ else ifeq ($(ARCH),riscv64)
 else ifeq ($(ARCH),x86_64)
   TARGET := x86_64-unknown-none
   # TCG emulates AMD SVM with nested paging (this machine offers no VT-x).
-  QEMU := qemu-system-x86_64 -machine q35 -cpu $(if $(filter y,$(ACCEL)),host,qemu64$(,)+svm$(,)+npt)
+  # One TCG thread: see crates/qemu-boot-tests/src/lib.rs.
+  QEMU := qemu-system-x86_64 -machine q35 -cpu $(if $(filter y,$(ACCEL)),host,qemu64$(,)+svm$(,)+npt) \
+    $(if $(filter y,$(ACCEL)),,-accel tcg$(,)thread=single)
   HOST_PLATFORM := x86-pc
   # The platform crate takes the TSC for 4 GHz; QEMU's TCG runs it at
   # 1 GHz under -icount (one tick per instruction), which the benchmarks
@@ -331,14 +333,18 @@ BOOT_GUESTS_aarch64 := 16:crates/probe-bench/configs/arceos-aarch64-16m.toml \
   128:configs/vms/arceos-aarch64.toml 1024:crates/probe-bench/configs/arceos-aarch64-1g.toml
 BOOT_GUESTS_riscv64 := 16:crates/probe-bench/configs/arceos-riscv64-16m.toml \
   128:crates/probe-bench/configs/arceos-riscv64-128m.toml
+BOOT_GUESTS_x86_64 := 16:crates/probe-bench/configs/arceos-x86_64-16m.toml \
+  128:configs/vms/arceos-x86_64.toml 1024:crates/probe-bench/configs/arceos-x86_64-1g.toml
 BOOT_HOST_MEMS := 256M 1G 2G 4G 8G
-BOOT_ARGS = $(foreach g,$(BOOT_GUESTS_$(ARCH)),--boot-image $(word 1,$(subst :, ,$(g)))=$(BENCH_DIR)/axvisor-$(ARCH)-boot-$(word 1,$(subst :, ,$(g))).bin) \
+BIN_EXT := $(if $(filter x86_64,$(ARCH)),elf32,bin)
+BOOT_ARGS = $(foreach g,$(BOOT_GUESTS_$(ARCH)),--boot-image $(word 1,$(subst :, ,$(g)))=$(BENCH_DIR)/axvisor-$(ARCH)-boot-$(word 1,$(subst :, ,$(g))).$(BIN_EXT)) \
   $(if $(filter aarch64,$(ARCH)),$(foreach m,$(BOOT_HOST_MEMS),--boot-dtb $(m)=$(BENCH_DIR)/host-aarch64-$(m).dtb) \
-  --boot-bare target/guests/arceos-hello-aarch64.bin@0x40200000)
+  --boot-bare target/guests/arceos-hello-aarch64.bin@0x40200000) \
+  $(if $(filter x86_64,$(ARCH)),--boot-bare target/guests/arceos-hello-x86_64.elf32@0x200000)
 
 bench: setup
 	$(foreach g,$(BOOT_GUESTS_$(ARCH)),$(MAKE) --no-print-directory build ARCH=$(ARCH) LOG=warn SMP=1 \
-	  VM_CONFIGS=$(word 2,$(subst :, ,$(g))) BIN=$(BENCH_DIR)/axvisor-$(ARCH)-boot-$(word 1,$(subst :, ,$(g))).bin &&) true
+	  VM_CONFIGS=$(word 2,$(subst :, ,$(g))) BIN=$(BENCH_DIR)/axvisor-$(ARCH)-boot-$(word 1,$(subst :, ,$(g))).$(BIN_EXT) &&) true
 ifeq ($(ARCH),aarch64)
 	$(foreach m,$(BOOT_HOST_MEMS),scripts/host-dtb.py $(BENCH_DIR)/host-aarch64-$(m).dtb \
 	  --vm-config $(foreach g,$(BOOT_GUESTS_aarch64),$(word 2,$(subst :, ,$(g)))) -- $(QEMU) -m $(m) -smp 1 &&) true
@@ -387,7 +393,7 @@ else
 	  VM_CONFIGS=configs/vms/probe-bench-x86_64.toml BIN=$(BENCH_DIR)/axvisor-x86_64-probe-bench.elf32
 	cargo run --quiet --release --locked -p probe-bench -- --arch x86_64 \
 	  --hypervisor $(BENCH_DIR)/axvisor-x86_64-probe-bench.elf32 --bare target/guests/probe-x86_64.bin \
-	  --out $(BENCH_DIR)/x86_64.json
+	  $(BOOT_ARGS) --out $(BENCH_DIR)/x86_64.json
 endif
 
 # The shell soak: CYCLES times create, stop and delete a VM from the

@@ -9,7 +9,7 @@ use memory_addr::PAGE_SIZE_4K;
 
 use axaddrspace::{GuestPhysAddr, HostPhysAddr, MappingFlags};
 use axvm::{AxVM, AxVMHal};
-use guest_ram::{CHUNK, Chunk, Chunks, RamMap};
+use guest_ram::{CHUNK, Chunk, Chunks, RamMap, Rights};
 
 use super::arch::{Arch, ArchOps};
 use super::virt::VcpuHal;
@@ -246,11 +246,13 @@ impl GuestRam {
 
     /// Where the RAM is, for the exit path.
     pub fn map(&self) -> RamMap {
-        RamMap::new(
-            self.regions
-                .iter()
-                .map(|r| (&r.chunks, r.block.ptr.as_ptr() as usize)),
-        )
+        RamMap::with_rights(self.regions.iter().map(|r| {
+            let rights = Rights {
+                write: r.flags.contains(MappingFlags::WRITE),
+                execute: r.flags.contains(MappingFlags::EXECUTE),
+            };
+            (&r.chunks, r.block.ptr.as_ptr() as usize, rights)
+        }))
     }
 
     /// For each region, whether its host memory is at its own guest

@@ -236,7 +236,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
             _ => {}
         }
     }
-    if !Arch::RAM_ON_FIRST_TOUCH {
+    if !Arch::ram_on_first_touch() {
         ram.back_all(&ax).map_err(VmError::Ram)?;
     }
     load_images(&ax, &mut ram, &images, loads)?;

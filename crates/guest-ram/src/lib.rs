@@ -39,6 +39,35 @@ struct MapRange {
     /// Host address of `start`.
     host: usize,
     backed: BackedBits,
+    rights: Rights,
+    resets: Arc<AtomicU64>,
+}
+
+/// What a guest may do with a region besides reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rights {
+    /// Stores.
+    pub write: bool,
+    /// Instruction fetches.
+    pub execute: bool,
+}
+
+impl Rights {
+    /// Reads, writes and instruction fetches.
+    pub const ALL: Self = Self { write: true, execute: true };
+}
+
+/// A backed chunk as [`RamMap::backed_chunk`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackedChunk {
+    /// Guest-physical start.
+    pub gpa: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Host address of `gpa`.
+    pub host: usize,
+    /// Its region's rights.
+    pub rights: Rights,
 }
 
 /// The guest-physical ranges of a VM's RAM, the host address each starts
@@ -50,16 +79,24 @@ pub struct RamMap {
 
 impl RamMap {
     /// A map of regions, each given by its chunks and the host address of
-    /// its start.
+    /// its start, all with every right.
     pub fn new<'a>(regions: impl IntoIterator<Item = (&'a Chunks, usize)>) -> Self {
+        Self::with_rights(regions.into_iter().map(|(chunks, host)| (chunks, host, Rights::ALL)))
+    }
+
+    /// A map of regions, each given by its chunks, the host address of its
+    /// start and what the guest may do there.
+    pub fn with_rights<'a>(regions: impl IntoIterator<Item = (&'a Chunks, usize, Rights)>) -> Self {
         Self {
             ranges: regions
                 .into_iter()
-                .map(|(chunks, host)| MapRange {
+                .map(|(chunks, host, rights)| MapRange {
                     start: chunks.gpa,
                     end: chunks.gpa.saturating_add(chunks.size),
                     host,
                     backed: chunks.backed.clone(),
+                    rights,
+                    resets: chunks.resets.clone(),
                 })
                 .collect(),
         }
@@ -87,10 +124,17 @@ impl RamMap {
 }
 
 impl RamMap {
-    /// The backed chunk holding `gpa`: its guest-physical start, length
-    /// and host address; `None` outside RAM or in an unbacked chunk. For
-    /// translation tables filled on demand, a chunk at a time.
-    pub fn backed_chunk(&self, gpa: u64) -> Option<(u64, u64, usize)> {
+    /// Changes each time chunks of the map are unbacked (a VM reset):
+    /// translations made before then may name memory that is no longer
+    /// what the guest sees.
+    pub fn generation(&self) -> u64 {
+        self.ranges.iter().fold(0, |sum, r| sum.wrapping_add(r.resets.load(Ordering::Acquire)))
+    }
+
+    /// The backed chunk holding `gpa`; `None` outside RAM or in an
+    /// unbacked chunk. For translation tables filled on demand, a chunk at
+    /// a time.
+    pub fn backed_chunk(&self, gpa: u64) -> Option<BackedChunk> {
         let r = self.ranges.iter().find(|r| r.start <= gpa && gpa < r.end)?;
         let index = (gpa / CHUNK - r.start / CHUNK) as usize;
         if !bit_is_set(&r.backed, index) {
@@ -99,7 +143,7 @@ impl RamMap {
         let start = (gpa / CHUNK * CHUNK).max(r.start);
         let end = (gpa / CHUNK * CHUNK).saturating_add(CHUNK).min(r.end);
         let host = r.host.checked_add(usize::try_from(start - r.start).ok()?)?;
-        Some((start, end - start, host))
+        Some(BackedChunk { gpa: start, len: end - start, host, rights: r.rights })
     }
 }
 
@@ -123,6 +167,8 @@ pub struct Chunks {
     gpa: u64,
     size: u64,
     backed: BackedBits,
+    /// How many times chunks were unbacked.
+    resets: Arc<AtomicU64>,
 }
 
 impl Chunks {
@@ -132,6 +178,7 @@ impl Chunks {
             gpa,
             size,
             backed: Arc::new([]),
+            resets: Arc::new(AtomicU64::new(0)),
         };
         let words = chunks.count().div_ceil(64);
         chunks.backed = (0..words).map(|_| AtomicU64::new(0)).collect();
@@ -236,6 +283,7 @@ impl Chunks {
         for word in self.backed.iter() {
             word.store(0, Ordering::Release);
         }
+        self.resets.fetch_add(1, Ordering::AcqRel);
         backed
     }
 }

@@ -200,16 +200,22 @@ fn backed_chunks_are_remembered_and_taken_back() {
 fn backed_chunks_are_found_whole_and_cut_at_region_edges() {
     // A region that starts and ends inside chunks: its edge chunks are short.
     let mut chunks = Chunks::new(0x4010_0000, 4 * MIB);
-    let map = RamMap::new([(&chunks, 0x1000_0000)]);
+    let read_only = Rights { write: false, execute: false };
+    let map = RamMap::with_rights([(&chunks, 0x1000_0000, read_only)]);
     assert_eq!(map.backed_chunk(0x4010_0000), None, "nothing backed yet");
+    let chunk = |gpa, len, host| Some(BackedChunk { gpa, len, host, rights: read_only });
     for index in 0..chunks.count() {
         chunks.set_backed(index);
     }
-    assert_eq!(map.backed_chunk(0x4010_0000), Some((0x4010_0000, MIB, 0x1000_0000)));
-    assert_eq!(map.backed_chunk(0x403f_ffff), Some((0x4020_0000, 2 * MIB, 0x1010_0000)));
-    assert_eq!(map.backed_chunk(0x404f_ffff), Some((0x4040_0000, MIB, 0x1030_0000)));
+    assert_eq!(map.backed_chunk(0x4010_0000), chunk(0x4010_0000, MIB, 0x1000_0000));
+    assert_eq!(map.backed_chunk(0x403f_ffff), chunk(0x4020_0000, 2 * MIB, 0x1010_0000));
+    assert_eq!(map.backed_chunk(0x404f_ffff), chunk(0x4040_0000, MIB, 0x1030_0000));
+    let all = RamMap::new([(&chunks, 0x1000_0000)]);
+    assert_eq!(all.backed_chunk(0x4010_0000).map(|c| c.rights), Some(Rights::ALL), "new gives every right");
     assert_eq!(map.backed_chunk(0x4050_0000), None, "past the region");
     assert_eq!(map.backed_chunk(0x400f_ffff), None, "before it");
+    let generation = map.generation();
     chunks.take_backed();
     assert_eq!(map.backed_chunk(0x4020_0000), None, "unbacked again");
+    assert_ne!(map.generation(), generation, "the map says its chunks were unbacked");
 }

@@ -199,7 +199,11 @@ fn boot_runs(arch: Arch, args: &BootArgs, figures: &mut Vec<probe_bench::Figure>
     }
     let bare = match &args.bare {
         Some((image, addr)) => {
-            let mut cmd = bare_raw_command(image, *addr, 1, "256M");
+            // x86_64: QEMU's Multiboot loader places the image itself.
+            let mut cmd = match arch {
+                Arch::X86_64 => bare_command(arch, image, 1, "256M", None),
+                _ => bare_raw_command(image, *addr, 1, "256M"),
+            };
             count_instructions(&mut cmd);
             let (result, line) = checked_run("boot bare", cmd)?;
             lines.push(("boot_bare", line));

@@ -51,7 +51,7 @@ fn fault(id: u32, name: &str, what: &str) -> String {
     ended(id, name, &format!("stopped on a fault: VM[{id}] vCPU[0]: {what}"))
 }
 
-/// The isolation VM and nine hostile ones on CPU 1, the ArceOS guest on
+/// The isolation VM and eleven hostile ones on CPU 1, the ArceOS guest on
 /// CPU 0: each misbehaving VM is stopped with a line naming what it did
 /// (or answered per the specification), and the others go on.
 #[test]
@@ -79,8 +79,12 @@ fn isolation_and_hostile_guests_stop_only_themselves_on_x86_64() {
     run.assert_line("VM[18] hostile-keyboard-reset asked for a reset: restarted from its images (boot 2)");
     run.assert_line("hostile keyboard-reset: ok: boot 2 after the reset");
     run.assert_line(&ended(18, "hostile-keyboard-reset", "powered off"));
+    // Region rights hold: a read-only region is read, not written; a
+    // no-execute one is written, not run.
+    run.assert_line(&fault(19, "hostile-read-only", "write to a read-only region (GPA 0x800000, RIP 0x"));
+    run.assert_line(&fault(20, "hostile-no-exec", "instruction fetch from a no-execute region (GPA 0x900000, RIP 0x900000)"));
     run.assert_line(&ended(1, "arceos", "powered off"));
-    run.assert_line("all VMs stopped (11 booted, 0 rejected, 7 stopped on a fault)");
+    run.assert_line("all VMs stopped (13 booted, 0 rejected, 9 stopped on a fault)");
     assert!(!run.output.contains("panicked at"), "output:\n{}", run.output);
     run.assert_clean_exit();
 }

@@ -126,17 +126,45 @@ impl<F: Frames> Npt<F> {
         if too_wide(gpa.checked_add(size), GPA_LIMIT) || too_wide(hpa.checked_add(size), HPA_LIMIT) {
             return Err(NptError::TooWide { gpa });
         }
-        if let Some(mapped) = (0..size / PAGE).map(|i| gpa + i * PAGE).find(|&page| self.translate(page).is_some()) {
+        let steps = || {
+            let mut done = 0;
+            core::iter::from_fn(move || {
+                (done < size).then(|| {
+                    let (g, h, left) = (gpa + done, hpa + done, size - done);
+                    let step = if g.is_multiple_of(LARGE) && h.is_multiple_of(LARGE) && left >= LARGE { LARGE } else { PAGE };
+                    done += step;
+                    (g, h, step)
+                })
+            })
+        };
+        // One look per leaf to be made: nothing may be mapped there yet.
+        if let Some((mapped, _, _)) = steps().find(|&(g, _, step)| !self.is_free(g, step)) {
             return Err(NptError::Overlap { gpa: mapped });
         }
-        let mut done = 0;
-        while done < size {
-            let (g, h, left) = (gpa + done, hpa + done, size - done);
-            let step = if g.is_multiple_of(LARGE) && h.is_multiple_of(LARGE) && left >= LARGE { LARGE } else { PAGE };
+        for (g, h, step) in steps() {
             self.map_one(g, h, step, access)?;
-            done += step;
         }
         Ok(())
+    }
+
+    /// Whether a leaf of `step` bytes at `gpa` can be made: no entry on
+    /// its path is a leaf, and its own slot (a 2 MiB one: the whole
+    /// directory entry) is empty.
+    fn is_free(&mut self, gpa: u64, step: u64) -> bool {
+        let leaf_level = if step == LARGE { 1 } else { 0 };
+        let mut table = self.root;
+        for level in (leaf_level..4).rev() {
+            let Some(entries) = self.frames.table(table) else { return false };
+            let entry = entries[index(gpa, level)];
+            if entry & P == 0 {
+                return true;
+            }
+            if level == leaf_level || entry & PS != 0 {
+                return false;
+            }
+            table = entry & ADDR;
+        }
+        false
     }
 
     /// Maps one leaf of `step` bytes (checked free by `map`).

@@ -122,6 +122,12 @@ fn bad_and_overlapping_ranges_are_refused_whole() {
     assert_eq!(npt.map(0x1f_f000, 0x1000, 0x2000, RWX), Err(NptError::Overlap { gpa: 0x20_0000 }));
     assert_eq!(npt.translate(0x1f_f000), None, "nothing of a refused range is mapped");
     assert_eq!(npt.map(0x20_1000, 0x1000, 0x1000, RWX), Err(NptError::Overlap { gpa: 0x20_1000 }), "inside a large page");
+    // A large page over small ones is refused too, and so is one page
+    // over another.
+    npt.map(0x60_3000, 0x9000, 0x1000, RWX).expect("a small page");
+    assert_eq!(npt.map(0x60_0000, 0x60_0000, 0x20_0000, RWX), Err(NptError::Overlap { gpa: 0x60_0000 }));
+    assert_eq!(npt.map(0x60_3000, 0xa000, 0x1000, RWX), Err(NptError::Overlap { gpa: 0x60_3000 }));
+    npt.map(0x60_4000, 0xa000, 0x1000, RWX).expect("its neighbour is free");
 }
 
 #[test]

@@ -158,7 +158,7 @@ impl<A: AxvmArch> VcpuOps for AxvmVcpu<A> {
     /// per-CPU current-vCPU pointer nobody reads) is left out.
     #[inline]
     /// axvm's x86 vCPUs never see a RAM miss: their RAM is backed at
-    /// creation (`ArchOps::RAM_ON_FIRST_TOUCH` is false).
+    /// creation (`ArchOps::ram_on_first_touch` is false).
     fn run(&self, cpus: &CpuMap, _ram: &RamMap) -> Result<Exit, VcpuError> {
         let reason = self.vcpu.get_arch_vcpu().run().map_err(VcpuError::Enter)?;
         Ok(self.decode(reason, cpus))

@@ -63,10 +63,6 @@ pub trait ArchOps {
     /// Whether the architecture's UART is reached through I/O ports (its
     /// `base_gpa` is then a port number) rather than memory.
     const UART_ON_PORTS: bool = false;
-    /// Whether this architecture's vCPUs report a first touch of unbacked
-    /// guest RAM (`Exit::RamMiss`), so RAM is zeroed and mapped on demand;
-    /// else all of it is backed when the VM is created.
-    const RAM_ON_FIRST_TOUCH: bool;
 
     /// A UART model in its reset state.
     fn new_uart() -> Self::Uart;
@@ -83,6 +79,12 @@ pub trait ArchOps {
     /// Whether axvm's per-CPU state turns virtualization on for a CPU
     /// (else `init_this_cpu` does it all).
     fn per_cpu_via_axvm() -> bool {
+        true
+    }
+    /// Whether this host's vCPUs report a first touch of unbacked guest
+    /// RAM (`Exit::RamMiss`), so RAM is zeroed and mapped on demand; else
+    /// all of it is backed when the VM is created.
+    fn ram_on_first_touch() -> bool {
         true
     }
     /// Whether VMs can run on this host, or why not.

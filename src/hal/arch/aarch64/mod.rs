@@ -36,7 +36,6 @@ impl ArchOps for Arch {
     type Uart = vuart::Pl011;
     /// SPIs: ids below are SGIs and PPIs, private to a CPU.
     const FIRST_DEVICE_IRQ: usize = 32;
-    const RAM_ON_FIRST_TOUCH: bool = true;
 
     fn new_uart() -> Self::Uart {
         vuart::Pl011::new()

@@ -27,7 +27,6 @@ impl ArchOps for Arch {
     type Uart = vuart::Ns16550;
     /// PLIC sources: 0 means "no interrupt".
     const FIRST_DEVICE_IRQ: usize = 1;
-    const RAM_ON_FIRST_TOUCH: bool = true;
 
     fn new_uart() -> Self::Uart {
         vuart::Ns16550::new()

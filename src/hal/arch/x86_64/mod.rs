@@ -39,8 +39,6 @@ impl ArchOps for Arch {
     type Uart = vuart::Ns16550;
     /// Vectors below 32 are exceptions.
     const FIRST_DEVICE_IRQ: usize = 32;
-    /// axvm's vCPUs report unmapped accesses as MMIO only.
-    const RAM_ON_FIRST_TOUCH: bool = false;
     /// COM1 is at I/O ports 0x3F8-0x3FF.
     const UART_ON_PORTS: bool = true;
 
@@ -71,6 +69,12 @@ impl ArchOps for Arch {
             return Err("AMD SVM is not on for this CPU");
         }
         Ok(())
+    }
+
+    /// axvm's (VT-x) vCPUs report unmapped accesses as MMIO only; ours
+    /// (SVM) report a first touch of RAM.
+    fn ram_on_first_touch() -> bool {
+        svm::in_use()
     }
 
     /// SVM vCPUs are ours; axvm's (VT-x) would fault on an SVM host.
@@ -133,9 +137,8 @@ impl ArchOps for Arch {
     /// RAM is backed at creation, before any vCPU runs.
     fn stage2_added() {}
 
-    fn stage2_removed() {
-        svm_vcpu::npt_removed();
-    }
+    /// SVM vCPUs see their VM's RAM unbacked through its RAM map.
+    fn stage2_removed() {}
 
     /// The page-table crate maps execute permission itself here.
     fn forbid_execute(_stage2_root: axaddrspace::HostPhysAddr, _gpa: usize, _size: usize) -> usize {

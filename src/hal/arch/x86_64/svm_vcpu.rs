@@ -46,17 +46,9 @@ const V_INTR_PRIO: u64 = 0xF << 16;
 /// RFLAGS.IF.
 const RFLAGS_IF: u64 = 1 << 9;
 
-/// Bumped when guest RAM is unmapped (a VM reset): every vCPU then starts
-/// its nested page tables afresh.
-static NPT_EPOCH: AtomicU64 = AtomicU64::new(0);
 /// Numbers vCPUs, so that a CPU knows whose translations its TLB holds
 /// (0 is no vCPU).
 static NEXT_UID: AtomicU64 = AtomicU64::new(1);
-
-/// Drops every vCPU's nested translations at its next run.
-pub fn npt_removed() {
-    NPT_EPOCH.fetch_add(1, Ordering::Release);
-}
 
 /// How a started vCPU begins.
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +65,9 @@ struct Hw {
     iopm: Pages,
     msrpm: Pages,
     npt: Npt<NptFrames>,
-    npt_epoch: u64,
+    /// The RAM map's generation the nested tables were made for (set at
+    /// the first run).
+    npt_generation: Option<u64>,
 }
 
 impl Hw {
@@ -87,7 +81,7 @@ impl Hw {
             setup::pass_msr(map, msr);
         }
         let npt = Npt::new(NptFrames::default()).ok()?;
-        Some(Self { vmcb: Pages::new(1)?, iopm, msrpm, npt, npt_epoch: NPT_EPOCH.load(Ordering::Acquire) })
+        Some(Self { vmcb: Pages::new(1)?, iopm, msrpm, npt, npt_generation: None })
     }
 
     fn vmcb(&mut self) -> &mut Vmcb {
@@ -107,6 +101,8 @@ struct State {
     pending: [u64; 4],
     /// Whether the exit being handled is a VMMCALL (answers go to RAX).
     in_call: bool,
+    /// The interrupt injected at the last entry, and the guest's RIP then.
+    injected: Option<(u64, u64)>,
     /// The guest's translations changed under it (a start, new nested
     /// tables): the next run flushes the TLB.
     flush_tlb: bool,
@@ -145,6 +141,7 @@ impl SvmVcpu {
             start: None,
             pending: [0; 4],
             in_call: false,
+            injected: None,
             flush_tlb: true,
             host_timer: None,
         };
@@ -234,15 +231,22 @@ impl State {
         }
     }
 
-    /// Rebuilds the nested page tables if guest RAM was unmapped since.
-    fn refresh_npt(&mut self) -> Result<(), VcpuError> {
-        let epoch = NPT_EPOCH.load(Ordering::Acquire);
+    /// Starts the nested page tables afresh if the VM's RAM was unbacked
+    /// (a reset) since they were made: they would name memory the guest no
+    /// longer has.
+    fn refresh_npt(&mut self, ram: &RamMap) -> Result<(), VcpuError> {
+        let generation = ram.generation();
         let hw = self.hw();
-        if hw.npt_epoch == epoch {
-            return Ok(());
+        match hw.npt_generation {
+            Some(made) if made == generation => return Ok(()),
+            None => {
+                hw.npt_generation = Some(generation);
+                return Ok(());
+            }
+            Some(_) => {}
         }
         hw.npt = Npt::new(NptFrames::default()).map_err(|_| VcpuError::Enter(AxErrorKind::NoMemory))?;
-        hw.npt_epoch = epoch;
+        hw.npt_generation = Some(generation);
         let root = hw.npt.root();
         hw.vmcb().write_u64(control::NESTED_CR3, root);
         self.flush_tlb = true;
@@ -287,7 +291,9 @@ impl State {
         }
         let open = vmcb.read_u64(save::RFLAGS) & RFLAGS_IF != 0 && vmcb.read_u64(control::INTERRUPT_SHADOW) & 1 == 0;
         if open {
-            vmcb.write_u64(control::EVENT_INJECTION, u64::from(vector) | EVENT_VALID);
+            let event = u64::from(vector) | EVENT_VALID;
+            vmcb.write_u64(control::EVENT_INJECTION, event);
+            self.injected = Some((event, vmcb.read_u64(save::RIP)));
             clear_bit(&mut self.pending, vector);
         } else {
             let vintr = vmcb.read_u64(control::VIRTUAL_INTERRUPT);
@@ -361,7 +367,7 @@ impl VcpuOps for SvmVcpu {
         if let Some(start) = st.start.take() {
             st.apply_start(self.id, start);
         }
-        st.refresh_npt()?;
+        st.refresh_npt(ram)?;
         st.deliver_interrupts();
         st.keep_host_timer();
         let flush = core::mem::take(&mut st.flush_tlb) | svm::switch_to(self.uid);

@@ -20,7 +20,35 @@ pub const CASES: &[(&str, fn())] = &[
     ("fetch-unmapped", fetch_unmapped),
     ("unknown-hypercall", unknown_hypercall),
     ("keyboard-reset", keyboard_reset),
+    ("read-only", read_only),
+    ("no-exec", no_exec),
 ];
+
+/// A region the hostile configs give read access only.
+const READ_ONLY: u64 = 0x0080_0000;
+/// A region the hostile configs give no execute access.
+const NO_EXEC: u64 = 0x0090_0000;
+
+/// Reads, then writes, a read-only region: the read must work, the write
+/// stop the VM.
+fn read_only() {
+    // SAFETY: the region is RAM the VM may read.
+    let value = unsafe { (READ_ONLY as *const u64).read_volatile() };
+    println!("hostile read-only: read {value:#x}, now writing");
+    // SAFETY: deliberately refused; the hypervisor must stop the VM here.
+    unsafe { (READ_ONLY as *mut u64).write_volatile(1) };
+    println!("hostile read-only: not ok: the write went through");
+}
+
+/// Writes a RET into a no-execute region, then calls it.
+fn no_exec() {
+    // SAFETY: the region is RAM the VM may write.
+    unsafe { (NO_EXEC as *mut u8).write_volatile(0xC3) };
+    println!("hostile no-exec: wrote a RET at {NO_EXEC:#x}, now calling it");
+    // SAFETY: deliberately refused; the hypervisor must stop the VM here.
+    unsafe { asm!("call {}", in(reg) NO_EXEC, clobber_abi("C")) };
+    println!("hostile no-exec: not ok: the call returned");
+}
 
 /// Writes an MSR no CPU has.
 fn wrmsr_reserved() {

@@ -209,17 +209,24 @@ pub fn init_cpu(primary: bool) {
     }
 }
 
-/// Measures TSC ticks against 10 ms of the APIC timer.
+/// Measures TSC ticks against the APIC timer: three rounds of 10 ms, each
+/// from a TSC read and an APIC count read made back to back at both ends
+/// (so a CPU taken away in between does not count), the median kept.
 fn calibrate() {
-    let count = APIC_TIMER_HZ / 100;
-    apic_write(APIC_INITIAL_COUNT, count);
-    let start = now();
-    while apic_read(APIC_CURRENT_COUNT) != 0 {
-        core::hint::spin_loop();
+    apic_write(APIC_INITIAL_COUNT, u64::from(u32::MAX));
+    let sample = || (now(), apic_read(APIC_CURRENT_COUNT));
+    let mut rounds = [0u64; 3];
+    for round in &mut rounds {
+        let (t0, c0) = sample();
+        let (mut t1, mut c1) = (t0, c0);
+        while c0.saturating_sub(c1) < APIC_TIMER_HZ / 100 {
+            (t1, c1) = sample();
+        }
+        *round = ((u128::from(t1 - t0) * u128::from(APIC_TIMER_HZ)) / u128::from(c0 - c1)) as u64;
     }
-    let ticks = now() - start;
     apic_write(APIC_INITIAL_COUNT, 0);
-    COUNTER_HZ.store((ticks * 100).max(1), Ordering::Relaxed);
+    rounds.sort_unstable();
+    COUNTER_HZ.store(rounds[1].max(1), Ordering::Relaxed);
 }
 
 /// A bare run's mode, from the mailbox the QEMU loader filled (a VM's
@@ -316,8 +323,16 @@ pub fn cpu_on(target: u64, _entry: u64, context: u64) -> Result<(), u64> {
     unsafe { core::ptr::copy_nonoverlapping(start as *const u8, TRAMPOLINE as *mut u8, end - start) };
     AP_CONTEXT.store(context, Ordering::Release);
     AP_PARKED.store(false, Ordering::Release);
+    // INIT, 10 ms, start-up; a second start-up if the first went unseen
+    // (the sequence the MP specification gives: on a machine the INIT may
+    // reach the CPU late).
+    let hz = counter_hz();
     send_icr(target, 0x4500);
+    crate::suite::wait_for(hz / 100, || false);
     send_icr(target, 0x4600 | (TRAMPOLINE as u64 >> 12));
+    if !crate::suite::wait_for(hz / 100, || AP_STARTS.load(Ordering::Acquire) > starts) {
+        send_icr(target, 0x4600 | (TRAMPOLINE as u64 >> 12));
+    }
     Ok(())
 }
 

@@ -46,12 +46,16 @@ impl SvmVcpu {
         let vmcb = st.vmcb();
         let (code, info1, info2) =
             (vmcb.read_u64(control::EXIT_CODE), vmcb.read_u64(control::EXIT_INFO1), vmcb.read_u64(control::EXIT_INFO2));
-        // An event whose delivery the exit cut short is delivered again.
-        let interrupted = vmcb.read_u64(control::EXIT_INT_INFO);
-        if interrupted & EVENT_VALID != 0 {
-            vmcb.write_u64(control::EVENT_INJECTION, interrupted);
-        }
         let rip = vmcb.read_u64(save::RIP);
+        // An event whose delivery the exit cut short is delivered again.
+        // One we injected whose delivery did happen (the guest left the
+        // instruction it was at) is not: QEMU's TCG reports every injected
+        // event here, delivered or not.
+        let interrupted = vmcb.read_u64(control::EXIT_INT_INFO);
+        let delivered = st.injected.take().is_some_and(|(event, at)| event == interrupted && rip != at);
+        if interrupted & EVENT_VALID != 0 && !delivered {
+            st.vmcb().write_u64(control::EVENT_INJECTION, interrupted);
+        }
         trace!("VM[{}] vCPU[{}]: exit {code:#x} ({:#x}, {:#x}) at {rip:#x}, interrupted {interrupted:#x}", self.vm, self.id, info1, info2);
         match svm_exit::decode(code, info1, info2) {
             SvmExit::Interrupt => Exit::HostInterrupt { vector: super::super::TAKEN_BY_HOST },
@@ -219,13 +223,17 @@ fn nested_fault(st: &mut State, fault: NestedFault, ram: &RamMap, rip: u64) -> E
     } else {
         Access::Read
     };
-    if let Some((gpa, len, host)) = ram.backed_chunk(fault.gpa) {
-        let hpa = axhal::mem::virt_to_phys(host.into()).as_usize() as u64;
-        let rwx = npt::Access { write: true, execute: true };
-        return match st.hw().npt.map(gpa, hpa, len, rwx) {
+    if let Some(chunk) = ram.backed_chunk(fault.gpa) {
+        // A fault on a mapped chunk is an access its region's rights deny.
+        if fault.present {
+            return denied(fault, chunk.rights, rip);
+        }
+        let hpa = axhal::mem::virt_to_phys(chunk.host.into()).as_usize() as u64;
+        let rights = npt::Access { write: chunk.rights.write, execute: chunk.rights.execute };
+        return match st.hw().npt.map(chunk.gpa, hpa, chunk.len, rights) {
             Ok(()) => Exit::Nothing,
             Err(npt::NptError::OutOfFrames) => trap("no host memory for nested page tables", &["GPA", "RIP", "", ""], [fault.gpa, rip, 0, 0]),
-            Err(_) => trap("nested page fault on mapped RAM", &["GPA", "error code", "RIP", ""], [fault.gpa, u64::from(fault.present), rip, 0]),
+            Err(_) => trap("nested page fault on mapped RAM", &["GPA", "RIP", "", ""], [fault.gpa, rip, 0, 0]),
         };
     }
     if ram.contains(fault.gpa) {
@@ -235,6 +243,19 @@ fn nested_fault(st: &mut State, fault: NestedFault, ram: &RamMap, rip: u64) -> E
         return Exit::PageFault { addr: fault.gpa, access };
     }
     mmio(st, fault.gpa, ram, rip)
+}
+
+/// A store to a read-only region or a fetch from a no-execute one: the
+/// VM is stopped with a line saying which.
+fn denied(fault: NestedFault, rights: guest_ram::Rights, rip: u64) -> Exit {
+    let what = if fault.fetch && !rights.execute {
+        "instruction fetch from a no-execute region"
+    } else if fault.write && !rights.write {
+        "write to a read-only region"
+    } else {
+        "nested page fault on mapped RAM"
+    };
+    trap(what, &["GPA", "RIP", "", ""], [fault.gpa, rip, 0, 0])
 }
 
 /// An access to emulated (or unmapped) memory: the instruction at RIP,
