@@ -59,7 +59,7 @@ enum Start {
     RealMode { entry: u64 },
 }
 
-/// What the CPU reaches by physical address, made at the first bind.
+/// What the CPU reaches by physical address, made with the vCPU.
 struct Hw {
     vmcb: Pages,
     iopm: Pages,
