@@ -320,6 +320,8 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=x86_64 LOG=info SMP=2 \
 	  VM_CONFIGS="configs/vms/arceos-x86_64.toml configs/vms/probe-isolation-x86_64.toml $(HOSTILE_X86_VMS)" \
 	  BIN=$(TEST_IMAGES)/axvisor-x86_64-hostile.elf32
+	$(MAKE) --no-print-directory build ARCH=x86_64 LOG=warn SMP=1 \
+	  VM_CONFIGS=crates/qemu-boot-tests/configs/fp-x86_64.toml BIN=$(TEST_IMAGES)/axvisor-x86_64-fp.elf32
 	cp target/guests/probe-x86_64.bin $(TEST_IMAGES)/
 	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
 	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test x86_64_boot --test x86_64_probe -- --include-ignored

@@ -10,7 +10,8 @@
 //! aarch64 also 3 the fuzzer, 4 the FP/SIMD isolation check, 5 + k
 //! hostile case k, 17 the physical-timer cyclic test, 18 two vCPUs on one
 //! CPU (`shared`), 19 waiting for the power button and 20 spinning without
-//! exits; on x86_64 5 + k its own hostile cases (`arch::extra_mode`).
+//! exits; on x86_64 4 is the SSE isolation check and 5 + k its own
+//! hostile cases (`arch::extra_mode`).
 //! Output: `ok N name`, `not ok N name: why`, `N passed, N failed, N skipped`,
 //! and `bench ...` lines that `make bench` parses.
 #![no_std]
@@ -19,7 +20,6 @@
 mod arch;
 mod bench;
 mod console;
-#[cfg(not(target_arch = "x86_64"))]
 mod fpcheck;
 mod irq;
 #[cfg(not(target_arch = "x86_64"))]

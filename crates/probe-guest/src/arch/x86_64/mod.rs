@@ -6,7 +6,10 @@
 //! `-icount`), the I/O APIC as the emulated MMIO device, VMMCALL
 //! hypercalls and ACPI power-off.
 
+mod fpcheck;
 mod hostile;
+
+pub use fpcheck::{FP_CHECK, fp_count_wrong, fp_enable, fp_fill};
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -516,8 +519,13 @@ extern "C" fn x86_trap(vector: u64, frame: *const u64) {
     }
 }
 
-/// Modes past the common ones: 5 + k the hostile cases.
+/// Modes past the common ones: 4 the SSE isolation check, 5 + k the
+/// hostile cases.
 pub fn extra_mode(mode: u64) -> bool {
+    if mode == 4 {
+        crate::fpcheck::run();
+        return true;
+    }
     match hostile::CASES.get(mode.wrapping_sub(5) as usize) {
         Some((name, case)) => {
             crate::console::println!("probe: hostile case {name}");
@@ -528,9 +536,13 @@ pub fn extra_mode(mode: u64) -> bool {
     }
 }
 
-/// The second CPU counts its start, then goes to the suite's check.
-pub fn secondary_mode(_context: u64) {
+/// The second CPU counts its start, then goes to the SSE isolation check
+/// if it was started for it, else to the suite's check.
+pub fn secondary_mode(context: u64) {
     secondary_started();
+    if context == crate::fpcheck::CONTEXT {
+        crate::fpcheck::secondary();
+    }
 }
 
 /// Check 10 is about the GIC.
