@@ -106,17 +106,24 @@ struct State {
     /// The guest's translations changed under it (a start, new nested
     /// tables): the next run flushes the TLB.
     flush_tlb: bool,
-    /// The host timer armed for the APIC timer's deadline (its token and
-    /// host time): its interrupt ends the guest's run then, so the timer
-    /// is delivered on time.
-    host_timer: Option<(usize, core::time::Duration)>,
+    /// The host timer armed for the APIC timer: its token, the APIC
+    /// deadline (TSC) it is for, and the host time it fires at. Its
+    /// interrupt ends the guest's run then, so the timer is delivered on
+    /// time.
+    host_timer: Option<HostTimer>,
+}
+
+/// See [`State::host_timer`].
+#[derive(Debug, Clone, Copy)]
+struct HostTimer {
+    token: usize,
+    deadline: u64,
+    at: core::time::Duration,
 }
 
 impl Drop for State {
     fn drop(&mut self) {
-        if let Some((token, _)) = self.host_timer.take() {
-            timer::cancel(token);
-        }
+        self.cancel_host_timer();
     }
 }
 
@@ -164,12 +171,8 @@ fn host_time_at(tsc: u64) -> core::time::Duration {
 }
 
 impl State {
-    fn hw(&mut self) -> &mut Hw {
-        &mut self.hw
-    }
-
     fn vmcb(&mut self) -> &mut Vmcb {
-        self.hw().vmcb()
+        self.hw.vmcb()
     }
 
     fn gpr(&mut self, reg: usize) -> u64 {
@@ -205,14 +208,12 @@ impl State {
     /// Puts the guest in its start state (registers, APIC, VMCB).
     fn apply_start(&mut self, id: usize, start: Start) {
         self.flush_tlb = true;
-        if let Some((token, _)) = self.host_timer.take() {
-            timer::cancel(token);
-        }
+        self.cancel_host_timer();
         self.gprs = Gprs::default();
         *self.fx = FxArea::default();
         self.apic = X2Apic::new(id as u32);
         self.pending = [0; 4];
-        let hw = self.hw();
+        let hw = &mut self.hw;
         let (iopm, msrpm, nested_cr3) = (hw.iopm.pa(), hw.msrpm.pa(), hw.npt.root());
         let vmcb = hw.vmcb();
         *vmcb = Vmcb::default();
@@ -236,7 +237,7 @@ impl State {
     /// longer has.
     fn refresh_npt(&mut self, ram: &RamMap) -> Result<(), VcpuError> {
         let generation = ram.generation();
-        let hw = self.hw();
+        let hw = &mut self.hw;
         match hw.npt_generation {
             Some(made) if made == generation => return Ok(()),
             None => {
@@ -253,37 +254,39 @@ impl State {
         Ok(())
     }
 
-    /// Arms a host timer for the APIC timer's deadline (none if it is
-    /// stopped or masked), replacing the one armed before.
-    fn arm_host_timer(&mut self) {
-        if let Some((token, _)) = self.host_timer.take() {
-            timer::cancel(token);
-        }
-        if let Some(deadline) = self.apic.timer_deadline() {
-            let at = host_time_at(deadline);
-            self.host_timer = Some((timer::register(at, Box::new(|_| {})), at));
+    fn cancel_host_timer(&mut self) {
+        if let Some(armed) = self.host_timer.take() {
+            timer::cancel(armed.token);
         }
     }
 
-    /// Arms the host timer again if it came before the APIC timer is due
-    /// (the two clocks' rates differ a little).
-    fn keep_host_timer(&mut self) {
-        let fired_early = |(_, at): (usize, core::time::Duration)| axhal::time::monotonic_time() >= at;
-        let pending = self.apic.timer_deadline().is_some_and(|deadline| deadline > now_tsc());
-        if pending && self.host_timer.is_none_or(fired_early) {
-            self.arm_host_timer();
-        }
-    }
-
-    /// Moves the APIC timer's interrupt, if due, and one queued vector
-    /// into the guest: injected now if it can take it, else announced
-    /// with V_IRQ so that the guest exits when it can.
-    fn deliver_interrupts(&mut self) {
-        if let Some(vector) = self.apic.timer_fired(now_tsc()) {
+    /// Queues the APIC timer's vector if it is due, and keeps a host timer
+    /// armed for its next deadline: armed anew when the deadline changed
+    /// (the guest programmed the timer, a periodic one reloaded) or when
+    /// the host timer came early (the two clocks' rates differ a little);
+    /// cancelled when the timer stopped.
+    fn service_timer(&mut self) {
+        let now = now_tsc();
+        if let Some(vector) = self.apic.timer_fired(now) {
             set_bit(&mut self.pending, vector);
-            // A periodic timer has its next deadline now.
-            self.arm_host_timer();
         }
+        let Some(deadline) = self.apic.timer_deadline().filter(|&d| d > now) else {
+            self.cancel_host_timer();
+            return;
+        };
+        let current = self.host_timer.is_some_and(|armed| {
+            armed.deadline == deadline && axhal::time::monotonic_time() < armed.at
+        });
+        if !current {
+            self.cancel_host_timer();
+            let at = host_time_at(deadline);
+            self.host_timer = Some(HostTimer { token: timer::register(at, Box::new(|_| {})), deadline, at });
+        }
+    }
+
+    /// Moves one queued vector into the guest: injected now if it can take
+    /// it, else announced with V_IRQ so that the guest exits when it can.
+    fn deliver_interrupts(&mut self) {
         let Some(vector) = highest(&self.pending) else { return };
         let vmcb = self.vmcb();
         if vmcb.read_u64(control::EVENT_INJECTION) & EVENT_VALID != 0 {
@@ -368,11 +371,11 @@ impl VcpuOps for SvmVcpu {
             st.apply_start(self.id, start);
         }
         st.refresh_npt(ram)?;
+        st.service_timer();
         st.deliver_interrupts();
-        st.keep_host_timer();
         let flush = core::mem::take(&mut st.flush_tlb) | svm::switch_to(self.uid);
         st.vmcb().write_u32(control::TLB_CONTROL, if flush { setup::tlb::FLUSH_ALL } else { setup::tlb::KEEP });
-        let vmcb_pa = st.hw().vmcb.pa();
+        let vmcb_pa = st.hw.vmcb.pa();
         let irqs = axhal::asm::irqs_enabled();
         axhal::asm::disable_irqs();
         // SAFETY: SVM is on for this CPU (its host page exists), interrupts

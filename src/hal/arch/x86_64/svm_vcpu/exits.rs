@@ -39,6 +39,11 @@ fn trap(what: &'static str, names: &'static [&'static str; 4], values: [u64; 4])
     Exit::Unhandled(Trap { what, names, values })
 }
 
+/// The low `width` bytes (1, 2, 4 or 8) of `value`.
+fn low_bytes(value: u64, width: u8) -> u64 {
+    value & (u64::MAX >> (64 - 8 * u32::from(width.clamp(1, 8))))
+}
+
 impl SvmVcpu {
     /// Decodes the exit the last run ended with.
     pub(super) fn decode(&self, st: &mut State, cpus: &CpuMap, ram: &RamMap) -> Exit {
@@ -56,7 +61,6 @@ impl SvmVcpu {
         if interrupted & EVENT_VALID != 0 && !delivered {
             st.vmcb().write_u64(control::EVENT_INJECTION, interrupted);
         }
-        trace!("VM[{}] vCPU[{}]: exit {code:#x} ({:#x}, {:#x}) at {rip:#x}, interrupted {interrupted:#x}", self.vm, self.id, info1, info2);
         match svm_exit::decode(code, info1, info2) {
             SvmExit::Interrupt => Exit::HostInterrupt { vector: super::super::TAKEN_BY_HOST },
             SvmExit::Nmi => Exit::Nothing,
@@ -91,8 +95,8 @@ impl SvmVcpu {
             SvmExit::Port(access) => self.port(st, access),
             SvmExit::Msr { write } => {
                 let msr = st.gpr(RCX) as u32;
+                let value = (st.gpr(RDX) << 32) | (st.gpr(RAX) & 0xFFFF_FFFF);
                 let exit = if write {
-                    let value = (st.gpr(RDX) << 32) | (st.gpr(RAX) & 0xFFFF_FFFF);
                     self.wrmsr(st, msr, value, cpus)
                 } else {
                     match self.rdmsr(st, msr) {
@@ -109,7 +113,7 @@ impl SvmVcpu {
                         st.skip(2);
                         exit
                     }
-                    None if write => trap("WRMSR the vCPU refuses", &["MSR", "value", "RIP", ""], [u64::from(msr), (st.gpr(RDX) << 32) | (st.gpr(RAX) & 0xFFFF_FFFF), rip, 0]),
+                    None if write => trap("WRMSR the vCPU refuses", &["MSR", "value", "RIP", ""], [u64::from(msr), value, rip, 0]),
                     None => trap("RDMSR of an MSR the vCPU does not have", &["MSR", "RIP", "", ""], [u64::from(msr), rip, 0, 0]),
                 }
             }
@@ -138,7 +142,7 @@ impl SvmVcpu {
             };
             return Exit::PortRead { port: access.port, width, reg };
         }
-        let value = st.gpr(RAX) & (u64::MAX >> (64 - 8 * u32::from(width)));
+        let value = low_bytes(st.gpr(RAX), width);
         let request = match (access.port, value) {
             (PORT_PM1A, v) if v & PM1A_SLEEP_S5 == PM1A_SLEEP_S5 => Some(GuestRequest::SystemOff),
             (PORT_KBC, KBC_RESET) => Some(GuestRequest::SystemReset),
@@ -166,12 +170,9 @@ impl SvmVcpu {
     fn wrmsr(&self, st: &mut State, msr: u32, value: u64, cpus: &CpuMap) -> Option<Exit> {
         match msr {
             x2apic::MSR_APIC_BASE => st.apic.set_apic_base(value).ok().map(|()| Exit::Nothing),
+            // A timer change is taken up before the next run.
             0x800..=0x8FF => match st.apic.write(msr, value, now_tsc()).ok()? {
-                x2apic::Written::Stored | x2apic::Written::Eoi => Some(Exit::Nothing),
-                x2apic::Written::Timer => {
-                    st.arm_host_timer();
-                    Some(Exit::Nothing)
-                }
+                x2apic::Written::Stored | x2apic::Written::Eoi | x2apic::Written::Timer => Some(Exit::Nothing),
                 x2apic::Written::Ipi(ipi) => Some(self.ipi(ipi, cpus)),
             },
             MSR_EFER if value & !EFER_ALLOWED == 0 => {
@@ -230,7 +231,7 @@ fn nested_fault(st: &mut State, fault: NestedFault, ram: &RamMap, rip: u64) -> E
         }
         let hpa = axhal::mem::virt_to_phys(chunk.host.into()).as_usize() as u64;
         let rights = npt::Access { write: chunk.rights.write, execute: chunk.rights.execute };
-        return match st.hw().npt.map(chunk.gpa, hpa, chunk.len, rights) {
+        return match st.hw.npt.map(chunk.gpa, hpa, chunk.len, rights) {
             Ok(()) => Exit::Nothing,
             Err(npt::NptError::OutOfFrames) => trap("no host memory for nested page tables", &["GPA", "RIP", "", ""], [fault.gpa, rip, 0, 0]),
             Err(_) => trap("nested page fault on mapped RAM", &["GPA", "RIP", "", ""], [fault.gpa, rip, 0, 0]),
@@ -293,7 +294,7 @@ fn mmio(st: &mut State, gpa: u64, ram: &RamMap, rip: u64) -> Exit {
             insn::Source::Register(reg) if access.high_byte => st.gpr(usize::from(reg - 4)) >> 8,
             insn::Source::Register(reg) => st.gpr(usize::from(reg)),
         };
-        let value = value & (u64::MAX >> (64 - 8 * u32::from(width)));
+        let value = low_bytes(value, width);
         return Exit::MmioWrite { addr: gpa, width, value };
     }
     let reg = usize::from(access.register);
