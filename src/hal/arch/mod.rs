@@ -203,15 +203,9 @@ pub trait IrqChipOps: Sized + Send + Sync {
     fn sysreg_write(&self, _vcpu: usize, _encoding: u64, _value: u64) -> Option<Option<Ipi>> {
         None
     }
-    /// The vCPU a device interrupt `irq` goes to.
-    fn device_irq_target(&self, irq: usize) -> usize;
-    /// The vector a device interrupt `irq` is injected as.
-    fn device_irq_vector(&self, irq: usize) -> usize;
-    /// The vCPU and vector device interrupt `irq` goes to, or `None` if
-    /// the controller drops it (a masked pin).
-    fn device_irq_route(&self, irq: usize) -> Option<(usize, usize)> {
-        Some((self.device_irq_target(irq), self.device_irq_vector(irq)))
-    }
+    /// The vCPU device interrupt `irq` goes to and the vector it is
+    /// injected as, or `None` if the controller drops it (a masked pin).
+    fn device_irq_route(&self, irq: usize) -> Option<(usize, usize)>;
     /// The priority to inject `vector` at on `vcpu`, or `None` while the
     /// guest holds it back.
     fn deliverable(&self, vcpu: usize, vector: usize) -> Option<u8>;

@@ -101,14 +101,10 @@ impl IrqChipOps for VirtualGic {
         Some(Ipi { vector: SGI_FROM + 8 * usize::from(sgi.id) + (vcpu & 7), targets: u64::from(sgi.targets) })
     }
 
-    /// The guest's chosen target, or vCPU 0 until it chose one.
-    fn device_irq_target(&self, irq: usize) -> usize {
-        self.dist.lock().spi_target(irq).unwrap_or(0)
-    }
-
-    /// A forwarded SPI keeps its id in the guest.
-    fn device_irq_vector(&self, irq: usize) -> usize {
-        irq
+    /// The guest's chosen target, or vCPU 0 until it chose one; a
+    /// forwarded SPI keeps its id in the guest.
+    fn device_irq_route(&self, irq: usize) -> Option<(usize, usize)> {
+        Some((self.dist.lock().spi_target(irq).unwrap_or(0), irq))
     }
 
     fn deliverable(&self, vcpu: usize, vector: usize) -> Option<u8> {

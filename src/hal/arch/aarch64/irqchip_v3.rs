@@ -136,14 +136,10 @@ impl IrqChipOps for VirtualGic {
         Some(sgi.map(|sgi| Ipi { vector: usize::from(sgi.id), targets: u64::from(sgi.targets) }))
     }
 
-    /// The vCPU the guest routed it to, or vCPU 0.
-    fn device_irq_target(&self, irq: usize) -> usize {
-        self.gic.lock().spi_target(irq).unwrap_or(0)
-    }
-
-    /// A forwarded SPI keeps its id in the guest.
-    fn device_irq_vector(&self, irq: usize) -> usize {
-        irq
+    /// The vCPU the guest routed it to, or vCPU 0; a forwarded SPI keeps
+    /// its id in the guest.
+    fn device_irq_route(&self, irq: usize) -> Option<(usize, usize)> {
+        Some((self.gic.lock().spi_target(irq).unwrap_or(0), irq))
     }
 
     fn deliverable(&self, vcpu: usize, vector: usize) -> Option<u8> {

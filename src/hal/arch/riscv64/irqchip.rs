@@ -96,16 +96,12 @@ impl IrqChipOps for VirtualPlic {
         None
     }
 
-    /// The first hart whose context line the source raises, else hart 0.
-    fn device_irq_target(&self, irq: usize) -> usize {
+    /// The first hart whose context line the source raises, else hart
+    /// 0; a device interrupt reaches a hart as its external interrupt.
+    fn device_irq_route(&self, irq: usize) -> Option<(usize, usize)> {
         let mut plic = self.plic.lock();
         plic.raise(irq);
-        (0..vplic::MAX_HARTS).find(|&hart| plic.line(hart)).unwrap_or(0)
-    }
-
-    /// A device interrupt reaches a hart as its external interrupt.
-    fn device_irq_vector(&self, _irq: usize) -> usize {
-        VSEI_VECTOR
+        Some(((0..vplic::MAX_HARTS).find(|&hart| plic.line(hart)).unwrap_or(0), VSEI_VECTOR))
     }
 
     /// VSEIP is injected while the hart's line is up.

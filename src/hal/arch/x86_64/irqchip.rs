@@ -56,14 +56,6 @@ impl IrqChipOps for IoApicChip {
         None
     }
 
-    fn device_irq_target(&self, irq: usize) -> usize {
-        self.model.lock().route(irq).map_or(0, |route| usize::from(route.apic_id))
-    }
-
-    fn device_irq_vector(&self, irq: usize) -> usize {
-        self.model.lock().route(irq).map_or(0, |route| usize::from(route.vector))
-    }
-
     /// A masked (or unroutable) pin delivers nothing.
     fn device_irq_route(&self, irq: usize) -> Option<(usize, usize)> {
         let route = self.model.lock().route(irq)?;
