@@ -118,6 +118,16 @@ pub const SWITCHED_MSRS: [u32; 10] = [
     0xC000_0102,
 ];
 
+/// The MSR permission map a guest runs with: every MSR intercepted but
+/// [`SWITCHED_MSRS`].
+pub fn guest_msr_map() -> [u8; 2 * 4096] {
+    let mut map = intercept_all_msrs();
+    for msr in SWITCHED_MSRS {
+        pass_msr(&mut map, msr);
+    }
+    map
+}
+
 /// Clears the read and write intercepts of `msr` in an MSR permission
 /// map; false for an MSR outside the map's three ranges (always
 /// intercepted).

@@ -1,7 +1,7 @@
 //! Tests of the guest-visible CPU model: CPUID, the x2APIC, MSR passes.
 
 use crate::cpuid;
-use crate::setup::{SWITCHED_MSRS, intercept_all_msrs, pass_msr};
+use crate::setup::{SWITCHED_MSRS, guest_msr_map, intercept_all_msrs, pass_msr};
 use crate::x2apic::{Destination, Ipi, Refused, Written, X2Apic};
 
 #[test]
@@ -106,4 +106,14 @@ fn switched_msrs_pass_and_others_stay_intercepted() {
     assert_eq!(map[0x5D] & 0b11, 0);
     assert_eq!(map[0x1B / 4], 0xFF, "IA32_APIC_BASE's byte untouched");
     assert!(!pass_msr(&mut map, 0x4000_0000), "outside the map");
+}
+
+#[test]
+fn the_guest_msr_map_passes_the_switched_msrs_only() {
+    let mut expected = intercept_all_msrs();
+    for msr in SWITCHED_MSRS {
+        pass_msr(&mut expected, msr);
+    }
+    assert_eq!(guest_msr_map(), expected);
+    assert_eq!(guest_msr_map().iter().filter(|&&b| b != 0xFF).count(), 4, "the ten passed MSRs share four bytes");
 }

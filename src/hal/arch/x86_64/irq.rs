@@ -2,6 +2,9 @@
 //! forwarded to guests yet; a CPU is kicked (its vCPU made to exit and
 //! see its queue) with a fixed IPI from the local APIC.
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use super::msr;
 use crate::hal::ForwardError;
 
 /// The kick's vector: above the I/O APIC's range, beside the runtime's
@@ -18,9 +21,16 @@ const XAPIC_ICR_HIGH: usize = 0x310;
 /// ICR: fixed delivery, physical destination, level assert.
 const ICR_ASSERT: u32 = 1 << 14;
 
+/// Whether the host's local APIC runs in x2APIC mode (read at [`init`]).
+static X2APIC: AtomicBool = AtomicBool::new(false);
+
 /// Installs the kick's (empty) handler: the interrupt itself ends the
-/// guest's run on the kicked CPU.
+/// guest's run on the kicked CPU; notes the APIC's mode.
 pub fn init() {
+    // SAFETY: IA32_APIC_BASE exists on every x86-64 CPU; reading it has
+    // no side effects.
+    let base = unsafe { msr::read(MSR_APIC_BASE) };
+    X2APIC.store(base & APIC_BASE_X2APIC != 0, Ordering::Relaxed);
     if !axhal::irq::register(KICK_VECTOR, || {}) {
         warn!("the CPU kick vector {KICK_VECTOR:#x} is taken: vCPUs see queued interrupts at their next exit only");
     }
@@ -30,20 +40,12 @@ pub fn init() {
 pub fn kick_cpu(pcpu: usize) {
     let Ok(apic_id) = u32::try_from(pcpu) else { return };
     let low = KICK_VECTOR as u32 | ICR_ASSERT;
-    // SAFETY: reading IA32_APIC_BASE has no side effects.
-    let base: u64 = unsafe {
-        let (lo, hi): (u32, u32);
-        core::arch::asm!("rdmsr", in("ecx") MSR_APIC_BASE, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags));
-        (u64::from(hi) << 32) | u64::from(lo)
-    };
     let irqs = axhal::asm::irqs_enabled();
     axhal::asm::disable_irqs();
-    if base & APIC_BASE_X2APIC != 0 {
-        // SAFETY: a fixed IPI to another CPU's APIC, with a vector whose
-        // handler does nothing.
-        unsafe {
-            core::arch::asm!("wrmsr", in("ecx") MSR_X2APIC_ICR, in("eax") low, in("edx") apic_id, options(nostack, preserves_flags))
-        };
+    if X2APIC.load(Ordering::Relaxed) {
+        // SAFETY: the x2APIC's ICR exists in x2APIC mode; a fixed IPI to
+        // another CPU with a vector whose handler does nothing.
+        unsafe { msr::write(MSR_X2APIC_ICR, (u64::from(apic_id) << 32) | u64::from(low)) };
     } else {
         let apic = axhal::mem::phys_to_virt(XAPIC_BASE.into()).as_usize();
         // SAFETY: the xAPIC's registers are mapped at their physical

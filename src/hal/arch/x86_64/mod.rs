@@ -5,7 +5,7 @@
 //!
 //! Files: `vcpu.rs` (the vCPU of either kind), `calls.rs` (VMMCALL),
 //! `irq.rs` (host interrupts, CPU kicks), `irqchip.rs` (the virtual I/O
-//! APIC), `svm.rs`
+//! APIC), `msr.rs` (the host's MSRs), `svm.rs`
 //! (SVM detection and per-CPU enabling), `svm_vcpu.rs` (the SVM vCPU;
 //! `svm_vcpu/exits.rs` its exits), `svm_switch.rs` (VMRUN), `svm_pages.rs`
 //! (pages the CPU reads by physical address).
@@ -13,6 +13,7 @@
 mod calls;
 mod irq;
 mod irqchip;
+mod msr;
 mod svm;
 mod svm_pages;
 mod svm_switch;

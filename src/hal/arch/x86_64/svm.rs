@@ -7,6 +7,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use axalloc::{UsageKind, global_allocator};
 use memory_addr::PAGE_SIZE_4K;
 
+use super::msr;
+
 /// EFER, its SVM-enable bit; VM_CR, its SVM-disable (firmware lock) bit;
 /// the host save area's physical address.
 const MSR_EFER: u32 = 0xC000_0080;
@@ -23,20 +25,18 @@ fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {
     (r.eax, r.ebx, r.ecx, r.edx)
 }
 
+/// Reads one of the SVM MSRs above.
 fn rdmsr(msr: u32) -> u64 {
-    let (lo, hi): (u32, u32);
-    // SAFETY: the MSRs read here exist on every CPU that reports SVM
-    // (checked before any of them is read).
-    unsafe { core::arch::asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
-    (u64::from(hi) << 32) | u64::from(lo)
+    // SAFETY: EFER, VM_CR and VM_HSAVE_PA exist on every CPU that reports
+    // SVM (checked before any of them is read).
+    unsafe { msr::read(msr) }
 }
 
+/// Writes one of the SVM MSRs above.
 fn wrmsr(msr: u32, value: u64) {
     // SAFETY: as for `rdmsr`; the values written (SVME, the save area's
     // address) only enable SVM on this CPU.
-    unsafe {
-        core::arch::asm!("wrmsr", in("ecx") msr, in("eax") value as u32, in("edx") (value >> 32) as u32, options(nostack, preserves_flags))
-    };
+    unsafe { msr::write(msr, value) }
 }
 
 /// Why SVM cannot be used here, or `Ok` once the host is marked as using

@@ -73,13 +73,9 @@ struct Hw {
 impl Hw {
     fn new() -> Option<Self> {
         let mut iopm = Pages::new(3)?;
-        iopm.bytes().fill(0xFF);
+        iopm.bytes().copy_from_slice(&setup::intercept_all_ports());
         let mut msrpm = Pages::new(2)?;
-        let map = <&mut [u8; 2 * 4096]>::try_from(msrpm.bytes()).ok()?;
-        map.fill(0xFF);
-        for msr in setup::SWITCHED_MSRS {
-            setup::pass_msr(map, msr);
-        }
+        msrpm.bytes().copy_from_slice(&setup::guest_msr_map());
         let npt = Npt::new(NptFrames::default()).ok()?;
         Some(Self { vmcb: Pages::new(1)?, iopm, msrpm, npt, npt_generation: None })
     }
