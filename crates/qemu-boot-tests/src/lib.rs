@@ -94,6 +94,17 @@ pub fn image_dir() -> PathBuf {
     }
 }
 
+/// The hypervisor's closing line for VM `id` named `name`: it ended `how`.
+pub fn vm_ended(id: u32, name: &str, how: &str) -> String {
+    format!("axvisor: VM[{id}] {name}: {how}")
+}
+
+/// The hypervisor's closing line for VM `id` whose vCPU 0 stopped it on a
+/// fault, `what` naming the fault.
+pub fn vm_fault(id: u32, name: &str, what: &str) -> String {
+    vm_ended(id, name, &format!("stopped on a fault: VM[{id}] vCPU[0]: {what}"))
+}
+
 /// The QEMU command line that boots the hypervisor `image` on `arch`.
 pub fn qemu_command(arch: Arch, image: &Path, smp: usize, mem: &str) -> Command {
     machine_command(arch, true, image, smp, mem)

@@ -17,17 +17,9 @@
 
 use std::time::Duration;
 
-use qemu_boot_tests::{Arch, image_dir, qemu_command, run};
+use qemu_boot_tests::{Arch, image_dir, qemu_command, run, vm_ended as ended, vm_fault as fault};
 
 const TIMEOUT: Duration = Duration::from_secs(180);
-
-fn ended(id: u32, name: &str, how: &str) -> String {
-    format!("axvisor: VM[{id}] {name}: {how}")
-}
-
-fn fault(id: u32, name: &str, what: &str) -> String {
-    ended(id, name, &format!("stopped on a fault: VM[{id}] vCPU[0]: {what}"))
-}
 
 #[test]
 #[ignore = "needs images built by `make test`"]

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use qemu_boot_tests::{Arch, bare_command, image_dir, qemu_command, run};
+use qemu_boot_tests::{Arch, bare_command, image_dir, qemu_command, run, vm_ended as ended, vm_fault as fault};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Checks the suite runs inside the guest (7 is its own VM, 8 is checked
@@ -42,14 +42,6 @@ fn probe_suite_passes_bare_on_x86_64() {
     let skipped: Vec<&str> = ["hypercall"].into_iter().chain(NOT_HERE).collect();
     run.assert_probe_suite(&GUEST_CHECKS[1..], &skipped);
     run.assert_clean_exit();
-}
-
-fn ended(id: u32, name: &str, how: &str) -> String {
-    format!("axvisor: VM[{id}] {name}: {how}")
-}
-
-fn fault(id: u32, name: &str, what: &str) -> String {
-    ended(id, name, &format!("stopped on a fault: VM[{id}] vCPU[0]: {what}"))
 }
 
 /// The isolation VM and eleven hostile ones on CPU 1, the ArceOS guest on
