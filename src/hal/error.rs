@@ -117,9 +117,10 @@ impl fmt::Display for IrqChipError {
 pub enum DtbError {
     /// The config is not one a device tree can be built from.
     Build(guest_fdt::FdtError),
-    /// x86 boot information could not be built.
-    #[cfg(target_arch = "x86_64")]
-    BootInfo(multiboot_info::InfoError),
+    /// The boot information the architecture builds in place of a device
+    /// tree cannot go at `kernel.dtb_load_addr` (why).
+    #[allow(dead_code, reason = "only architectures that build other boot information return it")]
+    Placement(alloc::string::String),
     /// This architecture generates no device trees yet.
     #[allow(dead_code, reason = "only architectures without generated device trees return it")]
     Unsupported,
@@ -129,8 +130,7 @@ impl fmt::Display for DtbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Build(e) => write!(f, "device tree: {e}"),
-            #[cfg(target_arch = "x86_64")]
-            Self::BootInfo(e) => write!(f, "kernel.dtb_load_addr: {e}"),
+            Self::Placement(why) => write!(f, "kernel.dtb_load_addr: {why}"),
             Self::Unsupported => f.write_str("device tree: generating a device tree is not supported on this architecture yet"),
         }
     }

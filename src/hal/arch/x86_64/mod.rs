@@ -20,6 +20,7 @@ mod svm_switch;
 mod svm_vcpu;
 mod vcpu;
 
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use axvmconfig::AxVMCrateConfig;
@@ -121,7 +122,7 @@ impl ArchOps for Arch {
         let at = config.kernel.dtb_load_addr.unwrap_or(0) as u64;
         let ram: Vec<(u64, u64)> = config.kernel.memory_regions.iter().map(|r| (r.gpa as u64, r.size as u64)).collect();
         let cmdline = config.kernel.cmdline.as_deref().map(str::as_bytes);
-        multiboot_info::build(at, &ram, cmdline).map_err(DtbError::BootInfo)
+        multiboot_info::build(at, &ram, cmdline).map_err(|e| DtbError::Placement(e.to_string()))
     }
 
     /// Caches are coherent with instruction fetch and DMA here.
