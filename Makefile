@@ -103,6 +103,10 @@ BENCH_DIR := target/bench
 SEED ?= 1
 OPS ?= 100000
 FUZZ_PARAMS := target/fuzz-params.bin
+# More configs refused by name, beside the good one (containment: host
+# RAM by passthrough, pages shared with another VM, VM ids, huge counts).
+BAD_CONFIGS_2 := $(addprefix crates/qemu-boot-tests/configs/,device-shares-page.toml passthrough-gpa-in-ram.toml \
+  passthrough-addresses-ram.toml vm-id-zero.toml vm-id-257.toml huge-cpu-num.toml)
 HOSTILE_VMS := configs/vms/arceos-aarch64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile/*.toml))
 HOSTILE_X86_VMS := $(sort $(wildcard crates/qemu-boot-tests/configs/hostile-x86/*.toml))
 FUZZ_VMS := configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/fuzz/fuzz.toml
@@ -244,7 +248,7 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
 	  VM_CONFIGS=configs/vms/arceos-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-arceos.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
-	  VM_CONFIGS="crates/qemu-boot-tests/configs/zero-vcpus.toml configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/image-too-large.toml crates/qemu-boot-tests/configs/no-such-file.toml crates/qemu-boot-tests/configs/passthrough-ram.toml crates/qemu-boot-tests/configs/no-such-cpu.toml crates/qemu-boot-tests/configs/too-much-ram.toml crates/qemu-boot-tests/configs/device-owner.toml crates/qemu-boot-tests/configs/device-taken.toml" \
+	  VM_CONFIGS="crates/qemu-boot-tests/configs/zero-vcpus.toml configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/image-too-large.toml crates/qemu-boot-tests/configs/no-such-file.toml crates/qemu-boot-tests/configs/passthrough-ram.toml crates/qemu-boot-tests/configs/no-such-cpu.toml crates/qemu-boot-tests/configs/too-much-ram.toml crates/qemu-boot-tests/configs/device-owner.toml crates/qemu-boot-tests/configs/device-taken.toml $(BAD_CONFIGS_2)" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-bad-configs.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/probe-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-probe.bin

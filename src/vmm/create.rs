@@ -8,7 +8,7 @@ use axaddrspace::{GuestPhysAddr, MappingFlags};
 use axerrno::AxError;
 use axvm::config::{AxVMConfig, VmMemMappingType};
 use axvmconfig::{EmulatedDeviceConfig, PassThroughDeviceConfig};
-use vmconfig_check::{Claim, ConfigError, Grant, Span};
+use vmconfig_check::{Claim, ConfigError, Grant, Mapped, MappedKind, Span};
 
 use super::images::{self, ImageData, VmSource};
 #[cfg(feature = "fs")]
@@ -52,15 +52,10 @@ pub enum VmError {
         /// CPUs the host has.
         cpus: usize,
     },
-    /// A passthrough device's host range is host RAM.
-    PassthroughRam {
-        /// Index in `devices.passthrough_devices`.
-        index: usize,
-        /// Its name.
-        name: alloc::string::String,
-        /// Its host-physical base.
-        hpa: usize,
-    },
+    /// A passthrough range's host pages are host RAM.
+    PassthroughRam(Mapped),
+    /// Every VM id is taken.
+    NoFreeId,
     /// An image does not fit in one memory region.
     ImagePlacement {
         /// Guest-physical load address.
@@ -97,10 +92,14 @@ impl fmt::Display for VmError {
             Self::NoSuchCpu { index, cpu, cpus } => {
                 write!(f, "base.phys_cpu_ids[{index}] = {cpu}: the host has {cpus} CPU(s), 0 to {}", cpus - 1)
             }
-            Self::PassthroughRam { index, name, hpa } => write!(
-                f,
-                "devices.passthrough_devices[{index}] = \"{name}\" at {hpa:#x}: host RAM; a guest never gets the hypervisor's or another VM's memory"
-            ),
+            Self::PassthroughRam(m) => {
+                write!(f, "{}", m.kind)?;
+                if !m.name.is_empty() {
+                    write!(f, " = \"{}\"", m.name)?;
+                }
+                write!(f, " at {}: host RAM; a guest never gets the hypervisor's or another VM's memory", m.range)
+            }
+            Self::NoFreeId => write!(f, "base.id: every VM id (1 to {}) is taken", vmconfig_check::MAX_VM_ID),
             Self::ImagePlacement { load, size } => {
                 write!(f, "kernel: an image of {size:#x} bytes at {load:#x} does not fit in one memory region")
             }
@@ -176,7 +175,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         }
     }
     if let Some(existing) = super::find(cfg.base.id) {
-        let id = super::free_id();
+        let id = super::free_id().ok_or(VmError::NoFreeId)?;
         warn!(
             "VM config {}: base.id = {} is VM[{}] {}'s already: this VM is VM[{id}]",
             source.file, cfg.base.id, existing.id, existing.name
@@ -189,7 +188,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     let irqchip_config = take_device(emu, IrqChip::is_irqchip);
     let mut uart = take_device(emu, VirtualUart::is_console).map(|dev| VirtualUart::new(&dev));
     let power_button = take_device(emu, PowerButton::is_power_button).map(|dev| PowerButton::new(&dev));
-    if let Some(console) = claim_devices(&mut cfg.devices.passthrough_devices)? {
+    if let Some(console) = claim_devices(&mut cfg.devices)? {
         info!(
             "VM config {}: the console UART \"{}\" is another VM's: VM[{}] gets a virtual one at {:#x}",
             source.file, console.name, cfg.base.id, console.base_gpa
@@ -204,10 +203,10 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     // Where each image of `images` goes, in the same order.
     let loads = [Some(k.kernel_load_addr), k.bios_load_addr, k.dtb_load_addr, k.ramdisk_load_addr];
 
-    for (index, dev) in passthrough.iter().enumerate() {
-        if hal::is_host_ram(dev.base_hpa, dev.length) {
-            return Err(VmError::PassthroughRam { index, name: dev.name.clone(), hpa: dev.base_hpa });
-        }
+    // What axvm maps: whole pages, at the host address equal to the guest's.
+    let mapped = vmconfig_check::mapped_ranges(&cfg).map_err(VmError::Config)?;
+    if let Some(m) = mapped.iter().find(|m| hal::is_host_ram(m.range.start, m.range.end - m.range.start)) {
+        return Err(VmError::PassthroughRam(m.clone()));
     }
     let vcpu_count = cfg.base.cpu_num;
     let placements = AxVMConfig::from(cfg.clone()).phys_cpu_ls_mut().get_vcpu_affinities_pcpu_ids();
@@ -218,7 +217,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         cfg.base.phys_cpu_ids = None;
         cfg.base.phys_cpu_sets = None;
     }
-    let ax = AxVm::new(AxVMConfig::from(cfg)).map_err(step("creating the VM"))?;
+    let ax = Arch::new_address_space(|| AxVm::new(AxVMConfig::from(cfg))).map_err(step("creating the VM"))?;
     // Validation refuses map_type 2 (reserved host memory).
     let flags = |f: usize| MappingFlags::from_bits_truncate(f);
     let identity = |t: &VmMemMappingType| *t == VmMemMappingType::MapIdentical;
@@ -266,7 +265,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         entry,
         dtb: loads[2].unwrap_or(0) as u64,
     };
-    let claims = passthrough.iter().map(vmconfig_check::host_range).collect();
+    let claims = mapped.iter().map(|m| m.range).collect();
     let vm = Vm::new(ax, name, vcpus, cpu_map, ram, VmDevices { irqchip, uart, power_button, passthrough: claims }, boot);
     // Device interrupts go to VMs that have an interrupt controller to
     // take them; one VM per interrupt.
@@ -286,10 +285,10 @@ fn take_device(devices: &mut alloc::vec::Vec<EmulatedDeviceConfig>, is_it: impl 
     devices.iter().position(is_it).map(|index| devices.remove(index))
 }
 
-/// Checks `devices` (a new VM's passthrough list) against the devices
-/// running VMs hold. The host console UART, if another VM has it, is taken
-/// out of the list and returned: the VM gets a virtual UART there.
-fn claim_devices(devices: &mut alloc::vec::Vec<PassThroughDeviceConfig>) -> Result<Option<PassThroughDeviceConfig>, VmError> {
+/// Checks a new VM's passthrough ranges against the host pages running
+/// VMs hold. The host console UART, if another VM has it, is taken out of
+/// the device list and returned: the VM gets a virtual UART there.
+fn claim_devices(devices: &mut axvmconfig::VMDevicesConfig) -> Result<Option<PassThroughDeviceConfig>, VmError> {
     let taken: alloc::vec::Vec<Claim> = super::all_vms()
         .iter()
         .filter(|vm| vm.holds_devices())
@@ -297,8 +296,13 @@ fn claim_devices(devices: &mut alloc::vec::Vec<PassThroughDeviceConfig>) -> Resu
         .collect();
     // Reading the host's device tree costs; only a taken device needs it.
     let console = || Arch::console_uart().map(|(start, size)| Span { start, end: start.saturating_add(size) });
-    let grants = vmconfig_check::grant(devices, &taken, console).map_err(VmError::DeviceTaken)?;
-    Ok(grants.iter().position(|g| *g == Grant::VirtualConsole).map(|index| devices.remove(index)))
+    let mapped = vmconfig_check::mapped_ranges_of(devices).map_err(VmError::Config)?;
+    let grants = vmconfig_check::grant(&mapped, &taken, console).map_err(VmError::DeviceTaken)?;
+    let console = mapped.iter().zip(&grants).find_map(|(m, g)| match (m.kind, g) {
+        (MappedKind::Device(index), Grant::VirtualConsole) => Some(index),
+        _ => None,
+    });
+    Ok(console.map(|index| devices.passthrough_devices.remove(index)))
 }
 
 /// The VM's interrupt controller, with its host window mapped in.

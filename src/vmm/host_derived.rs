@@ -8,12 +8,17 @@
 //! per register range of each selected device (every SPI it has
 //! forwarded), a virtual interrupt controller at the host controller's
 //! addresses, and the derived device tree. Interrupt controllers and the
-//! devices the hypervisor uses itself are never passed through.
+//! devices the hypervisor uses itself are never passed through; nor, unless
+//! the config names their paths (the boot log then warns), the host's
+//! console UART (the VM gets a virtual one there) and bus masters that
+//! could DMA into host memory (`guest_fdt::Guard`).
 
 use alloc::{string::String, vec::Vec};
 
-use axvmconfig::{AxVMCrateConfig, PassThroughDeviceConfig, VMInterruptMode};
+use axvmconfig::{AxVMCrateConfig, EmulatedDeviceConfig, EmulatedDeviceType, PassThroughDeviceConfig, VMInterruptMode};
+use guest_fdt::Guard;
 
+use super::console::VirtualUart;
 use super::create::VmError;
 use crate::hal::arch::{Arch, ArchOps, IrqChip, IrqChipOps};
 use crate::hal::{self, DtbError};
@@ -82,7 +87,38 @@ pub fn resolve(cfg: &mut AxVMCrateConfig) -> Result<Option<TreePaths>, VmError> 
         named.extend(entries(&dev));
     }
     devices.passthrough_devices = named;
+    let vm = alloc::format!("VM {} ({})", cfg.base.id, cfg.base.name);
+    for guarded in paths.with_selection(|selection| guest_fdt::guarded_devices(host, selection)) {
+        let path = &guarded.device.path;
+        match (guarded.passed, guarded.guard) {
+            (true, why) => warn!("{vm}: {path} is passed through because the config names it, but it is {why}"),
+            (false, Guard::Console) => {
+                info!("{vm}: {path} is the host's console UART: the VM gets a virtual UART there instead");
+                add_virtual_console(&mut cfg.devices.emu_devices, &guarded.device);
+            }
+            (false, Guard::Dma) => {
+                info!("{vm}: {path} is held back from the passthrough (it {}); name its path to pass it through", Guard::Dma)
+            }
+        }
+    }
     Ok(Some(paths))
+}
+
+/// An emulated console at the host console's registers and interrupt,
+/// unless the config already gives the VM one.
+fn add_virtual_console(emu: &mut Vec<EmulatedDeviceConfig>, uart: &guest_fdt::HostDevice) {
+    let Some(&(base, size)) = uart.regs.first() else { return };
+    if emu.iter().any(VirtualUart::is_console) {
+        return;
+    }
+    emu.push(EmulatedDeviceConfig {
+        name: String::from("console"),
+        base_gpa: base as usize,
+        length: size as usize,
+        irq_id: uart.spis.first().map_or(0, |&spi| spi as usize),
+        emu_type: EmulatedDeviceType::Console,
+        cfg_list: Vec::new(),
+    });
 }
 
 /// `dev` as passthrough entries (identity-mapped), one per register range

@@ -124,10 +124,10 @@ fn vm_stopped() {
     VM_STOPPED.notify_all(false);
 }
 
-/// The lowest VM id no VM has.
-fn free_id() -> usize {
+/// The lowest VM id no VM has, if any is left.
+fn free_id() -> Option<usize> {
     let vms = VMS.lock();
-    (1..).find(|id| vms.iter().all(|v| v.id != *id)).unwrap_or(usize::MAX)
+    (1..=vmconfig_check::MAX_VM_ID).find(|id| vms.iter().all(|v| v.id != *id))
 }
 
 /// Every VM created, running or not.

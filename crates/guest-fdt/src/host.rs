@@ -127,12 +127,121 @@ fn held_paths(nodes: &[(String, Node<'_>)], held: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Whether the device at `path` goes to the VM.
-fn kept(path: &str, selection: &Selection<'_>, held: &[String]) -> bool {
+/// Why a device goes to a VM only when its config names it (its path, or
+/// a path inside it): passing "everything" (`"/"`, or any path above it)
+/// never includes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// The host's console UART (`/chosen/stdout-path`): a guest could
+    /// silence the hypervisor's log, or hang every CPU that logs. Held
+    /// back, the VM gets a virtual UART in its place.
+    Console,
+    /// A device that can master the bus (DMA, or a PCI host behind which
+    /// any device can): without an IOMMU it reaches all host memory.
+    Dma,
+}
+
+impl core::fmt::Display for Guard {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Console => "the host's console UART",
+            Self::Dma => "can DMA into any host memory (no IOMMU)",
+        })
+    }
+}
+
+/// `compatible` strings of bus masters found on the boards we run on.
+const DMA_MASTERS: &[&str] = &["qemu,fw-cfg-mmio", "virtio,mmio", "arm,pl330", "arm,pl080", "arm,pl081", "brcm,bcm2835-dma"];
+
+/// Properties that only a bus master (or a bus of them) carries.
+const DMA_PROPERTIES: &[&str] = &["dma-coherent", "iommus", "iommu-map", "msi-map", "msi-parent", "dma-ranges"];
+
+fn guard_of(path: &str, node: &Node<'_>, stdout: Option<&str>) -> Option<Guard> {
+    if stdout == Some(path) {
+        return Some(Guard::Console);
+    }
+    let pci = node.find_property("device_type").is_some_and(|p| p.str() == "pci");
+    let master = node.compatibles().any(|c| DMA_MASTERS.contains(&c)) || DMA_PROPERTIES.iter().any(|p| node.find_property(p).is_some());
+    (pci || master).then_some(Guard::Dma)
+}
+
+/// The nodes a selection holds back (see [`held_paths`]) or guards (see
+/// [`Guard`]), and the host console's path.
+struct Judged {
+    held: Vec<String>,
+    guarded: Vec<(String, Guard)>,
+    stdout: Option<String>,
+}
+
+impl Judged {
+    fn new(host: &Fdt<'_>, nodes: &[(String, Node<'_>)], selection: &Selection<'_>) -> Self {
+        let name = host.chosen().and_then(|c| c.stdout()).map(|s| s.node.name());
+        let stdout = name.and_then(|name| nodes.iter().find(|(_, n)| depth(n) == 1 && n.name() == name)).map(|(p, _)| p.clone());
+        let guarded = nodes
+            .iter()
+            .filter(|(path, _)| !replaced(path))
+            .filter_map(|(path, node)| Some((path.clone(), guard_of(path, node, stdout.as_deref())?)))
+            .collect();
+        Self { held: held_paths(nodes, selection.held), guarded, stdout }
+    }
+
+    /// Whether the device at `path` goes to the VM.
+    fn kept(&self, path: &str, selection: &Selection<'_>) -> bool {
+        selected(path, selection, &self.held) && !self.guarded.iter().any(|(g, _)| under(path, g) && !named(selection, g))
+    }
+
+    /// Whether the node at `path` is in the guest's tree: the devices it
+    /// gets, and the console it gets a virtual UART for.
+    fn in_tree(&self, path: &str, selection: &Selection<'_>) -> bool {
+        self.kept(path, selection) || (self.stdout.as_deref() == Some(path) && selected(path, selection, &self.held))
+    }
+}
+
+/// Whether a `keep` path names the node at `path` (or a node inside it)
+/// rather than a node above it.
+fn named(selection: &Selection<'_>, path: &str) -> bool {
+    selection.keep.iter().any(|k| under(k, path))
+}
+
+/// Whether `path` is selected by the paths alone (guards aside).
+fn selected(path: &str, selection: &Selection<'_>, held: &[String]) -> bool {
     selection.keep.iter().any(|k| under(path, k))
         && !selection.exclude.iter().any(|e| under(path, e))
         && !held.iter().any(|h| under(path, h))
         && !replaced(path)
+}
+
+/// A guarded host device that a selection covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardedDevice {
+    /// The device, as [`host_devices`] lists devices.
+    pub device: HostDevice,
+    /// Why it is guarded.
+    pub guard: Guard,
+    /// Whether the config names it, and so gets it; otherwise it is held
+    /// back (a console becomes a virtual UART).
+    pub passed: bool,
+}
+
+/// The guarded devices (see [`Guard`]) under a `keep` path of
+/// `selection` and outside its `exclude` paths: those it names are passed
+/// through, the others held back. Each is listed once, at its top-most
+/// guarded node.
+pub fn guarded_devices(host: &Fdt<'_>, selection: &Selection<'_>) -> Vec<GuardedDevice> {
+    let nodes = with_paths(host);
+    let judged = Judged::new(host, &nodes, selection);
+    judged
+        .guarded
+        .iter()
+        .filter(|(path, _)| selected(path, selection, &judged.held))
+        .filter(|(path, _)| !judged.guarded.iter().any(|(g, _)| g != path && under(path, g)))
+        .filter_map(|(path, guard)| {
+            let (_, node) = nodes.iter().find(|(p, _)| p == path)?;
+            let regs = node.reg().map(|r| r.filter_map(|r| Some((r.address, r.size? as u64))).collect()).unwrap_or_default();
+            let device = HostDevice { path: path.clone(), regs, spis: spis(node) };
+            Some(GuardedDevice { device, guard: *guard, passed: named(selection, path) })
+        })
+        .collect()
 }
 
 /// The SPIs of `node` (three-cell GIC specifiers of type 0).
@@ -154,10 +263,10 @@ fn spis(node: &Node<'_>) -> Vec<u32> {
 /// replaces are never among them.
 pub fn host_devices(host: &Fdt<'_>, selection: &Selection<'_>) -> Vec<HostDevice> {
     let nodes = with_paths(host);
-    let held = held_paths(&nodes, selection.held);
+    let judged = Judged::new(host, &nodes, selection);
     nodes
         .iter()
-        .filter(|(path, _)| kept(path, selection, &held))
+        .filter(|(path, _)| judged.kept(path, selection))
         .filter_map(|(path, node)| {
             let regs: Vec<(u64, u64)> =
                 node.reg()?.filter_map(|r| Some((r.address, r.size? as u64))).filter(|(_, size)| *size > 0).collect();
@@ -183,7 +292,7 @@ fn copy_properties(fdt: &mut FdtWriter, node: &Node<'_>, skip: &[&str]) -> Resul
 /// frame).
 pub fn derive(host: &Fdt<'_>, machine: &DerivedMachine, selection: &Selection<'_>) -> Result<Vec<u8>, FdtError> {
     let nodes = with_paths(host);
-    let held = held_paths(&nodes, selection.held);
+    let judged = Judged::new(host, &nodes, selection);
     let cpu_compatible = nodes
         .iter()
         .find(|(path, node)| path.starts_with("/cpus/") && node.find_property("device_type").is_some_and(|p| p.str() == "cpu"))
@@ -206,9 +315,7 @@ pub fn derive(host: &Fdt<'_>, machine: &DerivedMachine, selection: &Selection<'_
         if level == 0 {
             open.push(fdt.begin_node("")?);
             copy_properties(&mut fdt, node, &[])?;
-            let stdout = host.chosen().and_then(|c| c.stdout()).map(|s| s.node.name());
-            let stdout = stdout.and_then(|name| nodes.iter().find(|(p, n)| depth(n) == 1 && n.name() == name && kept(p, selection, &held)));
-            let stdout = stdout.map(|(p, _)| p.as_str());
+            let stdout = judged.stdout.as_deref().filter(|p| judged.in_tree(p, selection));
             write_chosen_and_memory(&mut fdt, machine.bootargs.as_deref(), stdout, machine.initrd, &machine.memory)?;
             write_cpus(&mut fdt, &machine.cpus, cpu_compatible)?;
             continue;
@@ -216,7 +323,7 @@ pub fn derive(host: &Fdt<'_>, machine: &DerivedMachine, selection: &Selection<'_
         let is_controller = level == 1 && node.find_property("interrupt-controller").is_some();
         let keep_it = is_controller
             || if node.find_property("reg").is_some() {
-                kept(path, selection, &held)
+                judged.in_tree(path, selection)
             } else {
                 !replaced(path) && !selection.exclude.iter().any(|e| under(path, e))
             };

@@ -22,7 +22,7 @@ mod machine;
 mod riscv;
 
 pub use fdt_parser::Fdt as HostTree;
-pub use host::{DerivedMachine, HostDevice, Selection, derive, host_devices};
+pub use host::{DerivedMachine, Guard, GuardedDevice, HostDevice, Selection, derive, guarded_devices, host_devices};
 pub use machine::{Gic, GicVersion, Machine, Uart};
 pub use riscv::{Ns16550, RiscvMachine, build_riscv};
 

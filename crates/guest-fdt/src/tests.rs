@@ -228,8 +228,10 @@ fn a_riscv_uart_interrupt_must_be_a_plic_source() {
 
 #[test]
 fn a_riscv_config_without_ram_is_refused() {
-    let no_ram = RISCV.replace("[0x8000_0000, 0x800_0000, 0x7, 0],", "");
-    let err = riscv_machine(&no_ram).expect_err("no RAM");
+    // Config parsing refuses it first; the tree builder must too.
+    let mut config = vmconfig_check::parse(RISCV).expect("the riscv64 config parses");
+    config.kernel.memory_regions.clear();
+    let err = RiscvMachine::from_config(&config, Some(0x10_0000), ISA, 10_000_000).expect_err("no RAM");
     assert!(matches!(err, FdtError::Config { field: "kernel.memory_regions", .. }), "{err}");
 }
 
@@ -334,14 +336,31 @@ fn host_tree() -> Vec<u8> {
     fdt.property_string("compatible", "arm,armv8-timer").expect("p");
     fdt.property_array_u32("interrupts", &[1, 13, 4, 1, 14, 4, 1, 11, 4, 1, 10, 4]).expect("p");
     fdt.end_node(timer).expect("e");
-    for (name, reg, irq) in [("pl011@9000000", [0x0900_0000u64, 0x1000], Some(1u32)), ("flash@0", [0, 0x800_0000], None), ("pcie@10000000", [0x40_1000_0000, 0x1000_0000], Some(3))] {
+    let devices = [
+        ("pl011@9000000", [0x0900_0000u64, 0x1000], Some(1u32)),
+        ("flash@0", [0, 0x800_0000], None),
+        ("fw-cfg@9020000", [0x0902_0000, 0x18], None),
+        ("pcie@10000000", [0x40_1000_0000, 0x1000_0000], Some(3)),
+    ];
+    for (name, reg, irq) in devices {
         let node = fdt.begin_node(name).expect("n");
-        if name.starts_with("pl011") {
-            fdt.property_string("compatible", "arm,pl011").expect("p");
+        match name.split('@').next() {
+            Some("pl011") => fdt.property_string("compatible", "arm,pl011").expect("p"),
+            Some("flash") => fdt.property_string("compatible", "cfi-flash").expect("p"),
+            Some("fw-cfg") => {
+                fdt.property_string("compatible", "qemu,fw-cfg-mmio").expect("p");
+                fdt.property_null("dma-coherent").expect("p");
+            }
+            _ => fdt.property_string("device_type", "pci").expect("p"),
         }
         fdt.property_array_u64("reg", &reg).expect("p");
         if let Some(spi) = irq {
             fdt.property_array_u32("interrupts", &[0, spi, 4]).expect("p");
+        }
+        if name.starts_with("pcie") {
+            let dev = fdt.begin_node("dev@0").expect("n");
+            fdt.property_array_u64("reg", &[0x40_1000_0000, 0x1000]).expect("p");
+            fdt.end_node(dev).expect("e");
         }
         fdt.end_node(node).expect("e");
     }
@@ -356,15 +375,43 @@ fn host_devices_follow_the_kept_and_excluded_paths() {
     let select = |keep, exclude, held| Selection { keep, exclude, held };
     let all = host_devices(&host, &select(&["/"], &["/pcie@10000000"], &[]));
     let paths: Vec<&str> = all.iter().map(|d| d.path.as_str()).collect();
-    assert_eq!(paths, ["/pl011@9000000", "/flash@0"], "no GIC, ITS, nested controller, memory, CPUs or excluded PCIe");
-    assert_eq!(all[0].regs, [(0x0900_0000, 0x1000)]);
-    assert_eq!(all[0].spis, [33]);
-    assert!(all[1].spis.is_empty());
+    assert_eq!(paths, ["/flash@0"], "no GIC, ITS, nested controller, memory, CPUs, excluded PCIe, console or DMA master");
+    assert!(all[0].spis.is_empty());
     let one = host_devices(&host, &select(&["/pl011@9000000"], &[], &[]));
-    assert_eq!(one.len(), 1);
+    assert_eq!(one.len(), 1, "the console, named by its path");
+    assert_eq!(one[0].regs, [(0x0900_0000, 0x1000)]);
+    assert_eq!(one[0].spis, [33]);
     assert!(host_devices(&host, &select(&["/pl011"], &[], &[])).is_empty(), "a path names a whole node");
-    let held = host_devices(&host, &select(&["/"], &["/pcie@10000000"], &["arm,pl011"]));
-    assert_eq!(held.len(), 1, "a device the hypervisor holds is not passed through");
+    let held = host_devices(&host, &select(&["/"], &["/pcie@10000000"], &["cfi-flash"]));
+    assert!(held.is_empty(), "a device the hypervisor holds is not passed through");
+}
+
+#[test]
+fn everything_never_includes_the_console_or_a_bus_master_unless_named() {
+    let blob = host_tree();
+    let host = Fdt::from_bytes(&blob).expect("host tree");
+    let select = |keep| Selection { keep, exclude: &[], held: &[] };
+    let everything = host_devices(&host, &select(&["/"]));
+    let paths: Vec<&str> = everything.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(paths, ["/flash@0"], "no console, no fw-cfg, no PCI host or device behind it");
+    let guarded = guarded_devices(&host, &select(&["/"]));
+    let seen: Vec<(&str, Guard, bool)> = guarded.iter().map(|g| (g.device.path.as_str(), g.guard, g.passed)).collect();
+    assert_eq!(
+        seen,
+        [("/pl011@9000000", Guard::Console, false), ("/fw-cfg@9020000", Guard::Dma, false), ("/pcie@10000000", Guard::Dma, false)],
+        "each listed once, at its top-most guarded node"
+    );
+    assert_eq!(guarded[0].device.regs, [(0x0900_0000, 0x1000)], "where the virtual console goes");
+    assert_eq!(guarded[0].device.spis, [33]);
+    let named = select(&["/", "/fw-cfg@9020000", "/pcie@10000000/dev@0"]);
+    let paths: Vec<String> = host_devices(&host, &named).into_iter().map(|d| d.path).collect();
+    assert_eq!(
+        paths,
+        ["/flash@0", "/fw-cfg@9020000", "/pcie@10000000", "/pcie@10000000/dev@0"],
+        "named by path (a device behind a bus names the bus too): passed through"
+    );
+    let passed: Vec<bool> = guarded_devices(&host, &named).iter().map(|g| g.passed).collect();
+    assert_eq!(passed, [false, true, true]);
 }
 
 #[test]

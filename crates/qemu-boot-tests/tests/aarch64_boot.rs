@@ -36,7 +36,7 @@ fn bad_configs_are_rejected_and_the_good_vm_still_boots() {
     );
     run.assert_line("VM config crates/qemu-boot-tests/configs/no-such-file.toml: the file could not be read");
     run.assert_line(
-        "VM config crates/qemu-boot-tests/configs/passthrough-ram.toml: devices.passthrough_devices[0] = \"host-ram\" at 0x40000000: host RAM",
+        "VM config crates/qemu-boot-tests/configs/passthrough-ram.toml: devices.passthrough_devices[0] = \"host-ram\" at [0x48000000, 0x48100000): host RAM",
     );
     run.assert_line(
         "VM config crates/qemu-boot-tests/configs/no-such-cpu.toml: base.phys_cpu_ids[0] = 5: the host has 1 CPU(s), 0 to 0",
@@ -45,7 +45,24 @@ fn bad_configs_are_rejected_and_the_good_vm_still_boots() {
         "VM config crates/qemu-boot-tests/configs/too-much-ram.toml: kernel.memory_regions: no free host memory for the 0x40000000-byte RAM region at 0x40000000",
     );
     run.assert_line(
-        "VM config crates/qemu-boot-tests/configs/device-taken.toml: devices.passthrough_devices[0] = \"virtio-mmio-31\" at host [0xa003e00, 0xa004000): already passed through to VM[5]",
+        "VM config crates/qemu-boot-tests/configs/device-taken.toml: devices.passthrough_devices[0] = \"virtio-mmio-31\" at host [0xa003000, 0xa004000): already passed through to VM[5]",
+    );
+    // Containment: host RAM by any passthrough field, a page shared with
+    // another VM's device, ids that collide in the tables or the VMID, and
+    // a huge vCPU count before a device tree is generated from it.
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/device-shares-page.toml: devices.passthrough_devices[0] = \"virtio-mmio-30\" at host [0xa003000, 0xa004000): already passed through to VM[5]",
+    );
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/passthrough-gpa-in-ram.toml: devices.passthrough_devices[0].base_hpa = 0x9000000: differs from base_gpa",
+    );
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/passthrough-addresses-ram.toml: devices.passthrough_addresses[0] at [0x48000000, 0x48100000): host RAM",
+    );
+    run.assert_line("VM config crates/qemu-boot-tests/configs/vm-id-zero.toml: base.id = 0: must be 1 to 255");
+    run.assert_line("VM config crates/qemu-boot-tests/configs/vm-id-257.toml: base.id = 257: must be 1 to 255");
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/huge-cpu-num.toml: base.cpu_num = 100000000: more vCPUs than the hypervisor supports (64)",
     );
     run.assert_line("Hello, world! (ArceOS guest)");
     // VM 5 asked for the host UART too, which VM 1 has: its own is virtual.
@@ -54,7 +71,7 @@ fn bad_configs_are_rejected_and_the_good_vm_still_boots() {
     run.assert_line(
         "VM[5] device-owner: kernel.memory_regions[0] asks for identity mapping, but host memory at 0x40000000 cannot be had",
     );
-    run.assert_line("all VMs stopped (2 booted, 7 rejected, 0 stopped on a fault)");
+    run.assert_line("all VMs stopped (2 booted, 13 rejected, 0 stopped on a fault)");
     run.assert_clean_exit();
 }
 

@@ -10,6 +10,9 @@ use crate::{ConfigError, ImageLocation};
 
 /// Upper bound on vCPUs per VM (axvm's vCPU mask width).
 pub const MAX_VCPUS: usize = 64;
+/// Largest VM id: ids tag stage-2 translations (an aarch64 VMID has 8
+/// bits), and 0 means "no VM" in the hypervisor's tables.
+pub const MAX_VM_ID: usize = 255;
 /// `MappingFlags` bits a region may carry: READ, WRITE, EXECUTE, USER, DEVICE, UNCACHED.
 const KNOWN_FLAGS: usize = 0x3f;
 
@@ -97,10 +100,23 @@ pub fn image_location(cfg: &AxVMCrateConfig) -> Result<ImageLocation, ConfigErro
     }
 }
 
-pub(crate) fn check(cfg: &AxVMCrateConfig, images: &ImageSizes) -> Result<ImageLocation, ConfigError> {
+/// The checks that need no image: ids, counts and sizes, the guest's
+/// address layout. They run before anything is allocated or generated
+/// from the config.
+pub(crate) fn check_shape(cfg: &AxVMCrateConfig) -> Result<Vec<(String, Span)>, ConfigError> {
+    let id = cfg.base.id;
+    if id == 0 || id > MAX_VM_ID {
+        return Err(invalid("base.id", id, "must be 1 to 255 (ids tag the VM's stage-2 translations; 0 is no VM)"));
+    }
     check_vcpus(cfg)?;
     check_power_button(cfg)?;
     let regions = check_regions(cfg)?;
+    crate::mapped::check_against_ram(cfg, &regions)?;
+    Ok(regions)
+}
+
+pub(crate) fn check(cfg: &AxVMCrateConfig, images: &ImageSizes) -> Result<ImageLocation, ConfigError> {
+    let regions = check_shape(cfg)?;
     let location = image_location(cfg)?;
     let k = &cfg.kernel;
     let generated_dtb = String::from(GENERATED_DTB);

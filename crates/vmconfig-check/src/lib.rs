@@ -15,12 +15,14 @@ extern crate alloc;
 mod claims;
 mod error;
 mod layout;
+mod mapped;
 pub mod paths;
 mod raw;
 
-pub use claims::{Claim, DeviceTaken, Grant, grant, host_range};
+pub use claims::{Claim, DeviceTaken, Grant, grant};
 pub use error::ConfigError;
-pub use layout::{ImageKind, ImageSizes, POWER_BUTTON, Span, image_location};
+pub use layout::{ImageKind, ImageSizes, MAX_VM_ID, POWER_BUTTON, Span, image_location};
+pub use mapped::{Mapped, MappedKind, PAGE, mapped_ranges, mapped_ranges_of, page_span};
 
 use axvmconfig::AxVMCrateConfig;
 
@@ -50,12 +52,15 @@ pub fn check(text: &str, images: &ImageSizes) -> Result<CheckedConfig, ConfigErr
     validate(parse(text)?, images)
 }
 
-/// Parses `text` (fields checked for type and range, nothing cross-checked
-/// yet): the first half of [`check`], for callers that need the config to
-/// make an image (a generated device tree) before validating.
+/// Parses `text` and checks everything that needs no image (ids, vCPU
+/// counts, sizes, the guest's address layout): the first half of
+/// [`check`], for callers that need the config to make an image (a
+/// generated device tree) before validating against the images.
 pub fn parse(text: &str) -> Result<AxVMCrateConfig, ConfigError> {
     raw::check_raw_fields(text)?;
-    toml::from_str(text).map_err(|e| ConfigError::Parse(alloc::string::ToString::to_string(e.message())))
+    let config = toml::from_str(text).map_err(|e| ConfigError::Parse(alloc::string::ToString::to_string(e.message())))?;
+    layout::check_shape(&config)?;
+    Ok(config)
 }
 
 /// Cross-checks a parsed config against its image sizes: the second half

@@ -182,3 +182,52 @@ fn a_power_button_is_checked() {
     let two = button(r#"["power-button", 0x0903_0000, 0x1000, 39, 0x0, [3]], ["power-button", 0x0904_0000, 0x1000, 40, 0x0, [3]]"#);
     assert_eq!(rejected(&two, 16), "devices.emu_devices[1].name = \"power-button\": a VM has one power button");
 }
+
+#[test]
+fn vm_ids_are_one_to_255() {
+    assert_eq!(
+        rejected(&bend("id = 1", "id = 0"), 16),
+        "base.id = 0: must be 1 to 255 (ids tag the VM's stage-2 translations; 0 is no VM)"
+    );
+    assert_eq!(
+        rejected(&bend("id = 1", "id = 257"), 16),
+        "base.id = 257: must be 1 to 255 (ids tag the VM's stage-2 translations; 0 is no VM)"
+    );
+    assert!(check(&bend("id = 1", "id = 255"), &sizes(16)).is_ok());
+}
+
+#[test]
+fn counts_and_layout_are_refused_by_parse_before_anything_is_built_from_them() {
+    // `parse` is what the hypervisor runs before it generates a device
+    // tree: a huge vCPU count must stop there.
+    let text = bend("cpu_num = 1\nphys_cpu_ids = [0]", "cpu_num = 100000000");
+    let err = vmconfig_check::parse(&text).expect_err("refused by parse").to_string();
+    assert_eq!(err, "base.cpu_num = 100000000: more vCPUs than the hypervisor supports (64)");
+    let text = bend("[[0x4000_0000, 0x800_0000, 0x7, 0]]", "[[0x4000_0000, 0x800_0800, 0x7, 0]]");
+    let err = vmconfig_check::parse(&text).expect_err("refused by parse").to_string();
+    assert_eq!(err, "kernel.memory_regions[0].size = 0x8000800: must be a multiple of 4 KiB");
+    assert!(vmconfig_check::parse(&bend("id = 1", "id = 0")).is_err());
+}
+
+#[test]
+fn a_passthrough_device_is_mapped_at_its_guest_address_so_the_host_address_must_match() {
+    let text = bend(r#"["pl011", 0x0900_0000, 0x0900_0000, 0x1000, 33]"#, r#"["pl011", 0x4000_0000, 0x0900_0000, 0x1000, 33]"#);
+    assert_eq!(
+        rejected(&text, 16),
+        "devices.passthrough_devices[0].base_hpa = 0x9000000: differs from base_gpa: a passthrough device is mapped at the host address equal to its guest address"
+    );
+}
+
+#[test]
+fn passthrough_ranges_may_not_share_a_page_with_guest_ram() {
+    let text = bend(r#"["pl011", 0x0900_0000, 0x0900_0000, 0x1000, 33]"#, r#"["dev", 0x47ff_fff0, 0x47ff_fff0, 0x20, 0]"#);
+    assert_eq!(
+        rejected(&text, 16),
+        "devices.passthrough_devices[0] = [0x47fff000, 0x48001000) overlaps kernel.memory_regions[0] = [0x40000000, 0x48000000)"
+    );
+    let text = bend("passthrough_devices = [", "passthrough_addresses = [[0x3fff_f000, 0x2000]]\npassthrough_devices = [");
+    assert_eq!(
+        rejected(&text, 16),
+        "devices.passthrough_addresses[0] = [0x3ffff000, 0x40001000) overlaps kernel.memory_regions[0] = [0x40000000, 0x48000000)"
+    );
+}
