@@ -88,18 +88,24 @@ pub fn resolve(cfg: &mut AxVMCrateConfig) -> Result<Option<TreePaths>, VmError> 
     }
     devices.passthrough_devices = named;
     let vm = alloc::format!("VM {} ({})", cfg.base.id, cfg.base.name);
+    let mut held_masters = Vec::new();
     for guarded in paths.with_selection(|selection| guest_fdt::guarded_devices(host, selection)) {
-        let path = &guarded.device.path;
+        let path = guarded.device.path.as_str();
         match (guarded.passed, guarded.guard) {
-            (true, why) => warn!("{vm}: {path} is passed through because the config names it, but it is {why}"),
+            (true, why) => warn!("{vm}: {path} is passed through because the config names it, but it {why}"),
             (false, Guard::Console) => {
                 info!("{vm}: {path} is the host's console UART: the VM gets a virtual UART there instead");
                 add_virtual_console(&mut cfg.devices.emu_devices, &guarded.device);
             }
-            (false, Guard::Dma) => {
-                info!("{vm}: {path} is held back from the passthrough (it {}); name its path to pass it through", Guard::Dma)
-            }
+            (false, Guard::Dma) => held_masters.push(guarded.device.path),
         }
+    }
+    if let [first, rest @ ..] = held_masters.as_slice() {
+        info!(
+            "{vm}: {first}{} held back from the passthrough: they {}; name a path to pass it through",
+            if rest.is_empty() { alloc::format!("") } else { alloc::format!(" and {} more", rest.len()) },
+            Guard::Dma
+        );
     }
     Ok(Some(paths))
 }

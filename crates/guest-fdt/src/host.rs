@@ -144,7 +144,7 @@ pub enum Guard {
 impl core::fmt::Display for Guard {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            Self::Console => "the host's console UART",
+            Self::Console => "is the host's console UART",
             Self::Dma => "can DMA into any host memory (no IOMMU)",
         })
     }
@@ -157,6 +157,10 @@ const DMA_MASTERS: &[&str] = &["qemu,fw-cfg-mmio", "virtio,mmio", "arm,pl330", "
 const DMA_PROPERTIES: &[&str] = &["dma-coherent", "iommus", "iommu-map", "msi-map", "msi-parent", "dma-ranges"];
 
 fn guard_of(path: &str, node: &Node<'_>, stdout: Option<&str>) -> Option<Guard> {
+    if path == "/" {
+        // The root's `dma-coherent` and `dma-ranges` describe the system.
+        return None;
+    }
     if stdout == Some(path) {
         return Some(Guard::Console);
     }

@@ -291,6 +291,7 @@ fn host_tree() -> Vec<u8> {
     let mut fdt = vm_fdt::FdtWriter::new().expect("writer");
     let root = fdt.begin_node("").expect("root");
     fdt.property_string("compatible", "linux,dummy-virt").expect("p");
+    fdt.property_null("dma-coherent").expect("p");
     fdt.property_u32("#address-cells", 2).expect("p");
     fdt.property_u32("#size-cells", 2).expect("p");
     fdt.property_u32("interrupt-parent", 0x8002).expect("p");
