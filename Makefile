@@ -109,9 +109,10 @@ BAD_CONFIGS_2 := $(addprefix crates/qemu-boot-tests/configs/,device-shares-page.
   passthrough-addresses-ram.toml vm-id-zero.toml vm-id-257.toml huge-cpu-num.toml)
 HOSTILE_VMS := configs/vms/arceos-aarch64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile/*.toml))
 HOSTILE_X86_VMS := $(sort $(wildcard crates/qemu-boot-tests/configs/hostile-x86/*.toml))
+HOSTILE_RISCV64_VMS := configs/vms/arceos-riscv64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile-riscv64/*.toml))
 FUZZ_VMS := configs/vms/arceos-aarch64.toml crates/qemu-boot-tests/configs/fuzz/fuzz.toml
 
-.PHONY: help setup build guests run test unit-test qemu-test bench clean clippy disk_img fuzz soak FORCE
+.PHONY: help setup build guests run test unit-test qemu-test stress-test bench clean clippy disk_img fuzz soak FORCE
 
 help:
 	@echo "AxVisor, a type-1 hypervisor on ArceOS."
@@ -129,6 +130,8 @@ help:
 	@echo "             10,000 fuzz operations"
 	@echo "  bench      probe-guest benchmarks under the hypervisor and bare (every ARCH):"
 	@echo "             table + $(BENCH_DIR)/$(ARCH).json"
+	@echo "  stress-test  make test's QEMU tests, then RUNS=$(RUNS) more runs of them while"
+	@echo "             another build loads every CPU; prints N passed, N failed"
 	@echo "  soak       create, stop and delete a VM CYCLES times from the shell; free memory"
 	@echo "             must not change (make test runs 5 cycles)"
 	@echo "  fuzz       aarch64: the probe's guest-side fuzzer, OPS operations from SEED,"
@@ -241,6 +244,10 @@ endif
 unit-test: setup
 	cargo test --locked --workspace --exclude axvisor
 
+# The QEMU tests, once their images are built.
+QEMU_TEST_RUN = env AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test x86_64_boot --test x86_64_probe -- --include-ignored
+
 # Images the QEMU tests boot (each test names the one it boots): per
 # architecture the default VM set, bad configs beside a good one, the probe
 # suite, isolation; on aarch64 also Linux and the boot disks.
@@ -313,6 +320,8 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \
 	  VM_CONFIGS="configs/vms/arceos-riscv64.toml configs/vms/probe-isolation-riscv64.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-riscv64-isolation.bin
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \
+	  VM_CONFIGS="$(HOSTILE_RISCV64_VMS)" BIN=$(TEST_IMAGES)/axvisor-riscv64-hostile.bin
 	cp target/guests/probe-riscv64.elf $(TEST_IMAGES)/
 	$(MAKE) --no-print-directory build ARCH=x86_64 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/arceos-x86_64.toml BIN=$(TEST_IMAGES)/axvisor-x86_64-arceos.elf32
@@ -327,8 +336,7 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=x86_64 LOG=warn SMP=1 \
 	  VM_CONFIGS=crates/qemu-boot-tests/configs/fp-x86_64.toml BIN=$(TEST_IMAGES)/axvisor-x86_64-fp.elf32
 	cp target/guests/probe-x86_64.bin $(TEST_IMAGES)/
-	AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test x86_64_boot --test x86_64_probe -- --include-ignored
+	$(QEMU_TEST_RUN)
 
 # The probe guest's benchmarks: the hypervisor with logging at warn (no log
 # line is on the exit path either way), then the same probe bare. Then the
@@ -423,6 +431,12 @@ fuzz: setup
 	scripts/run-fuzz.sh target/axvisor-aarch64-fuzz.bin $(OPS)
 
 test: unit-test qemu-test
+
+# `make test`'s QEMU tests once (which builds their images), then RUNS
+# more times in a row while another build loads every CPU.
+RUNS ?= 10
+stress-test: qemu-test
+	scripts/stress-test.sh $(RUNS) -- $(QEMU_TEST_RUN)
 
 clean:
 	cargo clean

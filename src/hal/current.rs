@@ -3,9 +3,8 @@
 //! VM lookup, and the vCPU task drains the queue before it enters the
 //! guest.
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
 use axtask::WaitQueue;
+use irq_routing::{PendingSet, Queued};
 
 use super::arch::{Arch, ArchOps};
 
@@ -15,7 +14,7 @@ const VECTORS: usize = 384;
 
 /// The interrupts waiting for one vCPU, and where its task waits.
 pub struct IrqQueue {
-    pending: [AtomicU64; VECTORS / 64],
+    pending: PendingSet<{ VECTORS / 64 }>,
     wake: WaitQueue,
 }
 
@@ -26,56 +25,42 @@ impl Default for IrqQueue {
 }
 
 impl IrqQueue {
-    /// Queues `vector` and wakes the task if it waits; false if the vector
-    /// is out of range. Lock-free: callable from interrupt handlers.
-    pub fn push(&self, vector: usize) -> bool {
-        let Some(word) = self.pending.get(vector / 64) else { return false };
-        word.fetch_or(1 << (vector % 64), Ordering::AcqRel);
-        self.wake.notify_one(false);
-        true
+    /// Queues `vector` and wakes the task if it waits; `None` if the vector
+    /// is out of range. One queued already was told to the vCPU when it
+    /// was queued: [`Queued::Already`], no wake (and the caller sends no
+    /// kick). Lock-free: callable from interrupt handlers.
+    pub fn push(&self, vector: usize) -> Option<Queued> {
+        let queued = self.pending.insert(vector)?;
+        if queued.needs_kick() {
+            self.wake.notify_one(false);
+        }
+        Some(queued)
     }
 
     /// Whether `vector` is queued.
     pub fn contains(&self, vector: usize) -> bool {
-        self.pending.get(vector / 64).is_some_and(|w| w.load(Ordering::Acquire) & (1 << (vector % 64)) != 0)
+        self.pending.contains(vector)
     }
 
     /// Takes `vector` out of the queue.
     pub fn remove(&self, vector: usize) {
-        if let Some(word) = self.pending.get(vector / 64) {
-            word.fetch_and(!(1 << (vector % 64)), Ordering::AcqRel);
-        }
+        self.pending.remove(vector);
     }
 
     /// Drops everything queued.
     pub fn clear(&self) {
-        for word in &self.pending {
-            word.store(0, Ordering::Release);
-        }
+        self.pending.clear();
     }
 
     /// Whether any interrupt is queued.
     pub fn has_pending(&self) -> bool {
-        self.pending.iter().any(|w| w.load(Ordering::Acquire) != 0)
+        self.pending.any()
     }
 
     /// Offers every queued vector to `deliver`, lowest first; those it
     /// refuses (returns false for) stay queued.
-    pub fn drain(&self, mut deliver: impl FnMut(usize) -> bool) {
-        for (index, word) in self.pending.iter().enumerate() {
-            let mut bits = word.swap(0, Ordering::AcqRel);
-            let mut kept = 0u64;
-            while bits != 0 {
-                let bit = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if !deliver(index * 64 + bit) {
-                    kept |= 1 << bit;
-                }
-            }
-            if kept != 0 {
-                word.fetch_or(kept, Ordering::AcqRel);
-            }
-        }
+    pub fn drain(&self, deliver: impl FnMut(usize) -> bool) {
+        self.pending.drain(deliver);
     }
 
     /// Blocks the calling task until `ready` holds; re-checked on every
@@ -173,7 +158,7 @@ fn with_here<R>(f: impl FnOnce(&IrqQueue) -> R) -> Option<R> {
 pub fn queue_here(vector: usize) -> bool {
     with_here(|queue| {
         mark_guest_only();
-        queue.push(vector)
+        queue.push(vector).is_some()
     })
     .unwrap_or(false)
 }

@@ -346,25 +346,29 @@ impl GuestRam {
         Ok(())
     }
 
-    /// Unmaps every backed chunk: the guest's next touch finds zeroed
-    /// memory again. Call it only while no vCPU of the VM runs (reset).
-    pub fn unback_all<H: AxVMHal>(&mut self, vm: &AxVM<H, VcpuHal>) -> Result<(), RamError> {
-        let mut result = Ok(());
-        for region in &mut self.regions {
-            for chunk in region.chunks.take_backed() {
-                if let Err(error) =
-                    vm.unmap_region(GuestPhysAddr::from(chunk.gpa as usize), chunk.len as usize)
-                {
-                    result = Err(RamError::Map {
-                        gpa: chunk.gpa,
-                        error,
-                    });
-                }
-            }
-        }
-        Arch::stage2_removed();
-        result
+    /// Marks every chunk unbacked (the guest's next touch finds zeroed
+    /// memory again) and returns those that were backed, which the caller
+    /// unmaps with [`unmap_chunks`] before backing any chunk again. Quick
+    /// (a walk of the chunk bitmap): the stage-2 work needs no RAM lock.
+    /// Call it only while no vCPU of the VM runs (reset).
+    pub fn take_backed(&mut self) -> Vec<Chunk> {
+        self.regions.iter_mut().flat_map(|region| region.chunks.take_backed()).collect()
     }
+}
+
+/// Unmaps `chunks` (from [`GuestRam::take_backed`]) from the VM's stage 2,
+/// one chunk at a time; the first failure is returned once all are tried.
+pub fn unmap_chunks<H: AxVMHal>(vm: &AxVM<H, VcpuHal>, chunks: &[Chunk]) -> Result<(), RamError> {
+    let mut result = Ok(());
+    for chunk in chunks {
+        if let Err(error) = vm.unmap_region(GuestPhysAddr::from(chunk.gpa as usize), chunk.len as usize)
+            && result.is_ok()
+        {
+            result = Err(RamError::Map { gpa: chunk.gpa, error });
+        }
+    }
+    Arch::stage2_removed();
+    result
 }
 
 impl Region {

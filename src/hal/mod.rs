@@ -22,7 +22,7 @@ mod virt;
 
 pub use current::{Here, IrqQueue, cpu_shared, handle_host_irq, ids as current_vcpu, run_here};
 pub use error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, StartError, VcpuError};
-pub use guest_memory::{GuestRam, RamError};
+pub use guest_memory::{GuestRam, RamError, unmap_chunks};
 #[allow(unused_imports, reason = "for architectures that decode guest instructions in software")]
 pub use guest_memory::read_mapped;
 pub use timer::{cancel as cancel_timer, register as register_timer};

@@ -9,7 +9,7 @@ use alloc::string::String;
 
 use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
 use kspin::SpinNoIrq;
-use vuart::{Effect, History, LineBuffer, Uart};
+use vuart::{Effect, History, LineBuffer, MAX_LINE, Uart};
 
 use super::window::Window;
 use crate::hal::{self, arch::{Arch, ArchOps}};
@@ -29,13 +29,29 @@ impl VmConsole {
         Self { prefix: format!("[{id} {name}] "), state: SpinNoIrq::new((LineBuffer::new(), History::new(HISTORY_BYTES))) }
     }
 
-    /// Takes bytes the guest wrote; prints each line it completes.
+    /// Takes bytes the guest wrote; prints each line it completes. The
+    /// lock (interrupts off) is held for at most [`MAX_LINE`] bytes at a
+    /// time and never while printing, however much the guest writes.
     pub fn write(&self, bytes: &[u8]) {
-        let mut state = self.state.lock();
-        for &byte in bytes {
-            if let Some(line) = state.0.push(byte) {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let (used, line) = {
+                let mut state = self.state.lock();
+                let mut used = 0;
+                let mut line = None;
+                for &byte in rest.iter().take(MAX_LINE) {
+                    used += 1;
+                    line = state.0.push(byte);
+                    if line.is_some() {
+                        break;
+                    }
+                }
+                (used, line)
+            };
+            rest = &rest[used..];
+            if let Some(line) = line {
                 hal::console_line(&self.prefix, &line);
-                state.1.push(line);
+                self.state.lock().1.push(line);
             }
         }
     }

@@ -123,25 +123,61 @@ pub struct BootImages {
     pub dtb: u64,
 }
 
+/// Bytes of an image copied into guest RAM per hold of the VM's RAM lock,
+/// which keeps interrupts off: a hold then backs (zeroes and maps) at most
+/// one chunk and copies this much, whatever the image's size.
+const LOAD_PIECE: usize = 64 * 1024;
+
 /// Gives the VM clean RAM (every chunk unmapped, zeroed again on its next
-/// touch) and loads its images again, for a reset; no vCPU of it runs.
-pub fn reload(vm: &Vm) -> Result<(), VmError> {
-    let mut ram = vm.ram.lock();
-    ram.unback_all(&vm.ax).map_err(VmError::Ram)?;
-    load_images(&vm.ax, &mut ram, &vm.boot.images, vm.boot.loads)
+/// touch) and loads its images again, for a reset; no vCPU of it runs, so
+/// the RAM lock is taken a piece at a time and the CPU keeps taking
+/// interrupts in between (a disk image is read outside it).
+pub fn reload(vm: &Vm) -> Result<Reloaded, VmError> {
+    let start = hal::now();
+    let backed = vm.ram.lock().take_backed();
+    let mut done = Reloaded { pieces: 0, longest_hold: hal::now() - start };
+    hal::unmap_chunks(&vm.ax, &backed).map_err(VmError::Ram)?;
+    load_images(&vm.boot.images, vm.boot.loads, |gpa, bytes| {
+        let start = hal::now();
+        let loaded = vm.ram.lock().load(&vm.ax, gpa, bytes.len() as u64, |dest| dest.copy_from_slice(bytes));
+        done.longest_hold = done.longest_hold.max(hal::now() - start);
+        done.pieces += 1;
+        loaded
+    })?;
+    Ok(done)
 }
 
-fn load_images(ax: &AxVm, ram: &mut GuestRam, images: &images::Images, loads: [Option<usize>; 4]) -> Result<(), VmError> {
+/// How a reload went: how many times the RAM lock was taken to copy
+/// images, and the longest it was held (interrupts off).
+pub struct Reloaded {
+    /// Image pieces copied.
+    pub pieces: usize,
+    /// The longest hold of the RAM lock.
+    pub longest_hold: core::time::Duration,
+}
+
+/// Copies each image to its load address, [`LOAD_PIECE`] bytes per call
+/// of `store(gpa, bytes)`.
+fn load_images(
+    images: &images::Images,
+    loads: [Option<usize>; 4],
+    mut store: impl FnMut(u64, &[u8]) -> Result<(), RamError>,
+) -> Result<(), VmError> {
     for (image, load) in images.iter().zip(loads) {
-        if let (Some(image), Some(load)) = (image, load) {
-            let size = image.len();
-            match ram.load(ax, load as u64, size as u64, |dest| image.copy_to(dest)) {
-                Ok(copied) => copied?,
+        let (Some(image), Some(load)) = (image, load) else { continue };
+        let size = image.len();
+        let mut reader = images::ImageReader::new(image)?;
+        let mut offset = 0;
+        while offset < size {
+            let len = LOAD_PIECE.min(size - offset);
+            match store((load + offset) as u64, reader.piece(offset, len)?) {
+                Ok(()) => {}
                 Err(RamError::NotRam { .. }) => return Err(VmError::ImagePlacement { load, size }),
                 Err(e) => return Err(VmError::Ram(e)),
             }
-            debug!("loaded {size:#x} bytes at GPA {load:#x}");
+            offset += len;
         }
+        debug!("loaded {size:#x} bytes at GPA {load:#x}");
     }
     Ok(())
 }
@@ -156,6 +192,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     Arch::vms_supported().map_err(VmError::HostCannotRun)?;
     let text = source.text.as_deref().ok_or(VmError::Unreadable)?;
     let mut parsed = vmconfig_check::parse(text).map_err(VmError::Config)?;
+    vmconfig_check::check_address_width(&parsed, Arch::GUEST_PHYS_BITS).map_err(VmError::Config)?;
     let tree_paths = host_derived::resolve(&mut parsed)?;
     let mut images = source.images(&parsed)?;
     if vmconfig_check::wants_generated_dtb(&parsed) {
@@ -238,7 +275,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     if !Arch::ram_on_first_touch() {
         ram.back_all(&ax).map_err(VmError::Ram)?;
     }
-    load_images(&ax, &mut ram, &images, loads)?;
+    load_images(&images, loads, |gpa, bytes| ram.load(&ax, gpa, bytes.len() as u64, |dest| dest.copy_from_slice(bytes)))?;
 
     ax.init().map_err(step("setting up vCPUs and devices"))?;
     let cpu_map = CpuMap::new(placements);

@@ -33,11 +33,14 @@ impl fmt::Display for DiskError {
     }
 }
 
-/// Reads the file at `path` into `dest`, which must be exactly its size.
-pub fn read_into(path: &str, dest: &mut [u8]) -> Result<(), DiskError> {
-    let fail = |op| move |error| DiskError { path: String::from(path), op, error };
-    let mut file = fs::File::open(path).map_err(fail("open"))?;
-    file.read_exact(dest).map_err(fail("read"))
+/// Opens the file at `path` for reading.
+pub fn open(path: &str) -> Result<fs::File, DiskError> {
+    fs::File::open(path).map_err(|error| DiskError { path: String::from(path), op: "open", error })
+}
+
+/// Reads the next `dest.len()` bytes of `file` (opened from `path`).
+pub fn read_next(file: &mut fs::File, path: &str, dest: &mut [u8]) -> Result<(), DiskError> {
+    file.read_exact(dest).map_err(|error| DiskError { path: String::from(path), op: "read", error })
 }
 
 /// Every `*.toml` in [`CONFIG_DIR`], by name, with its text (or `None` if

@@ -103,7 +103,7 @@ pub fn resolve(cfg: &mut AxVMCrateConfig) -> Result<Option<TreePaths>, VmError> 
     if let [first, rest @ ..] = held_masters.as_slice() {
         info!(
             "{vm}: {first}{} held back from the passthrough: they {}; name a path to pass it through",
-            if rest.is_empty() { alloc::format!("") } else { alloc::format!(" and {} more", rest.len()) },
+            if rest.is_empty() { String::new() } else { alloc::format!(" and {} more", rest.len()) },
             Guard::Dma
         );
     }

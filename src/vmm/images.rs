@@ -69,16 +69,52 @@ impl ImageData {
             Self::OnDisk { size, .. } => *size,
         }
     }
+}
 
-    /// Fills `dest` (exactly `len()` bytes) with the image.
-    pub fn copy_to(&self, dest: &mut [u8]) -> Result<(), VmError> {
-        match self {
-            Self::Embedded(bytes) => dest.copy_from_slice(bytes),
-            Self::Generated(bytes) => dest.copy_from_slice(bytes),
+/// Reads an image a piece at a time, in order: embedded and generated
+/// images are lent as they are, a file on the boot disk is read as it goes
+/// (outside any lock: the caller copies each piece into guest RAM).
+pub struct ImageReader<'a> {
+    image: &'a ImageData,
+    #[cfg(feature = "fs")]
+    file: Option<axstd::fs::File>,
+    #[cfg(feature = "fs")]
+    buf: alloc::vec::Vec<u8>,
+}
+
+impl<'a> ImageReader<'a> {
+    /// A reader at the start of `image`.
+    pub fn new(image: &'a ImageData) -> Result<Self, VmError> {
+        #[cfg(feature = "fs")]
+        let file = match image {
+            ImageData::OnDisk { path, .. } => Some(super::disk::open(path).map_err(VmError::Disk)?),
+            _ => None,
+        };
+        Ok(Self {
+            image,
             #[cfg(feature = "fs")]
-            Self::OnDisk { path, .. } => super::disk::read_into(path, dest).map_err(VmError::Disk)?,
+            file,
+            #[cfg(feature = "fs")]
+            buf: alloc::vec::Vec::new(),
+        })
+    }
+
+    /// `[offset, offset + len)` of the image; pieces must be asked for in
+    /// order, each starting where the previous one ended.
+    pub fn piece(&mut self, offset: usize, len: usize) -> Result<&[u8], VmError> {
+        let outside = VmError::ImagePlacement { load: offset, size: len };
+        let lent = |bytes: &'a [u8]| bytes.get(offset..offset.saturating_add(len)).ok_or(outside);
+        match self.image {
+            ImageData::Embedded(bytes) => lent(bytes),
+            ImageData::Generated(bytes) => lent(bytes),
+            #[cfg(feature = "fs")]
+            ImageData::OnDisk { path, .. } => {
+                self.buf.resize(len, 0);
+                let file = self.file.as_mut().ok_or(VmError::ImagePlacement { load: offset, size: len })?;
+                super::disk::read_next(file, path, &mut self.buf).map_err(VmError::Disk)?;
+                Ok(&self.buf)
+            }
         }
-        Ok(())
     }
 }
 

@@ -66,6 +66,12 @@ impl Vmm for Shell {
     fn start(&self, id: usize) -> Result<(), String> {
         let source = SOURCES.lock().iter().find(|(vm, _)| *vm == id).map(|(_, s)| s.clone());
         let source = source.ok_or_else(|| alloc::format!("VM[{id}] has no config to start from"))?;
+        // A VM whose vCPUs have not all left is never booted a second time.
+        if let Some(vm) = super::find(id)
+            && state(&vm) != VmState::Stopped
+        {
+            return Err(alloc::format!("VM[{id}] is {}: only a stopped VM can be started", state(&vm)));
+        }
         // The stopped VM gives back what it held before its successor is made.
         forget(id);
         match super::boot(&source) {
@@ -77,7 +83,9 @@ impl Vmm for Shell {
 
     fn stop(&self, id: usize) -> Result<Stopped, String> {
         let vm = find(id)?;
-        let waited_ms = match &vm.power_button {
+        // A VM already stopping is not asked again: it is waited for.
+        let button = vm.power_button.as_ref().filter(|_| state(&vm) == VmState::Running);
+        let waited_ms = match button {
             Some(button) => {
                 let pressed = hal::now();
                 if button.set_pressed(true) {

@@ -14,7 +14,7 @@ use crate::hal::{self, VmmServices};
 pub struct VmHal;
 
 impl AxVMHal for VmHal {
-    type PagingHandler = axhal::paging::PagingHandlerImpl;
+    type PagingHandler = crate::hal::arch::Stage2Frames;
 
     fn virt_to_phys(vaddr: HostVirtAddr) -> HostPhysAddr {
         axhal::mem::virt_to_phys(vaddr)

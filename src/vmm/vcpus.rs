@@ -10,7 +10,7 @@ use core::time::Duration;
 use exit_dispatch::{Action, StopReason as GuestStop};
 
 use super::vm::{RESET, STOP, StopReason, VcpuFailure, Vm};
-use crate::hal::arch::{Arch, ArchOps, IrqChipOps, VcpuOps};
+use crate::hal::arch::{Arch, ArchOps, IrqChipOps, VcpuOps, WakeUp};
 use crate::hal::{self, Here};
 
 /// How long a vCPU keeps a CPU it shares before it yields to the others
@@ -223,25 +223,57 @@ fn yield_turn(vm: &Vm, id: usize, here: &Here<'_>, turn: &mut HostTimer) {
     *turn = HostTimer::turn();
 }
 
-/// Waits until an interrupt is queued for vCPU `id`, its own timer is due,
-/// or its VM stops or resets. A timer the host does not hear of wakes it
-/// through a host timer at its deadline. A vCPU that waits ends its
-/// `turn` (a new one begins when it is back); one with something to do at
-/// once keeps it, so that a guest waiting in a loop with interrupts masked
-/// cannot renew its slice forever.
+/// Waits until vCPU `id` may resume ([`VcpuOps::wake_up`]), or its VM
+/// stops or resets. Where the architecture says what resumes it (an
+/// interrupt it enables, pending), what is queued for it is injected and
+/// the rule asked again after every wake-up: a host timer that fires
+/// early, or anything else that wakes the task, is no wake-up by itself.
+/// Otherwise anything queued, or its own timer due, resumes it. A timer
+/// the host does not hear of wakes it through a host timer at its
+/// deadline. A vCPU that waits ends its `turn` (a new one begins when it
+/// is back); one with something to do at once keeps it, so that a guest
+/// waiting in a loop with interrupts masked cannot renew its slice
+/// forever.
 fn suspend(vm: &Vm, id: usize, here: &Here<'_>, turn: &mut HostTimer) {
     let vcpu = &vm.vcpus[id];
-    let deadline = vcpu.hw.timer_deadline();
-    let ready = || vcpu.irqs.has_pending() || vm.flags() != 0 || deadline.is_some_and(|at| hal::now() >= at);
-    if ready() {
-        return;
+    let due = |timer: Option<Duration>| timer.is_some_and(|at| hal::now() >= at);
+    let mut waited = false;
+    loop {
+        if vm.flags() != 0 {
+            break;
+        }
+        let timer = match vcpu.hw.wake_up() {
+            WakeUp::Now => break,
+            WakeUp::Wait { .. } if vcpu.irqs.has_pending() => {
+                // What the guest's interrupt controller holds back is not
+                // pending: it is queued again when let through.
+                vcpu.irqs.drain(|vector| {
+                    inject(vm, id, vector);
+                    true
+                });
+                continue;
+            }
+            WakeUp::Wait { timer } => timer,
+            WakeUp::AnyEvent => {
+                let deadline = vcpu.hw.timer_deadline();
+                if vcpu.irqs.has_pending() || due(deadline) {
+                    break;
+                }
+                deadline
+            }
+        };
+        if !waited {
+            turn.cancel();
+            waited = true;
+        }
+        let alarm = HostTimer::alarm(vm, id, timer);
+        vcpu.irqs.wait_until(|| vm.flags() != 0 || vcpu.irqs.has_pending() || due(timer));
+        drop(alarm);
     }
-    turn.cancel();
-    let alarm = HostTimer::alarm(vm, id, deadline);
-    vcpu.irqs.wait_until(ready);
-    drop(alarm);
-    here.reclaim();
-    *turn = HostTimer::turn();
+    if waited {
+        here.reclaim();
+        *turn = HostTimer::turn();
+    }
 }
 
 /// Injects a queued `vector` unless the guest's interrupt controller holds
@@ -259,11 +291,14 @@ fn inject(vm: &Vm, id: usize, vector: usize) -> bool {
 /// controller, nothing queued, its device interrupts let in again, and
 /// vCPU 0 started at the entry point.
 fn reset(vm: &Vm) {
-    if let Err(e) = super::create::reload(vm) {
-        error!("VM[{}] {}: reset: {e}", vm.id, vm.name);
-        vm.stop(StopReason::ResetFailed);
-        return;
-    }
+    let reloaded = match super::create::reload(vm) {
+        Ok(reloaded) => reloaded,
+        Err(e) => {
+            error!("VM[{}] {}: reset: {e}", vm.id, vm.name);
+            vm.stop(StopReason::ResetFailed);
+            return;
+        }
+    };
     if let Some(chip) = &vm.irqchip {
         chip.reset();
     }
@@ -272,6 +307,12 @@ fn reset(vm: &Vm) {
     }
     Arch::reenable_device_irqs(vm.id);
     let boots = vm.count_boot();
-    warn!("VM[{}] {} asked for a reset: restarted from its images (boot {boots})", vm.id, vm.name);
+    warn!(
+        "VM[{}] {} asked for a reset: restarted from its images (boot {boots}; {} pieces, RAM lock held {} ns at most)",
+        vm.id,
+        vm.name,
+        reloaded.pieces,
+        reloaded.longest_hold.as_nanos()
+    );
     vm.vcpus[0].request_start(vm.boot.entry, vm.boot.dtb);
 }

@@ -237,14 +237,15 @@ impl Vm {
     }
 
     /// Queues `vector` for `vcpu` and wakes it if it waits; a vCPU on
-    /// another CPU is kicked, as it may be in the guest (or that CPU idle).
+    /// another CPU is kicked, as it may be in the guest (or that CPU idle),
+    /// unless `vector` was queued for it already (it was kicked then).
     /// False if there is no such vCPU or vector.
     pub fn queue_interrupt(&self, vcpu: usize, vector: usize) -> bool {
         let Some(target) = self.vcpus.get(vcpu) else { return false };
-        if !target.irqs.push(vector) {
-            return false;
+        let Some(queued) = target.irqs.push(vector) else { return false };
+        if queued.needs_kick() {
+            self.kick(vcpu);
         }
-        self.kick(vcpu);
         true
     }
 

@@ -6,6 +6,9 @@
 //!
 //! - [`esr`], [`insn`]: decoding of exception syndromes and of the
 //!   faulting load/store when the syndrome has none (pure, host-tested);
+//! - [`sysreg`]: the PMU, debug, trace and ID registers as guests see
+//!   them, MDCR_EL2, and the UNDEFINED exception injected for an absent
+//!   register (pure, host-tested);
 //! - `Vcpu` (aarch64 only): the world switch (`switch`, layout checked in
 //!   `context`), the lazy state (`state`: EL1 registers, timers, FP/SIMD,
 //!   switched only when another vCPU takes the CPU), and exit decoding
@@ -14,6 +17,7 @@
 
 pub mod esr;
 pub mod insn;
+pub mod sysreg;
 
 #[cfg(target_arch = "aarch64")]
 mod context;

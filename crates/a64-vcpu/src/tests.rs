@@ -120,3 +120,108 @@ fn no_word_makes_the_decoders_panic() {
         let _ = esr::decode(u64::from(x) | (u64::from(x) << 32));
     }
 }
+
+mod sysreg {
+    use crate::esr::SysRegAccess;
+    use crate::sysreg::{self, Entry, EntryFeatures, Policy};
+
+    fn enc(op0: u32, op1: u32, crn: u32, crm: u32, op2: u32) -> u32 {
+        SysRegAccess::encode(op0, op1, crn, crm, op2)
+    }
+
+    #[test]
+    fn pmu_registers_are_undefined() {
+        for (name, e) in [
+            ("PMCR_EL0", enc(3, 3, 9, 12, 0)),
+            ("PMCCNTR_EL0", enc(3, 3, 9, 13, 0)),
+            ("PMUSERENR_EL0", enc(3, 3, 9, 14, 0)),
+            ("PMEVCNTR5_EL0", enc(3, 3, 14, 8, 5)),
+            ("PMCCFILTR_EL0", enc(3, 3, 14, 15, 7)),
+            ("PMINTENSET_EL1", enc(3, 0, 9, 14, 1)),
+            ("PMSCR_EL1", enc(3, 0, 9, 9, 0)),
+            ("TRFCR_EL1", enc(3, 0, 1, 2, 1)),
+            ("TRCPRGCTLR", enc(2, 1, 0, 1, 0)),
+        ] {
+            assert_eq!(sysreg::policy(e), Some(Policy::Undefined), "{name}");
+        }
+    }
+
+    #[test]
+    fn debug_registers_read_as_zero() {
+        for (name, e) in [
+            ("MDSCR_EL1", enc(2, 0, 0, 2, 2)),
+            ("DBGBVR0_EL1", enc(2, 0, 0, 0, 4)),
+            ("DBGWCR15_EL1", enc(2, 0, 0, 15, 7)),
+            ("OSLAR_EL1", enc(2, 0, 1, 0, 4)),
+            ("MDRAR_EL1", enc(2, 0, 1, 0, 0)),
+            ("MDCCSR_EL0", enc(2, 3, 0, 1, 0)),
+            ("DBGCLAIMSET_EL1", enc(2, 0, 7, 8, 6)),
+        ] {
+            assert_eq!(sysreg::policy(e), Some(Policy::RazWi), "{name}");
+            assert_eq!(sysreg::raz_value(e), 0, "{name}");
+        }
+        assert_eq!(sysreg::raz_value(enc(2, 0, 1, 1, 4)), 0b1000, "OSLSR_EL1: OS lock implemented, unlocked");
+    }
+
+    #[test]
+    fn other_registers_are_not_ours() {
+        // ICC_SGI1R_EL1, CNTP_TVAL_EL0, MIDR_EL1.
+        for e in [enc(3, 0, 12, 11, 5), enc(3, 3, 14, 2, 0), enc(3, 0, 0, 0, 0)] {
+            assert_eq!(sysreg::policy(e), None);
+        }
+        assert_eq!(sysreg::policy(enc(3, 0, 0, 5, 0)), Some(Policy::IdRegister));
+    }
+
+    #[test]
+    fn id_registers_hide_pmu_profiling_and_trace() {
+        // Cortex-A72's ID_AA64DFR0_EL1: PMUv3, 6 BRPs, 4 WRPs, 2 CTX_CMPs, v8 debug.
+        let a72 = 0x1030_5106;
+        let dfr0 = sysreg::guest_id_value(enc(3, 0, 0, 5, 0), a72);
+        assert_eq!((dfr0 >> 8) & 0xf, 0, "PMUVer");
+        assert_eq!((dfr0 >> 4) & 0xf, 0, "TraceVer");
+        assert_eq!(dfr0 & 0xf, 6, "DebugVer kept");
+        assert_eq!((dfr0 >> 12) & 0xf, 5, "BRPs kept");
+        assert_eq!((dfr0 >> 20) & 0xf, 3, "WRPs kept");
+        assert_eq!((dfr0 >> 28) & 0xf, 1, "CTX_CMPs kept");
+        let everything = u64::MAX;
+        let dfr0 = sysreg::guest_id_value(enc(3, 0, 0, 5, 0), everything);
+        for shift in [4, 8, 32, 40, 44, 48, 52, 56, 60] {
+            assert_eq!((dfr0 >> shift) & 0xf, 0, "field at bit {shift}");
+        }
+        let aa32 = sysreg::guest_id_value(enc(3, 0, 0, 1, 2), everything);
+        assert_eq!((aa32 >> 24) & 0xf, 0, "ID_DFR0_EL1.PerfMon");
+        assert_eq!(sysreg::guest_id_value(enc(3, 0, 0, 5, 1), everything), 0);
+        // Others pass through.
+        assert_eq!(sysreg::guest_id_value(enc(3, 0, 0, 7, 0), 0x1122), 0x1122);
+    }
+
+    #[test]
+    fn mdcr_traps_what_exists() {
+        // No PMU, no SPE, no trace filter: debug traps only.
+        assert_eq!(sysreg::mdcr_el2(0x6, 0), 0xe00);
+        // PMUv3 (v8.0) with 6 counters.
+        assert_eq!(sysreg::mdcr_el2(0x1030_5106, 6), 0xe00 | 0x60 | 6);
+        // PMUv3p4, SPE, TRF: HPMD, TPMS, TTRF too.
+        let dfr0 = (1 << 40) | (1 << 32) | (5 << 8) | 6;
+        assert_eq!(sysreg::mdcr_el2(dfr0, 31), 0xe00 | 0x60 | 31 | (1 << 14) | (1 << 17) | (1 << 19));
+        // An IMPLEMENTATION DEFINED PMU (PMUVer 0xf) is not PMUv3.
+        assert_eq!(sysreg::mdcr_el2(0xf06, 6), 0xe00);
+    }
+
+    #[test]
+    fn undefined_goes_to_the_right_vector() {
+        let none = EntryFeatures::default();
+        // From EL1h, interrupts unmasked: the current-EL SP_ELx entry.
+        let e = sysreg::undefined_entry(0x5, 0x4000_0800, 0, none);
+        assert_eq!(e, Entry { pc: 0x4000_0a00, pstate: 0x3c5, esr: 1 << 25 });
+        // EL1t, EL0.
+        assert_eq!(sysreg::undefined_entry(0x4, 0x4000_0800, 0, none).pc, 0x4000_0800);
+        assert_eq!(sysreg::undefined_entry(0x0, 0x4000_0800, 0, none).pc, 0x4000_0c00);
+        // PAN set on entry unless SCTLR_EL1.SPAN; SSBS from DSSBS; DIT kept.
+        let both = EntryFeatures { pan: true, ssbs: true };
+        let e = sysreg::undefined_entry(0x5 | (1 << 24), 0, 1 << 44, both);
+        assert_eq!(e.pstate, 0x3c5 | (1 << 22) | (1 << 12) | (1 << 24));
+        let e = sysreg::undefined_entry(0x5, 0, 1 << 23, both);
+        assert_eq!(e.pstate, 0x3c5);
+    }
+}

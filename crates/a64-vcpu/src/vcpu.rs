@@ -8,14 +8,18 @@ use crate::esr::{self, DataAbort, FaultStatus, Trap};
 use crate::insn;
 use crate::state::El1State;
 use crate::switch::{self, a64_run_guest};
+use crate::sysreg::{self, EntryFeatures, Policy};
 use crate::{Exit, MmioAccess};
 
 /// SPSR of a vCPU that starts: EL1h with D, A, I and F masked.
 const SPSR_EL1H_MASKED: u64 = 0x3c5;
-/// HCR_EL2: VM, SWIO, FMO, IMO, AMO, FB, BSU = inner shareable, TSC, RW.
-const HCR: u64 = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 9) | (1 << 10) | (1 << 19) | (1 << 31);
-/// CPTR_EL2 (non-VHE): RES1 bits and TZ set; FP/SIMD not trapped.
-const CPTR: u64 = 0x33ff;
+/// HCR_EL2: VM, SWIO, FMO, IMO, AMO, FB, BSU = inner shareable, TID3 (ID
+/// registers, see `sysreg`), TSC, RW.
+const HCR: u64 =
+    (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 9) | (1 << 10) | (1 << 18) | (1 << 19) | (1 << 31);
+/// CPTR_EL2 (non-VHE): RES1 bits, TZ and TTA (trace registers) set;
+/// FP/SIMD not trapped.
+const CPTR: u64 = 0x33ff | (1 << 20);
 /// CNTHCTL_EL2: EL1 may read the physical counter and use its timer.
 const CNTHCTL: u64 = 0b11;
 
@@ -27,6 +31,16 @@ static PHYS_TO_VIRT: AtomicUsize = AtomicUsize::new(0);
 /// host's linear mapping (for reading a faulting instruction).
 pub fn enable_this_cpu(phys_to_virt: fn(u64) -> u64) {
     PHYS_TO_VIRT.store(phys_to_virt as usize, Ordering::Relaxed);
+    let dfr0: u64;
+    // SAFETY: an ID register read.
+    unsafe { core::arch::asm!("mrs {0}, id_aa64dfr0_el1", out(reg) dfr0, options(nomem, nostack)) };
+    let mut counters = 0;
+    if sysreg::has_pmuv3(dfr0) {
+        let pmcr: u64;
+        // SAFETY: PMCR_EL0 exists (PMUv3); reading it has no side effects.
+        unsafe { core::arch::asm!("mrs {0}, pmcr_el0", out(reg) pmcr, options(nomem, nostack)) };
+        counters = (pmcr >> 11) & 0x1f;
+    }
     // SAFETY: EL2 configuration registers; the host (non-VHE, EL2) is not
     // affected by stage-2, EL1 traps or EL1 timer access rights.
     unsafe {
@@ -34,12 +48,14 @@ pub fn enable_this_cpu(phys_to_virt: fn(u64) -> u64) {
             "msr hcr_el2, {hcr}",
             "msr vtcr_el2, {vtcr}",
             "msr cptr_el2, {cptr}",
+            "msr mdcr_el2, {mdcr}",
             "msr cnthctl_el2, {cnthctl}",
             "msr cntvoff_el2, xzr",
             "isb",
             hcr = in(reg) HCR,
             vtcr = in(reg) vtcr(),
             cptr = in(reg) CPTR,
+            mdcr = in(reg) sysreg::mdcr_el2(dfr0, counters),
             cnthctl = in(reg) CNTHCTL,
             options(nostack),
         );
@@ -202,6 +218,28 @@ impl Vcpu {
                 Exit::Call
             }
             Trap::SysReg(access) => {
+                match sysreg::policy(access.encoding) {
+                    Some(Policy::Undefined) => {
+                        self.inject_undefined();
+                        return Exit::Nothing;
+                    }
+                    Some(Policy::RazWi) => {
+                        if access.read {
+                            self.set_gpr(access.rt, sysreg::raz_value(access.encoding));
+                        }
+                        self.skip();
+                        return Exit::Nothing;
+                    }
+                    Some(Policy::IdRegister) => {
+                        if access.read {
+                            let hw = read_id_register(access.encoding);
+                            self.set_gpr(access.rt, sysreg::guest_id_value(access.encoding, hw));
+                        }
+                        self.skip();
+                        return Exit::Nothing;
+                    }
+                    None => {}
+                }
                 self.skip();
                 if access.read {
                     Exit::SysRegRead { encoding: access.encoding, rt: access.rt }
@@ -275,6 +313,41 @@ impl Vcpu {
         } else {
             Exit::MmioRead { addr, access }
         }
+    }
+
+    /// Takes the guest to its EL1 UNDEFINED exception vector for the
+    /// instruction at its pc (an access to a register it does not have).
+    fn inject_undefined(&mut self) {
+        let (vbar, sctlr, mmfr1, pfr1): (u64, u64, u64, u64);
+        // SAFETY: reads of the loaded guest's EL1 registers and of ID
+        // registers; no side effects.
+        unsafe {
+            core::arch::asm!(
+                "mrs {0}, vbar_el1",
+                "mrs {1}, sctlr_el1",
+                "mrs {2}, id_aa64mmfr1_el1",
+                "mrs {3}, id_aa64pfr1_el1",
+                out(reg) vbar, out(reg) sctlr, out(reg) mmfr1, out(reg) pfr1,
+                options(nomem, nostack),
+            );
+        }
+        let features = EntryFeatures { pan: (mmfr1 >> 20) & 0xf != 0, ssbs: (pfr1 >> 4) & 0xf != 0 };
+        let entry = sysreg::undefined_entry(self.ctx.spsr, vbar, sctlr, features);
+        // SAFETY: the exception registers of the loaded guest's EL1, written
+        // as the CPU would on taking the exception there.
+        unsafe {
+            core::arch::asm!(
+                "msr elr_el1, {elr}",
+                "msr spsr_el1, {spsr}",
+                "msr esr_el1, {esr}",
+                elr = in(reg) self.ctx.elr,
+                spsr = in(reg) self.ctx.spsr,
+                esr = in(reg) entry.esr,
+                options(nomem, nostack),
+            );
+        }
+        self.ctx.elr = entry.pc;
+        self.ctx.spsr = entry.pstate;
     }
 
     /// Reads and decodes the instruction at the guest pc; applies its base
@@ -352,6 +425,40 @@ impl Vcpu {
         // SAFETY: `pa` is normal memory the guest's stage 2 maps, which is
         // host RAM in the host's linear mapping; the address is 4-aligned.
         Ok(unsafe { va.read_volatile() })
+    }
+}
+
+/// Reads ID group 3 register `encoding` (op0 3, op1 0, CRn 0, CRm 1-7);
+/// anything else reads as zero.
+fn read_id_register(encoding: u32) -> u64 {
+    macro_rules! id_regs {
+        ($($crm:literal: $($op2:literal)*;)*) => {
+            match sysreg::fields(encoding) {
+                $($((3, 0, 0, $crm, $op2) => {
+                    let value: u64;
+                    // SAFETY: an ID register read (reserved encodings in
+                    // this space read as zero); no side effects.
+                    unsafe {
+                        core::arch::asm!(
+                            concat!("mrs {0}, s3_0_c0_c", stringify!($crm), "_", stringify!($op2)),
+                            out(reg) value,
+                            options(nomem, nostack),
+                        );
+                    }
+                    value
+                })*)*
+                _ => 0,
+            }
+        };
+    }
+    id_regs! {
+        1: 0 1 2 3 4 5 6 7;
+        2: 0 1 2 3 4 5 6 7;
+        3: 0 1 2 3 4 5 6 7;
+        4: 0 1 2 3 4 5 6 7;
+        5: 0 1 2 3 4 5 6 7;
+        6: 0 1 2 3 4 5 6 7;
+        7: 0 1 2 3 4 5 6 7;
     }
 }
 

@@ -11,7 +11,8 @@
 //! hostile case k, 17 the physical-timer cyclic test, 18 two vCPUs on one
 //! CPU (`shared`), 19 waiting for the power button and 20 spinning without
 //! exits; on x86_64 4 is the SSE isolation check and 5 + k its own
-//! hostile cases (`arch::extra_mode`).
+//! hostile cases; on riscv64 4 (f0-f31, `scounteren`, `senvcfg`), 5 + k
+//! its own hostile cases and 18 (`arch::extra_mode`).
 //! Output: `ok N name`, `not ok N name: why`, `N passed, N failed, N skipped`,
 //! and `bench ...` lines that `make bench` parses.
 #![no_std]

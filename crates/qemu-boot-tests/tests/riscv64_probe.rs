@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use qemu_boot_tests::{Arch, assert_shared_cpu_bench, bare_command, image_dir, qemu_command, run};
+use qemu_boot_tests::{Arch, assert_shared_cpu_bench, bare_command, image_dir, qemu_command, run, vm_ended, vm_fault};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Checks the suite runs inside the guest (7 is its own VM, 8 is checked
@@ -67,9 +67,11 @@ fn two_vcpus_share_one_hart_and_a_spinner_does_not_starve_the_other() {
 }
 
 /// Mode 4 under the hypervisor: two vCPUs on one hart each fill f0-f31
-/// with a pattern of their own, let the other run, and check all 32
-/// registers, 20 rounds each: not one is wrong (without the hypervisor
-/// saving them on a switch, some 1,200 of 1,280 are).
+/// with a pattern of their own, and `scounteren` and `senvcfg` (which a
+/// guest writes on the hart itself) with values of their own, let the
+/// other run, and check all 34 registers, 20 rounds each: not one is
+/// wrong (without the hypervisor saving them on a switch, some 1,200 of
+/// the 1,280 FP registers are, and every CSR check).
 #[test]
 #[ignore = "needs images built by `make test`"]
 fn floating_point_registers_stay_each_vcpus_own_on_a_shared_hart() {
@@ -78,5 +80,30 @@ fn floating_point_registers_stay_each_vcpus_own_on_a_shared_hart() {
     run.assert_line("ok fp-isolation");
     assert!(!run.output.contains("not ok"), "output:\n{}", run.output);
     run.assert_line("axvisor: VM[1] fp: powered off");
+    run.assert_clean_exit();
+}
+
+/// Hostile guests on hart 1 beside the ArceOS guest on hart 0
+/// (`configs/hostile-riscv64/`): loads and stores at guest-physical
+/// addresses at and above 2^39, which Sv39x4 translates through a 16 KiB
+/// root (a 4 KiB root would make the walk read host memory as entries),
+/// stop only their own VM, each with a line naming the address; reading
+/// `cycle`, `instret` or `hpmcounter3` is an illegal instruction to the
+/// guest (they count the host too), `time` reads. The ArceOS guest
+/// finishes.
+#[test]
+#[ignore = "needs images built by `make test`"]
+fn hostile_guests_on_riscv64_are_stopped_or_answered_and_the_others_go_on() {
+    let run = run(qemu_command(Arch::Riscv64, &image_dir().join("axvisor-riscv64-hostile.bin"), 2, "256M"), TIMEOUT);
+    let unmapped = "bytes at unmapped guest-physical address";
+    run.assert_line(&vm_fault(10, "hostile-high-gpa", &format!("read of 4 {unmapped} 0x8000000000")));
+    run.assert_line(&vm_fault(11, "hostile-top-gpa", &format!("write of 4 {unmapped} 0x1fffffff000")));
+    run.assert_line(&vm_ended(12, "hostile-counters", "powered off"));
+    run.assert_line(&vm_ended(1, "arceos", "powered off"));
+    assert!(!run.output.contains("not ok"), "output:\n{}", run.output);
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/hostile-riscv64/03-config-high-gpa.toml: kernel.memory_regions[1] = [0x8000000000, 0x8000100000) (limit 0x8000000000)",
+    );
+    run.assert_line("all VMs stopped (4 booted, 1 rejected, 2 stopped on a fault)");
     run.assert_clean_exit();
 }

@@ -7,12 +7,15 @@
 //!   (pure, host-tested);
 //! - [`walk`]: guest-virtual to guest-physical translation in software
 //!   (pure, host-tested);
+//! - [`wake`]: when a waiting (suspended, WFI) hart resumes (pure,
+//!   host-tested);
 //! - `Vcpu` (riscv64 only): the world switch and trap decoding. SBI calls
 //!   come out as [`Exit::Ecall`] for the hypervisor to answer; the guest's
 //!   timer is its own `vstimecmp` (Sstc), so it fires with no exit.
 #![no_std]
 
 pub mod insn;
+pub mod wake;
 pub mod walk;
 
 #[cfg(target_arch = "riscv64")]
@@ -92,6 +95,13 @@ pub enum Exit {
         bits: u64,
         /// Guest pc.
         pc: u64,
+    },
+    /// A trap the guest's own handler takes instead, as on a hart without
+    /// what it tried (a counter it may not read: an illegal instruction);
+    /// the guest resumes there.
+    Reflected {
+        /// The exception cause the guest sees.
+        cause: u64,
     },
     /// A host interrupt arrived (`scause`); it is still pending, with
     /// interrupts masked, for the host to handle.

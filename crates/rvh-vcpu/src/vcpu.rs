@@ -2,9 +2,9 @@
 //! that ended the run into an [`Exit`].
 
 use crate::csr::{self, read, write};
-use crate::{insn, walk};
 use crate::switch::{Context, rvh_run_guest};
 use crate::{Exit, ReadGuest};
+use crate::{insn, wake, walk};
 
 const SSTATUS_SIE: u64 = 1 << 1;
 const SSTATUS_SPP: u64 = 1 << 8;
@@ -16,8 +16,14 @@ const HGATP_SV39X4: u64 = 8 << 60;
 const HENVCFG_STCE: u64 = 1 << 63;
 const INTERRUPT: u64 = 1 << 63;
 
+/// `hcounteren.TM`: the guest reads `time` (the host's time base);
+/// `cycle`, `instret` and the `hpmcounter`s count the host too and are
+/// not switched, so they are absent to guests.
+const HCOUNTEREN_TM: u64 = 1 << 1;
+
 /// Exception causes the guest raises into HS-mode.
 mod cause {
+    pub const ILLEGAL_INSTRUCTION: u64 = 2;
     pub const ECALL_FROM_VS: u64 = 10;
     pub const VIRTUAL_INSTRUCTION: u64 = 22;
     pub const FETCH_GUEST_PAGE_FAULT: u64 = 20;
@@ -37,7 +43,12 @@ const DELEGATED_INTERRUPTS: u64 = (1 << 2) | (1 << 6) | (1 << 10);
 pub fn enable_this_hart() -> Result<(), &'static str> {
     write!("0x602", DELEGATED_EXCEPTIONS);
     write!("0x603", DELEGATED_INTERRUPTS);
-    write!("0x606", u64::from(u32::MAX)); // hcounteren: time and counters readable
+    write!("0x606", HCOUNTEREN_TM); // hcounteren
+    // The S-level CSRs a guest in VS-mode uses directly (the H extension
+    // has no VS copy of them): each vCPU's own while bound (`bind`); the
+    // host, which runs no U-mode, leaves them cleared.
+    write!("0x106", 0); // scounteren
+    write!("0x10A", 0); // senvcfg
     write!("0x645", 0); // hvip
     write!("0x680", 0); // hgatp
     write!("0x60A", HENVCFG_STCE);
@@ -60,6 +71,9 @@ struct VsState {
     hvip: u64,
     vsatp: u64,
     vstimecmp: u64,
+    /// `scounteren` and `senvcfg`: the guest writes the hart's own.
+    scounteren: u64,
+    senvcfg: u64,
     /// f0..f31 and fcsr: the guest's floating point, which the hart keeps
     /// across exits while this vCPU is bound.
     fp: FpState,
@@ -204,6 +218,8 @@ impl Vcpu {
         write!("0x645", vs.hvip);
         write!("0x280", vs.vsatp);
         write!("0x24D", vs.vstimecmp);
+        write!("0x106", vs.scounteren);
+        write!("0x10A", vs.senvcfg);
         vs.fp.load();
         write!("0x605", 0); // htimedelta: the guest sees the host's time
         write!("0x680", self.hgatp);
@@ -225,9 +241,13 @@ impl Vcpu {
             hvip: read!("0x645"),
             vsatp: read!("0x280"),
             vstimecmp: read!("0x24D"),
+            scounteren: read!("0x106"),
+            senvcfg: read!("0x10A"),
             fp: core::mem::take(&mut self.vs.fp),
         };
         write!("0x24D", u64::MAX);
+        write!("0x106", 0);
+        write!("0x10A", 0);
         write!("0x645", 0);
         write!("0x680", 0);
         csr::hfence_gvma();
@@ -237,6 +257,27 @@ impl Vcpu {
     /// hart's while the vCPU is bound to it (`bound`), else the saved one.
     pub fn timer_deadline(&self, bound: bool) -> u64 {
         if bound { read!("0x24D") } else { self.vs.vstimecmp }
+    }
+
+    /// What decides whether the hart, waiting, resumes ([`wake`]): from
+    /// the hart while the vCPU is bound to it (`bound`), else the saved
+    /// state.
+    pub fn interrupts(&self, bound: bool) -> wake::HartInterrupts {
+        let time = read!("time");
+        if bound {
+            wake::HartInterrupts { hvip: read!("0x645"), vsie: read!("0x204"), vstimecmp: read!("0x24D"), time }
+        } else {
+            let vs = &self.vs;
+            wake::HartInterrupts { hvip: vs.hvip, vsie: vs.vsie, vstimecmp: vs.vstimecmp, time }
+        }
+    }
+
+    /// Makes the bound hart's VSTIP agree with `time >= vstimecmp` before
+    /// the guest resumes: an emulated hart (QEMU) raises it from a host
+    /// timer that may run late, and compares at once when `vstimecmp` is
+    /// written.
+    pub fn settle_timer(&mut self) {
+        write!("0x24D", read!("0x24D"));
     }
 
     /// Programs the guest's timer (the SBI TIME call): VSTIP follows
@@ -344,16 +385,44 @@ impl Vcpu {
 
     /// Resolves an [`Exit::VirtualInstruction`] (the last exit): a WFI
     /// (its `bits` as the hart reported them, else read through `read`) is
-    /// stepped over and becomes [`Exit::Wfi`]; anything else is a fault.
+    /// stepped over and becomes [`Exit::Wfi`]; anything else (a counter
+    /// the guest may not read, a hypervisor instruction, a fence the
+    /// guest's configuration withholds) is an illegal instruction to the
+    /// guest, as on a hart without what it asked for.
     pub fn virtual_instruction(&mut self, bits: u64, read: ReadGuest<'_>) -> Exit {
-        let pc = self.ctx.sepc;
         let insn = if bits != 0 { u32::try_from(bits).ok() } else { self.instruction(read) };
         if insn == Some(insn::WFI) {
             self.ctx.sepc += 4;
             Exit::Wfi
         } else {
-            Exit::Fault { cause: cause::VIRTUAL_INSTRUCTION, pc }
+            self.reflect(cause::ILLEGAL_INSTRUCTION, u64::from(insn.unwrap_or(0)));
+            Exit::Reflected { cause: cause::ILLEGAL_INSTRUCTION }
         }
+    }
+
+    /// Takes exception `cause` (with `stval` = `tval`) into the guest's
+    /// own trap handler, as the hart does for a delegated one: `vsepc`,
+    /// `vscause`, `vstval` and `vsstatus` (SPP, SPIE, SIE) set, the guest
+    /// resumed in VS-mode at its `vstvec` base. The vCPU must be bound.
+    fn reflect(&mut self, cause: u64, tval: u64) {
+        const SIE: u64 = 1 << 1;
+        const SPIE: u64 = 1 << 5;
+        let from_vs = self.ctx.sstatus & SSTATUS_SPP != 0;
+        let vsstatus = read!("0x200");
+        let mut next = vsstatus & !(SIE | SPIE | SSTATUS_SPP);
+        if vsstatus & SIE != 0 {
+            next |= SPIE;
+        }
+        if from_vs {
+            next |= SSTATUS_SPP;
+        }
+        write!("0x200", next);
+        write!("0x241", self.ctx.sepc);
+        write!("0x242", cause);
+        write!("0x243", tval);
+        self.ctx.sepc = read!("0x205") & !3;
+        self.ctx.sstatus |= SSTATUS_SPP;
+        self.ctx.hstatus |= HSTATUS_SPVP;
     }
 
     /// The instruction at the guest pc (16 or 32 bits), translated through

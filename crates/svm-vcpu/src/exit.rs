@@ -18,10 +18,18 @@ pub mod code {
     pub const INIT: u64 = 0x063;
     /// A virtual interrupt window.
     pub const VINTR: u64 = 0x064;
+    /// RDPMC.
+    pub const RDPMC: u64 = 0x06F;
     /// CPUID.
     pub const CPUID: u64 = 0x072;
+    /// RSM.
+    pub const RSM: u64 = 0x073;
+    /// INVD.
+    pub const INVD: u64 = 0x076;
     /// HLT.
     pub const HLT: u64 = 0x078;
+    /// INVLPGA.
+    pub const INVLPGA: u64 = 0x07A;
     /// Port I/O.
     pub const IOIO: u64 = 0x07B;
     /// RDMSR/WRMSR.
@@ -32,6 +40,16 @@ pub mod code {
     pub const VMRUN: u64 = 0x080;
     /// VMMCALL.
     pub const VMMCALL: u64 = 0x081;
+    /// SKINIT (VMLOAD, VMSAVE, STGI, CLGI are 0x82-0x85).
+    pub const SKINIT: u64 = 0x086;
+    /// ICEBP (INT1).
+    pub const ICEBP: u64 = 0x088;
+    /// WBINVD.
+    pub const WBINVD: u64 = 0x089;
+    /// MONITOR (MWAIT is 0x8B, armed MWAIT 0x8C).
+    pub const MONITOR: u64 = 0x08A;
+    /// RDPRU.
+    pub const RDPRU: u64 = 0x08E;
     /// A nested page fault.
     pub const NPF: u64 = 0x400;
     /// The VMCB's guest state was invalid: VMRUN failed.
@@ -118,8 +136,18 @@ pub enum Exit {
     Shutdown,
     /// INIT arrived for this CPU.
     Init,
-    /// The guest ran an SVM instruction (VMRUN and the like).
-    SvmInstruction,
+    /// An instruction the guest's CPU does not have, as CPUID shows it:
+    /// the SVM instructions (SVM is hidden), SKINIT, INVLPGA, RSM (no
+    /// SMM), MONITOR/MWAIT, RDPRU. The guest gets #UD.
+    Undefined,
+    /// INVD or WBINVD (2 bytes after any prefixes): a no-op for a guest
+    /// with no device that bypasses the caches; INVD never runs on the
+    /// host (it would drop the host's dirty lines).
+    CacheFlush,
+    /// ICEBP (INT1, 1 byte): the guest gets the #DB it raises.
+    Icebp,
+    /// RDPMC: the guest has no performance counters (#GP).
+    Rdpmc,
     /// VMRUN refused the VMCB's guest state.
     InvalidState,
     /// Any other exit code: not something this hypervisor intercepts.
@@ -142,7 +170,12 @@ pub fn decode(code: u64, info1: u64, info2: u64) -> Exit {
         code::MSR => Exit::Msr { write: info1 & 1 == 1 },
         code::SHUTDOWN => Exit::Shutdown,
         code::VMMCALL => Exit::Vmmcall,
-        code::VMRUN | 0x082..=0x086 => Exit::SvmInstruction,
+        code::VMRUN | 0x082..=code::SKINIT | code::INVLPGA | code::RSM | code::MONITOR..=0x08C | code::RDPRU => {
+            Exit::Undefined
+        }
+        code::INVD | code::WBINVD => Exit::CacheFlush,
+        code::ICEBP => Exit::Icebp,
+        code::RDPMC => Exit::Rdpmc,
         code::NPF => Exit::NestedFault(nested_fault(info1, info2)),
         // Some implementations store the 32-bit -1.
         code::INVALID | code::INVALID_32 => Exit::InvalidState,
@@ -189,7 +222,10 @@ pub fn name(code: u64) -> &'static str {
         0x062 => "SMI",
         code::INIT => "INIT",
         code::VINTR => "virtual interrupt window",
-        0x065..=0x071 => "descriptor-table or flags access",
+        0x065..=0x06D => "descriptor-table access",
+        0x06E => "RDTSC",
+        code::RDPMC => "RDPMC",
+        0x070..=0x071 => "PUSHF/POPF",
         code::CPUID => "CPUID",
         0x073 => "RSM",
         0x074 => "IRET",
@@ -206,12 +242,14 @@ pub fn name(code: u64) -> &'static str {
         code::SHUTDOWN => "shutdown (triple fault)",
         code::VMRUN => "VMRUN",
         code::VMMCALL => "VMMCALL",
-        0x082..=0x086 => "SVM instruction",
+        0x082..=0x085 => "SVM instruction",
+        code::SKINIT => "SKINIT",
         0x087 => "RDTSCP",
         0x088 => "ICEBP",
         0x089 => "WBINVD",
         0x08A..=0x08C => "MONITOR/MWAIT",
         0x08D => "XSETBV",
+        code::RDPRU => "RDPRU",
         code::NPF => "nested page fault",
         code::INVALID | code::INVALID_32 => "invalid guest state",
         _ => "unknown exit code",

@@ -169,3 +169,23 @@ enum Form {
     Imm,
     ZeroExtend,
 }
+
+/// The length of the instruction at the start of `bytes` if it is
+/// `opcode` (INVD 0F 08, WBINVD 0F 09, WBNOINVD F3 0F 09, ICEBP F1)
+/// after any legacy prefixes and, in 64-bit mode, a REX prefix; `None`
+/// if it is not (or is cut off, or longer than 15 bytes).
+pub fn length_of(bytes: &[u8], mode: Mode, opcode: &[u8]) -> Option<u8> {
+    let mut at = 0;
+    loop {
+        match *bytes.get(at)? {
+            0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0x66 | 0x67 | 0xF0 | 0xF2 | 0xF3 => at += 1,
+            0x40..=0x4F if mode == Mode::Long64 => {
+                at += 1;
+                break;
+            }
+            _ => break,
+        }
+    }
+    let end = at + opcode.len();
+    (bytes.get(at..end)? == opcode && end <= 15).then_some(end as u8)
+}

@@ -14,6 +14,8 @@
 //!   nested paging, a multiboot kernel's 32-bit entry state) and the MSR
 //!   permission map;
 //! - [`cpuid`]: what the guest's CPUID shows;
+//! - [`event`]: exceptions injected into the guest; [`absent`]: the
+//!   PMU and trace MSRs the guest does not have;
 //! - [`x2apic`]: the vCPU's local APIC, reached through MSRs;
 //! - [`walk`]: guest page-table walks, to fetch an instruction by its
 //!   guest-virtual address.
@@ -23,7 +25,9 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+pub mod absent;
 pub mod cpuid;
+pub mod event;
 pub mod exit;
 pub mod insn;
 pub mod npt;
@@ -38,5 +42,7 @@ mod tests;
 extern crate std;
 #[cfg(test)]
 mod tests_apic;
+#[cfg(test)]
+mod tests_guard;
 #[cfg(test)]
 mod tests_walk;

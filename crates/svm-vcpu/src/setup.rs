@@ -4,7 +4,7 @@
 //! EAX = 0x2BADB002; EBX, the boot information's address, is a register
 //! the world switch loads, not a VMCB field).
 
-use crate::vmcb::{Segment, Vmcb, control, misc1, misc2, save};
+use crate::vmcb::{Segment, Vmcb, control, exception, misc1, misc2, save};
 
 /// EAX at a multiboot kernel's entry.
 pub const MULTIBOOT_MAGIC: u64 = 0x2BAD_B002;
@@ -47,17 +47,42 @@ pub struct GuestStart {
 const CODE_SELECTOR: u16 = 0x08;
 const DATA_SELECTOR: u16 = 0x10;
 
+/// Intercept vector 3 as every guest runs with. PAUSE is not among
+/// them (a spinning guest only spends its own time), nor a task switch
+/// (it touches only guest state, through the nested tables), nor
+/// INVLPG (nested paging).
+pub const MISC1_INTERCEPTS: u32 = misc1::INTR
+    | misc1::NMI
+    | misc1::INIT
+    | misc1::RDPMC
+    | misc1::CPUID
+    | misc1::RSM
+    | misc1::INVD
+    | misc1::HLT
+    | misc1::INVLPGA
+    | misc1::IOIO
+    | misc1::MSR
+    | misc1::SHUTDOWN;
+/// Intercept vector 4 as every guest runs with.
+pub const MISC2_INTERCEPTS: u32 = misc2::VMRUN
+    | misc2::VMMCALL
+    | misc2::SVM_INSTRUCTIONS
+    | misc2::ICEBP
+    | misc2::WBINVD
+    | misc2::MONITOR
+    | misc2::MWAIT
+    | misc2::XSETBV
+    | misc2::RDPRU;
+
 /// Fills `vmcb` for a guest's first VMRUN; `None` for ASID 0, which is the
 /// host's.
 pub fn prepare(vmcb: &mut Vmcb, start: &GuestStart) -> Option<()> {
     if start.asid == 0 {
         return None;
     }
-    vmcb.intercept(
-        control::INTERCEPT_MISC1,
-        misc1::INTR | misc1::NMI | misc1::INIT | misc1::CPUID | misc1::HLT | misc1::IOIO | misc1::MSR | misc1::SHUTDOWN,
-    );
-    vmcb.intercept(control::INTERCEPT_MISC2, misc2::VMRUN | misc2::VMMCALL | misc2::SVM_INSTRUCTIONS | misc2::XSETBV);
+    vmcb.intercept(control::INTERCEPT_MISC1, MISC1_INTERCEPTS);
+    vmcb.intercept(control::INTERCEPT_MISC2, MISC2_INTERCEPTS);
+    vmcb.intercept(control::INTERCEPT_EXCEPTIONS, exception::INTERCEPTED);
     // Physical interrupts follow the host's IF, not the guest's: a guest
     // that masks them cannot keep the host from its CPU.
     vmcb.write_u64(control::VIRTUAL_INTERRUPT, V_INTR_MASKING);

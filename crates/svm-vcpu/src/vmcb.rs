@@ -106,10 +106,18 @@ pub mod misc1 {
     pub const INIT: u32 = 1 << 3;
     /// The guest can take the virtual interrupt V_IRQ holds.
     pub const VINTR: u32 = 1 << 4;
+    /// RDPMC: the guest has no performance counters.
+    pub const RDPMC: u32 = 1 << 15;
     /// CPUID.
     pub const CPUID: u32 = 1 << 18;
+    /// RSM.
+    pub const RSM: u32 = 1 << 19;
+    /// INVD: would drop the host's dirty cache lines.
+    pub const INVD: u32 = 1 << 22;
     /// HLT.
     pub const HLT: u32 = 1 << 24;
+    /// INVLPGA: an SVM instruction (it names any ASID, the host's too).
+    pub const INVLPGA: u32 = 1 << 26;
     /// Port I/O, as the I/O permission map says.
     pub const IOIO: u32 = 1 << 27;
     /// RDMSR/WRMSR, as the MSR permission map says.
@@ -124,11 +132,38 @@ pub mod misc2 {
     pub const VMRUN: u32 = 1 << 0;
     /// VMMCALL: the guest's hypercall.
     pub const VMMCALL: u32 = 1 << 1;
-    /// VMLOAD, VMSAVE, STGI, CLGI, SKINIT: SVM instructions a guest may
-    /// not use.
-    pub const SVM_INSTRUCTIONS: u32 = 0b11_1110;
+    /// VMLOAD, VMSAVE, STGI, CLGI, SKINIT (bits 2-6): SVM instructions a
+    /// guest may not use (its EFER.SVME is set, so they would run).
+    pub const SVM_INSTRUCTIONS: u32 = 0b111_1100;
+    /// ICEBP (INT1): emulated, so that its #DB has one well-defined path.
+    pub const ICEBP: u32 = 1 << 8;
+    /// WBINVD (and WBNOINVD).
+    pub const WBINVD: u32 = 1 << 9;
+    /// MONITOR.
+    pub const MONITOR: u32 = 1 << 10;
+    /// MWAIT, armed or not.
+    pub const MWAIT: u32 = 1 << 11;
     /// XSETBV: XCR0 is not switched with the guest.
     pub const XSETBV: u32 = 1 << 13;
+    /// RDPRU: reads the host's APERF/MPERF.
+    pub const RDPRU: u32 = 1 << 14;
+}
+
+/// Exception vectors, as bits of [`control::INTERCEPT_EXCEPTIONS`].
+pub mod exception {
+    /// #DB: a guest whose #DB delivery raises #DB again would keep the
+    /// CPU in microcode, out of the host's reach (CVE-2015-8104).
+    pub const DB: u8 = 1;
+    /// #UD.
+    pub const UD: u8 = 6;
+    /// #GP.
+    pub const GP: u8 = 13;
+    /// #AC: the same for #AC (CVE-2015-5307).
+    pub const AC: u8 = 17;
+    /// #MC: a machine check is the host's, never the guest's.
+    pub const MC: u8 = 18;
+    /// The vectors every guest runs with intercepted.
+    pub const INTERCEPTED: u32 = 1 << DB | 1 << AC | 1 << MC;
 }
 
 /// A segment register as the VMCB stores it: selector, attributes (the

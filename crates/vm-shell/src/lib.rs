@@ -295,10 +295,14 @@ pub fn execute(vmm: &dyn Vmm, command: Command) -> (Vec<String>, Next) {
             state => Err(format!("VM[{id}] is {state} already")),
         },
         Command::Restart(id) => {
-            if find(id)?.state == VmState::Running {
+            // A VM still stopping must be down before it boots again.
+            if find(id)?.state != VmState::Stopped {
                 vmm.stop(id)?;
             }
-            vmm.start(id).map(|()| one(format!("VM[{id}] restarted")))
+            match find(id)?.state {
+                VmState::Stopped => vmm.start(id).map(|()| one(format!("VM[{id}] restarted"))),
+                state => Err(format!("VM[{id}] is {state}: not started again")),
+            }
         }
         Command::Create(path) => vmm.create(&path).map(|id| one(format!("VM[{id}] created from {path}"))),
         Command::Delete(id) => match find(id)?.state {

@@ -44,6 +44,8 @@ fn every_bad_input_gets_one_line_saying_what_is_wrong() {
 struct Mock {
     vms: RefCell<Vec<VmInfo>>,
     calls: RefCell<Vec<String>>,
+    /// The state `stop` leaves a VM in (stopped unless set).
+    stop_leaves: Option<VmState>,
 }
 
 impl Mock {
@@ -58,7 +60,7 @@ impl Mock {
             exits: 42,
             ended: (state == VmState::Stopped).then(|| "powered off".into()),
         };
-        Self { vms: RefCell::new(std::vec![vm(1, "arceos", VmState::Running), vm(2, "linux", VmState::Stopped)]), calls: RefCell::default() }
+        Self { vms: RefCell::new(std::vec![vm(1, "arceos", VmState::Running), vm(2, "linux", VmState::Stopped)]), calls: RefCell::default(), stop_leaves: None }
     }
 
     fn set(&self, id: usize, state: VmState) {
@@ -80,7 +82,7 @@ impl Vmm for Mock {
     }
     fn stop(&self, id: usize) -> Result<Stopped, String> {
         self.calls.borrow_mut().push(std::format!("stop {id}"));
-        self.set(id, VmState::Stopped);
+        self.set(id, self.stop_leaves.unwrap_or(VmState::Stopped));
         Ok(Stopped::Gracefully { ms: 12 })
     }
     fn create(&self, path: &str) -> Result<usize, String> {
@@ -132,6 +134,18 @@ fn lifecycle_commands_follow_the_vm_state() {
     assert_eq!(run(&vmm, "vm show 2").0, ["error: no VM has id 2 (see 'vm list')"]);
     assert_eq!(run(&vmm, "vm stop 9").0, ["error: no VM has id 9 (see 'vm list')"]);
     assert_eq!(*vmm.calls.borrow(), ["stop 1", "start 1", "stop 1", "start 1", "delete 2"], "refused commands reach nothing");
+}
+
+#[test]
+fn restart_waits_for_a_stopping_vm_and_never_boots_one_that_is_not_down() {
+    let vmm = Mock::new();
+    vmm.set(1, VmState::Stopping);
+    assert_eq!(run(&vmm, "vm restart 1").0, ["VM[1] restarted"]);
+    assert_eq!(*vmm.calls.borrow(), ["stop 1", "start 1"], "stopped before it is started");
+    let stuck = Mock { stop_leaves: Some(VmState::Stopping), ..Mock::new() };
+    stuck.set(1, VmState::Stopping);
+    assert_eq!(run(&stuck, "vm restart 1").0, ["error: VM[1] is stopping: not started again"]);
+    assert_eq!(*stuck.calls.borrow(), ["stop 1"], "a VM that is not down is never booted twice");
 }
 
 #[test]

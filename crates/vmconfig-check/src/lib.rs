@@ -22,7 +22,7 @@ mod raw;
 pub use claims::{Claim, DeviceTaken, Grant, grant};
 pub use error::ConfigError;
 pub use layout::{ImageKind, ImageSizes, MAX_VM_ID, POWER_BUTTON, Span, image_location};
-pub use mapped::{Mapped, MappedKind, PAGE, mapped_ranges, mapped_ranges_of, page_span};
+pub use mapped::{Mapped, MappedKind, PAGE, check_address_width, mapped_ranges, mapped_ranges_of, page_span};
 
 use axvmconfig::AxVMCrateConfig;
 

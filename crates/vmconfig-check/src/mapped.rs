@@ -105,3 +105,27 @@ pub(crate) fn check_against_ram(cfg: &AxVMCrateConfig, ram: &[(String, Span)]) -
     }
     Ok(())
 }
+
+/// Refuses a memory region or passthrough range that reaches at or above
+/// `1 << bits`, the guest-physical addresses the host's stage-2 tables
+/// translate (an address above would alias a lower one, or fault).
+pub fn check_address_width(cfg: &AxVMCrateConfig, bits: u32) -> Result<(), ConfigError> {
+    let limit = 1usize.checked_shl(bits).unwrap_or(usize::MAX);
+    let beyond = |field: String, span: Span| ConfigError::InvalidValue {
+        field,
+        value: format!("{span} (limit {limit:#x})"),
+        reason: "beyond the guest-physical addresses this host's stage 2 translates",
+    };
+    for (i, r) in cfg.kernel.memory_regions.iter().enumerate() {
+        let span = Span { start: r.gpa, end: r.gpa.saturating_add(r.size) };
+        if span.end > limit {
+            return Err(beyond(format!("kernel.memory_regions[{i}]"), span));
+        }
+    }
+    for m in mapped_ranges(cfg)? {
+        if m.range.end > limit {
+            return Err(beyond(format!("{}", m.kind), m.range));
+        }
+    }
+    Ok(())
+}

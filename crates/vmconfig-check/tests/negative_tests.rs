@@ -231,3 +231,21 @@ fn passthrough_ranges_may_not_share_a_page_with_guest_ram() {
         "devices.passthrough_addresses[0] = [0x3ffff000, 0x40001000) overlaps kernel.memory_regions[0] = [0x40000000, 0x48000000)"
     );
 }
+
+#[test]
+fn ranges_beyond_the_hosts_guest_physical_width_are_refused() {
+    use vmconfig_check::check_address_width;
+    let parsed = |text: &str| vmconfig_check::parse(text).expect("parses");
+    assert!(check_address_width(&parsed(GOOD), 39).is_ok());
+    let high_ram = bend("[[0x4000_0000, 0x800_0000, 0x7, 0]]", "[[0x4000_0000, 0x800_0000, 0x7, 0], [0x7f_ffff_f000, 0x2000, 0x7, 0]]");
+    assert_eq!(
+        check_address_width(&parsed(&high_ram), 39).expect_err("past 2^39").to_string(),
+        "kernel.memory_regions[1] = [0x7ffffff000, 0x8000001000) (limit 0x8000000000): beyond the guest-physical addresses this host's stage 2 translates"
+    );
+    assert!(check_address_width(&parsed(&high_ram), 48).is_ok(), "fine on a 48-bit stage 2");
+    let high_dev = bend(r#"["pl011", 0x0900_0000, 0x0900_0000, 0x1000, 33]"#, r#"["dev", 0x80_0000_0000, 0x80_0000_0000, 0x1000, 0]"#);
+    assert_eq!(
+        check_address_width(&parsed(&high_dev), 39).expect_err("past 2^39").to_string(),
+        "devices.passthrough_devices[0] = [0x8000000000, 0x8000001000) (limit 0x8000000000): beyond the guest-physical addresses this host's stage 2 translates"
+    );
+}

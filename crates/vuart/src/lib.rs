@@ -15,7 +15,7 @@ mod lines;
 mod ns16550;
 mod pl011;
 
-pub use lines::{History, LineBuffer};
+pub use lines::{History, LineBuffer, MAX_LINE};
 pub use ns16550::Ns16550;
 pub use pl011::Pl011;
 

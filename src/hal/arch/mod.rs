@@ -43,6 +43,12 @@ mod irq_owners;
 mod loaded;
 
 pub use imp::Arch;
+/// The frames of VMs' stage-2 tables (axvm's `PagingHandler`): the
+/// runtime's, except on riscv64, whose Sv39x4 root is 16 KiB.
+#[cfg(target_arch = "riscv64")]
+pub use imp::Stage2Frames;
+#[cfg(not(target_arch = "riscv64"))]
+pub type Stage2Frames = axhal::paging::PagingHandlerImpl;
 
 /// This build's vCPU.
 pub type Vcpu = <Arch as ArchOps>::Vcpu;
@@ -60,6 +66,9 @@ pub trait ArchOps {
     type Uart: vuart::Uart + Send;
     /// The first interrupt id a passthrough device's `irq_id` may name.
     const FIRST_DEVICE_IRQ: usize;
+    /// Guest-physical address bits the stage-2 tables translate: a config
+    /// that maps anything at or above `1 << GUEST_PHYS_BITS` is refused.
+    const GUEST_PHYS_BITS: u32;
     /// Whether the architecture's UART is reached through I/O ports (its
     /// `base_gpa` is then a port number) rather than memory.
     const UART_ON_PORTS: bool = false;
@@ -143,6 +152,12 @@ pub trait ArchOps {
     fn stage2_removed();
     /// Creates the vCPUs of a VM.
     fn create_vcpus(setup: &VcpuSetup<'_>) -> Result<Vec<Self::Vcpu>, VcpuError>;
+    /// Runs `create` (axvm's `AxVM::new`, which allocates the VM's stage-2
+    /// root): where the stage-2 root is not the page-table crate's shape,
+    /// the architecture prepares it here (see [`Stage2Frames`]).
+    fn new_address_space<R>(create: impl FnOnce() -> R) -> R {
+        create()
+    }
     /// Makes `[gpa, gpa + size)` non-executable in the stage-2 tables at
     /// `stage2_root`, where the page-table crate does not do it from the
     /// mapping flags; before any vCPU of the VM runs. The number of
@@ -173,6 +188,29 @@ pub trait VcpuOps: GuestVcpu + Send + Sync {
     /// `priority` (`None`: the architecture's default); false if it must
     /// stay queued.
     fn inject(&self, vector: usize, priority: Option<u8>) -> bool;
+    /// Whether the vCPU, waiting for an interrupt (WFI, a retentive
+    /// suspend) with what was queued for it injected, resumes; by default
+    /// on any wake-up event.
+    fn wake_up(&self) -> WakeUp {
+        WakeUp::AnyEvent
+    }
+}
+
+/// What a waiting vCPU does next ([`VcpuOps::wake_up`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code, reason = "architectures that judge wake-ups themselves make the other variants")]
+pub enum WakeUp {
+    /// An interrupt it enables is pending: it resumes.
+    Now,
+    /// It waits for one; its own timer brings one at `timer` (host
+    /// monotonic time), if armed and enabled.
+    Wait {
+        /// When its timer fires.
+        timer: Option<Duration>,
+    },
+    /// Any wake-up event resumes it: something queued for it, its timer's
+    /// deadline ([`VcpuOps::timer_deadline`]).
+    AnyEvent,
 }
 
 // An architecture without one (an uninhabited type) never calls the methods.

@@ -103,10 +103,23 @@ fn forward_spi(irq: usize) {
     }
 }
 
-/// Whether `vector` is a physical interrupt forwarded to a guest, held off
-/// at the host until the guest EOIs it.
-fn is_forwarded(vector: usize) -> bool {
-    vector == VTIMER_PPI || vector == PTIMER_PPI || SPI_OWNERS.owner(vector).is_some()
+/// Whether `vector` is a physical interrupt forwarded to the VM whose
+/// virtual CPU interface this CPU holds, held off at the host until that
+/// guest EOIs it: its guest timers, and the SPIs it owns. Only for those
+/// may what the guest does (EOI, clearing pending or active state) reach
+/// the host GIC; another VM's SPI, or nobody's, is virtual state only.
+fn forwarded_here(vector: usize) -> bool {
+    is_guest_timer(vector) || loaded_vm().is_some_and(|vm| SPI_OWNERS.owns(vector, vm))
+}
+
+/// The VM whose virtual CPU interface state this CPU holds (its id plus
+/// one; 0: none). Set with the list registers, so it is right even while
+/// another vCPU's task has taken the CPU but not yet the interface.
+#[percpu::def_percpu]
+static LOADED_VM: usize = 0;
+
+fn loaded_vm() -> Option<usize> {
+    LOADED_VM.read_current().checked_sub(1)
 }
 
 /// A kick: exiting the guest (or leaving idle) was all it was for.
@@ -120,11 +133,19 @@ fn kick_irq() {
 pub struct SavedCpuInterface {
     lrs: [u64; MAX_LRS],
     control: gic::Control,
+    /// The VM of the vCPU it belongs to.
+    vm: usize,
 }
 
-impl Default for SavedCpuInterface {
-    fn default() -> Self {
-        Self { lrs: [0; MAX_LRS], control: Default::default() }
+impl SavedCpuInterface {
+    /// An empty interface of a vCPU of VM `vm`.
+    pub fn new(vm: usize) -> Self {
+        Self { lrs: [0; MAX_LRS], control: Default::default(), vm }
+    }
+
+    /// Empties it (a vCPU reset).
+    pub fn reset(&mut self) {
+        *self = Self::new(self.vm);
     }
 }
 
@@ -139,6 +160,7 @@ pub fn save_cpu_interface(saved: &mut SavedCpuInterface) {
     }
     saved.control = gic::read_control();
     gic::write_control(Default::default());
+    LOADED_VM.write_current(0);
     gic::enable(VTIMER_PPI);
     gic::enable(PTIMER_PPI);
 }
@@ -146,6 +168,7 @@ pub fn save_cpu_interface(saved: &mut SavedCpuInterface) {
 /// Loads a vCPU's virtual CPU interface state saved by
 /// [`save_cpu_interface`].
 pub fn load_cpu_interface(saved: &SavedCpuInterface) {
+    LOADED_VM.write_current(saved.vm.wrapping_add(1));
     let lrs = gic::lr_count().min(MAX_LRS);
     for (lr, value) in saved.lrs.iter().enumerate().take(lrs) {
         gic::write_lr(lr, *value);
@@ -182,7 +205,7 @@ pub fn inject(intid: usize, source: usize, priority: u8) -> bool {
         }
     }
     let Some(lr) = free else { return false };
-    gic::write_lr(lr, gic::lr_value(intid, source, priority, is_forwarded(intid)));
+    gic::write_lr(lr, gic::lr_value(intid, source, priority, forwarded_here(intid)));
     if is_guest_timer(intid) {
         TIMERS_IN_LRS.write_current(TIMERS_IN_LRS.read_current() | timer_bit(intid));
     }
@@ -232,7 +255,7 @@ fn change_lrs(intid: usize, clear: u64, set: u64) -> bool {
         let state = (value & LR_STATE_MASK & !clear) | set;
         if state == 0 {
             gic::write_lr(lr, 0);
-            if value & LR_EOI != 0 {
+            if value & LR_EOI != 0 && forwarded_here(intid) {
                 gic::enable(intid);
             }
         } else {
@@ -337,7 +360,7 @@ fn maintenance_irq() {
     for lr in (0..gic::lr_count()).filter(|lr| done & (1 << lr) != 0) {
         let vector = gic::lr_intid(gic::read_lr(lr));
         gic::write_lr(lr, 0);
-        if is_forwarded(vector) {
+        if forwarded_here(vector) {
             gic::enable(vector);
         }
     }

@@ -36,6 +36,8 @@ impl ArchOps for Arch {
     type Uart = vuart::Pl011;
     /// SPIs: ids below are SGIs and PPIs, private to a CPU.
     const FIRST_DEVICE_IRQ: usize = 32;
+    /// 4-level stage 2 (VTCR_EL2.T0SZ = 16).
+    const GUEST_PHYS_BITS: u32 = 48;
 
     fn new_uart() -> Self::Uart {
         vuart::Pl011::new()

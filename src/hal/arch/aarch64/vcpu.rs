@@ -48,7 +48,7 @@ pub fn create(setup: &VcpuSetup<'_>) -> Vec<Vcpu> {
                 stage2_root: setup.stage2_root.as_usize() as u64,
                 vmid: setup.vm_id as u16,
             };
-            let state = State { hw: a64_vcpu::Vcpu::new(config), gic: Default::default() };
+            let state = State { hw: a64_vcpu::Vcpu::new(config), gic: irq::SavedCpuInterface::new(setup.vm_id) };
             Vcpu { state: UnsafeCell::new(state) }
         })
         .collect()
@@ -165,7 +165,7 @@ impl VcpuOps for Vcpu {
         self.release();
         let state = self.state();
         state.hw.reset(entry, arg);
-        state.gic = Default::default();
+        state.gic.reset();
         Ok(())
     }
 

@@ -4,12 +4,16 @@
 //! interrupts raised through `hvip`.
 //!
 //! Files: `vcpu.rs` (the guest hart), `calls.rs` (SBI), `irq.rs` (the
-//! host PLIC: forwarded sources, kicks), `irqchip.rs` (a VM's virtual PLIC).
+//! host PLIC: forwarded sources, kicks), `irqchip.rs` (a VM's virtual PLIC),
+//! `stage2.rs` (the Sv39x4 root of a VM's stage-2 tables).
 
 mod calls;
 mod irq;
 mod irqchip;
+mod stage2;
 mod vcpu;
+
+pub use stage2::Stage2Frames;
 
 use alloc::vec::Vec;
 
@@ -27,6 +31,8 @@ impl ArchOps for Arch {
     type Uart = vuart::Ns16550;
     /// PLIC sources: 0 means "no interrupt".
     const FIRST_DEVICE_IRQ: usize = 1;
+    /// axaddrspace's Sv39 walk indexes 39 bits (hgatp's Sv39x4 would take 41).
+    const GUEST_PHYS_BITS: u32 = 39;
 
     fn new_uart() -> Self::Uart {
         vuart::Ns16550::new()
@@ -143,7 +149,18 @@ impl ArchOps for Arch {
         0
     }
 
+    /// The root axvm's address space gets is an Sv39x4 one (`stage2`).
+    fn new_address_space<R>(create: impl FnOnce() -> R) -> R {
+        stage2::new_address_space(create)
+    }
+
+    /// Refused unless the stage-2 root is an Sv39x4 one: a 4 KiB root would
+    /// let the walk of a guest-physical address at or above 2^39 read host
+    /// memory as page-table entries.
     fn create_vcpus(setup: &VcpuSetup<'_>) -> Result<Vec<Self::Vcpu>, VcpuError> {
+        if !stage2::is_sv39x4_root(setup.stage2_root) {
+            return Err(VcpuError::Create(axerrno::AxErrorKind::BadState));
+        }
         Ok(vcpu::create(setup))
     }
 }

@@ -5,11 +5,12 @@ use alloc::vec::Vec;
 
 use exit_dispatch::{Access, Answer, Exit, GuestVcpu, MmioRead, Trap};
 use rvh_vcpu::Exit as HartExit;
+use rvh_vcpu::wake::Wake;
 use spin::Mutex;
 
 use super::calls;
 use crate::hal::VcpuError;
-use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup, loaded};
+use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup, WakeUp, loaded};
 
 /// `a0`, `a1`: the first two argument registers.
 const A0: usize = 10;
@@ -118,6 +119,7 @@ impl VcpuOps for Vcpu {
             HartExit::MmioWrite { addr, access, value } => Exit::MmioWrite { addr, width: access.width as u8, value },
             HartExit::Interrupt(cause) => Exit::HostInterrupt { vector: cause as usize },
             HartExit::Wfi => Exit::Halt,
+            HartExit::Reflected { .. } => Exit::Nothing,
             HartExit::FetchFault { addr, .. } => Exit::PageFault { addr, access: Access::Execute },
             // Only reached for emulated memory, after `emulate_access`.
             HartExit::DataMiss { addr, store } => {
@@ -151,6 +153,26 @@ impl VcpuOps for Vcpu {
     fn timer_deadline(&self) -> Option<core::time::Duration> {
         let deadline = self.hart.lock().timer_deadline(loaded::holds(self));
         (deadline != u64::MAX).then(|| core::time::Duration::from_nanos(axhal::time::ticks_to_nanos(deadline)))
+    }
+
+    /// The rule of `rvh_vcpu::wake`: only an interrupt the guest enables,
+    /// pending, resumes it (its timer by `time >= vstimecmp`, whatever a
+    /// host timer said); one that enables none resumes on any event.
+    fn wake_up(&self) -> WakeUp {
+        let bound = loaded::holds(self);
+        let mut hart = self.hart.lock();
+        match hart.interrupts(bound).wake() {
+            Wake::Now => {
+                if bound {
+                    hart.settle_timer();
+                }
+                WakeUp::Now
+            }
+            Wake::Wait { timer } => WakeUp::Wait {
+                timer: timer.map(|at| core::time::Duration::from_nanos(axhal::time::ticks_to_nanos(at))),
+            },
+            Wake::AnyEvent => WakeUp::AnyEvent,
+        }
     }
 
     /// Raises VS interrupt `vector` (an `hvip` bit) on the hart about to run.

@@ -1,13 +1,14 @@
 //! x86_64: AMD SVM (our vCPU, `svm_*.rs`) or VT-x (x86_vcpu through
 //! axvm), chosen at boot by CPUID. SVM runs guests under QEMU's TCG; VT-x
-//! builds and passes clippy, but no machine this project runs on offers
-//! it, so no guest has run on it.
+//! builds and passes clippy, but a VT-x host refuses every VM (x86_vcpu
+//! panics on guest input) until our own VMX vCPU lands.
 //!
 //! Files: `vcpu.rs` (the vCPU of either kind), `calls.rs` (VMMCALL),
 //! `irq.rs` (host interrupts, CPU kicks), `irqchip.rs` (the virtual I/O
 //! APIC), `msr.rs` (the host's MSRs), `svm.rs`
 //! (SVM detection and per-CPU enabling), `svm_vcpu.rs` (the SVM vCPU;
-//! `svm_vcpu/exits.rs` its exits), `svm_switch.rs` (VMRUN), `svm_pages.rs`
+//! `svm_vcpu/exits.rs` its exits, `svm_vcpu/guard.rs` those for what a
+//! guest may not do on the host's CPU), `svm_switch.rs` (VMRUN), `svm_pages.rs`
 //! (pages the CPU reads by physical address).
 
 mod calls;
@@ -41,6 +42,8 @@ impl ArchOps for Arch {
     type Uart = vuart::Ns16550;
     /// Vectors below 32 are exceptions.
     const FIRST_DEVICE_IRQ: usize = 32;
+    /// 4-level nested page tables.
+    const GUEST_PHYS_BITS: u32 = 48;
     /// COM1 is at I/O ports 0x3F8-0x3FF.
     const UART_ON_PORTS: bool = true;
 
@@ -66,8 +69,14 @@ impl ArchOps for Arch {
         !svm::in_use()
     }
 
+    /// On VT-x, not yet: x86_vcpu 0.2.2 panics on guest exits it does not
+    /// handle (an x2APIC write it refuses, an APIC access, a CR access),
+    /// so a guest could take the host down.
     fn vms_supported() -> Result<(), &'static str> {
-        if svm::in_use() && !svm::enabled_here() {
+        if !svm::in_use() {
+            return Err("a VT-x host runs no guests until our own VMX vCPU lands (x86_vcpu 0.2.2 panics on guest exits it does not handle)");
+        }
+        if !svm::enabled_here() {
             return Err("AMD SVM is not on for this CPU");
         }
         Ok(())

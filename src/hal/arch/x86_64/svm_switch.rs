@@ -1,7 +1,8 @@
 //! The SVM world switch: the host's VMLOAD-state out, the guest's in,
 //! VMRUN, and back. General-purpose registers other than RAX and RSP
 //! (which the VMCB holds) are switched here; the x87/SSE state is the
-//! guest's own across runs (the host uses none).
+//! guest's own across runs (the host uses none); DR0-DR3 are loaded and
+//! saved around it by the vCPU.
 
 /// A guest's general-purpose registers by x86 register number (RAX 0,
 /// RCX 1, RDX 2, RBX 3, RSP 4, RBP 5, RSI 6, RDI 7, R8-R15 8-15); the RAX
@@ -116,4 +117,42 @@ pub unsafe fn run(gprs: &mut Gprs, fx: &mut FxArea, guest_vmcb: u64, host_vmcb: 
     unsafe { axvisor_svm_world_switch(gprs, guest_vmcb, host_vmcb) };
     // SAFETY: as for FXRSTOR; the area is the guest's own.
     unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) fx.0.as_mut_ptr(), options(nostack)) };
+}
+
+/// Loads a guest's DR0-DR3 into the CPU (VMRUN switches only DR6 and
+/// DR7). The host sets no breakpoints of its own, and DR7 disables all of
+/// them in the host after every `#VMEXIT`, so the guest's addresses never
+/// fire there.
+pub fn load_debug(dr: &[u64; 4]) {
+    // SAFETY: writing a breakpoint address arms nothing while DR7 (the
+    // host's after `#VMEXIT`, the guest's in the VMCB) leaves it disabled.
+    unsafe {
+        core::arch::asm!(
+            "mov dr0, {}",
+            "mov dr1, {}",
+            "mov dr2, {}",
+            "mov dr3, {}",
+            in(reg) dr[0], in(reg) dr[1], in(reg) dr[2], in(reg) dr[3],
+            options(nomem, nostack, preserves_flags),
+        )
+    };
+}
+
+/// The guest's DR0-DR3 as it left them (it writes them without exits).
+pub fn save_debug() -> [u64; 4] {
+    let dr: [u64; 4];
+    // SAFETY: reading debug registers at CPL 0 has no side effects.
+    unsafe {
+        let (a, b, c, d): (u64, u64, u64, u64);
+        core::arch::asm!(
+            "mov {}, dr0",
+            "mov {}, dr1",
+            "mov {}, dr2",
+            "mov {}, dr3",
+            out(reg) a, out(reg) b, out(reg) c, out(reg) d,
+            options(nomem, nostack, preserves_flags),
+        );
+        dr = [a, b, c, d];
+    }
+    dr
 }

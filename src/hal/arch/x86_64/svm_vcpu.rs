@@ -21,6 +21,7 @@ use super::svm_pages::{NptFrames, Pages};
 use super::svm_switch::{self, FxArea, Gprs};
 
 mod exits;
+mod guard;
 use crate::hal::{VcpuError, timer};
 use crate::hal::arch::{CpuMap, RamMap, VcpuOps, VcpuSetup};
 
@@ -107,6 +108,11 @@ struct State {
     /// interrupt ends the guest's run then, so the timer is delivered on
     /// time.
     host_timer: Option<HostTimer>,
+    /// The guest's DR0-DR3 (DR6 and DR7 are in the VMCB): the CPU holds
+    /// them while it runs, and they go with it to wherever it runs next.
+    debug: [u64; 4],
+    /// The CPU this vCPU ran on last.
+    last_cpu: Option<usize>,
 }
 
 /// See [`State::host_timer`].
@@ -147,6 +153,8 @@ impl SvmVcpu {
             injected: None,
             flush_tlb: true,
             host_timer: None,
+            debug: [0; 4],
+            last_cpu: None,
         };
         Some(Self { id, uid: NEXT_UID.fetch_add(1, Ordering::Relaxed), vm, state: Mutex::new(state) })
     }
@@ -209,6 +217,7 @@ impl State {
         *self.fx = FxArea::default();
         self.apic = X2Apic::new(id as u32);
         self.pending = [0; 4];
+        self.debug = [0; 4];
         let hw = &mut self.hw;
         let (iopm, msrpm, nested_cr3) = (hw.iopm.pa(), hw.msrpm.pa(), hw.npt.root());
         let vmcb = hw.vmcb();
@@ -248,6 +257,24 @@ impl State {
         hw.vmcb().write_u64(control::NESTED_CR3, root);
         self.flush_tlb = true;
         Ok(())
+    }
+
+    /// Raises exception `event` (an EVENTINJ value) in the guest at its
+    /// RIP. An interrupt whose delivery the exit cut short is queued again
+    /// to follow it; an exception already there goes first (this one
+    /// recurs when the instruction runs again).
+    fn raise(&mut self, event: u64) {
+        let vmcb = self.vmcb();
+        let waiting = vmcb.read_u64(control::EVENT_INJECTION);
+        if waiting & EVENT_VALID != 0 {
+            match svm_vcpu::event::external_interrupt(waiting) {
+                Some(vector) => set_bit(&mut self.pending, vector),
+                None => return,
+            }
+        }
+        let vmcb = self.vmcb();
+        vmcb.write_u64(control::EVENT_INJECTION, event);
+        self.injected = Some((event, vmcb.read_u64(save::RIP)));
     }
 
     fn cancel_host_timer(&mut self) {
@@ -369,15 +396,23 @@ impl VcpuOps for SvmVcpu {
         st.refresh_npt(ram)?;
         st.service_timer();
         st.deliver_interrupts();
-        let flush = core::mem::take(&mut st.flush_tlb) | svm::switch_to(self.uid);
-        st.vmcb().write_u32(control::TLB_CONTROL, if flush { setup::tlb::FLUSH_ALL } else { setup::tlb::KEEP });
         let vmcb_pa = st.hw.vmcb.pa();
         let irqs = axhal::asm::irqs_enabled();
         axhal::asm::disable_irqs();
+        // What the CPU holds (TLB entries, DR0-DR3) is another vCPU's, or
+        // this one's from before it ran elsewhere.
+        let cpu = axhal::percpu::this_cpu_id();
+        let moved = st.last_cpu.replace(cpu) != Some(cpu);
+        let flush = core::mem::take(&mut st.flush_tlb) | svm::switch_to(self.uid) | moved;
+        st.vmcb().write_u32(control::TLB_CONTROL, if flush { setup::tlb::FLUSH_ALL } else { setup::tlb::KEEP });
+        if flush {
+            svm_switch::load_debug(&st.debug);
+        }
         // SAFETY: SVM is on for this CPU (its host page exists), interrupts
         // are off, the VMCB was prepared by `apply_start` and maps through
         // nested tables that hold only this VM's RAM.
         unsafe { svm_switch::run(&mut st.gprs, &mut st.fx, vmcb_pa, host_vmcb) };
+        st.debug = svm_switch::save_debug();
         if irqs {
             // A physical interrupt that ended the run is taken here.
             axhal::asm::enable_irqs();

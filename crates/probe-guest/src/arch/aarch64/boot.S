@@ -3,18 +3,19 @@
 // The image starts with a table of entries, one per mode, so that a VM
 // config picks the mode with its entry point (load address + 4 * mode):
 //   +0 conformance suite, +4 benchmarks, +8 isolation fault, +12 fuzzer,
-//   +16 FP/SIMD isolation, +20 + 4 * k hostile case k, +68 physical-timer
-//   cyclic test, +72 two vCPUs on one CPU, +76 waiting for the power button,
-//   +80 spinning two seconds without an exit.
+//   +16 FP/SIMD isolation, +20 + 4 * k hostile case k (k < 12), +68
+//   physical-timer cyclic test, +72 two vCPUs on one CPU, +76 waiting for
+//   the power button, +80 spinning two seconds without an exit, +84 + 4 * j
+//   hostile case 12 + j.
 
 .section .text.boot, "ax"
 .global _start
 _start:
-.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23
     b       mode_entry_\m
 .endr
 
-.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23
 mode_entry_\m:
     mrs     x20, cntvct_el0
     mov     x19, #\m
@@ -103,7 +104,9 @@ exception_vectors:
     UNEXPECTED 2
     UNEXPECTED 3
     // Current EL with SP_ELx: synchronous, IRQ, FIQ, SError.
-    UNEXPECTED 4
+.balign 0x80
+sync_vector:
+    SAVE_AND_CALL sync_exception
 .balign 0x80
 irq_vector:
     // The first instruction after the one that frees a register reads the

@@ -20,11 +20,22 @@ const GICD_IROUTER: usize = 0x6000;
 
 /// Whether the machine's GIC is a GICv3 (ID_AA64PFR0_EL1.GIC: the CPU
 /// interface is system registers).
+/// Read once: a hypervisor may trap ID registers (HCR_EL2.TID3), which
+/// would add an exit to every GIC access.
 pub fn is_v3() -> bool {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    static KNOWN: AtomicU8 = AtomicU8::new(0);
+    match KNOWN.load(Ordering::Relaxed) {
+        1 => return false,
+        2 => return true,
+        _ => {}
+    }
     let pfr0: u64;
     // SAFETY: reading an ID register has no side effects.
     unsafe { asm!("mrs {0}, id_aa64pfr0_el1", out(reg) pfr0, options(nomem, nostack)) };
-    (pfr0 >> 24) & 0xf != 0
+    let v3 = (pfr0 >> 24) & 0xf != 0;
+    KNOWN.store(if v3 { 2 } else { 1 }, Ordering::Relaxed);
+    v3
 }
 
 /// This CPU's number (Aff0).
@@ -71,6 +82,8 @@ pub mod gicd {
     pub const ICPENDR: usize = 0x280;
     /// See [`ISPENDR`].
     pub const ISACTIVER: usize = 0x300;
+    /// Clear-active, one bit per interrupt.
+    pub const ICACTIVER: usize = 0x380;
     /// Priority, one byte per interrupt.
     pub const IPRIORITYR: usize = 0x400;
     /// CPU targets, one byte per interrupt.

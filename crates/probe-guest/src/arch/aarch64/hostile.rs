@@ -12,6 +12,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::calls::{self, fid};
 use super::gic::{self, gicd};
+use super::trap;
 use crate::console::println;
 
 /// Normal memory in the probe's stage-1 map that no VM region covers.
@@ -37,8 +38,21 @@ pub const CASES: &[(&str, fn())] = &[
     ("no-exec", no_exec),
     ("vgic-abuse", vgic_abuse),
     ("hvc-flood", hvc_flood),
+    ("pmu-debug", pmu_debug),
+    ("foreign-spi", foreign_spi),
+    ("spi-owner", spi_owner),
 ];
 
+/// The case a mode runs: case k at mode 5 + k for the first twelve, at
+/// 21 + (k - 12) after them (modes 17-20 are others).
+pub fn case_of_mode(mode: u64) -> Option<&'static (&'static str, fn())> {
+    let k = match mode {
+        5..=16 => mode - 5,
+        21.. => mode - 9,
+        _ => return None,
+    };
+    CASES.get(k as usize)
+}
 
 /// Wrong answers seen so far.
 static WRONG: AtomicU32 = AtomicU32::new(0);
@@ -266,5 +280,182 @@ fn hvc_flood() {
         }
     }
     report("hvc-flood", "1000000 null hypercalls answered 0", failures == 0, failures);
+    finish();
+}
+
+/// The PMU, trace and debug registers: the ID register shows no PMU and
+/// no trace unit, and their registers are UNDEFINED (the exception taken
+/// here and stepped over); the debug registers read as zero and ignore
+/// writes. Nothing counts or records the hypervisor's or another vCPU's
+/// work; the VM goes on.
+fn pmu_debug() {
+    let dfr0: u64;
+    // SAFETY: reading an ID register has no side effects.
+    unsafe { asm!("mrs {0}, id_aa64dfr0_el1", out(reg) dfr0, options(nomem, nostack)) };
+    report("pmu-debug", "ID_AA64DFR0_EL1 shows no PMU and no trace unit", (dfr0 >> 4) & 0xff == 0, dfr0);
+    let mut cycles = 0x5a5a_u64;
+    let taken = trap::undefined_taken_by(|| {
+        // SAFETY: reading the cycle counter (or taking the UNDEFINED
+        // exception, stepped over); no memory is involved.
+        unsafe { asm!("mrs {0}, pmccntr_el0", inout(reg) cycles, options(nomem, nostack)) };
+    });
+    report("pmu-debug", "reading PMCCNTR_EL0 is UNDEFINED", taken == 1, cycles);
+    let taken = trap::undefined_taken_by(|| {
+        // SAFETY: enabling the counters, if there were any.
+        unsafe { asm!("msr pmcr_el0, {0}", "isb", in(reg) 1u64, options(nomem, nostack)) };
+    });
+    report("pmu-debug", "writing PMCR_EL0 is UNDEFINED", taken == 1, taken);
+    let taken = trap::undefined_taken_by(|| {
+        // SAFETY: reading TRCPRGCTLR of a trace unit, if there were one.
+        unsafe { asm!("mrs {0}, s2_1_c0_c1_0", out(reg) _, options(nomem, nostack)) };
+    });
+    report("pmu-debug", "reading a trace-unit register is UNDEFINED", taken == 1, taken);
+    let (mut bvr, mut mdscr) = (0u64, 0u64);
+    let taken = trap::undefined_taken_by(|| {
+        // SAFETY: a breakpoint value and the monitor enables, written and
+        // read back; with them ignored nothing can trigger.
+        unsafe {
+            asm!(
+                "msr dbgbvr0_el1, {addr}",
+                "msr mdscr_el1, {mde}",
+                "isb",
+                "mrs {bvr}, dbgbvr0_el1",
+                "mrs {mdscr}, mdscr_el1",
+                addr = in(reg) 0x4020_0000u64,
+                mde = in(reg) 1u64 << 15,
+                bvr = out(reg) bvr,
+                mdscr = out(reg) mdscr,
+                options(nomem, nostack),
+            );
+        }
+    });
+    report("pmu-debug", "DBGBVR0_EL1 reads as zero after a write", taken == 0 && bvr == 0, bvr);
+    report("pmu-debug", "MDSCR_EL1 reads as zero after a write", taken == 0 && mdscr == 0, mdscr);
+    finish();
+}
+
+/// The PL031 RTC's interrupt, which the `spi-owner` VM owns.
+const RTC_SPI: u32 = 34;
+/// The PL031's registers: data, match, interrupt mask, raw status, clear.
+const RTC: usize = 0x0901_0000;
+const RTC_DR: usize = 0x00;
+const RTC_MR: usize = 0x04;
+const RTC_IMSC: usize = 0x10;
+const RTC_RIS: usize = 0x14;
+const RTC_ICR: usize = 0x1c;
+
+/// Sets pending, enables, activates and clears every SPI in a loop for
+/// two seconds, through the distributor, routed at itself: the PL011's 33
+/// (the host console's), the RTC's 34 (which the `spi-owner` VM beside it
+/// owns and holds asserted) and every other it has no device for. Its
+/// virtual GIC delivers them to it; the physical interrupts stay
+/// untouched, and the VMs beside it go on.
+fn foreign_spi() {
+    const WORDS: core::ops::Range<usize> = 1..8;
+    gic::init_cpu(1);
+    for word in WORDS {
+        if gic::is_v3() {
+            for spi in 32 * word..32 * word + 32 {
+                gic::gicd_write(0x6000 + 8 * spi, 0);
+            }
+        } else {
+            for byte in 0..8 {
+                gic::gicd_write(gicd::ITARGETSR + 32 * word + 4 * byte, u32::MAX);
+            }
+        }
+    }
+    let (mut rounds, mut delivered, mut saw_33, mut saw_34) = (0u64, 0u64, false, false);
+    let end = super::now() + 2 * super::counter_hz();
+    while super::now() < end || rounds < 100 {
+        rounds += 1;
+        for word in WORDS {
+            gic::gicd_write(gicd::ISENABLER + 4 * word, u32::MAX);
+            gic::gicd_write(gicd::ISPENDR + 4 * word, u32::MAX);
+        }
+        while let Some(id) = gic::pending_ack() {
+            delivered += 1;
+            saw_33 |= id == 33;
+            saw_34 |= id == RTC_SPI;
+        }
+        for word in WORDS {
+            gic::gicd_write(gicd::ISACTIVER + 4 * word, u32::MAX);
+            gic::gicd_write(gicd::ICACTIVER + 4 * word, u32::MAX);
+            gic::gicd_write(gicd::ICPENDR + 4 * word, u32::MAX);
+            gic::gicd_write(gicd::ICENABLER + 4 * word, u32::MAX);
+        }
+    }
+    while gic::pending_ack().is_some() {}
+    let left = WORDS.fold(0u32, |bits, word| {
+        bits | gic::gicd_read(gicd::ISPENDR + 4 * word) | gic::gicd_read(gicd::ISENABLER + 4 * word)
+    });
+    report("foreign-spi", "SPIs set pending were delivered to this VM", delivered >= rounds, delivered);
+    report("foreign-spi", "SPIs 33 and 34 were among them", saw_33 && saw_34, u64::from(saw_33) | u64::from(saw_34) << 1);
+    report("foreign-spi", "none left pending or enabled once cleared", left == 0, u64::from(left));
+    finish();
+}
+
+fn rtc_read(offset: usize) -> u32 {
+    // SAFETY: the PL031 passed through to this VM, device memory.
+    unsafe { ((RTC + offset) as *const u32).read_volatile() }
+}
+
+fn rtc_write(offset: usize, value: u32) {
+    // SAFETY: as in `rtc_read`; match, mask and clear only move its
+    // interrupt line (the counter is never written).
+    unsafe { ((RTC + offset) as *mut u32).write_volatile(value) }
+}
+
+/// The victim beside `foreign-spi`, on the same CPU: it owns the RTC's SPI
+/// 34, raises it (match = now), holds it asserted and active for 20 ms,
+/// clears it at the device and EOIs it, ten times. The other VM's pending,
+/// enable and EOI of its own 34 must not let the physical SPI in while
+/// this one holds it: that would deliver 34 again after its EOI with the
+/// device quiet (a spurious interrupt).
+fn spi_owner() {
+    const ROUNDS: u64 = 10;
+    let ms = super::counter_hz() / 1000;
+    let spin = |ticks: u64| {
+        let end = super::now() + ticks;
+        while super::now() < end {}
+    };
+    gic::init_cpu(1);
+    gic::route_spi(RTC_SPI);
+    rtc_write(RTC_IMSC, 1);
+    let (mut delivered, mut spurious) = (0u64, 0u64);
+    for _ in 0..ROUNDS {
+        // Match the counter now (again if it ticked in between).
+        for _ in 0..100 {
+            if rtc_read(RTC_RIS) & 1 != 0 {
+                break;
+            }
+            rtc_write(RTC_MR, rtc_read(RTC_DR));
+        }
+        let deadline = super::now() + 100 * ms;
+        let iar = loop {
+            let iar = gic::ack();
+            if iar & 0x3ff == RTC_SPI || super::now() > deadline {
+                break iar;
+            }
+            if iar & 0x3ff != gic::SPURIOUS {
+                gic::eoi(iar);
+            }
+        };
+        if iar & 0x3ff != RTC_SPI {
+            break;
+        }
+        delivered += 1;
+        spin(20 * ms);
+        rtc_write(RTC_ICR, 1);
+        gic::eoi(iar);
+        let quiet_until = super::now() + 5 * ms;
+        while super::now() < quiet_until {
+            if gic::pending_ack() == Some(RTC_SPI) && rtc_read(RTC_RIS) & 1 == 0 {
+                spurious += 1;
+            }
+        }
+    }
+    rtc_write(RTC_IMSC, 0);
+    report("spi-owner", "the RTC's SPI 34 raised ten times was delivered ten times", delivered == ROUNDS, delivered);
+    report("spi-owner", "no SPI 34 came with the device quiet", spurious == 0, spurious);
     finish();
 }

@@ -12,6 +12,7 @@ mod gicconf;
 mod hostile;
 mod power;
 mod ptimer;
+mod trap;
 
 pub use console::{UART_IRQ, put_byte, uart_irq_arm, uart_irq_disarm};
 pub use cpu::{counter_hz, irq_disable, irq_enable, now, timer_arm, wfi};
@@ -191,8 +192,9 @@ pub fn secondary_entry() -> u64 {
 }
 
 /// Modes past the common ones: 3 fuzzer, 4 FP/SIMD isolation, 5 + k
-/// hostile case k, 17 physical-timer cyclic test, 18 two vCPUs on one CPU,
-/// 19 waiting for the power button, 20 spinning without exits. False if `mode` is none of them.
+/// hostile case k (k < 12), 17 physical-timer cyclic test, 18 two vCPUs on
+/// one CPU, 19 waiting for the power button, 20 spinning without exits, 21
+/// + j hostile case 12 + j. False if `mode` is none of them.
 pub fn extra_mode(mode: u64) -> bool {
     match mode {
         3 => fuzz::run(),
@@ -201,7 +203,7 @@ pub fn extra_mode(mode: u64) -> bool {
         18 => crate::shared::run(),
         19 => power::run(),
         20 => spin_without_exits(),
-        _ => match hostile::CASES.get((mode - 5) as usize) {
+        _ => match hostile::case_of_mode(mode) {
             Some((name, case)) => {
                 crate::console::println!("probe: hostile case {name}");
                 case();

@@ -3,8 +3,8 @@
 # The image starts with a table of entries, one per mode, so that a VM
 # config picks the mode with its entry point (load address + 4 * mode):
 #   +0 conformance suite, +4 benchmarks, +8 isolation fault, +16
-#   floating-point isolation, +72 two vCPUs on one CPU (the other modes say
-#   they do not exist here).
+#   floating-point isolation, +20 + 4k hostile case k, +72 two vCPUs on one
+#   CPU (the other modes say they do not exist here).
 # a0 = hart id, a1 = device tree (or 0) on entry.
 
 .section .text.boot, "ax"

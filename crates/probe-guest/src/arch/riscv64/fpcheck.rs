@@ -1,7 +1,46 @@
-//! The floating-point registers of the floating-point isolation check
-//! (`crate::fpcheck`): f0..f31.
+//! The registers of the floating-point isolation check
+//! (`crate::fpcheck`): f0..f31, and the S-level CSRs a guest writes on
+//! the hart itself (the H extension has no VS copy of them), `scounteren`
+//! and `senvcfg`: each vCPU gives them values of its own, which must stay
+//! its own across switches.
 
 use core::arch::asm;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Per vCPU: `scounteren` and `senvcfg` as read back after `fp_fill`
+/// wrote them (they keep only the bits the hart implements).
+static CSRS: [[AtomicU64; 2]; 2] = [const { [const { AtomicU64::new(0) }; 2] }; 2];
+
+/// The vCPU a pattern belongs to (`crate::fpcheck`: bit 40).
+fn vcpu_of(base: u64) -> usize {
+    ((base >> 40) & 1) as usize
+}
+
+fn write_csrs(scounteren: u64, senvcfg: u64) -> [u64; 2] {
+    let read: [u64; 2];
+    // SAFETY: scounteren and senvcfg only shape what U-mode may do; the
+    // probe runs no U-mode.
+    unsafe {
+        let (a, b): (u64, u64);
+        asm!(
+            "csrw scounteren, {s}", "csrw senvcfg, {e}",
+            "csrr {a}, scounteren", "csrr {b}, senvcfg",
+            s = in(reg) scounteren, e = in(reg) senvcfg, a = out(reg) a, b = out(reg) b,
+            options(nomem, nostack),
+        );
+        read = [a, b];
+    }
+    read
+}
+
+fn read_csrs() -> [u64; 2] {
+    let (a, b): (u64, u64);
+    // SAFETY: reading CSRs has no side effects.
+    unsafe {
+        asm!("csrr {a}, scounteren", "csrr {b}, senvcfg", a = out(reg) a, b = out(reg) b, options(nomem, nostack))
+    };
+    [a, b]
+}
 
 /// The check's name in its output lines.
 pub const FP_CHECK: &str = "fp";
@@ -12,8 +51,15 @@ pub fn fp_enable() {
     unsafe { asm!("li {t}, 0x6000", "csrs sstatus, {t}", t = out(reg) _, options(nomem, nostack)) };
 }
 
-/// Fills f0..f31 with `base + register number`.
+/// Fills f0..f31 with `base + register number`, and `scounteren` and
+/// `senvcfg` with values of the pattern's vCPU (CY, IR and nothing for
+/// the first; TM and FIOM for the second).
 pub fn fp_fill(base: u64) {
+    let vcpu = vcpu_of(base);
+    let kept = if vcpu == 0 { write_csrs(0b101, 0) } else { write_csrs(0b010, 1) };
+    for (slot, value) in CSRS[vcpu].iter().zip(kept) {
+        slot.store(value, Ordering::Release);
+    }
     // SAFETY: FP is enabled; only floating-point registers are written,
     // and the compiler keeps nothing of its own in them across this.
     unsafe {
@@ -29,8 +75,11 @@ pub fn fp_fill(base: u64) {
     }
 }
 
-/// How many of f0..f31 differ from what `fp_fill(base)` wrote.
+/// How many of f0..f31, `scounteren` and `senvcfg` differ from what
+/// `fp_fill(base)` wrote.
 pub fn fp_count_wrong(base: u64) -> u64 {
+    let kept = CSRS[vcpu_of(base)].iter().map(|slot| slot.load(Ordering::Acquire));
+    let csrs_wrong = read_csrs().into_iter().zip(kept).filter(|(now, then)| now != then).count() as u64;
     let wrong: u64;
     // SAFETY: FP is enabled; floating-point registers are only read.
     unsafe {
@@ -50,5 +99,5 @@ pub fn fp_count_wrong(base: u64) -> u64 {
             options(nomem, nostack),
         );
     }
-    wrong
+    wrong + csrs_wrong
 }

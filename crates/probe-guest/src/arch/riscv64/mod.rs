@@ -4,6 +4,7 @@
 
 mod fpcheck;
 pub use fpcheck::{FP_CHECK, fp_count_wrong, fp_enable, fp_fill};
+mod hostile;
 mod sbi;
 
 use crate::irq;
@@ -302,15 +303,18 @@ extern "C" fn trap_handler(scause: u64, sepc: u64, stval: u64) {
         }
         c if c == INTERRUPT | 9 => external_interrupt(),
         c if c & INTERRUPT != 0 => irq::on_other(c & !INTERRUPT),
+        c if hostile::take_expected_trap(c, sepc) => {}
         _ => crate::unexpected(0, scause, sepc, stval),
     }
 }
 
-/// Modes past the common ones: 4 floating-point isolation, 18 two vCPUs
-/// on one CPU. False if `mode` is none of them.
+/// Modes past the common ones: 4 floating-point (and S-level CSR)
+/// isolation, 5 + k hostile case k, 18 two vCPUs on one CPU. False if
+/// `mode` is none of them.
 pub fn extra_mode(mode: u64) -> bool {
     match mode {
         4 => crate::fpcheck::run(),
+        5..=16 => return hostile::run(mode - 5),
         18 => crate::shared::run(),
         _ => return false,
     }

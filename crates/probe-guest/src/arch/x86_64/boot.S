@@ -42,7 +42,7 @@ multiboot_header:
     .long   mode_entry_0
 
 .balign 64
-.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24
 .balign 16
 mode_entry_\m:
     mov     edi, \m
@@ -53,9 +53,10 @@ primary32:
     rdtsc
     mov     esi, eax
     mov     ebp, edx
-    # The page directories map the low 4 GiB with 2 MiB pages.
+    # The page directories map the low 4 GiB with 2 MiB pages, user
+    # accessible (the #AC case runs at CPL 3; no SMEP or SMAP is on).
     xor     ecx, ecx
-    mov     eax, 0x83
+    mov     eax, 0x87
 1:  mov     dword ptr [page_dirs + 8 * ecx], eax
     mov     dword ptr [page_dirs + 8 * ecx + 4], 0
     add     eax, 0x200000
@@ -145,24 +146,54 @@ ap_long:
     hlt
     jmp     3b
 
-# Interrupt stubs, 16 bytes apart: each pushes its vector.
+# Interrupt stubs, 16 bytes apart: each pushes a 0 in place of an error
+# code (for the vectors whose exception pushes none), then its vector.
+.macro stub v, code=0
+.balign 16
+.if \code == 0
+    # push imm8 0
+    .byte   0x6A, 0x00
+.endif
+    # push imm32
+    .byte   0x68
+    .long   \v
+    jmp     interrupt_common
+.endm
+
 .balign 16
 .global interrupt_stubs
 interrupt_stubs:
-.set vector, 0
-.rept 256
-.balign 16
-    # push imm32
-    .byte   0x68
-    .long   vector
-    jmp     interrupt_common
+.irp v, 0,1,2,3,4,5,6,7
+    stub \v
+.endr
+    stub 8, 1
+    stub 9
+.irp v, 10,11,12,13,14
+    stub \v, 1
+.endr
+.irp v, 15,16
+    stub \v
+.endr
+    stub 17, 1
+.irp v, 18,19,20
+    stub \v
+.endr
+    stub 21, 1
+.irp v, 22,23,24,25,26,27,28
+    stub \v
+.endr
+    stub 29, 1
+    stub 30, 1
+.set vector, 31
+.rept 225
+    stub vector
 .set vector, vector + 1
 .endr
 
 # Saves the caller-saved registers, calls x86_trap(vector, frame) with
-# frame pointing at the error code or RIP the CPU pushed, restores,
-# returns. The counter is read at the third instruction after the stub:
-# the timer benchmark measures deadline -> here.
+# frame pointing at the error code (or the 0 in its place), restores,
+# drops vector and error code, returns. The counter is read at the third
+# instruction after the stub: the timer benchmark measures deadline -> here.
 interrupt_common:
     push    rax
     push    rdx
@@ -191,16 +222,22 @@ interrupt_common:
     pop     rcx
     pop     rdx
     pop     rax
-    add     rsp, 8
+    add     rsp, 16
     iretq
 
 .section .data
 .balign 8
+# Kernel code64 0x08, data 0x10, code32 0x18; user (DPL 3) data 0x20 and
+# code64 0x28; the 64-bit TSS at 0x30, filled in by the #AC case.
+.global gdt
 gdt:
     .quad   0
     .quad   0x00AF9A000000FFFF
     .quad   0x00CF92000000FFFF
     .quad   0x00CF9A000000FFFF
+    .quad   0x00CFF2000000FFFF
+    .quad   0x00AFFA000000FFFF
+    .quad   0, 0
 gdt_end:
 gdt_pointer:
     .word   gdt_end - gdt - 1
@@ -208,13 +245,13 @@ gdt_pointer:
 
 .balign 4096
 pml4:
-    .quad   pdpt + 3
+    .quad   pdpt + 7
     .fill   511, 8, 0
 pdpt:
-    .quad   page_dirs + 3
-    .quad   page_dirs + 0x1000 + 3
-    .quad   page_dirs + 0x2000 + 3
-    .quad   page_dirs + 0x3000 + 3
+    .quad   page_dirs + 7
+    .quad   page_dirs + 0x1000 + 7
+    .quad   page_dirs + 0x2000 + 7
+    .quad   page_dirs + 0x3000 + 7
     .fill   508, 8, 0
 page_dirs:
     .fill   2048, 8, 0

@@ -5,8 +5,8 @@
 //! or take the host down. Lines `hostile NAME: ...` say what the case did.
 
 use core::arch::asm;
-use core::sync::atomic::{AtomicBool, Ordering};
 
+use super::{drcheck, hostile_cpu};
 use crate::console::println;
 
 /// The cases, in entry-point order after the fixed modes (mode 5 + k).
@@ -22,6 +22,12 @@ pub const CASES: &[(&str, fn())] = &[
     ("keyboard-reset", keyboard_reset),
     ("read-only", read_only),
     ("no-exec", no_exec),
+    ("ac-loop", hostile_cpu::ac_loop),
+    ("db-loop", hostile_cpu::db_loop),
+    ("undefined-instructions", hostile_cpu::undefined_instructions),
+    ("cache-flush", hostile_cpu::cache_flush),
+    ("pmu", hostile_cpu::pmu),
+    ("debug-registers", drcheck::run),
 ];
 
 /// A region the hostile configs give read access only.
@@ -68,12 +74,9 @@ fn triple_fault() {
     println!("hostile triple-fault: not ok: the exception returned");
 }
 
-/// VMRUN inside the guest.
+/// VMRUN inside the guest, whose CPU shows no SVM: #UD.
 fn svm_instruction() {
-    println!("hostile svm-instruction: VMRUN");
-    // SAFETY: deliberately invalid; the hypervisor must stop the VM here.
-    unsafe { asm!("xor eax, eax", "vmrun rax", out("rax") _, options(nostack)) };
-    println!("hostile svm-instruction: not ok: VMRUN returned");
+    hostile_cpu::vmrun_undefined();
 }
 
 /// XSETBV, whose register the hypervisor does not switch, with XSAVE
@@ -82,24 +85,10 @@ fn svm_instruction() {
 /// the hypervisor would stop the VM.
 fn xsetbv() {
     println!("hostile xsetbv: XCR0 <- 7");
-    EXPECT_INVALID_OPCODE.store(true, Ordering::Release);
+    hostile_cpu::expect_xsetbv_ud();
     // SAFETY: deliberately invalid here; see above.
     unsafe { asm!("xsetbv", in("ecx") 0u32, in("eax") 7u32, in("edx") 0u32, options(nomem, nostack)) };
     println!("hostile xsetbv: not ok: XSETBV returned");
-}
-
-/// Set while a case expects #UD.
-static EXPECT_INVALID_OPCODE: AtomicBool = AtomicBool::new(false);
-
-/// Whether an invalid-opcode exception was what the running case
-/// expected (it is reported, and the VM powers off).
-pub fn expected_invalid_opcode() -> bool {
-    if !EXPECT_INVALID_OPCODE.swap(false, Ordering::AcqRel) {
-        return false;
-    }
-    println!("hostile xsetbv: ok: #UD, as for XSETBV with CR4.OSXSAVE clear");
-    super::system_off();
-    true
 }
 
 /// REP OUTSB to COM1: string port I/O is not emulated.

@@ -6,8 +6,10 @@
 //! `-icount`), the I/O APIC as the emulated MMIO device, VMMCALL
 //! hypercalls and ACPI power-off.
 
+mod drcheck;
 mod fpcheck;
 mod hostile;
+mod hostile_cpu;
 
 pub use fpcheck::{FP_CHECK, fp_count_wrong, fp_enable, fp_fill};
 
@@ -496,17 +498,14 @@ extern "C" fn x86_trap(vector: u64, frame: *const u64) {
             eoi();
         }
         SPURIOUS_VECTOR => {}
-        6 if hostile::expected_invalid_opcode() => {}
         0..32 => {
-            let error_code = if WITH_ERROR_CODE & (1 << vector) != 0 {
-                // SAFETY: the CPU pushed the error code at `frame`.
-                unsafe { frame.read() }
-            } else {
-                0
-            };
-            let rip_slot = if WITH_ERROR_CODE & (1 << vector) != 0 { 1 } else { 0 };
-            // SAFETY: the CPU pushed RIP at this slot of `frame`.
-            let rip = unsafe { frame.add(rip_slot).read() };
+            let pushed_code = WITH_ERROR_CODE & (1 << vector) != 0;
+            // SAFETY: the CPU (or the stub, with 0) pushed the error code
+            // at `frame`, RIP after it.
+            let (error_code, rip) = unsafe { (frame.read(), frame.add(1).read()) };
+            if hostile_cpu::expected(vector, frame.cast_mut(), pushed_code.then_some(error_code)) {
+                return;
+            }
             let cr2: u64;
             // SAFETY: reading CR2 has no side effects.
             unsafe { asm!("mov {}, cr2", out(reg) cr2, options(nomem, nostack)) };
@@ -542,6 +541,9 @@ pub fn secondary_mode(context: u64) {
     secondary_started();
     if context == crate::fpcheck::CONTEXT {
         crate::fpcheck::secondary();
+    }
+    if context == drcheck::CONTEXT {
+        drcheck::secondary();
     }
 }
 

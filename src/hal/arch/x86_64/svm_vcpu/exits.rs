@@ -2,15 +2,17 @@
 //! MSRs (the x2APIC, EFER, PAT), port I/O (the power and reset ports),
 //! VMMCALL, nested page faults (RAM mapped a chunk at a time; emulated
 //! memory decoded from the guest's instruction, fetched through its own
-//! page tables). What is not emulated stops the VM with a line.
+//! page tables); exceptions and instructions the guest may not have go to
+//! `guard`. What is not emulated stops the VM with a line.
 
 use exit_dispatch::{Access, Exit, GuestRequest, Ipi, MmioRead, Trap};
 use svm_vcpu::exit::{self as svm_exit, Exit as SvmExit, NestedFault, PortAccess};
 use svm_vcpu::npt;
-use svm_vcpu::vmcb::{control, misc1, save};
+use svm_vcpu::vmcb::{control, exception, misc1, save};
 use svm_vcpu::x2apic::{self, Destination};
-use svm_vcpu::{insn, walk};
+use svm_vcpu::{absent, insn, walk};
 
+use super::guard;
 use super::{
     EVENT_VALID, HIGH_BYTE, LOW_BYTE, LOW_WORD, RAX, RBX, RCX, RDX, State, SvmVcpu, V_IGN_TPR, V_INTR_PRIO, V_IRQ,
     now_tsc,
@@ -35,7 +37,7 @@ const PORT_KBC: u16 = 0x64;
 const KBC_RESET: u64 = 0xFE;
 const PORT_RESET_CONTROL: u16 = 0xCF9;
 
-fn trap(what: &'static str, names: &'static [&'static str; 4], values: [u64; 4]) -> Exit {
+pub(super) fn trap(what: &'static str, names: &'static [&'static str; 4], values: [u64; 4]) -> Exit {
     Exit::Unhandled(Trap { what, names, values })
 }
 
@@ -95,6 +97,9 @@ impl SvmVcpu {
             SvmExit::Port(access) => self.port(st, access),
             SvmExit::Msr { write } => {
                 let msr = st.gpr(RCX) as u32;
+                if absent::pmu_or_trace(msr) {
+                    return guard::raise(st, exception::GP, Some(0));
+                }
                 let value = (st.gpr(RDX) << 32) | (st.gpr(RAX) & 0xFFFF_FFFF);
                 let exit = if write {
                     self.wrmsr(st, msr, value, cpus)
@@ -121,7 +126,12 @@ impl SvmVcpu {
             SvmExit::Shutdown => trap("triple fault (shutdown)", &["RIP", "", "", ""], [rip, 0, 0, 0]),
             SvmExit::InvalidState => trap("VMRUN refused the guest state", &["RIP", "", "", ""], [rip, 0, 0, 0]),
             SvmExit::Init => Exit::Nothing,
-            SvmExit::SvmInstruction | SvmExit::Exception { .. } | SvmExit::ControlRegister { .. } | SvmExit::Other(_) => {
+            SvmExit::Exception { vector, .. } => guard::exception(st, vector, code, rip),
+            SvmExit::Undefined => guard::raise(st, exception::UD, None),
+            SvmExit::Rdpmc => guard::raise(st, exception::GP, Some(0)),
+            SvmExit::CacheFlush => guard::cache_flush(st, code, ram, rip),
+            SvmExit::Icebp => guard::icebp(st, ram, rip),
+            SvmExit::ControlRegister { .. } | SvmExit::Other(_) => {
                 trap(svm_exit::name(code), &["exit code", "RIP", "", ""], [code, rip, 0, 0])
             }
         }
@@ -264,24 +274,9 @@ fn denied(fault: NestedFault, rights: guest_ram::Rights, rip: u64) -> Exit {
 /// read or write, and RIP moves past it. An instruction the decoder does
 /// not know stops the VM.
 fn mmio(st: &mut State, gpa: u64, ram: &RamMap, rip: u64) -> Exit {
-    let vmcb = st.vmcb();
-    let paging = walk::Paging {
-        cr0: vmcb.read_u64(save::CR0),
-        cr3: vmcb.read_u64(save::CR3),
-        cr4: vmcb.read_u64(save::CR4),
-        efer: vmcb.read_u64(save::EFER),
-    };
-    let cs = vmcb.segment(save::CS);
-    // CS attributes: bit 9 is L, bit 10 is D.
-    let (mode, linear) = if paging.efer & EFER_LMA != 0 && cs.attrib & (1 << 9) != 0 {
-        (insn::Mode::Long64, rip)
-    } else if cs.attrib & (1 << 10) != 0 {
-        (insn::Mode::Protected32, cs.base.wrapping_add(rip) & 0xFFFF_FFFF)
-    } else {
+    let (Some(mode), bytes, fetched) = code_at_rip(st, ram) else {
         return trap("memory-mapped I/O from 16-bit code, not emulated", &["GPA", "RIP", "", ""], [gpa, rip, 0, 0]);
     };
-    let mut bytes = [0u8; 15];
-    let fetched = fetch(paging, linear, &mut bytes, ram);
     let Some(access) = insn::decode(&bytes[..fetched], mode) else {
         let word = u64::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]]);
         return trap("an access to unmapped or emulated memory by an instruction the hypervisor does not emulate", &["GPA", "RIP", "instruction bytes", ""], [gpa, rip, word, 0]);
@@ -305,6 +300,30 @@ fn mmio(st: &mut State, gpa: u64, ram: &RamMap, rip: u64) -> Exit {
         _ => reg,
     };
     Exit::MmioRead(MmioRead { addr: gpa, width, reg, reg_64: true, signed: false })
+}
+
+/// The guest's code at RIP: its mode (`None` for 16-bit code) and up to
+/// 15 bytes, fetched through its page tables (how many could be).
+pub(super) fn code_at_rip(st: &mut State, ram: &RamMap) -> (Option<insn::Mode>, [u8; 15], usize) {
+    let vmcb = st.vmcb();
+    let paging = walk::Paging {
+        cr0: vmcb.read_u64(save::CR0),
+        cr3: vmcb.read_u64(save::CR3),
+        cr4: vmcb.read_u64(save::CR4),
+        efer: vmcb.read_u64(save::EFER),
+    };
+    let (cs, rip) = (vmcb.segment(save::CS), vmcb.read_u64(save::RIP));
+    // CS attributes: bit 9 is L, bit 10 is D.
+    let (mode, linear) = if paging.efer & EFER_LMA != 0 && cs.attrib & (1 << 9) != 0 {
+        (Some(insn::Mode::Long64), rip)
+    } else if cs.attrib & (1 << 10) != 0 {
+        (Some(insn::Mode::Protected32), cs.base.wrapping_add(rip) & 0xFFFF_FFFF)
+    } else {
+        (None, cs.base.wrapping_add(rip) & 0xFFFF_FFFF)
+    };
+    let mut bytes = [0u8; 15];
+    let fetched = fetch(paging, linear, &mut bytes, ram);
+    (mode, bytes, fetched)
 }
 
 /// Copies the guest's bytes at linear address `linear` into `buf`, a page
