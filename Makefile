@@ -198,7 +198,7 @@ build: guests $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	@$(OBJCOPY) -O $(BIN_FORMAT) $(ELF) $(BIN)
 	@echo "hypervisor: $(BIN) ($$(stat -c %s $(BIN)) bytes) with VM configs: $(VM_CONFIGS)"
 
-DISK_IMAGES = target/guests/arceos-hello-$(ARCH).bin $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES))
+DISK_IMAGES = target/guests/arceos-hello-$(ARCH).bin $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES) target/guests/probe-aarch64.bin)
 
 disk_img: guests $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES)) $(if $(filter uboot,$(BOOT)),build $(BOOT_SCR))
 	scripts/make-disk-img.sh $(DISK_IMG) $(foreach vm,$(DISK_VMS),--vm $(vm)) \
@@ -292,7 +292,7 @@ qemu-test: setup
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 \
 	  VM_CONFIGS=crates/qemu-boot-tests/configs/linux-fpcheck.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-linux-fpcheck.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 FS=y \
-	  VM_CONFIGS="configs/vms/arceos-aarch64-fs.toml crates/qemu-boot-tests/configs/fs-missing-kernel.toml crates/qemu-boot-tests/configs/fs-image-too-large.toml" \
+	  VM_CONFIGS="configs/vms/arceos-aarch64-fs.toml crates/qemu-boot-tests/configs/fs-missing-kernel.toml crates/qemu-boot-tests/configs/fs-image-too-large.toml crates/qemu-boot-tests/configs/fs-reset-loop.toml" \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-fs.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 FS=y VM_CONFIGS= \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-fs-only.bin

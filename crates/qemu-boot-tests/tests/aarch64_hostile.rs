@@ -59,16 +59,20 @@ fn hostile_guests_on(arch: Arch, image: &str) {
         (21, "hvc-flood"),
         (22, "pmu-debug"),
         (23, "foreign-spi"),
+        (25, "reset-loop"),
     ];
     for (id, name) in answered {
         run.assert_line(&ended(id, &format!("hostile-{name}"), "powered off"));
     }
     run.assert_line(&ended(24, "spi-owner", "powered off"));
+    // reset-loop: 20 boots from its images, each with clean RAM.
+    run.assert_line("VM[25] hostile-reset-loop asked for a reset: restarted from its images (boot 20;");
+    run.assert_line("hostile reset-loop: ok: restarted from its images with clean RAM every time (saw 0x14)");
     // Two vCPUs sharing CPU 1 keep their own FP/SIMD registers.
     run.assert_line(&ended(31, "fp-simd", "powered off"));
     // The well-behaved guest finishes, and the hypervisor with it.
     run.assert_line(&ended(1, "arceos", "powered off"));
-    run.assert_line("all VMs stopped (17 booted, 0 rejected, 5 stopped on a fault)");
+    run.assert_line("all VMs stopped (18 booted, 0 rejected, 5 stopped on a fault)");
     // No physical interrupt was let in that nobody handles.
     assert!(!run.output.contains("Unhandled IRQ"), "an interrupt reached the host unhandled:\n{}", run.output);
     run.assert_clean_exit();

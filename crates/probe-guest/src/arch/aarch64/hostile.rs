@@ -41,6 +41,7 @@ pub const CASES: &[(&str, fn())] = &[
     ("pmu-debug", pmu_debug),
     ("foreign-spi", foreign_spi),
     ("spi-owner", spi_owner),
+    ("reset-loop", reset_loop),
 ];
 
 /// The case a mode runs: case k at mode 5 + k for the first twelve, at
@@ -121,6 +122,36 @@ fn smc_reset() {
     }
     finish();
 }
+
+/// SYSTEM_RESET again and again: every boot starts from the images with
+/// clean RAM, until boot [`RESET_LOOP_BOOTS`] powers off. The hypervisor
+/// reloads the images each time (from the boot disk, for a config whose
+/// images are there) while the other VMs go on.
+fn reset_loop() {
+    const SCRATCH: *mut u64 = 0x4000_1000 as *mut u64;
+    const MARK: u64 = 0xdead_beef_5eed_0002;
+    let boots = calls::hvc(psci::HV_CALL_BOOTS, 0, 0, 0);
+    // SAFETY: SCRATCH is RAM of this VM, normal memory in the probe's map,
+    // used by nothing else.
+    let seen = unsafe { SCRATCH.read_volatile() };
+    if seen != 0 {
+        report("reset-loop", "RAM written before a reset reads as zero after it", false, seen);
+        finish();
+        return;
+    }
+    if boots < RESET_LOOP_BOOTS {
+        // SAFETY: as above.
+        unsafe { SCRATCH.write_volatile(MARK) };
+        calls::smc(0x8400_0009, 0, 0, 0);
+        report("reset-loop", "SYSTEM_RESET returned", false, boots);
+    } else {
+        report("reset-loop", "restarted from its images with clean RAM every time", boots == RESET_LOOP_BOOTS, boots);
+    }
+    finish();
+}
+
+/// Boots the reset-loop case goes through.
+const RESET_LOOP_BOOTS: u64 = 20;
 
 /// PSCI and SMCCC through SMC are answered by the hypervisor, about vCPUs.
 fn smc_calls() {
