@@ -34,9 +34,9 @@ pub fn release_sources_of(vm_id: usize) {
     SOURCE_OWNERS.release_all(vm_id);
 }
 
-/// Whether `source` is forwarded to a guest.
-pub fn is_forwarded(source: usize) -> bool {
-    SOURCE_OWNERS.owner(source).is_some()
+/// Whether `source` is forwarded to VM `vm_id`.
+pub fn is_forwarded_to(source: usize, vm_id: usize) -> bool {
+    SOURCE_OWNERS.owns(source, vm_id)
 }
 
 /// Runs after every host interrupt with its id: a forwarded source is held

@@ -25,6 +25,9 @@ pub struct VirtualPlic {
     base: u64,
     size: u64,
     harts: usize,
+    /// The VM it belongs to: only its own forwarded sources are let in
+    /// again at the host when its guest completes them.
+    vm: usize,
     plic: SpinNoIrq<Plic>,
 }
 
@@ -45,14 +48,14 @@ impl IrqChipOps for VirtualPlic {
         dev.emu_type == EmulatedDeviceType::InterruptController
     }
 
-    fn create(dev: &EmulatedDeviceConfig, _vm: usize, harts: usize) -> Result<Self, IrqChipError> {
+    fn create(dev: &EmulatedDeviceConfig, vm: usize, harts: usize) -> Result<Self, IrqChipError> {
         if harts > vplic::MAX_HARTS {
             return Err(IrqChipError::Config { field: "vCPU count", what: "the virtual PLIC serves at most 8 harts" });
         }
         if dev.length < vplic::offset::CONTEXT + 0x2000 * harts {
             return Err(IrqChipError::Config { field: "size", what: "too small for the VM's harts' contexts" });
         }
-        Ok(Self { base: dev.base_gpa as u64, size: dev.length as u64, harts, plic: SpinNoIrq::new(Plic::new(harts)) })
+        Ok(Self { base: dev.base_gpa as u64, size: dev.length as u64, harts, vm, plic: SpinNoIrq::new(Plic::new(harts)) })
     }
 
     fn reset(&self) {
@@ -79,8 +82,8 @@ impl IrqChipOps for VirtualPlic {
         u64::from(value)
     }
 
-    /// Completing a forwarded source lets the device's interrupt in again
-    /// at the host.
+    /// Completing a source forwarded to this VM lets the device's
+    /// interrupt in again at the host (another VM's source never is).
     fn write(&self, vcpu: usize, offset: usize, width: u8, value: u64) -> Option<Ipi> {
         if width != 4 {
             return None;
@@ -88,7 +91,7 @@ impl IrqChipOps for VirtualPlic {
         let mut plic = self.plic.lock();
         if let Effect::Completed(source) = plic.write(offset, value as u32) {
             let source = source as usize;
-            if irq::is_forwarded(source) {
+            if irq::is_forwarded_to(source, self.vm) {
                 axhal::irq::set_enable(source, true);
             }
         }
