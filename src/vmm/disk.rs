@@ -6,12 +6,20 @@ use core::fmt;
 
 use axstd::fs;
 use axstd::io::Read;
+use axstd::sync::Mutex;
 
 /// Directory whose `*.toml` files are VM configs to boot.
 pub const CONFIG_DIR: &str = "/vms";
 
+/// Held for every use of the boot disk's filesystem: its FAT driver must
+/// not be entered from two CPUs at once (a VM's reset rereads its images
+/// while the boot task reads configs, or another VM resets). A sleeping
+/// lock: a disk read may take long, and interrupts stay on.
+static DISK: Mutex<()> = Mutex::new(());
+
 /// Size of the regular file at `path`, if there is one.
 pub fn size_of(path: &str) -> Option<usize> {
+    let _disk = DISK.lock();
     let meta = fs::metadata(path).ok()?;
     meta.is_file().then(|| meta.len() as usize)
 }
@@ -33,19 +41,40 @@ impl fmt::Display for DiskError {
     }
 }
 
-/// Opens the file at `path` for reading.
-pub fn open(path: &str) -> Result<fs::File, DiskError> {
-    fs::File::open(path).map_err(|error| DiskError { path: String::from(path), op: "open", error })
+/// A file of the boot disk open for reading; closed under [`DISK`] too.
+pub struct DiskFile {
+    file: Option<fs::File>,
+    path: String,
 }
 
-/// Reads the next `dest.len()` bytes of `file` (opened from `path`).
-pub fn read_next(file: &mut fs::File, path: &str, dest: &mut [u8]) -> Result<(), DiskError> {
-    file.read_exact(dest).map_err(|error| DiskError { path: String::from(path), op: "read", error })
+impl Drop for DiskFile {
+    fn drop(&mut self) {
+        let _disk = DISK.lock();
+        drop(self.file.take());
+    }
+}
+
+/// Opens the file at `path` for reading.
+pub fn open(path: &str) -> Result<DiskFile, DiskError> {
+    let _disk = DISK.lock();
+    let file = fs::File::open(path).map_err(|error| DiskError { path: String::from(path), op: "open", error })?;
+    Ok(DiskFile { file: Some(file), path: String::from(path) })
+}
+
+impl DiskFile {
+    /// Reads the next `dest.len()` bytes.
+    pub fn read_next(&mut self, dest: &mut [u8]) -> Result<(), DiskError> {
+        let _disk = DISK.lock();
+        let fail = |error| DiskError { path: self.path.clone(), op: "read", error };
+        let file = self.file.as_mut().ok_or_else(|| fail(axstd::io::Error::BadState))?;
+        file.read_exact(dest).map_err(fail)
+    }
 }
 
 /// Every `*.toml` in [`CONFIG_DIR`], by name, with its text (or `None` if
 /// it could not be read).
 pub fn configs() -> Vec<(String, Option<String>)> {
+    let _disk = DISK.lock();
     let Ok(dir) = fs::read_dir(CONFIG_DIR) else {
         info!("no {CONFIG_DIR} on the boot disk: no VM configs there");
         return Vec::new();

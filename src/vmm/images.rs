@@ -77,7 +77,7 @@ impl ImageData {
 pub struct ImageReader<'a> {
     image: &'a ImageData,
     #[cfg(feature = "fs")]
-    file: Option<axstd::fs::File>,
+    file: Option<super::disk::DiskFile>,
     #[cfg(feature = "fs")]
     buf: alloc::vec::Vec<u8>,
 }
@@ -108,10 +108,10 @@ impl<'a> ImageReader<'a> {
             ImageData::Embedded(bytes) => lent(bytes),
             ImageData::Generated(bytes) => lent(bytes),
             #[cfg(feature = "fs")]
-            ImageData::OnDisk { path, .. } => {
+            ImageData::OnDisk { .. } => {
                 self.buf.resize(len, 0);
                 let file = self.file.as_mut().ok_or(VmError::ImagePlacement { load: offset, size: len })?;
-                super::disk::read_next(file, path, &mut self.buf).map_err(VmError::Disk)?;
+                file.read_next(&mut self.buf).map_err(VmError::Disk)?;
                 Ok(&self.buf)
             }
         }

@@ -62,8 +62,9 @@ pub trait VirtioDevice {
         VENDOR_ID
     }
 
-    /// Features offered; the transport requires the driver to accept
-    /// `VIRTIO_F_VERSION_1`, so it should be among them.
+    /// Features offered; include `VIRTIO_F_VERSION_1` (Linux requires it
+    /// of a version-2 MMIO device). The transport does not require the
+    /// driver to accept it (see [`crate::MmioTransport`]).
     fn device_features(&self) -> u64;
 
     /// How many virtqueues the device has (fixed for its lifetime).

@@ -43,5 +43,6 @@ pub use queue::{
 pub const VIRTIO_F_INDIRECT_DESC: u64 = 1 << 28;
 /// Feature bit: `used_event`/`avail_event` suppress notifications.
 pub const VIRTIO_F_EVENT_IDX: u64 = 1 << 29;
-/// Feature bit: a virtio 1.x ("modern") device; required by the transport.
+/// Feature bit: a virtio 1.x ("modern") device; offered, not required
+/// of the driver (the transport is modern and little-endian either way).
 pub const VIRTIO_F_VERSION_1: u64 = 1 << 32;

@@ -1,10 +1,13 @@
 //! The virtio-mmio transport, version 2 (virtio 1.x §4.2.2), as a register
 //! model: the caller forwards the guest's MMIO accesses and sets the
 //! device's interrupt line to [`MmioTransport::irq_level`] after each call.
+//!
+//! `FEATURES_OK` takes when the driver accepted only offered features;
+//! `VIRTIO_F_VERSION_1` is not required of it (virtio-drivers 0.7.5 never
+//! accepts it), and the modern, little-endian layout is used regardless.
 
 use alloc::vec::Vec;
 
-use crate::VIRTIO_F_VERSION_1;
 use crate::device::{
     DeviceError, STATUS_DEVICE_NEEDS_RESET, STATUS_DRIVER_OK, STATUS_FEATURES_OK, VirtioDevice,
 };
@@ -317,9 +320,14 @@ impl<D: VirtioDevice> MmioTransport<D> {
         }
     }
 
+    /// Whether the driver accepted only offered features.
+    ///
+    /// `VIRTIO_F_VERSION_1` is offered but not required: virtio-drivers
+    /// 0.7.5 (ArceOS, Starry) never accepts it, yet drives a version-2
+    /// header with the modern registers and rings. The layout is the modern
+    /// one and every field little-endian either way; Linux accepts it.
     fn features_acceptable(&self) -> bool {
-        let offered = self.device.device_features();
-        self.driver_features & !offered == 0 && self.driver_features & VIRTIO_F_VERSION_1 != 0
+        self.driver_features & !self.device.device_features() == 0
     }
 
     fn write_status(&mut self, mem: &dyn GuestMemory, v: u32) {

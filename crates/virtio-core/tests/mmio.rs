@@ -49,14 +49,16 @@ fn driver_features_by_selector_and_frozen_after_features_ok() {
 }
 
 #[test]
-fn features_ok_requires_version_1_and_only_offered_bits() {
+fn features_ok_requires_only_offered_bits() {
     let mem = VecMemory::new();
     for (features, ok) in [
         (VIRTIO_F_VERSION_1, true),
         (OFFERED, true),
         (VIRTIO_F_VERSION_1 | VIRTIO_F_EVENT_IDX, true),
-        (0, false),
-        (VIRTIO_F_EVENT_IDX | 1, false),
+        // VERSION_1 is not required (virtio-drivers 0.7.5 never accepts it).
+        (0, true),
+        (VIRTIO_F_EVENT_IDX | 1, true),
+        (VIRTIO_F_EVENT_IDX | 0b10, false),
         (VIRTIO_F_VERSION_1 | 0b10, false),
         (VIRTIO_F_VERSION_1 | 1 << 34, false),
     ] {
@@ -373,4 +375,68 @@ fn config_space_and_generation() {
     let mut t = bring_up(&mem, VIRTIO_F_VERSION_1);
     t.config_changed();
     assert_eq!(t.interrupt_status(), INT_CONFIG_CHANGE);
+}
+
+/// virtio-drivers 0.7.5 (ArceOS, Starry) as its source does it with a
+/// version-2 header: `begin_init` (no ACKNOWLEDGE-only step, features
+/// `device & supported` without VERSION_1, FEATURES_OK not read back),
+/// `VirtQueue::new` (QueueReady read, QueueNumMax read, `queue_set`),
+/// `finish_init`, then a request and `ack_interrupt`.
+#[test]
+fn virtio_drivers_0_7_5_negotiation_sequence() {
+    const SUPPORTED: u64 = 1 << 5 | 1 << 9 | VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX;
+    let mem = VecMemory::new();
+    let mut t = MmioTransport::new(TestDevice::default());
+    assert_eq!(rd(&mut t, reg::MAGIC_VALUE), MAGIC);
+    assert_ne!(rd(&mut t, reg::DEVICE_ID), 0);
+    assert_eq!(rd(&mut t, reg::VERSION), 2, "modern header");
+    // begin_init
+    wr(&mut t, &mem, reg::STATUS, 0);
+    wr(
+        &mut t,
+        &mem,
+        reg::STATUS,
+        STATUS_ACKNOWLEDGE | STATUS_DRIVER,
+    );
+    wr(&mut t, &mem, reg::DEVICE_FEATURES_SEL, 0);
+    let mut offered = u64::from(rd(&mut t, reg::DEVICE_FEATURES));
+    wr(&mut t, &mem, reg::DEVICE_FEATURES_SEL, 1);
+    offered |= u64::from(rd(&mut t, reg::DEVICE_FEATURES)) << 32;
+    assert_ne!(offered & VIRTIO_F_VERSION_1, 0, "offered for Linux");
+    let negotiated = offered & SUPPORTED;
+    assert_eq!(negotiated & VIRTIO_F_VERSION_1, 0);
+    wr(&mut t, &mem, reg::DRIVER_FEATURES_SEL, 0);
+    wr(&mut t, &mem, reg::DRIVER_FEATURES, negotiated as u32);
+    wr(&mut t, &mem, reg::DRIVER_FEATURES_SEL, 1);
+    wr(
+        &mut t,
+        &mem,
+        reg::DRIVER_FEATURES,
+        (negotiated >> 32) as u32,
+    );
+    let s = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK;
+    wr(&mut t, &mem, reg::STATUS, s);
+    // VirtQueue::new(queue 0, size 8 here; the driver's blk uses 16)
+    wr(&mut t, &mem, reg::QUEUE_SEL, 0);
+    assert_eq!(rd(&mut t, reg::QUEUE_READY), 0, "queue not in use");
+    wr(&mut t, &mem, reg::QUEUE_SEL, 0);
+    assert!(rd(&mut t, reg::QUEUE_NUM_MAX) >= 8);
+    setup_queue0(&mut t, &mem);
+    // finish_init
+    wr(&mut t, &mem, reg::STATUS, s | STATUS_DRIVER_OK);
+    assert_eq!(rd(&mut t, reg::STATUS), s | STATUS_DRIVER_OK);
+    assert!(t.is_live());
+    assert_eq!(t.device().activated, Some(negotiated));
+    // One request, with EVENT_IDX negotiated: used_event 0 asks for an IRQ.
+    let mut drv = Driver::new(8);
+    drv.desc(&mem, 0, DATA, 8, DESC_F_WRITE, 0);
+    drv.publish(&mem, 0);
+    wr(&mut t, &mem, reg::QUEUE_NOTIFY, 0);
+    assert_eq!(drv.used_idx(&mem), 1);
+    assert_eq!(drv.avail_event(&mem), 1);
+    // ack_interrupt
+    let pending = rd(&mut t, reg::INTERRUPT_STATUS);
+    assert_eq!(pending, INT_USED_BUFFER);
+    wr(&mut t, &mem, reg::INTERRUPT_ACK, pending);
+    assert!(!t.irq_level());
 }
