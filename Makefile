@@ -107,6 +107,11 @@ FUZZ_PARAMS := target/fuzz-params.bin
 # RAM by passthrough, pages shared with another VM, VM ids, huge counts).
 BAD_CONFIGS_2 := $(addprefix crates/qemu-boot-tests/configs/,device-shares-page.toml passthrough-gpa-in-ram.toml \
   passthrough-addresses-ram.toml vm-id-zero.toml vm-id-257.toml huge-cpu-num.toml)
+# The probe driving our virtio block device beside the ArceOS guest (with
+# a console of its own, so that no line interleaves), and a RAM disk too
+# large for the host, refused.
+VIRTIO_VMS := configs/vms/multi/arceos-aarch64.toml crates/qemu-boot-tests/configs/virtio/blk-probe.toml \
+  crates/qemu-boot-tests/configs/virtio/blk-too-large.toml
 HOSTILE_VMS := configs/vms/arceos-aarch64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile/*.toml))
 HOSTILE_X86_VMS := $(sort $(wildcard crates/qemu-boot-tests/configs/hostile-x86/*.toml))
 HOSTILE_RISCV64_VMS := configs/vms/arceos-riscv64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile-riscv64/*.toml))
@@ -246,7 +251,7 @@ unit-test: setup
 
 # The QEMU tests, once their images are built.
 QEMU_TEST_RUN = env AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test x86_64_boot --test x86_64_probe -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test aarch64_virtio --test x86_64_boot --test x86_64_probe -- --include-ignored
 
 # Images the QEMU tests boot (each test names the one it boots): per
 # architecture the default VM set, bad configs beside a good one, the probe
@@ -301,6 +306,10 @@ qemu-test: setup
 	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS= DISK_IMG=$(TEST_IMAGES)/disk-guests.img
 	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS=configs/vms/linux-aarch64-smp2-fs.toml \
 	  DISK_IMG=$(TEST_IMAGES)/disk-linux-vm.img
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
+	  VM_CONFIGS="$(VIRTIO_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-virtio.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
+	  VM_CONFIGS="$(VIRTIO_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-virtio.bin
 	cp target/guests/probe-aarch64.elf $(TEST_IMAGES)/
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
 	  VM_CONFIGS="$(HOSTILE_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-hostile.bin

@@ -112,11 +112,56 @@ impl RamBlock {
         if end > self.len() {
             return None;
         }
+        let at = self.ptr.as_ptr() as usize + offset;
+        // An aligned 2-, 4- or 8-byte value is read as one load: a ring
+        // index the guest is updating is never seen half old, half new.
+        match (buf.len(), at % buf.len().max(1)) {
+            // SAFETY: inside our allocation (checked above) and aligned to
+            // its width; a volatile load of plain memory.
+            (2, 0) => buf.copy_from_slice(&unsafe { (at as *const u16).read_volatile() }.to_ne_bytes()),
+            // SAFETY: as above.
+            (4, 0) => buf.copy_from_slice(&unsafe { (at as *const u32).read_volatile() }.to_ne_bytes()),
+            // SAFETY: as above.
+            (8, 0) => buf.copy_from_slice(&unsafe { (at as *const u64).read_volatile() }.to_ne_bytes()),
+            _ => self.read_bytes(offset, buf),
+        }
+        Some(())
+    }
+
+    /// [`Self::read`] a byte at a time; the range is checked.
+    fn read_bytes(&self, offset: usize, buf: &mut [u8]) {
         for (i, byte) in buf.iter_mut().enumerate() {
             // SAFETY: `offset + i` lies inside our allocation (checked
             // above); a volatile byte read is the access a concurrent
             // guest store cannot make undefined.
             *byte = unsafe { self.ptr.as_ptr().add(offset + i).read_volatile() };
+        }
+    }
+
+    /// Stores `data` at `offset`, if inside the block: a device of the VM
+    /// writing guest memory while the guest may be using it. An aligned 2-
+    /// or 4-byte value is one store.
+    pub fn write(&self, offset: usize, data: &[u8]) -> Option<()> {
+        let end = offset.checked_add(data.len())?;
+        if end > self.len() {
+            return None;
+        }
+        let at = self.ptr.as_ptr() as usize + offset;
+        match (data, at % data.len().max(1)) {
+            // SAFETY: inside our allocation (checked above) and aligned to
+            // its width; the block is plain memory the guest shares, and a
+            // volatile store is what its concurrent accesses cannot make
+            // undefined.
+            (&[a, b], 0) => unsafe { (at as *mut u16).write_volatile(u16::from_ne_bytes([a, b])) },
+            // SAFETY: as above.
+            (&[a, b, c, d], 0) => unsafe { (at as *mut u32).write_volatile(u32::from_ne_bytes([a, b, c, d])) },
+            _ => {
+                for (i, &byte) in data.iter().enumerate() {
+                    // SAFETY: `at + i` is inside our allocation (checked
+                    // above); a volatile byte store, as above.
+                    unsafe { ((at + i) as *mut u8).write_volatile(byte) };
+                }
+            }
         }
         Some(())
     }
@@ -344,6 +389,30 @@ impl GuestRam {
             }
         }
         Ok(())
+    }
+
+    /// Whether `[gpa, gpa + len)` lies in one RAM region (backed or not).
+    pub fn holds(&self, gpa: u64, len: u64) -> bool {
+        self.regions.iter().any(|r| r.chunks.contains(gpa) && r.chunks.chunks_in(gpa, len).is_some())
+    }
+
+    /// Stores `data` at `gpa` for a device of the VM (the guest runs
+    /// meanwhile): the chunks it touches are backed first, as on the
+    /// guest's own first touch; a region without WRITE is refused as the
+    /// guest's own store would be.
+    pub fn device_write<H: AxVMHal>(&mut self, vm: &AxVM<H, VcpuHal>, gpa: u64, data: &[u8]) -> Result<(), RamError> {
+        let len = data.len() as u64;
+        let not_ram = RamError::NotRam { gpa, len };
+        let region = self.regions.iter_mut().find(|r| r.chunks.contains(gpa)).ok_or(not_ram)?;
+        if !region.flags.contains(MappingFlags::WRITE) {
+            return Err(RamError::NotRam { gpa, len });
+        }
+        let touched: Vec<Chunk> = region.chunks.chunks_in(gpa, len).ok_or(RamError::NotRam { gpa, len })?.collect();
+        for chunk in touched {
+            region.back(vm, chunk)?;
+        }
+        let offset = gpa - region.chunks.gpa();
+        region.block.write(offset as usize, data).ok_or(RamError::NotRam { gpa, len })
     }
 
     /// Marks every chunk unbacked (the guest's next touch finds zeroed

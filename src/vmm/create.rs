@@ -16,6 +16,7 @@ use super::disk::DiskError;
 use super::console::VirtualUart;
 use super::host_derived;
 use super::power::PowerButton;
+use super::virtio::{VirtioError, VirtioMmio};
 use super::vm::{AxVm, Vcpu, Vm, VmDevices};
 use crate::hal::arch::{Arch, ArchOps, CpuMap, IrqChip, IrqChipOps, VcpuSetup};
 use crate::hal::{self, DtbError, GuestRam, IrqChipError, RamError};
@@ -56,6 +57,13 @@ pub enum VmError {
     PassthroughRam(Mapped),
     /// Every VM id is taken.
     NoFreeId,
+    /// A virtio device entry is wrong.
+    Virtio {
+        /// The entry's name.
+        name: alloc::string::String,
+        /// What is wrong.
+        why: VirtioError,
+    },
     /// An image does not fit in one memory region.
     ImagePlacement {
         /// Guest-physical load address.
@@ -99,6 +107,7 @@ impl fmt::Display for VmError {
                 }
                 write!(f, " at {}: host RAM; a guest never gets the hypervisor's or another VM's memory", m.range)
             }
+            Self::Virtio { name, why } => write!(f, "devices.emu_devices \"{name}\" (virtio block): {why}"),
             Self::NoFreeId => write!(f, "base.id: every VM id (1 to {}) is taken", vmconfig_check::MAX_VM_ID),
             Self::ImagePlacement { load, size } => {
                 write!(f, "kernel: an image of {size:#x} bytes at {load:#x} does not fit in one memory region")
@@ -225,6 +234,10 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     let irqchip_config = take_device(emu, IrqChip::is_irqchip);
     let mut uart = take_device(emu, VirtualUart::is_console).map(|dev| VirtualUart::new(&dev));
     let power_button = take_device(emu, PowerButton::is_power_button).map(|dev| PowerButton::new(&dev));
+    let mut virtio = alloc::vec::Vec::new();
+    while let Some(dev) = take_device(emu, VirtioMmio::is_virtio_blk) {
+        virtio.push(VirtioMmio::new_blk(&dev).map_err(|why| VmError::Virtio { name: dev.name.clone(), why })?);
+    }
     if let Some(console) = claim_devices(&mut cfg.devices)? {
         info!(
             "VM config {}: the console UART \"{}\" is another VM's: VM[{}] gets a virtual one at {:#x}",
@@ -303,7 +316,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         dtb: loads[2].unwrap_or(0) as u64,
     };
     let claims = mapped.iter().map(|m| m.range).collect();
-    let vm = Vm::new(ax, name, vcpus, cpu_map, ram, VmDevices { irqchip, uart, power_button, passthrough: claims }, boot);
+    let vm = Vm::new(ax, name, vcpus, cpu_map, ram, VmDevices { irqchip, uart, power_button, passthrough: claims, virtio }, boot);
     // Device interrupts go to VMs that have an interrupt controller to
     // take them; one VM per interrupt.
     if vm.irqchip.is_some() {

@@ -101,6 +101,9 @@ impl GuestVm for Vm {
                 if let Some((button, offset)) = self.power_button.as_ref().and_then(|b| Some((b, b.offset_of(addr)?))) {
                     return self.power_button_access(button, offset, bytes, write);
                 }
+                if let Some((dev, offset)) = self.virtio.iter().find_map(|d| Some((d, d.offset_of(addr)?))) {
+                    return dev.access(self, offset, bytes, write);
+                }
                 let gpa = GuestPhysAddr::from(addr as usize);
                 let Some(dev) = self.ax.get_devices().find_mmio_dev(gpa) else { return Emulated::NoDevice };
                 let Some(w) = width(bytes) else { return Emulated::Failed(DeviceError::BadWidth) };

@@ -19,6 +19,7 @@ mod images;
 mod power;
 mod upcalls;
 mod vcpus;
+mod virtio;
 mod vm;
 mod window;
 

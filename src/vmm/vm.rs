@@ -157,6 +157,8 @@ pub struct Vm {
     pub uart: Option<VirtualUart>,
     /// Its power button, if the config has one.
     pub power_button: Option<PowerButton>,
+    /// Its own virtio devices.
+    pub virtio: Vec<super::virtio::VirtioMmio>,
     /// Host ranges of the devices passed through to it.
     pub passthrough: Vec<Span>,
     /// Where the guest's console output goes.
@@ -185,6 +187,8 @@ pub struct VmDevices {
     pub power_button: Option<PowerButton>,
     /// Host ranges of the devices passed through to it.
     pub passthrough: Vec<Span>,
+    /// Its own virtio devices.
+    pub virtio: Vec<super::virtio::VirtioMmio>,
 }
 
 impl Vm {
@@ -204,6 +208,7 @@ impl Vm {
             uart: devices.uart,
             power_button: devices.power_button,
             passthrough: devices.passthrough,
+            virtio: devices.virtio,
             name,
             ax,
             vcpus,

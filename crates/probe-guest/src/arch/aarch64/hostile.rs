@@ -42,6 +42,7 @@ pub const CASES: &[(&str, fn())] = &[
     ("foreign-spi", foreign_spi),
     ("spi-owner", spi_owner),
     ("reset-loop", reset_loop),
+    ("virtio-blk", super::virtio_blk::run),
 ];
 
 /// The case a mode runs: case k at mode 5 + k for the first twelve, at
@@ -58,7 +59,7 @@ pub fn case_of_mode(mode: u64) -> Option<&'static (&'static str, fn())> {
 /// Wrong answers seen so far.
 static WRONG: AtomicU32 = AtomicU32::new(0);
 
-fn report(name: &str, what: &str, ok: bool, seen: u64) {
+pub(super) fn report(name: &str, what: &str, ok: bool, seen: u64) {
     let verdict = if ok { "ok" } else { "not ok" };
     if !ok {
         WRONG.fetch_add(1, Ordering::Relaxed);

@@ -13,6 +13,8 @@ mod hostile;
 mod power;
 mod ptimer;
 mod trap;
+mod virtio_blk;
+mod virtq;
 
 pub use console::{UART_IRQ, put_byte, uart_irq_arm, uart_irq_disarm};
 pub use cpu::{counter_hz, irq_disable, irq_enable, now, timer_arm, wfi};

@@ -1,0 +1,455 @@
+//! The `virtio-blk` case: a minimal polling driver (see `virtq`) drives
+//! the hypervisor's own virtio-blk device model at [`BASE`] (a zeroed RAM
+//! disk of [`CAPACITY`] sectors): identification, negotiation, a write, a
+//! flush, reads, GET_ID, errors; then hostile requests (a descriptor loop,
+//! a buffer outside RAM) after which the device must still serve. Lines
+//! `hostile virtio-blk: ...` through the hostile cases' `report`.
+
+use core::mem::offset_of;
+
+use super::hostile::{finish, report};
+use super::virtq::{
+    Completion, DESC_F_NEXT, Desc, Device, Dma, POLLS, QUEUE_SIZE, STATUS_ACKNOWLEDGE,
+    STATUS_DEVICE_NEEDS_RESET, STATUS_DRIVER, STATUS_DRIVER_OK, STATUS_FEATURES_OK, Virtq, reg,
+};
+use crate::console::println;
+
+const NAME: &str = "virtio-blk";
+/// The device window the case's config gives the VM.
+const BASE: usize = 0x0a00_0000;
+/// The disk's size in sectors.
+const CAPACITY: u64 = 2048;
+const MAGIC: u32 = 0x7472_6976;
+const BLOCK_DEVICE: u32 = 2;
+const SECTOR: usize = 512;
+
+// Features (virtio 1.x §5.2.3, §6).
+const F_SEG_MAX: u64 = 1 << 2;
+const F_BLK_SIZE: u64 = 1 << 6;
+const F_FLUSH: u64 = 1 << 9;
+const F_VERSION_1: u64 = 1 << 32;
+
+// Request types and status values (virtio 1.x §5.2.6).
+const T_IN: u32 = 0;
+const T_OUT: u32 = 1;
+const T_FLUSH: u32 = 4;
+const T_GET_ID: u32 = 8;
+const T_UNKNOWN: u32 = 0x55;
+const S_OK: u8 = 0;
+const S_IOERR: u8 = 1;
+const S_UNSUPP: u8 = 2;
+/// Status preset before each request, to see whether it was written.
+const S_UNWRITTEN: u8 = 0xff;
+
+/// The sectors written and read back: 1..=8, one page.
+const FIRST_SECTOR: u64 = 1;
+const DATA_BYTES: usize = 8 * SECTOR;
+const ID_BYTES: usize = 20;
+/// Guest-physical memory outside the VM's RAM.
+const OUTSIDE_RAM: u64 = 0x7000_0000;
+
+#[repr(C)]
+struct Header {
+    kind: u32,
+    reserved: u32,
+    sector: u64,
+}
+
+/// The request buffers, beside the rings of `virtq`.
+#[repr(C, align(4096))]
+struct Buffers {
+    write: [u8; DATA_BYTES],
+    read: [u8; DATA_BYTES],
+    header: Header,
+    status: u8,
+    id: [u8; ID_BYTES],
+}
+
+static BUFFERS: Dma<Buffers> = Dma::new(Buffers {
+    write: [0; DATA_BYTES],
+    read: [0; DATA_BYTES],
+    header: Header {
+        kind: 0,
+        reserved: 0,
+        sector: 0,
+    },
+    status: 0,
+    id: [0; ID_BYTES],
+});
+
+/// A wrong answer the case cannot go on after (already reported).
+struct Stop;
+
+/// A request's data buffer: none, the write buffer (`len` bytes the
+/// device reads) or `len` bytes at an address the device writes.
+#[derive(Clone, Copy)]
+enum Data {
+    None,
+    ToDevice(u32),
+    FromDevice(u64, u32),
+}
+
+/// A completed request: its status byte and the used length.
+struct Reply {
+    status: u8,
+    used_len: u32,
+}
+
+/// Runs the case and ends it.
+pub fn run() {
+    let _ = steps();
+    finish();
+}
+
+fn steps() -> Result<(), Stop> {
+    let mut q = Virtq::new(Device::new(BASE));
+    identify(q.device())?;
+    negotiate(&mut q, true)?;
+    requests(&mut q)?;
+    descriptor_loop(&mut q)?;
+    outside_ram(&mut q)
+}
+
+/// Reports a check; a wrong answer stops the case.
+fn check(what: &str, ok: bool, seen: u64) -> Result<(), Stop> {
+    report(NAME, what, ok, seen);
+    if ok { Ok(()) } else { Err(Stop) }
+}
+
+fn identify(dev: Device) -> Result<(), Stop> {
+    let magic = dev.read(reg::MAGIC_VALUE);
+    check("MagicValue is 0x74726976", magic == MAGIC, magic.into())?;
+    let version = dev.read(reg::VERSION);
+    check("Version is 2", version == 2, version.into())?;
+    let id = dev.read(reg::DEVICE_ID);
+    check("DeviceID is 2 (block)", id == BLOCK_DEVICE, id.into())?;
+    let capacity = dev.config_u64(0);
+    check("capacity is 2048 sectors", capacity == CAPACITY, capacity)
+}
+
+/// Resets the device and brings it to DRIVER_OK with queue 0 set up;
+/// `verbose` reports every step, else only a wrong one.
+fn negotiate(q: &mut Virtq, verbose: bool) -> Result<(), Stop> {
+    let step = |what: &str, ok: bool, seen: u64| {
+        if verbose || !ok {
+            report(NAME, what, ok, seen);
+        }
+        if ok { Ok(()) } else { Err(Stop) }
+    };
+    let dev = q.device();
+    let status = q.reset();
+    step("Status reads 0 after a reset", status == 0, status.into())?;
+    dev.set_status(STATUS_ACKNOWLEDGE);
+    let status = dev.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    step(
+        "ACKNOWLEDGE and DRIVER read back",
+        status == 3,
+        status.into(),
+    )?;
+    let offered = dev.device_features();
+    step("VERSION_1 is offered", offered & F_VERSION_1 != 0, offered)?;
+    dev.set_driver_features(F_VERSION_1 | (offered & (F_FLUSH | F_SEG_MAX | F_BLK_SIZE)));
+    let status = dev.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    step(
+        "FEATURES_OK reads back set",
+        status & STATUS_FEATURES_OK != 0,
+        status.into(),
+    )?;
+    let setup = q.setup();
+    step(
+        "queue 0 is not ready before its setup",
+        setup.ready_before == 0,
+        setup.ready_before.into(),
+    )?;
+    step(
+        "QueueNumMax is at least 8",
+        setup.num_max >= u32::from(QUEUE_SIZE),
+        setup.num_max.into(),
+    )?;
+    step(
+        "queue 0 reads back ready with 8 entries",
+        setup.ready_after == 1,
+        setup.ready_after.into(),
+    )?;
+    let all = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK;
+    let status = dev.set_status(all);
+    step(
+        "DRIVER_OK reads back, without DEVICE_NEEDS_RESET",
+        status == all,
+        status.into(),
+    )
+}
+
+/// One request: header, the data buffer if any, status byte; `Stop`
+/// (reported) if it timed out or the device broke.
+fn request(q: &mut Virtq, what: &str, kind: u32, sector: u64, data: Data) -> Result<Reply, Stop> {
+    let buf = BUFFERS.get();
+    // SAFETY: the device has completed every earlier request, so only this
+    // vCPU touches the buffers; raw-pointer writes (see `Dma`).
+    unsafe {
+        (&raw mut (*buf).header).write_volatile(Header {
+            kind,
+            reserved: 0,
+            sector,
+        });
+        (&raw mut (*buf).status).write_volatile(S_UNWRITTEN);
+    }
+    let header = buffer_addr(offset_of!(Buffers, header));
+    let status = buffer_addr(offset_of!(Buffers, status));
+    let data = match data {
+        Data::None => None,
+        Data::ToDevice(len) => Some((buffer_addr(offset_of!(Buffers, write)), len, false)),
+        Data::FromDevice(addr, len) => Some((addr, len, true)),
+    };
+    let completion = match data {
+        None => q.submit(&[(header, 16, false), (status, 1, true)]),
+        Some(d) => q.submit(&[(header, 16, false), d, (status, 1, true)]),
+    };
+    let used_len = completed(what, completion)?;
+    // SAFETY: the device completed the request (barrier in `Virtq::wait`).
+    let status = unsafe { (&raw const (*buf).status).read_volatile() };
+    Ok(Reply { status, used_len })
+}
+
+/// The used length of a completion of head 0; any other outcome is
+/// reported and stops the case.
+fn completed(what: &str, completion: Completion) -> Result<u32, Stop> {
+    let seen = match completion {
+        Completion::Used { id: 0, len } => return Ok(len),
+        Completion::Used { id, .. } => {
+            println!("hostile {NAME}: {what}: the used ring names head {id}, not 0");
+            id.into()
+        }
+        Completion::NeedsReset(status) => {
+            println!("hostile {NAME}: {what}: the device set DEVICE_NEEDS_RESET instead");
+            status.into()
+        }
+        Completion::TimedOut => {
+            println!("hostile {NAME}: {what}: timed out after {POLLS} polls");
+            POLLS
+        }
+    };
+    report(NAME, what, false, seen);
+    Err(Stop)
+}
+
+/// Address of a field of [`BUFFERS`].
+fn buffer_addr(offset: usize) -> u64 {
+    BUFFERS.get() as u64 + offset as u64
+}
+
+/// Byte `i` of sector `s` of the pattern.
+fn pattern(s: u64, i: usize) -> u8 {
+    (s as usize * 7 + i) as u8
+}
+
+/// Fills the first `len` bytes of the read buffer with `byte`.
+fn fill_read(len: usize, byte: u8) {
+    let buf = BUFFERS.get();
+    for i in 0..len.min(DATA_BYTES) {
+        // SAFETY: no request is in flight; raw-pointer writes (see `Dma`).
+        unsafe { (&raw mut (*buf).read[i]).write_volatile(byte) };
+    }
+}
+
+/// How many of the first `len` bytes of the read buffer differ from
+/// `expected(i)`.
+fn read_mismatches(len: usize, expected: impl Fn(usize) -> u8) -> u64 {
+    let buf = BUFFERS.get();
+    (0..len.min(DATA_BYTES))
+        // SAFETY: the device completed the read; raw-pointer reads.
+        .filter(|&i| unsafe { (&raw const (*buf).read[i]).read_volatile() } != expected(i))
+        .count() as u64
+}
+
+/// Reads sectors 1..=8 into the zeroed read buffer; whether status OK,
+/// the used length and the pattern all came back.
+fn read_pattern(q: &mut Virtq, what: &str) -> Result<(bool, u64), Stop> {
+    fill_read(DATA_BYTES, 0);
+    let read = buffer_addr(offset_of!(Buffers, read));
+    let reply = request(
+        q,
+        what,
+        T_IN,
+        FIRST_SECTOR,
+        Data::FromDevice(read, DATA_BYTES as u32),
+    )?;
+    let wrong = read_mismatches(DATA_BYTES, |i| {
+        pattern(FIRST_SECTOR + (i / SECTOR) as u64, i % SECTOR)
+    });
+    let ok = reply.status == S_OK && reply.used_len == DATA_BYTES as u32 + 1 && wrong == 0;
+    Ok((
+        ok,
+        if reply.status != S_OK {
+            reply.status.into()
+        } else {
+            wrong
+        },
+    ))
+}
+
+fn requests(q: &mut Virtq) -> Result<(), Stop> {
+    let buf = BUFFERS.get();
+    for i in 0..DATA_BYTES {
+        let value = pattern(FIRST_SECTOR + (i / SECTOR) as u64, i % SECTOR);
+        // SAFETY: no request is in flight; raw-pointer writes (see `Dma`).
+        unsafe { (&raw mut (*buf).write[i]).write_volatile(value) };
+    }
+    let what = "writing sectors 1..=8 in one request is OK";
+    let reply = request(
+        q,
+        what,
+        T_OUT,
+        FIRST_SECTOR,
+        Data::ToDevice(DATA_BYTES as u32),
+    )?;
+    report(NAME, what, reply.status == S_OK, reply.status.into());
+    let pending = q.last_interrupt;
+    let after_ack = q.device().read(reg::INTERRUPT_STATUS);
+    let ok = pending & 1 != 0 && after_ack == 0;
+    report(
+        NAME,
+        "InterruptStatus showed the used buffer; InterruptACK cleared it",
+        ok,
+        u64::from(pending) | u64::from(after_ack) << 8,
+    );
+
+    let what = "FLUSH is OK";
+    let reply = request(q, what, T_FLUSH, 0, Data::None)?;
+    report(NAME, what, reply.status == S_OK, reply.status.into());
+
+    let what = "reading sectors 1..=8 in one request returns the pattern";
+    let (ok, seen) = read_pattern(q, what)?;
+    report(NAME, what, ok, seen);
+
+    let what = "sector 0, never written, reads as zero";
+    fill_read(SECTOR, 0xa5);
+    let read = buffer_addr(offset_of!(Buffers, read));
+    let reply = request(q, what, T_IN, 0, Data::FromDevice(read, SECTOR as u32))?;
+    let nonzero = read_mismatches(SECTOR, |_| 0);
+    report(
+        NAME,
+        what,
+        reply.status == S_OK && nonzero == 0,
+        if reply.status != S_OK {
+            reply.status.into()
+        } else {
+            nonzero
+        },
+    );
+
+    let what = "GET_ID writes 20 bytes and is OK";
+    let id = buffer_addr(offset_of!(Buffers, id));
+    let reply = request(q, what, T_GET_ID, 0, Data::FromDevice(id, ID_BYTES as u32))?;
+    report(
+        NAME,
+        what,
+        reply.status == S_OK && reply.used_len == ID_BYTES as u32 + 1,
+        u64::from(reply.used_len) << 8 | u64::from(reply.status),
+    );
+
+    let what = "reading 2 sectors at 2047 (past the end) is IOERR";
+    let reply = request(
+        q,
+        what,
+        T_IN,
+        CAPACITY - 1,
+        Data::FromDevice(read, 2 * SECTOR as u32),
+    )?;
+    report(NAME, what, reply.status == S_IOERR, reply.status.into());
+
+    let what = "request type 0x55 is UNSUPP";
+    let reply = request(q, what, T_UNKNOWN, 0, Data::None)?;
+    report(NAME, what, reply.status == S_UNSUPP, reply.status.into());
+    Ok(())
+}
+
+/// Descriptor 0 -> 1 -> 0, both device-readable (so that the cycle is the
+/// only fault): the device completes the chain with used length 0 or sets
+/// DEVICE_NEEDS_RESET, and does not hang; after a reset and a new
+/// negotiation the pattern reads back.
+fn descriptor_loop(q: &mut Virtq) -> Result<(), Stop> {
+    let buf = BUFFERS.get();
+    // SAFETY: no request is in flight; raw-pointer writes (see `Dma`).
+    unsafe {
+        (&raw mut (*buf).header).write_volatile(Header {
+            kind: T_IN,
+            reserved: 0,
+            sector: 0,
+        })
+    };
+    let header = buffer_addr(offset_of!(Buffers, header));
+    let status = buffer_addr(offset_of!(Buffers, status));
+    let descs = [
+        Desc {
+            addr: header,
+            len: 16,
+            flags: DESC_F_NEXT,
+            next: 1,
+        },
+        Desc {
+            addr: status,
+            len: 1,
+            flags: DESC_F_NEXT,
+            next: 0,
+        },
+    ];
+    match q.submit_raw(&descs) {
+        Completion::Used { id, len } => {
+            report(
+                NAME,
+                "a descriptor loop is completed with used length 0",
+                id == 0 && len == 0,
+                len.into(),
+            );
+        }
+        Completion::NeedsReset(status) => {
+            report(
+                NAME,
+                "a descriptor loop sets DEVICE_NEEDS_RESET",
+                status & STATUS_DEVICE_NEEDS_RESET != 0,
+                status.into(),
+            );
+        }
+        Completion::TimedOut => {
+            println!("hostile {NAME}: a descriptor loop: timed out after {POLLS} polls");
+            return check("a descriptor loop is completed", false, POLLS);
+        }
+    }
+    negotiate(q, false)?;
+    report(
+        NAME,
+        "reset and negotiated again",
+        true,
+        q.device().read(reg::STATUS).into(),
+    );
+    let what = "after the reset, sectors 1..=8 read back the pattern";
+    let (ok, seen) = read_pattern(q, what)?;
+    report(NAME, what, ok, seen);
+    Ok(())
+}
+
+/// A read into memory outside the VM's RAM: used length 0 or IOERR; the
+/// device goes on serving.
+fn outside_ram(q: &mut Virtq) -> Result<(), Stop> {
+    let what = "a buffer outside RAM is refused (used length 0 or IOERR)";
+    let reply = request(
+        q,
+        what,
+        T_IN,
+        0,
+        Data::FromDevice(OUTSIDE_RAM, SECTOR as u32),
+    )?;
+    let ok = reply.used_len == 0 || reply.status == S_IOERR;
+    report(
+        NAME,
+        what,
+        ok,
+        u64::from(reply.used_len) << 8 | u64::from(reply.status),
+    );
+    let what = "the device still serves: reading sector 0 is OK";
+    let read = buffer_addr(offset_of!(Buffers, read));
+    let reply = request(q, what, T_IN, 0, Data::FromDevice(read, SECTOR as u32))?;
+    report(NAME, what, reply.status == S_OK, reply.status.into());
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! The VM's own virtio devices (crates `virtio-core`, `virtio-blk`): a
+//! virtio-mmio window whose registers are emulated here. The queues are
+//! served in the exit of the vCPU that notified, against the VM's own RAM
+//! only (`hal::read_mapped`/`write_mapped`); nothing a guest writes in a
+//! descriptor reaches other memory.
+//!
+//! Config: an `emu_devices` entry of type 0xE1 (virtio block),
+//! `["virtio-blk", base, 0x200, irq, 0xE1, [sectors]]`: a RAM disk of
+//! `sectors` 512-byte sectors (at most [`MAX_RAM_DISK_SECTORS`]), zeroed.
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
+use exit_dispatch::Emulated;
+use kspin::SpinNoPreempt;
+use virtio_blk::{BlkConfig, MemBackend, SECTOR_SIZE, VirtioBlk};
+use virtio_core::{GuestMemory, MemError, MmioTransport};
+
+use super::vm::Vm;
+use super::window::Window;
+
+/// The largest RAM disk a config may ask for: 64 MiB.
+pub const MAX_RAM_DISK_SECTORS: usize = 128 * 1024;
+/// A RAM disk's size when the entry gives none: 1 MiB.
+const DEFAULT_RAM_DISK_SECTORS: usize = 2048;
+
+/// Why a virtio device could not be made.
+#[derive(Debug)]
+pub enum VirtioError {
+    /// `cfg_list[0]` (the sector count) is out of range.
+    Sectors(usize),
+    /// The host has no memory for the RAM disk.
+    NoMemory(usize),
+    /// The window is smaller than the virtio-mmio registers.
+    Window(usize),
+}
+
+impl core::fmt::Display for VirtioError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Sectors(n) => write!(f, "cfg_list[0] = {n}: a RAM disk has 1 to {MAX_RAM_DISK_SECTORS} sectors"),
+            Self::NoMemory(bytes) => write!(f, "no host memory for a RAM disk of {bytes:#x} bytes"),
+            Self::Window(len) => {
+                write!(f, "length = {len:#x}: a virtio-mmio window has {:#x} bytes", virtio_core::mmio::MMIO_SIZE)
+            }
+        }
+    }
+}
+
+/// One virtio-mmio block device of a VM.
+pub struct VirtioMmio {
+    window: Window,
+    /// The interrupt it raises through the VM's interrupt controller.
+    pub irq: usize,
+    /// A spin lock that leaves interrupts on: a notification's work is
+    /// bounded per batch but may copy megabytes.
+    transport: SpinNoPreempt<MmioTransport<VirtioBlk<MemBackend>>>,
+    /// The interrupt line as last raised.
+    line: AtomicBool,
+}
+
+impl VirtioMmio {
+    /// Whether an `emu_devices` entry is a virtio block device.
+    pub fn is_virtio_blk(dev: &EmulatedDeviceConfig) -> bool {
+        dev.emu_type == EmulatedDeviceType::VirtioBlk
+    }
+
+    /// The RAM-disk block device an `emu_devices` entry describes.
+    pub fn new_blk(dev: &EmulatedDeviceConfig) -> Result<Self, VirtioError> {
+        if (dev.length as u64) < virtio_core::mmio::MMIO_SIZE {
+            return Err(VirtioError::Window(dev.length));
+        }
+        let sectors = dev.cfg_list.first().copied().unwrap_or(DEFAULT_RAM_DISK_SECTORS);
+        if !(1..=MAX_RAM_DISK_SECTORS).contains(&sectors) {
+            return Err(VirtioError::Sectors(sectors));
+        }
+        let bytes = sectors * SECTOR_SIZE as usize;
+        let mut data = Vec::new();
+        data.try_reserve_exact(bytes).map_err(|_| VirtioError::NoMemory(bytes))?;
+        data.resize(bytes, 0);
+        let backend = MemBackend::from_bytes(data, false).with_id(b"axvisor-ram-disk");
+        Ok(Self {
+            window: Window::new(dev.base_gpa, virtio_core::mmio::MMIO_SIZE as usize),
+            irq: dev.irq_id,
+            transport: SpinNoPreempt::new(MmioTransport::new(VirtioBlk::new(backend, BlkConfig::default()))),
+            line: AtomicBool::new(false),
+        })
+    }
+
+    /// The device's offset of `gpa`, if its window holds it.
+    pub fn offset_of(&self, gpa: u64) -> Option<usize> {
+        self.window.offset_of(gpa)
+    }
+
+    /// A guest access at `offset` of VM `vm`'s device. A notification
+    /// serves every queued request, a bounded batch per hold of the lock;
+    /// the interrupt is raised when the line goes up.
+    pub fn access(&self, vm: &Vm, offset: usize, width: u8, write: Option<u64>) -> Emulated {
+        let mem = VmMemory { vm };
+        let emulated = {
+            let mut transport = self.transport.lock();
+            match write {
+                None => Emulated::Read(transport.read(offset as u64, usize::from(width))),
+                Some(value) => {
+                    transport.write(&mem, offset as u64, usize::from(width), value);
+                    Emulated::Written
+                }
+            }
+        };
+        loop {
+            let mut transport = self.transport.lock();
+            if !transport.device().has_pending() {
+                break;
+            }
+            transport.run_device(&mem, |dev, queues, mem| dev.process(queues, mem));
+        }
+        let level = self.transport.lock().irq_level();
+        if level && !self.line.swap(true, Ordering::AcqRel) {
+            vm.raise_device_irq(self.irq);
+        } else if !level {
+            self.line.store(false, Ordering::Release);
+        }
+        emulated
+    }
+}
+
+/// The VM's RAM as its devices reach it: its own regions only; a chunk a
+/// device writes first is backed (zeroed and mapped) as on the guest's own
+/// first touch, one the guest never touched reads as zeros. Each call
+/// holds the RAM lock for one copy, which the devices keep to a bounded
+/// size.
+struct VmMemory<'a> {
+    vm: &'a Vm,
+}
+
+impl GuestMemory for VmMemory<'_> {
+    fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), MemError> {
+        let len = buf.len() as u64;
+        self.vm.ram.lock().read(gpa, buf).map_err(|_| MemError { gpa, len })
+    }
+
+    fn write(&self, gpa: u64, data: &[u8]) -> Result<(), MemError> {
+        let len = data.len() as u64;
+        self.vm.ram.lock().device_write(&self.vm.ax, gpa, data).map_err(|_| MemError { gpa, len })
+    }
+
+    fn check_range(&self, gpa: u64, len: u64) -> Result<(), MemError> {
+        if self.vm.ram.lock().holds(gpa, len) { Ok(()) } else { Err(MemError { gpa, len }) }
+    }
+}
