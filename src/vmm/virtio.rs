@@ -25,6 +25,16 @@ pub const MAX_RAM_DISK_SECTORS: usize = 128 * 1024;
 /// A RAM disk's size when the entry gives none: 1 MiB.
 const DEFAULT_RAM_DISK_SECTORS: usize = 2048;
 
+/// At most 4 requests of at most 1 MiB each per hold of a device's lock
+/// (preemption off): the rest of a notification's requests are served in
+/// later holds of the same exit.
+const BLK_LIMITS: BlkConfig = BlkConfig {
+    queue_size: virtio_blk::DEFAULT_QUEUE_SIZE,
+    max_request_bytes: virtio_blk::DEFAULT_MAX_REQUEST_BYTES,
+    max_requests_per_notify: 4,
+    ring_features: 0,
+};
+
 /// Why a virtio device could not be made.
 #[derive(Debug)]
 pub enum VirtioError {
@@ -53,8 +63,8 @@ pub struct VirtioMmio {
     window: Window,
     /// The interrupt it raises through the VM's interrupt controller.
     pub irq: usize,
-    /// A spin lock that leaves interrupts on: a notification's work is
-    /// bounded per batch but may copy megabytes.
+    /// A spin lock that leaves interrupts on: a batch of a notification's
+    /// work ([`BLK_LIMITS`]) may copy megabytes.
     transport: SpinNoPreempt<MmioTransport<VirtioBlk<MemBackend>>>,
     /// The interrupt line as last raised.
     line: AtomicBool,
@@ -83,7 +93,7 @@ impl VirtioMmio {
         Ok(Self {
             window: Window::new(dev.base_gpa, virtio_core::mmio::MMIO_SIZE as usize),
             irq: dev.irq_id,
-            transport: SpinNoPreempt::new(MmioTransport::new(VirtioBlk::new(backend, BlkConfig::default()))),
+            transport: SpinNoPreempt::new(MmioTransport::new(VirtioBlk::new(backend, BLK_LIMITS))),
             line: AtomicBool::new(false),
         })
     }
