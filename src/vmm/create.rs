@@ -61,6 +61,8 @@ pub enum VmError {
     Virtio {
         /// The entry's name.
         name: alloc::string::String,
+        /// Its type.
+        ty: axvmconfig::EmulatedDeviceType,
         /// What is wrong.
         why: VirtioError,
     },
@@ -107,7 +109,7 @@ impl fmt::Display for VmError {
                 }
                 write!(f, " at {}: host RAM; a guest never gets the hypervisor's or another VM's memory", m.range)
             }
-            Self::Virtio { name, why } => write!(f, "devices.emu_devices \"{name}\" (virtio block): {why}"),
+            Self::Virtio { name, ty, why } => write!(f, "devices.emu_devices \"{name}\" ({ty}): {why}"),
             Self::NoFreeId => write!(f, "base.id: every VM id (1 to {}) is taken", vmconfig_check::MAX_VM_ID),
             Self::ImagePlacement { load, size } => {
                 write!(f, "kernel: an image of {size:#x} bytes at {load:#x} does not fit in one memory region")
@@ -235,8 +237,8 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     let mut uart = take_device(emu, VirtualUart::is_console).map(|dev| VirtualUart::new(&dev));
     let power_button = take_device(emu, PowerButton::is_power_button).map(|dev| PowerButton::new(&dev));
     let mut virtio = alloc::vec::Vec::new();
-    while let Some(dev) = take_device(emu, VirtioMmio::is_virtio_blk) {
-        virtio.push(VirtioMmio::new_blk(&dev).map_err(|why| VmError::Virtio { name: dev.name.clone(), why })?);
+    while let Some(dev) = take_device(emu, VirtioMmio::is_virtio) {
+        virtio.push(VirtioMmio::new(&dev).map_err(|why| VmError::Virtio { name: dev.name.clone(), ty: dev.emu_type, why })?);
     }
     if let Some(console) = claim_devices(&mut cfg.devices)? {
         info!(

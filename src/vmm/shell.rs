@@ -177,11 +177,16 @@ pub fn run() {
                 if byte == ESCAPE {
                     console = None;
                     print!("\n{PROMPT}");
-                } else if let Some(vm) = super::find(id)
-                    && let Some(uart) = &vm.uart
-                    && uart.input(byte)
-                {
-                    vm.raise_device_irq(uart.irq);
+                } else if let Some(vm) = super::find(id) {
+                    // A virtio console the guest set up takes the byte;
+                    // else the VM's UART.
+                    let virtio = vm.virtio.iter().any(|dev| dev.is_console() && dev.input(&vm, &[byte]));
+                    if !virtio
+                        && let Some(uart) = &vm.uart
+                        && uart.input(byte)
+                    {
+                        vm.raise_device_irq(uart.irq);
+                    }
                 }
                 continue;
             }

@@ -4,9 +4,13 @@
 //! only (`hal::read_mapped`/`write_mapped`); nothing a guest writes in a
 //! descriptor reaches other memory.
 //!
-//! Config: an `emu_devices` entry of type 0xE1 (virtio block),
+//! Config: `emu_devices` entries of type 0xE1 (virtio block),
 //! `["virtio-blk", base, 0x200, irq, 0xE1, [sectors]]`: a RAM disk of
-//! `sectors` 512-byte sectors (at most [`MAX_RAM_DISK_SECTORS`]), zeroed.
+//! `sectors` 512-byte sectors (at most [`MAX_RAM_DISK_SECTORS`]), zeroed;
+//! and of type 0xE3 (virtio console, `hvc0`),
+//! `["virtio-console", base, 0x200, irq, 0xE3, []]`: what the guest writes
+//! goes to the VM's console (prefixed lines, `vm show`), what is typed in
+//! `vm console ID` to the guest.
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +19,7 @@ use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
 use exit_dispatch::Emulated;
 use kspin::SpinNoPreempt;
 use virtio_blk::{BlkConfig, MemBackend, SECTOR_SIZE, VirtioBlk};
+use virtio_console::{ConsoleConfig, ConsoleSink, VirtioConsole};
 use virtio_core::{GuestMemory, MemError, MmioTransport};
 
 use super::vm::Vm;
@@ -58,42 +63,98 @@ impl core::fmt::Display for VirtioError {
     }
 }
 
-/// One virtio-mmio block device of a VM.
+/// Guest output of a virtio console, gathered while the device's lock is
+/// held and handed to the VM's console after.
+#[derive(Default)]
+struct Captured(Vec<u8>);
+
+impl ConsoleSink for Captured {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+/// The device model behind a virtio-mmio window.
+enum Model {
+    Blk(MmioTransport<VirtioBlk<MemBackend>>),
+    Console(MmioTransport<VirtioConsole<Captured>>),
+}
+
+impl Model {
+    fn read(&mut self, offset: u64, width: usize) -> u64 {
+        match self {
+            Self::Blk(t) => t.read(offset, width),
+            Self::Console(t) => t.read(offset, width),
+        }
+    }
+
+    fn write(&mut self, mem: &dyn GuestMemory, offset: u64, width: usize, value: u64) {
+        match self {
+            Self::Blk(t) => t.write(mem, offset, width, value),
+            Self::Console(t) => t.write(mem, offset, width, value),
+        }
+    }
+
+    /// Serves one more bounded batch if the device has work left; false
+    /// when it has none.
+    fn run_pending(&mut self, mem: &dyn GuestMemory) -> bool {
+        match self {
+            Self::Blk(t) if t.device().has_pending() => t.run_device(mem, |dev, queues, mem| dev.process(queues, mem)),
+            Self::Console(t) if t.device().has_pending() => t.run_device(mem, |dev, queues, mem| dev.transmit(queues, mem)),
+            _ => return false,
+        }
+        true
+    }
+
+    fn irq_level(&self) -> bool {
+        match self {
+            Self::Blk(t) => t.irq_level(),
+            Self::Console(t) => t.irq_level(),
+        }
+    }
+
+    /// What a console's guest wrote since the last call.
+    fn take_output(&mut self) -> Vec<u8> {
+        match self {
+            Self::Console(t) => core::mem::take(&mut t.device_mut().sink_mut().0),
+            Self::Blk(_) => Vec::new(),
+        }
+    }
+}
+
+/// One virtio-mmio device of a VM.
 pub struct VirtioMmio {
     window: Window,
     /// The interrupt it raises through the VM's interrupt controller.
     pub irq: usize,
     /// A spin lock that leaves interrupts on: a batch of a notification's
     /// work ([`BLK_LIMITS`]) may copy megabytes.
-    transport: SpinNoPreempt<MmioTransport<VirtioBlk<MemBackend>>>,
+    model: SpinNoPreempt<Model>,
     /// The interrupt line as last raised.
     line: AtomicBool,
 }
 
 impl VirtioMmio {
-    /// Whether an `emu_devices` entry is a virtio block device.
-    pub fn is_virtio_blk(dev: &EmulatedDeviceConfig) -> bool {
-        dev.emu_type == EmulatedDeviceType::VirtioBlk
+    /// Whether an `emu_devices` entry is one of our virtio devices.
+    pub fn is_virtio(dev: &EmulatedDeviceConfig) -> bool {
+        matches!(dev.emu_type, EmulatedDeviceType::VirtioBlk | EmulatedDeviceType::VirtioConsole)
     }
 
-    /// The RAM-disk block device an `emu_devices` entry describes.
-    pub fn new_blk(dev: &EmulatedDeviceConfig) -> Result<Self, VirtioError> {
+    /// The device an `emu_devices` entry describes.
+    pub fn new(dev: &EmulatedDeviceConfig) -> Result<Self, VirtioError> {
         if (dev.length as u64) < virtio_core::mmio::MMIO_SIZE {
             return Err(VirtioError::Window(dev.length));
         }
-        let sectors = dev.cfg_list.first().copied().unwrap_or(DEFAULT_RAM_DISK_SECTORS);
-        if !(1..=MAX_RAM_DISK_SECTORS).contains(&sectors) {
-            return Err(VirtioError::Sectors(sectors));
-        }
-        let bytes = sectors * SECTOR_SIZE as usize;
-        let mut data = Vec::new();
-        data.try_reserve_exact(bytes).map_err(|_| VirtioError::NoMemory(bytes))?;
-        data.resize(bytes, 0);
-        let backend = MemBackend::from_bytes(data, false).with_id(b"axvisor-ram-disk");
+        let model = match dev.emu_type {
+            EmulatedDeviceType::VirtioConsole => {
+                Model::Console(MmioTransport::new(VirtioConsole::new(Captured::default(), ConsoleConfig::default())))
+            }
+            _ => Model::Blk(MmioTransport::new(VirtioBlk::new(ram_disk(dev)?, BLK_LIMITS))),
+        };
         Ok(Self {
             window: Window::new(dev.base_gpa, virtio_core::mmio::MMIO_SIZE as usize),
             irq: dev.irq_id,
-            transport: SpinNoPreempt::new(MmioTransport::new(VirtioBlk::new(backend, BLK_LIMITS))),
+            model: SpinNoPreempt::new(model),
             line: AtomicBool::new(false),
         })
     }
@@ -103,36 +164,73 @@ impl VirtioMmio {
         self.window.offset_of(gpa)
     }
 
+    /// Whether this is a console.
+    pub fn is_console(&self) -> bool {
+        matches!(*self.model.lock(), Model::Console(_))
+    }
+
     /// A guest access at `offset` of VM `vm`'s device. A notification
     /// serves every queued request, a bounded batch per hold of the lock;
-    /// the interrupt is raised when the line goes up.
+    /// a console's output reaches the VM's console between holds; the
+    /// interrupt is raised when the line goes up.
     pub fn access(&self, vm: &Vm, offset: usize, width: u8, write: Option<u64>) -> Emulated {
         let mem = VmMemory { vm };
         let emulated = {
-            let mut transport = self.transport.lock();
+            let mut model = self.model.lock();
             match write {
-                None => Emulated::Read(transport.read(offset as u64, usize::from(width))),
+                None => Emulated::Read(model.read(offset as u64, usize::from(width))),
                 Some(value) => {
-                    transport.write(&mem, offset as u64, usize::from(width), value);
+                    model.write(&mem, offset as u64, usize::from(width), value);
                     Emulated::Written
                 }
             }
         };
         loop {
-            let mut transport = self.transport.lock();
-            if !transport.device().has_pending() {
+            let output = self.model.lock().take_output();
+            if !output.is_empty() {
+                vm.console.write(&output);
+            }
+            if !self.model.lock().run_pending(&mem) {
                 break;
             }
-            transport.run_device(&mem, |dev, queues, mem| dev.process(queues, mem));
         }
-        let level = self.transport.lock().irq_level();
+        self.update_line(vm);
+        emulated
+    }
+
+    /// Host input for a console (the shell's `vm console ID`); false if
+    /// this is no console or the guest has not set it up.
+    pub fn input(&self, vm: &Vm, bytes: &[u8]) -> bool {
+        let taken = match &mut *self.model.lock() {
+            Model::Console(t) if t.is_live() => virtio_console::push_input(t, &VmMemory { vm }, bytes) > 0,
+            _ => false,
+        };
+        self.update_line(vm);
+        taken
+    }
+
+    /// Raises the interrupt when the device's line went up.
+    fn update_line(&self, vm: &Vm) {
+        let level = self.model.lock().irq_level();
         if level && !self.line.swap(true, Ordering::AcqRel) {
             vm.raise_device_irq(self.irq);
         } else if !level {
             self.line.store(false, Ordering::Release);
         }
-        emulated
     }
+}
+
+/// A zeroed RAM disk of the entry's `cfg_list[0]` sectors.
+fn ram_disk(dev: &EmulatedDeviceConfig) -> Result<MemBackend, VirtioError> {
+    let sectors = dev.cfg_list.first().copied().unwrap_or(DEFAULT_RAM_DISK_SECTORS);
+    if !(1..=MAX_RAM_DISK_SECTORS).contains(&sectors) {
+        return Err(VirtioError::Sectors(sectors));
+    }
+    let bytes = sectors * SECTOR_SIZE as usize;
+    let mut data = Vec::new();
+    data.try_reserve_exact(bytes).map_err(|_| VirtioError::NoMemory(bytes))?;
+    data.resize(bytes, 0);
+    Ok(MemBackend::from_bytes(data, false).with_id(b"axvisor-ram-disk"))
 }
 
 /// The VM's RAM as its devices reach it: its own regions only; a chunk a
