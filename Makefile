@@ -107,11 +107,11 @@ FUZZ_PARAMS := target/fuzz-params.bin
 # RAM by passthrough, pages shared with another VM, VM ids, huge counts).
 BAD_CONFIGS_2 := $(addprefix crates/qemu-boot-tests/configs/,device-shares-page.toml passthrough-gpa-in-ram.toml \
   passthrough-addresses-ram.toml vm-id-zero.toml vm-id-257.toml huge-cpu-num.toml)
-# The probe driving our virtio block device beside the ArceOS guest (with
+# The probe driving our virtio block and console devices beside the ArceOS guest (with
 # a console of its own, so that no line interleaves), and a RAM disk too
 # large for the host, refused.
 VIRTIO_VMS := configs/vms/multi/arceos-aarch64.toml crates/qemu-boot-tests/configs/virtio/blk-probe.toml \
-  crates/qemu-boot-tests/configs/virtio/blk-too-large.toml
+  crates/qemu-boot-tests/configs/virtio/blk-too-large.toml crates/qemu-boot-tests/configs/virtio/console-probe.toml
 HOSTILE_VMS := configs/vms/arceos-aarch64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile/*.toml))
 HOSTILE_X86_VMS := $(sort $(wildcard crates/qemu-boot-tests/configs/hostile-x86/*.toml))
 HOSTILE_RISCV64_VMS := configs/vms/arceos-riscv64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile-riscv64/*.toml))

@@ -1,9 +1,10 @@
-//! aarch64: the hypervisor's own virtio block device (crates virtio-core
-//! and virtio-blk) over virtio-mmio, driven by the probe's minimal driver
-//! (its mode 25) beside the ArceOS guest: negotiation, writes, a flush,
-//! reads, GET_ID, errors answered per the specification, and hostile
-//! chains (a descriptor loop, a buffer outside RAM) that leave the device
-//! and the other VM working. `make test` builds the image and runs this
+//! aarch64: the hypervisor's own virtio block and console devices (crates
+//! virtio-core, virtio-blk, virtio-console) over virtio-mmio, driven by
+//! the probe's minimal driver (its modes 25 and 26) beside the ArceOS
+//! guest: negotiation, writes, a flush, reads, GET_ID, errors answered per
+//! the specification, console lines, and hostile chains (a descriptor
+//! loop, a buffer outside RAM) that leave the devices and the other VMs
+//! working. `make test` builds the image and runs this
 //! with `--include-ignored`.
 
 use std::time::Duration;
@@ -14,7 +15,7 @@ const TIMEOUT: Duration = Duration::from_secs(300);
 
 #[test]
 #[ignore = "needs images built by `make test`"]
-fn the_virtio_block_device_serves_the_probe_and_survives_hostile_chains() {
+fn the_virtio_devices_serve_the_probe_and_survive_hostile_chains() {
     for (arch, image) in [(Arch::Aarch64, "axvisor-aarch64-virtio.bin"), (Arch::Aarch64Gic3, "axvisor-aarch64-gicv3-virtio.bin")] {
         let run = run(qemu_command(arch, &image_dir().join(image), 2, "256M"), TIMEOUT);
         run.assert_line(
@@ -39,8 +40,24 @@ fn the_virtio_block_device_serves_the_probe_and_survives_hostile_chains() {
         }
         assert!(!run.output.contains("not ok"), "a wrong answer:\n{}", run.output);
         run.assert_line(&vm_ended(30, "virtio-blk-probe", "powered off"));
+        // The console: what the guest transmits reaches the VM's console
+        // as prefixed lines (one chain or two buffers per line), a loop
+        // and a buffer outside RAM are completed empty, a reset recovers.
+        for line in [
+            "virtio-console: hello from the guest",
+            "virtio-console: second line in two buffers",
+            "virtio-console: after the reset",
+            "virtio-console: still here",
+            "hostile virtio-console: ok: a descriptor loop is completed with used length 0",
+            "hostile virtio-console: ok: a buffer outside RAM is completed with used length 0",
+            "hostile virtio-console: ok: the device still works: a line completes",
+            "hostile virtio-console: ok: no input arrived: the receive queue's used idx is still 0",
+        ] {
+            run.assert_line(&format!("[32 virtio-console-probe] {line}"));
+        }
+        run.assert_line(&vm_ended(32, "virtio-console-probe", "powered off"));
         run.assert_line(&vm_ended(1, "arceos", "powered off"));
-        run.assert_line("all VMs stopped (2 booted, 1 rejected, 0 stopped on a fault)");
+        run.assert_line("all VMs stopped (3 booted, 1 rejected, 0 stopped on a fault)");
         run.assert_clean_exit();
     }
 }

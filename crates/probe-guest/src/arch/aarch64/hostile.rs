@@ -43,6 +43,7 @@ pub const CASES: &[(&str, fn())] = &[
     ("spi-owner", spi_owner),
     ("reset-loop", reset_loop),
     ("virtio-blk", super::virtio_blk::run),
+    ("virtio-console", super::virtio_console::run),
 ];
 
 /// The case a mode runs: case k at mode 5 + k for the first twelve, at

@@ -14,6 +14,7 @@ mod power;
 mod ptimer;
 mod trap;
 mod virtio_blk;
+mod virtio_console;
 mod virtq;
 
 pub use console::{UART_IRQ, put_byte, uart_irq_arm, uart_irq_disarm};

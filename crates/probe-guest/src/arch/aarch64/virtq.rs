@@ -1,10 +1,12 @@
 //! A polling virtio-mmio (version 2) driver core for the probe's virtio
 //! cases: [`Device`] reaches the registers (status, features, config
-//! space), [`Virtq`] owns one split virtqueue of [`QUEUE_SIZE`] entries in
-//! the probe's own memory. Every request is one descriptor chain from
-//! descriptor 0, submitted and waited for (a bounded poll) before the
-//! next, so the rings never hold more than one request. Its neighbour
-//! `virtio_blk` is the case that uses it.
+//! space), [`Virtq`] drives one split virtqueue of [`QUEUE_SIZE`] entries
+//! on [`Rings`] in the probe's own memory. Every request is one descriptor
+//! chain from descriptor 0, submitted and waited for (a bounded poll)
+//! before the next, so the rings never hold more than one request; a queue
+//! the device fills on its own (a receive queue) is given buffers with
+//! [`Virtq::offer`] instead. Its neighbours `virtio_blk` (queue 0) and
+//! `virtio_console` (queues 0 and 1) are the cases that use it.
 
 use core::arch::asm;
 use core::cell::UnsafeCell;
@@ -47,7 +49,7 @@ pub const STATUS_DEVICE_NEEDS_RESET: u32 = 64;
 pub const DESC_F_NEXT: u16 = 1;
 pub const DESC_F_WRITE: u16 = 2;
 
-/// Entries of the one queue.
+/// Entries of each queue.
 pub const QUEUE_SIZE: u16 = 8;
 const Q: usize = QUEUE_SIZE as usize;
 /// Polls of the used ring before a request counts as timed out.
@@ -118,10 +120,10 @@ struct Used {
     avail_event: u16,
 }
 
-/// The three rings in one page: the descriptor table 16-byte aligned, the
-/// avail ring 2-byte, the used ring 4-byte (virtio 1.x §2.7).
+/// The three rings of one queue in one page: the descriptor table 16-byte
+/// aligned, the avail ring 2-byte, the used ring 4-byte (virtio 1.x §2.7).
 #[repr(C, align(4096))]
-struct Rings {
+pub struct Rings {
     desc: [Desc; Q],
     avail: Avail,
     used: Used,
@@ -130,21 +132,27 @@ struct Rings {
 const _: () = assert!(size_of::<Desc>() == 16);
 const _: () = assert!(offset_of!(Rings, avail) % 2 == 0 && offset_of!(Rings, used) % 4 == 0);
 
-static RINGS: Dma<Rings> = Dma::new(Rings {
-    desc: [Desc::EMPTY; Q],
-    avail: Avail {
-        flags: 0,
-        idx: 0,
-        ring: [0; Q],
-        used_event: 0,
-    },
-    used: Used {
-        flags: 0,
-        idx: 0,
-        ring: [UsedElem { id: 0, len: 0 }; Q],
-        avail_event: 0,
-    },
-});
+impl Rings {
+    /// Empty rings, for a `static Dma<Rings>`.
+    pub const EMPTY: Self = Self {
+        desc: [Desc::EMPTY; Q],
+        avail: Avail {
+            flags: 0,
+            idx: 0,
+            ring: [0; Q],
+            used_event: 0,
+        },
+        used: Used {
+            flags: 0,
+            idx: 0,
+            ring: [UsedElem { id: 0, len: 0 }; Q],
+            avail_event: 0,
+        },
+    };
+}
+
+/// The rings of [`Virtq::new`]'s queue 0.
+static RINGS: Dma<Rings> = Dma::new(Rings::EMPTY);
 
 /// Full-system barriers between the probe's memory and the device.
 fn dmb() {
@@ -233,16 +241,18 @@ pub enum Completion {
     TimedOut,
 }
 
-/// The queue 0 of a device, driven one chain at a time.
+/// One queue of a device, driven one chain at a time.
 pub struct Virtq {
     device: Device,
+    index: u16,
+    rings: &'static Dma<Rings>,
     next_avail: u16,
     last_used: u16,
     /// InterruptStatus seen (and acknowledged) at the last completion.
     pub last_interrupt: u32,
 }
 
-/// The result of setting queue 0 up.
+/// The result of setting a queue up.
 pub struct QueueSetup {
     /// QueueReady before the setup (must be 0).
     pub ready_before: u32,
@@ -253,9 +263,17 @@ pub struct QueueSetup {
 }
 
 impl Virtq {
+    /// Queue 0 of `device`, on this module's rings.
     pub fn new(device: Device) -> Self {
+        Self::on(device, 0, &RINGS)
+    }
+
+    /// Queue `index` of `device`, on `rings` (each queue needs its own).
+    pub fn on(device: Device, index: u16, rings: &'static Dma<Rings>) -> Self {
         Self {
             device,
+            index,
+            rings,
             next_avail: 0,
             last_used: 0,
             last_interrupt: 0,
@@ -266,11 +284,18 @@ impl Virtq {
         self.device
     }
 
-    /// Resets the device (Status 0) and the rings; returns Status read
-    /// back.
+    /// Resets the device (Status 0) and this queue's rings; returns Status
+    /// read back.
     pub fn reset(&mut self) -> u32 {
         let status = self.device.set_status(0);
-        let rings = RINGS.get();
+        self.reset_rings();
+        status
+    }
+
+    /// Empties this queue's rings: after a device reset (by any `Virtq` of
+    /// the device).
+    pub fn reset_rings(&mut self) {
+        let rings = self.rings.get();
         // SAFETY: the device is reset, so nothing else uses the rings;
         // writes through the raw pointer of the static (see `Dma`).
         unsafe {
@@ -279,14 +304,13 @@ impl Virtq {
         }
         self.next_avail = 0;
         self.last_used = 0;
-        status
     }
 
-    /// Selects queue 0 and, if it offers [`QUEUE_SIZE`] entries, sets it up
-    /// with the rings and enables it.
+    /// Selects the queue and, if it offers [`QUEUE_SIZE`] entries, sets it
+    /// up with the rings and enables it.
     pub fn setup(&mut self) -> QueueSetup {
         let dev = self.device;
-        dev.write(reg::QUEUE_SEL, 0);
+        dev.write(reg::QUEUE_SEL, self.index.into());
         let ready_before = dev.read(reg::QUEUE_READY);
         let num_max = dev.read(reg::QUEUE_NUM_MAX);
         let mut setup = QueueSetup {
@@ -297,7 +321,7 @@ impl Virtq {
         if num_max < u32::from(QUEUE_SIZE) || ready_before != 0 {
             return setup;
         }
-        let base = RINGS.get() as u64;
+        let base = self.rings.get() as u64;
         let desc = base + offset_of!(Rings, desc) as u64;
         let avail = base + offset_of!(Rings, avail) as u64;
         let used = base + offset_of!(Rings, used) as u64;
@@ -340,28 +364,46 @@ impl Virtq {
     /// Writes `descs` verbatim as descriptors 0.., offers head 0 and waits
     /// for the device.
     pub fn submit_raw(&mut self, descs: &[Desc]) -> Completion {
-        let rings = RINGS.get();
-        let slot = usize::from(self.next_avail % QUEUE_SIZE);
-        // SAFETY: the device has completed every earlier chain, so it reads
-        // the rings' driver parts only after the notify below; writes
-        // through the raw pointer of the static (see `Dma`).
+        self.offer(descs, &[0]);
+        self.wait()
+    }
+
+    /// Writes `descs` verbatim as descriptors 0.., offers the chains at
+    /// `heads` and notifies the device without waiting. Only for a queue
+    /// whose earlier chains are all completed or were offered here, with
+    /// at most [`QUEUE_SIZE`] of them outstanding and their descriptors
+    /// left as they are.
+    pub fn offer(&mut self, descs: &[Desc], heads: &[u16]) {
+        let rings = self.rings.get();
+        // SAFETY: the device has completed every earlier chain whose
+        // descriptors are rewritten here (see above), and reads the new
+        // avail entries only after the index below; writes through the raw
+        // pointer of the static (see `Dma`).
         unsafe {
             for (i, d) in descs.iter().take(Q).enumerate() {
                 (&raw mut (*rings).desc[i]).write_volatile(*d);
             }
-            (&raw mut (*rings).avail.ring[slot]).write_volatile(0);
+            for &head in heads.iter().take(Q) {
+                let slot = usize::from(self.next_avail % QUEUE_SIZE);
+                (&raw mut (*rings).avail.ring[slot]).write_volatile(head);
+                self.next_avail = self.next_avail.wrapping_add(1);
+            }
         }
         dmb();
-        self.next_avail = self.next_avail.wrapping_add(1);
         // SAFETY: as above.
         unsafe { (&raw mut (*rings).avail.idx).write_volatile(self.next_avail) };
         dsb();
-        self.device.write(reg::QUEUE_NOTIFY, 0);
-        self.wait()
+        self.device.write(reg::QUEUE_NOTIFY, self.index.into());
+    }
+
+    /// The used index the device has published.
+    pub fn used_idx(&self) -> u16 {
+        // SAFETY: reading the used index the device writes (see `Dma`).
+        unsafe { (&raw const (*self.rings.get()).used.idx).read_volatile() }
     }
 
     fn wait(&mut self) -> Completion {
-        let rings = RINGS.get();
+        let rings = self.rings.get();
         for poll in 0..POLLS {
             // SAFETY: reading the used index the device writes (see `Dma`).
             let idx = unsafe { (&raw const (*rings).used.idx).read_volatile() };

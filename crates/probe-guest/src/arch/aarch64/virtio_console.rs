@@ -1,0 +1,336 @@
+//! The `virtio-console` case: the polling driver of `virtq` drives the
+//! hypervisor's own virtio console at [`BASE`] (receiveq 0, transmitq 1):
+//! identification, negotiation, receive buffers posted, lines transmitted
+//! in one and in two buffers (the host prints them as the VM's console
+//! output); then hostile chains (a descriptor loop, a buffer outside RAM)
+//! after which the device must still transmit; no input ever arrives.
+//! Lines `hostile virtio-console: ...` through the hostile cases' `report`.
+
+use core::mem::offset_of;
+
+use super::hostile::{finish, report};
+use super::virtq::{
+    Completion, DESC_F_NEXT, DESC_F_WRITE, Desc, Device, Dma, POLLS, QUEUE_SIZE, Rings,
+    STATUS_ACKNOWLEDGE, STATUS_DEVICE_NEEDS_RESET, STATUS_DRIVER, STATUS_DRIVER_OK,
+    STATUS_FEATURES_OK, Virtq, reg,
+};
+use crate::console::println;
+
+const NAME: &str = "virtio-console";
+/// The device window the case's config gives the VM.
+const BASE: usize = 0x0a00_0200;
+const MAGIC: u32 = 0x7472_6976;
+const CONSOLE_DEVICE: u32 = 3;
+const F_VERSION_1: u64 = 1 << 32;
+const RECEIVEQ: u16 = 0;
+const TRANSMITQ: u16 = 1;
+/// Receive buffers posted, and the bytes of each.
+const RX_BUFFERS: usize = 4;
+const RX_BYTES: usize = 64;
+/// Bytes of each of the two transmit buffers.
+const TX_BYTES: usize = 128;
+/// Guest-physical memory outside the VM's RAM.
+const OUTSIDE_RAM: u64 = 0x7000_0000;
+
+const HELLO: &[u8] = b"virtio-console: hello from the guest\n";
+const SECOND: &[u8] = b"virtio-console: second line in two buffers\n";
+/// Where [`SECOND`] is split between its two buffers.
+const SECOND_SPLIT: usize = 28;
+const AFTER_RESET: &[u8] = b"virtio-console: after the reset\n";
+const STILL_HERE: &[u8] = b"virtio-console: still here\n";
+
+static RX_RINGS: Dma<Rings> = Dma::new(Rings::EMPTY);
+static TX_RINGS: Dma<Rings> = Dma::new(Rings::EMPTY);
+
+/// The buffers, beside the rings.
+#[repr(C, align(4096))]
+struct Buffers {
+    rx: [[u8; RX_BYTES]; RX_BUFFERS],
+    tx: [u8; TX_BYTES],
+    tx2: [u8; TX_BYTES],
+}
+
+static BUFFERS: Dma<Buffers> = Dma::new(Buffers {
+    rx: [[0; RX_BYTES]; RX_BUFFERS],
+    tx: [0; TX_BYTES],
+    tx2: [0; TX_BYTES],
+});
+
+/// A wrong answer the case cannot go on after (already reported).
+struct Stop;
+
+/// The device's two queues.
+struct Console {
+    rx: Virtq,
+    tx: Virtq,
+}
+
+/// Runs the case and ends it.
+pub fn run() {
+    let _ = steps();
+    finish();
+}
+
+fn steps() -> Result<(), Stop> {
+    let dev = Device::new(BASE);
+    identify(dev)?;
+    let mut c = Console {
+        rx: Virtq::on(dev, RECEIVEQ, &RX_RINGS),
+        tx: Virtq::on(dev, TRANSMITQ, &TX_RINGS),
+    };
+    negotiate(&mut c, true)?;
+    transmit(&mut c)?;
+    descriptor_loop(&mut c)?;
+    outside_ram(&mut c)?;
+    let used = c.rx.used_idx();
+    report(
+        NAME,
+        "no input arrived: the receive queue's used idx is still 0",
+        used == 0,
+        used.into(),
+    );
+    Ok(())
+}
+
+/// Reports a check; a wrong answer stops the case.
+fn check(what: &str, ok: bool, seen: u64) -> Result<(), Stop> {
+    report(NAME, what, ok, seen);
+    if ok { Ok(()) } else { Err(Stop) }
+}
+
+fn identify(dev: Device) -> Result<(), Stop> {
+    let magic = dev.read(reg::MAGIC_VALUE);
+    check("MagicValue is 0x74726976", magic == MAGIC, magic.into())?;
+    let version = dev.read(reg::VERSION);
+    check("Version is 2", version == 2, version.into())?;
+    let id = dev.read(reg::DEVICE_ID);
+    check("DeviceID is 3 (console)", id == CONSOLE_DEVICE, id.into())
+}
+
+/// Resets the device, brings it to DRIVER_OK with both queues set up and
+/// posts the receive buffers; `verbose` reports every step, else only a
+/// wrong one.
+fn negotiate(c: &mut Console, verbose: bool) -> Result<(), Stop> {
+    let step = |what: &str, ok: bool, seen: u64| {
+        if verbose || !ok {
+            report(NAME, what, ok, seen);
+        }
+        if ok { Ok(()) } else { Err(Stop) }
+    };
+    let dev = c.rx.device();
+    let status = c.rx.reset();
+    c.tx.reset_rings();
+    step("Status reads 0 after a reset", status == 0, status.into())?;
+    dev.set_status(STATUS_ACKNOWLEDGE);
+    let status = dev.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    step(
+        "ACKNOWLEDGE and DRIVER read back",
+        status == 3,
+        status.into(),
+    )?;
+    let offered = dev.device_features();
+    step("VERSION_1 is offered", offered & F_VERSION_1 != 0, offered)?;
+    dev.set_driver_features(F_VERSION_1);
+    let status = dev.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    step(
+        "FEATURES_OK reads back set (VERSION_1 only)",
+        status & STATUS_FEATURES_OK != 0,
+        status.into(),
+    )?;
+    for (q, name) in [
+        (&mut c.rx, "queue 0 (receiveq)"),
+        (&mut c.tx, "queue 1 (transmitq)"),
+    ] {
+        let setup = q.setup();
+        let ok = setup.ready_before == 0
+            && setup.num_max >= u32::from(QUEUE_SIZE)
+            && setup.ready_after == 1;
+        if verbose || !ok {
+            println!(
+                "hostile {NAME}: {name}: QueueReady {} before, QueueNumMax {}, QueueReady {} after",
+                setup.ready_before, setup.num_max, setup.ready_after
+            );
+        }
+        step(name, ok, setup.ready_after.into())?;
+    }
+    let all = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK;
+    let status = dev.set_status(all);
+    step(
+        "DRIVER_OK reads back, without DEVICE_NEEDS_RESET",
+        status == all,
+        status.into(),
+    )?;
+    post_receive_buffers(&mut c.rx);
+    let status = dev.read(reg::STATUS);
+    let used = c.rx.used_idx();
+    step(
+        "4 writable 64-byte receive buffers posted; none used",
+        status == all && used == 0,
+        u64::from(used) << 8 | u64::from(status),
+    )
+}
+
+/// Offers [`RX_BUFFERS`] chains of one writable buffer each.
+fn post_receive_buffers(rx: &mut Virtq) {
+    let mut descs = [Desc {
+        addr: 0,
+        len: 0,
+        flags: 0,
+        next: 0,
+    }; RX_BUFFERS];
+    let mut heads = [0u16; RX_BUFFERS];
+    for (i, d) in descs.iter_mut().enumerate() {
+        *d = Desc {
+            addr: buffer_addr(offset_of!(Buffers, rx) + i * RX_BYTES),
+            len: RX_BYTES as u32,
+            flags: DESC_F_WRITE,
+            next: 0,
+        };
+        heads[i] = i as u16;
+    }
+    rx.offer(&descs, &heads);
+}
+
+/// Address of a byte of [`BUFFERS`].
+fn buffer_addr(offset: usize) -> u64 {
+    BUFFERS.get() as u64 + offset as u64
+}
+
+/// Copies `text` into the transmit buffer at `offset` (`tx` or `tx2`);
+/// its address.
+fn stage(offset: usize, text: &[u8]) -> u64 {
+    let bytes = BUFFERS.get() as *mut u8;
+    for (i, &b) in text.iter().take(TX_BYTES).enumerate() {
+        // SAFETY: `offset` is that of `tx` or `tx2`, `i` below their size;
+        // no transmit chain is in flight; raw-pointer writes (see `Dma`).
+        unsafe { bytes.add(offset + i).write_volatile(b) };
+    }
+    buffer_addr(offset)
+}
+
+/// The used length of a completion of head 0; any other outcome is
+/// reported and stops the case.
+fn completed(what: &str, completion: Completion) -> Result<u32, Stop> {
+    let seen = match completion {
+        Completion::Used { id: 0, len } => return Ok(len),
+        Completion::Used { id, .. } => {
+            println!("hostile {NAME}: {what}: the used ring names head {id}, not 0");
+            id.into()
+        }
+        Completion::NeedsReset(status) => {
+            println!("hostile {NAME}: {what}: the device set DEVICE_NEEDS_RESET instead");
+            status.into()
+        }
+        Completion::TimedOut => {
+            println!("hostile {NAME}: {what}: timed out after {POLLS} polls");
+            POLLS
+        }
+    };
+    report(NAME, what, false, seen);
+    Err(Stop)
+}
+
+/// Transmits `text` in one readable buffer; reports the used length.
+fn send_line(c: &mut Console, what: &str, text: &[u8]) -> Result<(), Stop> {
+    let addr = stage(offset_of!(Buffers, tx), text);
+    let len = completed(what, c.tx.submit(&[(addr, text.len() as u32, false)]))?;
+    report(NAME, what, true, len.into());
+    Ok(())
+}
+
+fn transmit(c: &mut Console) -> Result<(), Stop> {
+    send_line(
+        c,
+        "one line in one buffer completes (saw: used length)",
+        HELLO,
+    )?;
+    let pending = c.tx.last_interrupt;
+    let after_ack = c.tx.device().read(reg::INTERRUPT_STATUS);
+    report(
+        NAME,
+        "InterruptStatus showed the used buffer; InterruptACK cleared it",
+        pending & 1 != 0 && after_ack == 0,
+        u64::from(pending) | u64::from(after_ack) << 8,
+    );
+    let what = "one line in a chain of two buffers completes (saw: used length)";
+    let (head, tail) = SECOND.split_at(SECOND_SPLIT);
+    let first = stage(offset_of!(Buffers, tx), head);
+    let second = stage(offset_of!(Buffers, tx2), tail);
+    let chain = [
+        (first, head.len() as u32, false),
+        (second, tail.len() as u32, false),
+    ];
+    let len = completed(what, c.tx.submit(&chain))?;
+    report(NAME, what, true, len.into());
+    Ok(())
+}
+
+/// Descriptor 0 -> 1 -> 0 on the transmit queue, both readable: completed
+/// with used length 0 or DEVICE_NEEDS_RESET, never a hang; after a reset
+/// and a new negotiation a line still goes out.
+fn descriptor_loop(c: &mut Console) -> Result<(), Stop> {
+    let addr = stage(offset_of!(Buffers, tx), b"loop\n");
+    let descs = [
+        Desc {
+            addr,
+            len: 5,
+            flags: DESC_F_NEXT,
+            next: 1,
+        },
+        Desc {
+            addr,
+            len: 5,
+            flags: DESC_F_NEXT,
+            next: 0,
+        },
+    ];
+    match c.tx.submit_raw(&descs) {
+        Completion::Used { id, len } => report(
+            NAME,
+            "a descriptor loop is completed with used length 0",
+            id == 0 && len == 0,
+            u64::from(id) << 32 | u64::from(len),
+        ),
+        Completion::NeedsReset(status) => report(
+            NAME,
+            "a descriptor loop sets DEVICE_NEEDS_RESET",
+            status & STATUS_DEVICE_NEEDS_RESET != 0,
+            status.into(),
+        ),
+        Completion::TimedOut => {
+            println!("hostile {NAME}: a descriptor loop: timed out after {POLLS} polls");
+            return check("a descriptor loop is completed", false, POLLS);
+        }
+    }
+    negotiate(c, false)?;
+    report(
+        NAME,
+        "reset and negotiated again",
+        true,
+        c.tx.device().read(reg::STATUS).into(),
+    );
+    send_line(
+        c,
+        "after the reset a line completes (saw: used length)",
+        AFTER_RESET,
+    )
+}
+
+/// A transmit buffer outside RAM: completed with used length 0; the
+/// device goes on transmitting.
+fn outside_ram(c: &mut Console) -> Result<(), Stop> {
+    let what = "a buffer outside RAM is completed with used length 0";
+    let len = completed(what, c.tx.submit(&[(OUTSIDE_RAM, 16, false)]))?;
+    report(NAME, what, len == 0, len.into());
+    let status = c.tx.device().read(reg::STATUS);
+    check(
+        "no DEVICE_NEEDS_RESET after it",
+        status & STATUS_DEVICE_NEEDS_RESET == 0,
+        status.into(),
+    )?;
+    send_line(
+        c,
+        "the device still works: a line completes (saw: used length)",
+        STILL_HERE,
+    )
+}
