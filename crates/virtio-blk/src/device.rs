@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use virtio_core::{DeviceError, GuestMemory, Queue, QueueError, VirtioDevice};
+use virtio_core::{DeviceError, GuestMemory, Queue, VirtioDevice};
 
 use crate::backend::BlockBackend;
 use crate::config::{BlkConfig, VIRTIO_BLK_F_FLUSH};
@@ -97,17 +97,8 @@ impl<B: BlockBackend> VirtioBlk<B> {
             write_through: self.features & VIRTIO_BLK_F_FLUSH == 0,
         };
         for _ in 0..self.config.max_requests_per_notify {
-            let chain = match q.pop(mem) {
-                Ok(Some(chain)) => chain,
-                Ok(None) => return Ok(q.needs_notification(mem)?),
-                Err(QueueError::Chain { token, .. }) => {
-                    self.stats.malformed += 1;
-                    if let Some(token) = token {
-                        q.add_used(mem, token, 0)?;
-                    }
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
+            let Some(chain) = q.pop_or_discard(mem, &mut self.stats.malformed)? else {
+                return Ok(q.needs_notification(mem)?);
             };
             let outcome = request::serve(&mut self.backend, mem, &chain, &limits, &mut self.bounce);
             let used_len = match outcome {

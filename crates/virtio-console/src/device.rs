@@ -5,8 +5,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use virtio_core::{
-    DescriptorChain, DeviceError, GuestMemory, MmioTransport, Queue, QueueError,
-    VIRTIO_F_VERSION_1, VirtioDevice,
+    DescriptorChain, DeviceError, GuestMemory, MmioTransport, Queue, VIRTIO_F_VERSION_1,
+    VirtioDevice,
 };
 
 /// The virtio device ID of a console.
@@ -158,7 +158,7 @@ impl<S: ConsoleSink> VirtioConsole<S> {
             if self.input.is_empty() {
                 break;
             }
-            let Some(chain) = pop(q, mem, &mut self.stats)? else {
+            let Some(chain) = q.pop_or_discard(mem, &mut self.stats.malformed)? else {
                 break;
             };
             let len = self.fill(mem, &chain);
@@ -200,7 +200,7 @@ impl<S: ConsoleSink> VirtioConsole<S> {
             return Ok(false);
         };
         for _ in 0..self.config.max_tx_chains {
-            let Some(chain) = pop(q, mem, &mut self.stats)? else {
+            let Some(chain) = q.pop_or_discard(mem, &mut self.stats.malformed)? else {
                 return Ok(q.needs_notification(mem)?);
             };
             self.drain_chain(mem, &chain);
@@ -232,27 +232,6 @@ impl<S: ConsoleSink> VirtioConsole<S> {
 /// The queue at `index` if it is enabled.
 fn ready_queue(queues: &mut [Queue], index: u16) -> Option<&mut Queue> {
     queues.get_mut(usize::from(index)).filter(|q| q.ready())
-}
-
-/// The next chain of `q`; malformed chains are completed with length 0
-/// and skipped, a broken ring is an error.
-fn pop(
-    q: &mut Queue,
-    mem: &dyn GuestMemory,
-    stats: &mut ConsoleStats,
-) -> Result<Option<DescriptorChain>, DeviceError> {
-    loop {
-        match q.pop(mem) {
-            Ok(chain) => return Ok(chain),
-            Err(QueueError::Chain { token, .. }) => {
-                stats.malformed += 1;
-                if let Some(token) = token {
-                    q.add_used(mem, token, 0)?;
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
 }
 
 impl<S: ConsoleSink> VirtioDevice for VirtioConsole<S> {

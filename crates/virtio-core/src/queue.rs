@@ -315,6 +315,28 @@ impl Queue {
             })
     }
 
+    /// [`Queue::pop`] for a device: a malformed chain is returned to the
+    /// driver at once with length 0 (an I/O error it can see) and counted
+    /// in `malformed`, and the next one is taken; a broken ring is still an
+    /// error. Bounded: each chain is consumed once.
+    pub fn pop_or_discard<M: GuestMemory + ?Sized>(
+        &mut self,
+        mem: &M,
+        malformed: &mut u64,
+    ) -> Result<Option<DescriptorChain>, QueueError> {
+        loop {
+            match self.pop(mem) {
+                Err(QueueError::Chain { token, .. }) => {
+                    *malformed += 1;
+                    if let Some(token) = token {
+                        self.add_used(mem, token, 0)?;
+                    }
+                }
+                popped => return popped,
+            }
+        }
+    }
+
     /// Returns the chain of `token` to the driver with `len` bytes written.
     pub fn add_used<M: GuestMemory + ?Sized>(
         &mut self,
