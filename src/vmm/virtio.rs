@@ -95,15 +95,20 @@ impl Model {
         }
     }
 
-    /// Serves one more bounded batch if the device has work left; false
-    /// when it has none.
-    fn run_pending(&mut self, mem: &dyn GuestMemory) -> bool {
+    /// Whether a notification left work for another batch.
+    fn has_pending(&self) -> bool {
         match self {
-            Self::Blk(t) if t.device().has_pending() => t.run_device(mem, |dev, queues, mem| dev.process(queues, mem)),
-            Self::Console(t) if t.device().has_pending() => t.run_device(mem, |dev, queues, mem| dev.transmit(queues, mem)),
-            _ => return false,
+            Self::Blk(t) => t.device().has_pending(),
+            Self::Console(t) => t.device().has_pending(),
         }
-        true
+    }
+
+    /// Serves one more bounded batch of the work left.
+    fn run_batch(&mut self, mem: &dyn GuestMemory) {
+        match self {
+            Self::Blk(t) => t.run_device(mem, |dev, queues, mem| dev.process(queues, mem)),
+            Self::Console(t) => t.run_device(mem, |dev, queues, mem| dev.transmit(queues, mem)),
+        }
     }
 
     fn irq_level(&self) -> bool {
@@ -175,47 +180,50 @@ impl VirtioMmio {
     /// interrupt is raised when the line goes up.
     pub fn access(&self, vm: &Vm, offset: usize, width: u8, write: Option<u64>) -> Emulated {
         let mem = VmMemory { vm };
-        let emulated = {
-            let mut model = self.model.lock();
-            match write {
-                None => Emulated::Read(model.read(offset as u64, usize::from(width))),
-                Some(value) => {
-                    model.write(&mem, offset as u64, usize::from(width), value);
-                    Emulated::Written
-                }
+        let mut model = self.model.lock();
+        let emulated = match write {
+            None => Emulated::Read(model.read(offset as u64, usize::from(width))),
+            Some(value) => {
+                model.write(&mem, offset as u64, usize::from(width), value);
+                Emulated::Written
             }
         };
         loop {
-            let output = self.model.lock().take_output();
+            let output = model.take_output();
+            let (more, level) = (model.has_pending(), model.irq_level());
+            drop(model);
             if !output.is_empty() {
                 vm.console.write(&output);
             }
-            if !self.model.lock().run_pending(&mem) {
-                break;
+            if !more {
+                self.set_line(vm, level);
+                return emulated;
             }
+            model = self.model.lock();
+            model.run_batch(&mem);
         }
-        self.update_line(vm);
-        emulated
     }
 
     /// Host input for a console (the shell's `vm console ID`); false if
     /// this is no console or the guest has not set it up.
     pub fn input(&self, vm: &Vm, bytes: &[u8]) -> bool {
-        let taken = match &mut *self.model.lock() {
+        let mut model = self.model.lock();
+        let taken = match &mut *model {
             Model::Console(t) if t.is_live() => virtio_console::push_input(t, &VmMemory { vm }, bytes) > 0,
             _ => false,
         };
-        self.update_line(vm);
+        let level = model.irq_level();
+        drop(model);
+        self.set_line(vm, level);
         taken
     }
 
-    /// Raises the interrupt when the device's line went up.
-    fn update_line(&self, vm: &Vm) {
-        let level = self.model.lock().irq_level();
-        if level && !self.line.swap(true, Ordering::AcqRel) {
-            vm.raise_device_irq(self.irq);
-        } else if !level {
+    /// Raises the interrupt when the device's line goes up.
+    fn set_line(&self, vm: &Vm, level: bool) {
+        if !level {
             self.line.store(false, Ordering::Release);
+        } else if !self.line.swap(true, Ordering::AcqRel) {
+            vm.raise_device_irq(self.irq);
         }
     }
 }
