@@ -14,6 +14,7 @@ mod power;
 mod ptimer;
 mod trap;
 mod virtio_blk;
+mod virtio_case;
 mod virtio_console;
 mod virtq;
 

@@ -8,18 +8,19 @@
 use core::mem::offset_of;
 
 use super::hostile::{finish, report};
+use super::virtio_case::{Case, F_VERSION_1, OUTSIDE_RAM, Stop};
 use super::virtq::{
-    Completion, DESC_F_NEXT, Desc, Device, Dma, POLLS, QUEUE_SIZE, STATUS_ACKNOWLEDGE,
-    STATUS_DEVICE_NEEDS_RESET, STATUS_DRIVER, STATUS_DRIVER_OK, STATUS_FEATURES_OK, Virtq, reg,
+    Completion, DESC_F_NEXT, Desc, Device, Dma, POLLS, QUEUE_SIZE, STATUS_DEVICE_NEEDS_RESET,
+    Virtq, reg,
 };
 use crate::console::println;
 
 const NAME: &str = "virtio-blk";
+const CASE: Case = Case(NAME);
 /// The device window the case's config gives the VM.
 const BASE: usize = 0x0a00_0000;
 /// The disk's size in sectors.
 const CAPACITY: u64 = 2048;
-const MAGIC: u32 = 0x7472_6976;
 const BLOCK_DEVICE: u32 = 2;
 const SECTOR: usize = 512;
 
@@ -27,7 +28,6 @@ const SECTOR: usize = 512;
 const F_SEG_MAX: u64 = 1 << 2;
 const F_BLK_SIZE: u64 = 1 << 6;
 const F_FLUSH: u64 = 1 << 9;
-const F_VERSION_1: u64 = 1 << 32;
 
 // Request types and status values (virtio 1.x §5.2.6).
 const T_IN: u32 = 0;
@@ -45,8 +45,6 @@ const S_UNWRITTEN: u8 = 0xff;
 const FIRST_SECTOR: u64 = 1;
 const DATA_BYTES: usize = 8 * SECTOR;
 const ID_BYTES: usize = 20;
-/// Guest-physical memory outside the VM's RAM.
-const OUTSIDE_RAM: u64 = 0x7000_0000;
 
 #[repr(C)]
 struct Header {
@@ -76,9 +74,6 @@ static BUFFERS: Dma<Buffers> = Dma::new(Buffers {
     status: 0,
     id: [0; ID_BYTES],
 });
-
-/// A wrong answer the case cannot go on after (already reported).
-struct Stop;
 
 /// A request's data buffer: none, the write buffer (`len` bytes the
 /// device reads) or `len` bytes at an address the device writes.
@@ -110,74 +105,38 @@ fn steps() -> Result<(), Stop> {
     outside_ram(&mut q)
 }
 
-/// Reports a check; a wrong answer stops the case.
-fn check(what: &str, ok: bool, seen: u64) -> Result<(), Stop> {
-    report(NAME, what, ok, seen);
-    if ok { Ok(()) } else { Err(Stop) }
-}
-
 fn identify(dev: Device) -> Result<(), Stop> {
-    let magic = dev.read(reg::MAGIC_VALUE);
-    check("MagicValue is 0x74726976", magic == MAGIC, magic.into())?;
-    let version = dev.read(reg::VERSION);
-    check("Version is 2", version == 2, version.into())?;
-    let id = dev.read(reg::DEVICE_ID);
-    check("DeviceID is 2 (block)", id == BLOCK_DEVICE, id.into())?;
+    CASE.identify(dev, BLOCK_DEVICE, "DeviceID is 2 (block)")?;
     let capacity = dev.config_u64(0);
-    check("capacity is 2048 sectors", capacity == CAPACITY, capacity)
+    CASE.check("capacity is 2048 sectors", capacity == CAPACITY, capacity)
 }
 
 /// Resets the device and brings it to DRIVER_OK with queue 0 set up;
 /// `verbose` reports every step, else only a wrong one.
 fn negotiate(q: &mut Virtq, verbose: bool) -> Result<(), Stop> {
-    let step = |what: &str, ok: bool, seen: u64| {
-        if verbose || !ok {
-            report(NAME, what, ok, seen);
-        }
-        if ok { Ok(()) } else { Err(Stop) }
-    };
     let dev = q.device();
     let status = q.reset();
-    step("Status reads 0 after a reset", status == 0, status.into())?;
-    dev.set_status(STATUS_ACKNOWLEDGE);
-    let status = dev.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
-    step(
-        "ACKNOWLEDGE and DRIVER read back",
-        status == 3,
-        status.into(),
-    )?;
-    let offered = dev.device_features();
-    step("VERSION_1 is offered", offered & F_VERSION_1 != 0, offered)?;
-    dev.set_driver_features(F_VERSION_1 | (offered & (F_FLUSH | F_SEG_MAX | F_BLK_SIZE)));
-    let status = dev.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
-    step(
-        "FEATURES_OK reads back set",
-        status & STATUS_FEATURES_OK != 0,
-        status.into(),
-    )?;
+    let offered = CASE.offered_features(dev, status, verbose)?;
+    let accepted = F_VERSION_1 | (offered & (F_FLUSH | F_SEG_MAX | F_BLK_SIZE));
+    CASE.accept_features(dev, accepted, "FEATURES_OK reads back set", verbose)?;
     let setup = q.setup();
+    let step = |what: &str, ok: bool, seen: u32| CASE.step(verbose, what, ok, seen.into());
     step(
         "queue 0 is not ready before its setup",
         setup.ready_before == 0,
-        setup.ready_before.into(),
+        setup.ready_before,
     )?;
     step(
         "QueueNumMax is at least 8",
         setup.num_max >= u32::from(QUEUE_SIZE),
-        setup.num_max.into(),
+        setup.num_max,
     )?;
     step(
         "queue 0 reads back ready with 8 entries",
         setup.ready_after == 1,
-        setup.ready_after.into(),
+        setup.ready_after,
     )?;
-    let all = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK;
-    let status = dev.set_status(all);
-    step(
-        "DRIVER_OK reads back, without DEVICE_NEEDS_RESET",
-        status == all,
-        status.into(),
-    )
+    CASE.driver_ok(dev, verbose)
 }
 
 /// One request: header, the data buffer if any, status byte; `Stop`
@@ -205,32 +164,10 @@ fn request(q: &mut Virtq, what: &str, kind: u32, sector: u64, data: Data) -> Res
         None => q.submit(&[(header, 16, false), (status, 1, true)]),
         Some(d) => q.submit(&[(header, 16, false), d, (status, 1, true)]),
     };
-    let used_len = completed(what, completion)?;
+    let used_len = CASE.completed(what, completion)?;
     // SAFETY: the device completed the request (barrier in `Virtq::wait`).
     let status = unsafe { (&raw const (*buf).status).read_volatile() };
     Ok(Reply { status, used_len })
-}
-
-/// The used length of a completion of head 0; any other outcome is
-/// reported and stops the case.
-fn completed(what: &str, completion: Completion) -> Result<u32, Stop> {
-    let seen = match completion {
-        Completion::Used { id: 0, len } => return Ok(len),
-        Completion::Used { id, .. } => {
-            println!("hostile {NAME}: {what}: the used ring names head {id}, not 0");
-            id.into()
-        }
-        Completion::NeedsReset(status) => {
-            println!("hostile {NAME}: {what}: the device set DEVICE_NEEDS_RESET instead");
-            status.into()
-        }
-        Completion::TimedOut => {
-            println!("hostile {NAME}: {what}: timed out after {POLLS} polls");
-            POLLS
-        }
-    };
-    report(NAME, what, false, seen);
-    Err(Stop)
 }
 
 /// Address of a field of [`BUFFERS`].
@@ -413,7 +350,7 @@ fn descriptor_loop(q: &mut Virtq) -> Result<(), Stop> {
         }
         Completion::TimedOut => {
             println!("hostile {NAME}: a descriptor loop: timed out after {POLLS} polls");
-            return check("a descriptor loop is completed", false, POLLS);
+            return CASE.check("a descriptor loop is completed", false, POLLS);
         }
     }
     negotiate(q, false)?;

@@ -9,19 +9,18 @@
 use core::mem::offset_of;
 
 use super::hostile::{finish, report};
+use super::virtio_case::{Case, F_VERSION_1, OUTSIDE_RAM, STATUS_ALL, Stop};
 use super::virtq::{
     Completion, DESC_F_NEXT, DESC_F_WRITE, Desc, Device, Dma, POLLS, QUEUE_SIZE, Rings,
-    STATUS_ACKNOWLEDGE, STATUS_DEVICE_NEEDS_RESET, STATUS_DRIVER, STATUS_DRIVER_OK,
-    STATUS_FEATURES_OK, Virtq, reg,
+    STATUS_DEVICE_NEEDS_RESET, Virtq, reg,
 };
 use crate::console::println;
 
 const NAME: &str = "virtio-console";
+const CASE: Case = Case(NAME);
 /// The device window the case's config gives the VM.
 const BASE: usize = 0x0a00_0200;
-const MAGIC: u32 = 0x7472_6976;
 const CONSOLE_DEVICE: u32 = 3;
-const F_VERSION_1: u64 = 1 << 32;
 const RECEIVEQ: u16 = 0;
 const TRANSMITQ: u16 = 1;
 /// Receive buffers posted, and the bytes of each.
@@ -29,8 +28,6 @@ const RX_BUFFERS: usize = 4;
 const RX_BYTES: usize = 64;
 /// Bytes of each of the two transmit buffers.
 const TX_BYTES: usize = 128;
-/// Guest-physical memory outside the VM's RAM.
-const OUTSIDE_RAM: u64 = 0x7000_0000;
 
 const HELLO: &[u8] = b"virtio-console: hello from the guest\n";
 const SECOND: &[u8] = b"virtio-console: second line in two buffers\n";
@@ -56,9 +53,6 @@ static BUFFERS: Dma<Buffers> = Dma::new(Buffers {
     tx2: [0; TX_BYTES],
 });
 
-/// A wrong answer the case cannot go on after (already reported).
-struct Stop;
-
 /// The device's two queues.
 struct Console {
     rx: Virtq,
@@ -73,7 +67,7 @@ pub fn run() {
 
 fn steps() -> Result<(), Stop> {
     let dev = Device::new(BASE);
-    identify(dev)?;
+    CASE.identify(dev, CONSOLE_DEVICE, "DeviceID is 3 (console)")?;
     let mut c = Console {
         rx: Virtq::on(dev, RECEIVEQ, &RX_RINGS),
         tx: Virtq::on(dev, TRANSMITQ, &TX_RINGS),
@@ -92,50 +86,19 @@ fn steps() -> Result<(), Stop> {
     Ok(())
 }
 
-/// Reports a check; a wrong answer stops the case.
-fn check(what: &str, ok: bool, seen: u64) -> Result<(), Stop> {
-    report(NAME, what, ok, seen);
-    if ok { Ok(()) } else { Err(Stop) }
-}
-
-fn identify(dev: Device) -> Result<(), Stop> {
-    let magic = dev.read(reg::MAGIC_VALUE);
-    check("MagicValue is 0x74726976", magic == MAGIC, magic.into())?;
-    let version = dev.read(reg::VERSION);
-    check("Version is 2", version == 2, version.into())?;
-    let id = dev.read(reg::DEVICE_ID);
-    check("DeviceID is 3 (console)", id == CONSOLE_DEVICE, id.into())
-}
-
 /// Resets the device, brings it to DRIVER_OK with both queues set up and
 /// posts the receive buffers; `verbose` reports every step, else only a
 /// wrong one.
 fn negotiate(c: &mut Console, verbose: bool) -> Result<(), Stop> {
-    let step = |what: &str, ok: bool, seen: u64| {
-        if verbose || !ok {
-            report(NAME, what, ok, seen);
-        }
-        if ok { Ok(()) } else { Err(Stop) }
-    };
     let dev = c.rx.device();
     let status = c.rx.reset();
     c.tx.reset_rings();
-    step("Status reads 0 after a reset", status == 0, status.into())?;
-    dev.set_status(STATUS_ACKNOWLEDGE);
-    let status = dev.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
-    step(
-        "ACKNOWLEDGE and DRIVER read back",
-        status == 3,
-        status.into(),
-    )?;
-    let offered = dev.device_features();
-    step("VERSION_1 is offered", offered & F_VERSION_1 != 0, offered)?;
-    dev.set_driver_features(F_VERSION_1);
-    let status = dev.set_status(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
-    step(
+    CASE.offered_features(dev, status, verbose)?;
+    CASE.accept_features(
+        dev,
+        F_VERSION_1,
         "FEATURES_OK reads back set (VERSION_1 only)",
-        status & STATUS_FEATURES_OK != 0,
-        status.into(),
+        verbose,
     )?;
     for (q, name) in [
         (&mut c.rx, "queue 0 (receiveq)"),
@@ -151,21 +114,16 @@ fn negotiate(c: &mut Console, verbose: bool) -> Result<(), Stop> {
                 setup.ready_before, setup.num_max, setup.ready_after
             );
         }
-        step(name, ok, setup.ready_after.into())?;
+        CASE.step(verbose, name, ok, setup.ready_after.into())?;
     }
-    let all = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK;
-    let status = dev.set_status(all);
-    step(
-        "DRIVER_OK reads back, without DEVICE_NEEDS_RESET",
-        status == all,
-        status.into(),
-    )?;
+    CASE.driver_ok(dev, verbose)?;
     post_receive_buffers(&mut c.rx);
     let status = dev.read(reg::STATUS);
     let used = c.rx.used_idx();
-    step(
+    CASE.step(
+        verbose,
         "4 writable 64-byte receive buffers posted; none used",
-        status == all && used == 0,
+        status == STATUS_ALL && used == 0,
         u64::from(used) << 8 | u64::from(status),
     )
 }
@@ -208,32 +166,10 @@ fn stage(offset: usize, text: &[u8]) -> u64 {
     buffer_addr(offset)
 }
 
-/// The used length of a completion of head 0; any other outcome is
-/// reported and stops the case.
-fn completed(what: &str, completion: Completion) -> Result<u32, Stop> {
-    let seen = match completion {
-        Completion::Used { id: 0, len } => return Ok(len),
-        Completion::Used { id, .. } => {
-            println!("hostile {NAME}: {what}: the used ring names head {id}, not 0");
-            id.into()
-        }
-        Completion::NeedsReset(status) => {
-            println!("hostile {NAME}: {what}: the device set DEVICE_NEEDS_RESET instead");
-            status.into()
-        }
-        Completion::TimedOut => {
-            println!("hostile {NAME}: {what}: timed out after {POLLS} polls");
-            POLLS
-        }
-    };
-    report(NAME, what, false, seen);
-    Err(Stop)
-}
-
 /// Transmits `text` in one readable buffer; reports the used length.
 fn send_line(c: &mut Console, what: &str, text: &[u8]) -> Result<(), Stop> {
     let addr = stage(offset_of!(Buffers, tx), text);
-    let len = completed(what, c.tx.submit(&[(addr, text.len() as u32, false)]))?;
+    let len = CASE.completed(what, c.tx.submit(&[(addr, text.len() as u32, false)]))?;
     report(NAME, what, true, len.into());
     Ok(())
 }
@@ -260,7 +196,7 @@ fn transmit(c: &mut Console) -> Result<(), Stop> {
         (first, head.len() as u32, false),
         (second, tail.len() as u32, false),
     ];
-    let len = completed(what, c.tx.submit(&chain))?;
+    let len = CASE.completed(what, c.tx.submit(&chain))?;
     report(NAME, what, true, len.into());
     Ok(())
 }
@@ -299,7 +235,7 @@ fn descriptor_loop(c: &mut Console) -> Result<(), Stop> {
         ),
         Completion::TimedOut => {
             println!("hostile {NAME}: a descriptor loop: timed out after {POLLS} polls");
-            return check("a descriptor loop is completed", false, POLLS);
+            return CASE.check("a descriptor loop is completed", false, POLLS);
         }
     }
     negotiate(c, false)?;
@@ -320,10 +256,10 @@ fn descriptor_loop(c: &mut Console) -> Result<(), Stop> {
 /// device goes on transmitting.
 fn outside_ram(c: &mut Console) -> Result<(), Stop> {
     let what = "a buffer outside RAM is completed with used length 0";
-    let len = completed(what, c.tx.submit(&[(OUTSIDE_RAM, 16, false)]))?;
+    let len = CASE.completed(what, c.tx.submit(&[(OUTSIDE_RAM, 16, false)]))?;
     report(NAME, what, len == 0, len.into());
     let status = c.tx.device().read(reg::STATUS);
-    check(
+    CASE.check(
         "no DEVICE_NEEDS_RESET after it",
         status & STATUS_DEVICE_NEEDS_RESET == 0,
         status.into(),
