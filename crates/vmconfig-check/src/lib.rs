@@ -18,10 +18,12 @@ mod layout;
 mod mapped;
 pub mod paths;
 mod raw;
+mod virtual_devices;
 
 pub use claims::{Claim, DeviceTaken, Grant, grant};
 pub use error::ConfigError;
 pub use layout::{ImageKind, ImageSizes, MAX_VM_ID, POWER_BUTTON, Span, image_location};
+pub use virtual_devices::{DiskBackend, MAX_DISK_BYTES, VIRTIO_WINDOW, VirtioSlots, VirtualDisk, place_virtual_devices};
 pub use mapped::{Mapped, MappedKind, PAGE, check_address_width, mapped_ranges, mapped_ranges_of, page_span};
 
 use axvmconfig::AxVMCrateConfig;
@@ -56,11 +58,21 @@ pub fn check(text: &str, images: &ImageSizes) -> Result<CheckedConfig, ConfigErr
 /// counts, sizes, the guest's address layout): the first half of
 /// [`check`], for callers that need the config to make an image (a
 /// generated device tree) before validating against the images.
+/// `[[devices.virtual]]` tables need their `base` and `irq` here; see
+/// [`parse_placed`].
 pub fn parse(text: &str) -> Result<AxVMCrateConfig, ConfigError> {
+    parse_placed(text, None).map(|(config, _)| config)
+}
+
+/// [`parse`], placing `[[devices.virtual]]` tables that give no `base` and
+/// `irq` in the platform's virtio-mmio `slots`: they join the config's
+/// `emu_devices` (checked with them) and are returned too.
+pub fn parse_placed(text: &str, slots: Option<&VirtioSlots>) -> Result<(AxVMCrateConfig, alloc::vec::Vec<VirtualDisk>), ConfigError> {
     raw::check_raw_fields(text)?;
-    let config = toml::from_str(text).map_err(|e| ConfigError::Parse(alloc::string::ToString::to_string(e.message())))?;
+    let mut config = toml::from_str(text).map_err(|e| ConfigError::Parse(alloc::string::ToString::to_string(e.message())))?;
+    let disks = place_virtual_devices(text, &mut config, slots)?;
     layout::check_shape(&config)?;
-    Ok(config)
+    Ok((config, disks))
 }
 
 /// Cross-checks a parsed config against its image sizes: the second half
