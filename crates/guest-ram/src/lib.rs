@@ -252,6 +252,20 @@ impl Chunks {
         Some(range.filter_map(|index| self.chunk(index)))
     }
 
+    /// Whether `[gpa, gpa + len)` (not empty) lies in the region within
+    /// one chunk, and that chunk is backed: a device's common access, told
+    /// without making a [`Chunk`].
+    pub fn backed_within(&self, gpa: u64, len: u64) -> bool {
+        let Some(last) = gpa.checked_add(len).and_then(|end| end.checked_sub(1)) else {
+            return false;
+        };
+        len > 0
+            && self.contains(gpa)
+            && self.contains(last)
+            && gpa / CHUNK == last / CHUNK
+            && self.is_backed((gpa / CHUNK - self.gpa / CHUNK) as usize)
+    }
+
     /// Whether chunk `index` is backed.
     pub fn is_backed(&self, index: usize) -> bool {
         bit_is_set(&self.backed, index)

@@ -219,3 +219,19 @@ fn backed_chunks_are_found_whole_and_cut_at_region_edges() {
     assert_eq!(map.backed_chunk(0x4020_0000), None, "unbacked again");
     assert_ne!(map.generation(), generation, "the map says its chunks were unbacked");
 }
+
+#[test]
+fn a_range_is_backed_within_one_chunk_only_when_that_chunk_is_backed() {
+    let mut chunks = Chunks::new(0x4010_0000, 4 * MIB);
+    // The second chunk is [0x4020_0000, 0x4040_0000).
+    chunks.set_backed(1);
+    assert!(chunks.backed_within(0x4020_0000, 16));
+    assert!(chunks.backed_within(0x403f_fff0, 16));
+    assert!(!chunks.backed_within(0x403f_fff8, 16), "runs into the unbacked third chunk");
+    assert!(!chunks.backed_within(0x401f_fff8, 16), "starts in the unbacked first chunk");
+    assert!(!chunks.backed_within(0x4020_0000, 0), "an empty range");
+    assert!(!chunks.backed_within(0x4050_0000, 16), "past the region");
+    assert!(!chunks.backed_within(u64::MAX - 4, 16), "wraps");
+    chunks.set_backed(2);
+    assert!(!chunks.backed_within(0x403f_fff8, 16), "two chunks, even both backed");
+}

@@ -67,6 +67,22 @@ pub trait BlockBackend {
 
     /// The device ID string (serial), NUL-padded.
     fn id(&self) -> [u8; ID_BYTES];
+
+    /// `len` bytes from `sector` on, for a backend that holds them in
+    /// memory: the device then copies straight from them to the guest.
+    /// `None` (the default) means "use [`read`](Self::read)".
+    fn held(&self, sector: u64, len: usize) -> Option<&[u8]> {
+        let _ = (sector, len);
+        None
+    }
+
+    /// As [`held`](Self::held), for the device to fill from the guest:
+    /// the bytes count as written. `None` for a read-only backend or one
+    /// that does not hold its sectors in memory.
+    fn held_mut(&mut self, sector: u64, len: usize) -> Option<&mut [u8]> {
+        let _ = (sector, len);
+        None
+    }
 }
 
 /// A disk held in memory (tests, scratch disks).
@@ -153,5 +169,18 @@ impl BlockBackend for MemBackend {
 
     fn id(&self) -> [u8; ID_BYTES] {
         self.id
+    }
+
+    fn held(&self, sector: u64, len: usize) -> Option<&[u8]> {
+        let r = self.range(sector, len).ok()?;
+        Some(&self.data[r])
+    }
+
+    fn held_mut(&mut self, sector: u64, len: usize) -> Option<&mut [u8]> {
+        if self.read_only {
+            return None;
+        }
+        let r = self.range(sector, len).ok()?;
+        Some(&mut self.data[r])
     }
 }

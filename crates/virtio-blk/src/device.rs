@@ -112,6 +112,7 @@ impl<B: BlockBackend> VirtioBlk<B> {
                 }
             };
             q.add_used(mem, chain.token(), used_len)?;
+            q.recycle(chain);
         }
         self.pending = true;
         Ok(q.needs_notification(mem)?)

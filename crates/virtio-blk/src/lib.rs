@@ -17,6 +17,7 @@
 //! says to call [`VirtioBlk::process`] again later.
 //!
 //! Modules: `backend` (the trait, its errors, an in-memory disk),
+//! `cached` (an image in memory written back to slower storage on flush),
 //! `config` (limits, features, configuration space), `request` (one
 //! request), `device` (the queue loop).
 #![no_std]
@@ -25,11 +26,13 @@
 extern crate alloc;
 
 mod backend;
+mod cached;
 mod config;
 mod device;
 mod request;
 
 pub use backend::{BackendError, BlockBackend, ID_BYTES, MemBackend, SECTOR_SIZE};
+pub use cached::{CachedImage, DIRTY_PAGE, ImageStore};
 pub use config::{
     BlkConfig, CONFIG_SPACE_SIZE, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUESTS_PER_NOTIFY,
     DEFAULT_QUEUE_SIZE, VIRTIO_BLK_F_BLK_SIZE, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO,

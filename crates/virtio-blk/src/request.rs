@@ -132,13 +132,18 @@ impl<B: BlockBackend + ?Sized> Request<'_, B> {
         self.check_data(sector, len)?;
         let mut done = 0u64;
         while done < len {
-            let n = self.chunk_len(len - done);
-            let buf = &mut self.bounce[..n];
+            let n = (len - done).min(crate::device::BOUNCE_BYTES as u64) as usize;
             let at = sector + done / SECTOR_SIZE;
-            self.backend.read(at, buf).map_err(|_| IoErr)?;
-            self.chain
-                .write_at(self.mem, done, buf)
-                .map_err(|_| IoErr)?;
+            if let Some(held) = self.backend.held(at, n) {
+                self.chain.write_at(self.mem, done, held).map_err(|_| IoErr)?;
+            } else {
+                let n = self.chunk_len(len - done);
+                let buf = &mut self.bounce[..n];
+                self.backend.read(at, buf).map_err(|_| IoErr)?;
+                self.chain
+                    .write_at(self.mem, done, buf)
+                    .map_err(|_| IoErr)?;
+            }
             done += n as u64;
             // `done` is bounded by `max_bytes`, a u32.
             self.written = u32::try_from(done).unwrap_or(u32::MAX);
@@ -154,12 +159,19 @@ impl<B: BlockBackend + ?Sized> Request<'_, B> {
         self.check_data(sector, len)?;
         let mut done = 0u64;
         while done < len {
-            let n = self.chunk_len(len - done);
-            let buf = &mut self.bounce[..n];
+            let n = (len - done).min(crate::device::BOUNCE_BYTES as u64) as usize;
             let from = HEADER_SIZE + done;
-            self.chain.read_at(self.mem, from, buf).map_err(|_| IoErr)?;
             let at = sector + done / SECTOR_SIZE;
-            self.backend.write(at, buf).map_err(|_| IoErr)?;
+            if let Some(held) = self.backend.held_mut(at, n) {
+                // A failed copy leaves some of these sectors changed, as
+                // a failed write may on a real disk.
+                self.chain.read_at(self.mem, from, held).map_err(|_| IoErr)?;
+            } else {
+                let n = self.chunk_len(len - done);
+                let buf = &mut self.bounce[..n];
+                self.chain.read_at(self.mem, from, buf).map_err(|_| IoErr)?;
+                self.backend.write(at, buf).map_err(|_| IoErr)?;
+            }
             done += n as u64;
         }
         if self.limits.write_through {

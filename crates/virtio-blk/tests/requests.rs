@@ -66,6 +66,24 @@ fn large_request_crosses_the_bounce_buffer() {
 }
 
 #[test]
+fn a_request_that_is_no_multiple_of_the_chunk_ends_with_a_short_chunk() {
+    let mem = VecMemory::new();
+    let mut t = mem_disk(&mem, 4096);
+    let mut drv = Driver::new(QSIZE);
+    // 64 KiB + 32.5 KiB: the second chunk is short (Linux's 1 MiB writes
+    // arrive split like this).
+    let len = 65536 + 33280;
+    let data = pattern(&mem, DATA, len, 4);
+    let (s, _) = request(&mut t, &mem, &mut drv, VIRTIO_BLK_T_OUT, 7, &[r(DATA, len as u32)]);
+    assert_eq!(s, VIRTIO_BLK_S_OK);
+    assert_eq!(&t.device().backend().bytes()[7 * 512..7 * 512 + len], &data[..]);
+    mem.put(DATA, &vec![0; len]);
+    let (s, used) = request(&mut t, &mem, &mut drv, VIRTIO_BLK_T_IN, 7, &[w(DATA, len as u32)]);
+    assert_eq!((s, used), (VIRTIO_BLK_S_OK, len as u32 + 1));
+    assert_eq!(mem.get(DATA, len), data);
+}
+
+#[test]
 fn status_may_share_the_last_writable_descriptor() {
     let mem = VecMemory::new();
     let mut t = mem_disk(&mem, 8);

@@ -160,7 +160,18 @@ pub struct DescriptorChain {
     writable_len: u64,
 }
 
+/// The two segment lists of a chain, kept for the next one.
+pub(crate) type SegmentBuffers = (Vec<Segment>, Vec<Segment>);
+
 impl DescriptorChain {
+    /// The chain's segment lists, emptied, for reuse.
+    pub(crate) fn into_buffers(self) -> SegmentBuffers {
+        let (mut readable, mut writable) = (self.readable, self.writable);
+        readable.clear();
+        writable.clear();
+        (readable, writable)
+    }
+
     /// The token to complete this chain with.
     pub fn token(&self) -> UsedToken {
         self.token
@@ -322,10 +333,13 @@ fn read_desc<M: GuestMemory + ?Sized>(
 }
 
 /// Walks the chain starting at descriptor `head`.
+/// `buffers` (empty) become the chain's segment lists: a queue passes
+/// those of a chain the device gave back, so a walk allocates nothing.
 pub(crate) fn walk<M: GuestMemory + ?Sized>(
     mem: &M,
     p: &WalkParams,
     head: u16,
+    buffers: SegmentBuffers,
 ) -> Result<DescriptorChain, ChainError> {
     if head >= p.size {
         return Err(ChainError::HeadOutOfRange { head, size: p.size });
@@ -335,8 +349,8 @@ pub(crate) fn walk<M: GuestMemory + ?Sized>(
             head,
             generation: p.generation,
         },
-        readable: Vec::new(),
-        writable: Vec::new(),
+        readable: buffers.0,
+        writable: buffers.1,
         readable_len: 0,
         writable_len: 0,
     };

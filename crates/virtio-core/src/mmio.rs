@@ -283,13 +283,17 @@ impl<D: VirtioDevice> MmioTransport<D> {
         }
     }
 
+    /// A queue is enabled only after FEATURES_OK (virtio 1.x §3.1.1), so
+    /// that it takes negotiated features only, never bits the driver wrote
+    /// and then took back.
     fn write_queue_ready(&mut self, mem: &dyn GuestMemory, v: u32) {
         let features = self.driver_features;
+        let negotiated = self.status & STATUS_FEATURES_OK != 0;
         let mut broken = false;
         self.with_queue(|q| {
             if v == 0 {
                 q.disable();
-            } else if !q.ready() {
+            } else if !q.ready() && negotiated {
                 q.set_features(features);
                 broken = q.enable(mem).is_err();
             }

@@ -116,6 +116,8 @@ pub struct Queue {
     next_used: u16,
     signalled_used: u16,
     generation: u32,
+    /// Segment lists of a chain given back with [`Queue::recycle`].
+    spare: chain::SegmentBuffers,
 }
 
 impl Queue {
@@ -137,6 +139,7 @@ impl Queue {
             next_used: 0,
             signalled_used: 0,
             generation: 0,
+            spare: Default::default(),
         }
     }
 
@@ -304,7 +307,7 @@ impl Queue {
             len_cap: self.len_cap,
             generation: self.generation,
         };
-        chain::walk(mem, &params, head)
+        chain::walk(mem, &params, head, core::mem::take(&mut self.spare))
             .map(Some)
             .map_err(|error| QueueError::Chain {
                 token: (head < self.size).then_some(UsedToken {
@@ -335,6 +338,12 @@ impl Queue {
                 popped => return popped,
             }
         }
+    }
+
+    /// Takes back a chain the device is done with, so that the next
+    /// [`pop`](Self::pop) reuses its memory instead of allocating.
+    pub fn recycle(&mut self, chain: DescriptorChain) {
+        self.spare = chain.into_buffers();
     }
 
     /// Returns the chain of `token` to the driver with `len` bytes written.

@@ -156,6 +156,25 @@ fn queue_ready_validates_and_live_queue_is_frozen() {
 }
 
 #[test]
+fn a_queue_is_enabled_only_after_features_ok_and_with_its_features() {
+    let mem = VecMemory::new();
+    let mut t = MmioTransport::new(TestDevice::default());
+    wr(&mut t, &mem, reg::STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    // INDIRECT and EVENT_IDX written, queue enabled, then taken back.
+    set_features(&mut t, &mem, VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC | VIRTIO_F_EVENT_IDX);
+    setup_queue0(&mut t, &mem);
+    assert_eq!(rd(&mut t, reg::QUEUE_READY), 0, "not before FEATURES_OK");
+    set_features(&mut t, &mem, VIRTIO_F_VERSION_1);
+    let s = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK;
+    wr(&mut t, &mem, reg::STATUS, s);
+    wr(&mut t, &mem, reg::QUEUE_READY, 1);
+    assert_eq!(rd(&mut t, reg::QUEUE_READY), 1);
+    wr(&mut t, &mem, reg::STATUS, s | STATUS_DRIVER_OK);
+    assert!(t.is_live());
+    assert_eq!(t.driver_features(), VIRTIO_F_VERSION_1);
+}
+
+#[test]
 fn queue_ready_with_bad_rings_sets_needs_reset() {
     let mem = VecMemory::new();
     let mut t = bring_up(&mem, VIRTIO_F_VERSION_1);
