@@ -141,6 +141,18 @@ pub fn ids() -> (usize, usize) {
     (VM_ID.read_current(), VCPU_ID.read_current())
 }
 
+/// Runs `body`, which may block the calling vCPU task (another task may
+/// then run on this CPU and record its own vCPU), and records this CPU's
+/// vCPU again after it, as [`Here::reclaim`] does.
+pub fn may_block<R>(body: impl FnOnce() -> R) -> R {
+    let saved = (VM_ID.read_current(), VCPU_ID.read_current(), QUEUE.read_current());
+    let result = body();
+    VM_ID.write_current(saved.0);
+    VCPU_ID.write_current(saved.1);
+    QUEUE.write_current(saved.2);
+    result
+}
+
 /// Runs `f` on the queue of the vCPU running on this CPU, if one does.
 fn with_here<R>(f: impl FnOnce(&IrqQueue) -> R) -> Option<R> {
     let queue = QUEUE.read_current() as *const IrqQueue;

@@ -16,11 +16,13 @@ pub mod arch;
 mod current;
 mod error;
 mod guest_memory;
+mod sleep_lock;
 mod timer;
 mod upcalls;
 mod virt;
 
-pub use current::{Here, IrqQueue, cpu_shared, handle_host_irq, ids as current_vcpu, run_here};
+pub use sleep_lock::SleepLock;
+pub use current::{Here, IrqQueue, cpu_shared, handle_host_irq, ids as current_vcpu, may_block, run_here};
 pub use error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, StartError, VcpuError};
 pub use guest_memory::{GuestRam, RamError, unmap_chunks};
 #[allow(unused_imports, reason = "for architectures that decode guest instructions in software")]

@@ -66,6 +66,13 @@ pub enum VmError {
         /// What is wrong.
         why: VirtioError,
     },
+    /// A `[[devices.virtual]]` device could not be made.
+    VirtualDevice {
+        /// `devices.virtual[i]`.
+        field: alloc::string::String,
+        /// What is wrong.
+        why: VirtioError,
+    },
     /// An image does not fit in one memory region.
     ImagePlacement {
         /// Guest-physical load address.
@@ -110,6 +117,7 @@ impl fmt::Display for VmError {
                 write!(f, " at {}: host RAM; a guest never gets the hypervisor's or another VM's memory", m.range)
             }
             Self::Virtio { name, ty, why } => write!(f, "devices.emu_devices \"{name}\" ({ty}): {why}"),
+            Self::VirtualDevice { field, why } => write!(f, "{field}: {why}"),
             Self::NoFreeId => write!(f, "base.id: every VM id (1 to {}) is taken", vmconfig_check::MAX_VM_ID),
             Self::ImagePlacement { load, size } => {
                 write!(f, "kernel: an image of {size:#x} bytes at {load:#x} does not fit in one memory region")
@@ -202,9 +210,21 @@ fn step(step: &'static str) -> impl FnOnce(AxError) -> VmError {
 pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     Arch::vms_supported().map_err(VmError::HostCannotRun)?;
     let text = source.text.as_deref().ok_or(VmError::Unreadable)?;
-    let mut parsed = vmconfig_check::parse(text).map_err(VmError::Config)?;
+    let (mut parsed, disks) = vmconfig_check::parse_placed(text, Arch::VIRTIO_SLOTS.as_ref()).map_err(VmError::Config)?;
     vmconfig_check::check_address_width(&parsed, Arch::GUEST_PHYS_BITS).map_err(VmError::Config)?;
     let tree_paths = host_derived::resolve(&mut parsed)?;
+    // Passthrough that came from the host's tree is mapped in whole pages:
+    // none may cover a virtio window, which must trap.
+    for disk in &disks {
+        let page = |a: u64| a & !(vmconfig_check::PAGE as u64 - 1);
+        let covering = parsed.devices.passthrough_devices.iter().find(|p| {
+            let (start, end) = (page(p.base_gpa as u64), (p.base_gpa as u64).saturating_add(p.length as u64));
+            start < disk.base + vmconfig_check::VIRTIO_WINDOW && page(disk.base) < end
+        });
+        if let Some(p) = covering {
+            return Err(VmError::VirtualDevice { field: disk.field(), why: VirtioError::PassedThrough(p.name.clone()) });
+        }
+    }
     let mut images = source.images(&parsed)?;
     if vmconfig_check::wants_generated_dtb(&parsed) {
         let ramdisk = images[3].as_ref().map(ImageData::len);
@@ -238,7 +258,12 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     let power_button = take_device(emu, PowerButton::is_power_button).map(|dev| PowerButton::new(&dev));
     let mut virtio = alloc::vec::Vec::new();
     while let Some(dev) = take_device(emu, VirtioMmio::is_virtio) {
-        virtio.push(VirtioMmio::new(&dev).map_err(|why| VmError::Virtio { name: dev.name.clone(), ty: dev.emu_type, why })?);
+        let disk = disks.iter().find(|d| d.base == dev.base_gpa as u64 && d.id == dev.name);
+        let made = VirtioMmio::new(&dev, disk, cfg.base.id).map_err(|why| match disk {
+            Some(disk) => VmError::VirtualDevice { field: disk.field(), why },
+            None => VmError::Virtio { name: dev.name.clone(), ty: dev.emu_type, why },
+        })?;
+        virtio.push(made);
     }
     if let Some(console) = claim_devices(&mut cfg.devices)? {
         info!(

@@ -15,7 +15,7 @@ pub const CONFIG_DIR: &str = "/vms";
 /// not be entered from two CPUs at once (a VM's reset rereads its images
 /// while the boot task reads configs, or another VM resets). A sleeping
 /// lock: a disk read may take long, and interrupts stay on.
-static DISK: Mutex<()> = Mutex::new(());
+pub(super) static DISK: Mutex<()> = Mutex::new(());
 
 /// Size of the regular file at `path`, if there is one.
 pub fn size_of(path: &str) -> Option<usize> {

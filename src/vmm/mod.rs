@@ -13,6 +13,8 @@ mod create;
 pub mod shell;
 #[cfg(feature = "fs")]
 mod disk;
+#[cfg(feature = "fs")]
+mod disk_image;
 mod guest;
 mod host_derived;
 mod images;

@@ -124,6 +124,9 @@ fn vcpu_task(vm: Arc<Vm>, id: usize, pcpu: usize) {
     vcpu.turn_off();
     if vm.live_tasks.fetch_sub(1, Ordering::AcqRel) == 1 {
         vm.ax.set_vm_status(axvm::VMStatus::Stopped);
+        for dev in vm.virtio.iter() {
+            dev.write_back(&vm);
+        }
         info!("VM[{}] {} is down ({} KiB of its RAM backed)", vm.id, vm.name, vm.ram.lock().backed_bytes() / 1024);
         super::vm_stopped();
     }
@@ -291,6 +294,11 @@ fn inject(vm: &Vm, id: usize, vector: usize) -> bool {
 /// controller, nothing queued, its device interrupts let in again, and
 /// vCPU 0 started at the entry point.
 fn reset(vm: &Vm) {
+    // What the guest wrote to its disks is kept; its devices start afresh.
+    for dev in vm.virtio.iter() {
+        dev.write_back(vm);
+        dev.reset();
+    }
     let reloaded = match super::create::reload(vm) {
         Ok(reloaded) => reloaded,
         Err(e) => {

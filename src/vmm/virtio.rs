@@ -4,7 +4,10 @@
 //! only (`hal::read_mapped`/`write_mapped`); nothing a guest writes in a
 //! descriptor reaches other memory.
 //!
-//! Config: `emu_devices` entries of type 0xE1 (virtio block),
+//! Config: `[[devices.virtual]]` virtio-blk tables (upstream's format,
+//! placed by `vmconfig_check::parse_placed`): a RAM disk, or an image file
+//! on the boot disk held in memory and written back on FLUSH, reset, stop
+//! and exit (`disk_image`); and `emu_devices` entries of type 0xE1 (virtio block),
 //! `["virtio-blk", base, 0x200, irq, 0xE1, [sectors]]`: a RAM disk of
 //! `sectors` 512-byte sectors (at most [`MAX_RAM_DISK_SECTORS`]), zeroed;
 //! and of type 0xE3 (virtio console, `hvc0`),
@@ -17,13 +20,14 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
 use exit_dispatch::Emulated;
-use kspin::SpinNoPreempt;
-use virtio_blk::{BlkConfig, MemBackend, SECTOR_SIZE, VirtioBlk};
+use virtio_blk::{BackendError, BlkConfig, BlockBackend, ID_BYTES, MemBackend, SECTOR_SIZE, VirtioBlk};
+use vmconfig_check::{DiskBackend, VirtualDisk};
 use virtio_console::{ConsoleConfig, ConsoleSink, VirtioConsole};
 use virtio_core::{GuestMemory, MemError, MmioTransport};
 
 use super::vm::Vm;
 use super::window::Window;
+use crate::hal::{self, SleepLock};
 
 /// The largest RAM disk a config may ask for: 64 MiB.
 pub const MAX_RAM_DISK_SECTORS: usize = 128 * 1024;
@@ -49,6 +53,17 @@ pub enum VirtioError {
     NoMemory(usize),
     /// The window is smaller than the virtio-mmio registers.
     Window(usize),
+    /// The window lies in a host device the VM gets passed through.
+    PassedThrough(alloc::string::String),
+    /// The image file could not be had.
+    #[cfg(feature = "fs")]
+    Image(super::disk_image::ImageError),
+    /// An image file needs the boot disk.
+    #[cfg(not(feature = "fs"))]
+    NoBootDisk(alloc::string::String),
+    /// The image's size is not what the config says, or no whole number of sectors.
+    #[cfg(feature = "fs")]
+    ImageSize { path: alloc::string::String, size: u64, capacity: Option<u64> },
 }
 
 impl core::fmt::Display for VirtioError {
@@ -56,6 +71,25 @@ impl core::fmt::Display for VirtioError {
         match self {
             Self::Sectors(n) => write!(f, "cfg_list[0] = {n}: a RAM disk has 1 to {MAX_RAM_DISK_SECTORS} sectors"),
             Self::NoMemory(bytes) => write!(f, "no host memory for a RAM disk of {bytes:#x} bytes"),
+            #[cfg(feature = "fs")]
+            Self::Image(e) => write!(f, "{e}"),
+            #[cfg(not(feature = "fs"))]
+            Self::NoBootDisk(path) => {
+                write!(f, "path = \"{path}\": image files are on the boot disk, which this build has not (build with FS=y)")
+            }
+            #[cfg(feature = "fs")]
+            Self::ImageSize { path, size, capacity: Some(c) } => {
+                write!(f, "capacity = {c:#x}: {path} has {size:#x} bytes")
+            }
+            #[cfg(feature = "fs")]
+            Self::ImageSize { path, size, capacity: None } => write!(
+                f,
+                "path = \"{path}\": {size:#x} bytes is no whole number of 512-byte sectors (or over {:#x})",
+                vmconfig_check::MAX_DISK_BYTES
+            ),
+            Self::PassedThrough(name) => {
+                write!(f, "its virtio-mmio window lies in the pages of passthrough device \"{name}\"")
+            }
             Self::Window(len) => {
                 write!(f, "length = {len:#x}: a virtio-mmio window has {:#x} bytes", virtio_core::mmio::MMIO_SIZE)
             }
@@ -74,13 +108,96 @@ impl ConsoleSink for Captured {
     }
 }
 
+/// What a block device keeps its sectors in.
+enum Disk {
+    /// Memory only (a RAM disk, a read-only image, or an image whose
+    /// writes are not kept).
+    Ram(MemBackend),
+    /// An image file written back on flush.
+    #[cfg(feature = "fs")]
+    Image(virtio_blk::CachedImage<super::disk_image::ImageFile>),
+}
+
+impl BlockBackend for Disk {
+    fn capacity_sectors(&self) -> u64 {
+        match self {
+            Self::Ram(d) => d.capacity_sectors(),
+            #[cfg(feature = "fs")]
+            Self::Image(d) => d.capacity_sectors(),
+        }
+    }
+
+    fn read_only(&self) -> bool {
+        match self {
+            Self::Ram(d) => d.read_only(),
+            #[cfg(feature = "fs")]
+            Self::Image(d) => d.read_only(),
+        }
+    }
+
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), BackendError> {
+        match self {
+            Self::Ram(d) => d.read(sector, buf),
+            #[cfg(feature = "fs")]
+            Self::Image(d) => d.read(sector, buf),
+        }
+    }
+
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), BackendError> {
+        match self {
+            Self::Ram(d) => d.write(sector, data),
+            #[cfg(feature = "fs")]
+            Self::Image(d) => d.write(sector, data),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), BackendError> {
+        match self {
+            Self::Ram(d) => d.flush(),
+            #[cfg(feature = "fs")]
+            Self::Image(d) => d.flush(),
+        }
+    }
+
+    fn id(&self) -> [u8; ID_BYTES] {
+        match self {
+            Self::Ram(d) => d.id(),
+            #[cfg(feature = "fs")]
+            Self::Image(d) => d.id(),
+        }
+    }
+
+    fn held(&self, sector: u64, len: usize) -> Option<&[u8]> {
+        match self {
+            Self::Ram(d) => d.held(sector, len),
+            #[cfg(feature = "fs")]
+            Self::Image(d) => d.held(sector, len),
+        }
+    }
+
+    fn held_mut(&mut self, sector: u64, len: usize) -> Option<&mut [u8]> {
+        match self {
+            Self::Ram(d) => d.held_mut(sector, len),
+            #[cfg(feature = "fs")]
+            Self::Image(d) => d.held_mut(sector, len),
+        }
+    }
+}
+
 /// The device model behind a virtio-mmio window.
 enum Model {
-    Blk(MmioTransport<VirtioBlk<MemBackend>>),
+    Blk(MmioTransport<VirtioBlk<Disk>>),
     Console(MmioTransport<VirtioConsole<Captured>>),
 }
 
 impl Model {
+    fn reset(&mut self) {
+        match self {
+            Self::Blk(t) => t.reset(),
+            Self::Console(t) => t.reset(),
+        }
+    }
+
     fn read(&mut self, offset: u64, width: usize) -> u64 {
         match self {
             Self::Blk(t) => t.read(offset, width),
@@ -132,9 +249,10 @@ pub struct VirtioMmio {
     window: Window,
     /// The interrupt it raises through the VM's interrupt controller.
     pub irq: usize,
-    /// A spin lock that leaves interrupts on: a batch of a notification's
-    /// work ([`BLK_LIMITS`]) may copy megabytes.
-    model: SpinNoPreempt<Model>,
+    /// A sleeping lock: a batch of a notification's work ([`BLK_LIMITS`])
+    /// may copy megabytes, and a flush writes to the boot disk. Every use
+    /// is inside [`hal::may_block`].
+    model: SleepLock<Model>,
     /// The interrupt line as last raised.
     line: AtomicBool,
 }
@@ -145,8 +263,9 @@ impl VirtioMmio {
         matches!(dev.emu_type, EmulatedDeviceType::VirtioBlk | EmulatedDeviceType::VirtioConsole)
     }
 
-    /// The device an `emu_devices` entry describes.
-    pub fn new(dev: &EmulatedDeviceConfig) -> Result<Self, VirtioError> {
+    /// The device an `emu_devices` entry of VM `vm` describes; `disk` is
+    /// the `[[devices.virtual]]` table it came from, if it did.
+    pub fn new(dev: &EmulatedDeviceConfig, disk: Option<&VirtualDisk>, vm: usize) -> Result<Self, VirtioError> {
         if (dev.length as u64) < virtio_core::mmio::MMIO_SIZE {
             return Err(VirtioError::Window(dev.length));
         }
@@ -154,14 +273,43 @@ impl VirtioMmio {
             EmulatedDeviceType::VirtioConsole => {
                 Model::Console(MmioTransport::new(VirtioConsole::new(Captured::default(), ConsoleConfig::default())))
             }
-            _ => Model::Blk(MmioTransport::new(VirtioBlk::new(ram_disk(dev)?, BLK_LIMITS))),
+            _ => {
+                let backend = match disk {
+                    Some(disk) => hal::may_block(|| open_disk(disk, vm))?,
+                    None => Disk::Ram(ram_disk(dev)?),
+                };
+                Model::Blk(MmioTransport::new(VirtioBlk::new(backend, BLK_LIMITS)))
+            }
         };
         Ok(Self {
             window: Window::new(dev.base_gpa, virtio_core::mmio::MMIO_SIZE as usize),
             irq: dev.irq_id,
-            model: SpinNoPreempt::new(model),
+            model: SleepLock::new(model),
             line: AtomicBool::new(false),
         })
+    }
+
+    /// Writes a disk's data that the guest has not flushed to its image
+    /// (at a VM reset or stop, and the hypervisor's exit); false if that
+    /// failed (the error is logged).
+    pub fn write_back(&self, vm: &Vm) -> bool {
+        hal::may_block(|| {
+            let mut model = self.model.lock();
+            let Model::Blk(t) = &mut *model else { return true };
+            match t.device_mut().backend_mut().flush() {
+                Ok(()) => true,
+                Err(e) => {
+                    error!("VM[{}] {}: writing back disk at {:#x}: {e}", vm.id, vm.name, self.window.base());
+                    false
+                }
+            }
+        })
+    }
+
+    /// Puts the device in its reset state (the VM restarts), its line low.
+    pub fn reset(&self) {
+        hal::may_block(|| self.model.lock().reset());
+        self.line.store(false, Ordering::Release);
     }
 
     /// The device's offset of `gpa`, if its window holds it.
@@ -171,7 +319,7 @@ impl VirtioMmio {
 
     /// Whether this is a console.
     pub fn is_console(&self) -> bool {
-        matches!(*self.model.lock(), Model::Console(_))
+        hal::may_block(|| matches!(*self.model.lock(), Model::Console(_)))
     }
 
     /// A guest access at `offset` of VM `vm`'s device. A notification
@@ -179,6 +327,10 @@ impl VirtioMmio {
     /// a console's output reaches the VM's console between holds; the
     /// interrupt is raised when the line goes up.
     pub fn access(&self, vm: &Vm, offset: usize, width: u8, write: Option<u64>) -> Emulated {
+        hal::may_block(|| self.serve(vm, offset, width, write))
+    }
+
+    fn serve(&self, vm: &Vm, offset: usize, width: u8, write: Option<u64>) -> Emulated {
         let mem = VmMemory { vm };
         let mut model = self.model.lock();
         let emulated = match write {
@@ -207,7 +359,7 @@ impl VirtioMmio {
     /// Host input for a console (the shell's `vm console ID`); false if
     /// this is no console or the guest has not set it up.
     pub fn input(&self, vm: &Vm, bytes: &[u8]) -> bool {
-        let mut model = self.model.lock();
+        let mut model = hal::may_block(|| self.model.lock());
         let taken = match &mut *model {
             Model::Console(t) if t.is_live() => virtio_console::push_input(t, &VmMemory { vm }, bytes) > 0,
             _ => false,
@@ -226,6 +378,46 @@ impl VirtioMmio {
             vm.raise_device_irq(self.irq);
         }
     }
+}
+
+/// The backend a `[[devices.virtual]]` table asks for.
+fn open_disk(disk: &VirtualDisk, vm: usize) -> Result<Disk, VirtioError> {
+    let id = disk.id.as_bytes();
+    match &disk.backend {
+        DiskBackend::RamDisk { bytes } => {
+            let len = usize::try_from(*bytes).map_err(|_| VirtioError::NoMemory(usize::MAX))?;
+            let mut data = Vec::new();
+            data.try_reserve_exact(len).map_err(|_| VirtioError::NoMemory(len))?;
+            data.resize(len, 0);
+            Ok(Disk::Ram(MemBackend::from_bytes(data, disk.read_only).with_id(id)))
+        }
+        DiskBackend::File { path, capacity, write_back } => open_image(path, *capacity, *write_back && !disk.read_only, disk, vm),
+    }
+}
+
+#[cfg(feature = "fs")]
+fn open_image(path: &str, capacity: Option<u64>, write_back: bool, disk: &VirtualDisk, vm: usize) -> Result<Disk, VirtioError> {
+    use super::disk_image::ImageFile;
+    let (file, data) = ImageFile::open(path, write_back, vm).map_err(VirtioError::Image)?;
+    let size = data.len() as u64;
+    if capacity.is_some_and(|c| c != size) || size == 0 || !size.is_multiple_of(SECTOR_SIZE) || size > vmconfig_check::MAX_DISK_BYTES {
+        return Err(VirtioError::ImageSize { path: path.into(), size, capacity: capacity.filter(|c| *c != size) });
+    }
+    let mem = MemBackend::from_bytes(data, disk.read_only).with_id(disk.id.as_bytes());
+    info!(
+        "VM[{vm}]: disk \"{}\" = {path} ({} KiB{}) at {:#x}, irq {}",
+        disk.id,
+        size / 1024,
+        if disk.read_only { ", read-only" } else if write_back { "" } else { ", writes not kept" },
+        disk.base,
+        disk.irq
+    );
+    if write_back { Ok(Disk::Image(virtio_blk::CachedImage::new(mem, file))) } else { Ok(Disk::Ram(mem)) }
+}
+
+#[cfg(not(feature = "fs"))]
+fn open_image(path: &str, _: Option<u64>, _: bool, _: &VirtualDisk, _: usize) -> Result<Disk, VirtioError> {
+    Err(VirtioError::NoBootDisk(path.into()))
 }
 
 /// A zeroed RAM disk of the entry's `cfg_list[0]` sectors.

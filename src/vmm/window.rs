@@ -12,6 +12,11 @@ impl Window {
         Self { base: base as u64, size: size as u64 }
     }
 
+    /// The first address.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
     /// The device's offset of `gpa`, if the window holds it.
     pub fn offset_of(&self, gpa: u64) -> Option<usize> {
         gpa.checked_sub(self.base).filter(|&offset| offset < self.size).map(|offset| offset as usize)

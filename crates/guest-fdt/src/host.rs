@@ -5,7 +5,8 @@
 //! [`host_devices`] lists the devices such a config passes through (their
 //! MMIO ranges and SPIs); [`derive`] writes the guest's tree: the host's,
 //! with memory, CPUs and `/chosen` from the config, only the kept devices,
-//! and the interrupt controller cut down to what a guest sees.
+//! the VM's own virtio-mmio devices (in place of any host node at their
+//! addresses), and the interrupt controller cut down to what a guest sees.
 
 use alloc::{string::String, vec::Vec};
 
@@ -14,8 +15,8 @@ use vm_fdt::FdtWriter;
 
 use axvmconfig::AxVMCrateConfig;
 
-use crate::machine::{initrd, ram};
-use crate::{FdtError, write_chosen_and_memory};
+use crate::machine::{initrd, ram, virtio_spis};
+use crate::{FdtError, GIC_SPI, IRQ_LEVEL_HIGH, VirtioMmio, virtio, write_chosen_and_memory};
 
 /// A host device a VM gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +52,8 @@ pub struct DerivedMachine {
     pub bootargs: Option<String>,
     /// Initrd as [start, end) guest-physical addresses.
     pub initrd: Option<(u64, u64)>,
+    /// The VM's own virtio-mmio devices (interrupts as SPI numbers).
+    pub virtio: Vec<VirtioMmio>,
 }
 
 impl DerivedMachine {
@@ -62,7 +65,15 @@ impl DerivedMachine {
             cpus: (0..cfg.base.cpu_num as u32).collect(),
             bootargs: cfg.kernel.cmdline.clone(),
             initrd: initrd(cfg, ramdisk_size)?,
+            virtio: virtio_spis(cfg)?,
         })
+    }
+
+    /// Whether a host node's registers overlap one of the VM's virtio
+    /// devices (the VM's own device takes its place).
+    fn shadowed(&self, node: &Node<'_>) -> bool {
+        let Some(regs) = node.reg() else { return false };
+        regs.into_iter().any(|r| self.virtio.iter().any(|v| v.overlaps(r.address, r.size.unwrap_or(0) as u64)))
     }
 }
 
@@ -290,7 +301,8 @@ fn copy_properties(fdt: &mut FdtWriter, node: &Node<'_>, skip: &[&str]) -> Resul
 /// The guest's device tree: the host's `host` tree with `machine`'s
 /// memory, CPUs and `/chosen`, the devices `selection` picks (see
 /// [`host_devices`]) and the nodes without registers (timer, clocks,
-/// PSCI, ...), and the root interrupt controller with its first two
+/// PSCI, ...), the VM's virtio-mmio devices (a host node overlapping one
+/// is left out), and the root interrupt controller with its first two
 /// register ranges only (distributor and CPU interface or redistributors:
 /// the hypervisor keeps the rest) and without children (no ITS or MSI
 /// frame).
@@ -322,12 +334,16 @@ pub fn derive(host: &Fdt<'_>, machine: &DerivedMachine, selection: &Selection<'_
             let stdout = judged.stdout.as_deref().filter(|p| judged.in_tree(p, selection));
             write_chosen_and_memory(&mut fdt, machine.bootargs.as_deref(), stdout, machine.initrd, &machine.memory)?;
             write_cpus(&mut fdt, &machine.cpus, cpu_compatible)?;
+            // The root's interrupt-parent (the host's GIC) serves them.
+            for dev in &machine.virtio {
+                virtio::write_node(&mut fdt, dev, &[GIC_SPI, dev.irq, IRQ_LEVEL_HIGH], None)?;
+            }
             continue;
         }
         let is_controller = level == 1 && node.find_property("interrupt-controller").is_some();
         let keep_it = is_controller
             || if node.find_property("reg").is_some() {
-                judged.in_tree(path, selection)
+                judged.in_tree(path, selection) && !machine.shadowed(node)
             } else {
                 !replaced(path) && !selection.exclude.iter().any(|e| under(path, e))
             };

@@ -5,10 +5,10 @@
 //! architected timer, the PL011 it is given, and `/chosen` (bootargs,
 //! initrd, stdout). riscv64 ([`build_riscv`]): memory, harts with their
 //! local interrupt controllers, the virtual PLIC, the NS16550 it is given,
-//! and `/chosen`.
+//! and `/chosen`. Both: a `virtio,mmio` node per virtio device of the VM.
 //!
 //! Or, for configs in upstream AxVisor's style ([`derive`]): the host's
-//! own tree with the VM's memory, CPUs and kept devices.
+//! own tree with the VM's memory, CPUs, kept devices and virtio devices.
 //!
 //! `no_std` + `alloc`: the hypervisor runs this at VM creation; the host
 //! tests parse what it writes.
@@ -20,11 +20,13 @@ extern crate alloc;
 mod host;
 mod machine;
 mod riscv;
+mod virtio;
 
 pub use fdt_parser::Fdt as HostTree;
 pub use host::{DerivedMachine, Guard, GuardedDevice, HostDevice, Selection, derive, guarded_devices, host_devices};
 pub use machine::{Gic, GicVersion, Machine, Uart};
 pub use riscv::{Ns16550, RiscvMachine, build_riscv};
+pub use virtio::{VIRTIO_MMIO_SIZE, VirtioMmio};
 
 use alloc::{format, string::String, vec::Vec};
 use core::fmt;
@@ -182,6 +184,10 @@ pub fn build(machine: &Machine) -> Result<Vec<u8>, FdtError> {
         fdt.property_array_u32("clocks", &[PHANDLE_CLOCK, PHANDLE_CLOCK])?;
         fdt.property_string_list("clock-names", alloc::vec!["uartclk".into(), "apb_pclk".into()])?;
         fdt.end_node(node)?;
+    }
+
+    for dev in &machine.virtio {
+        virtio::write_node(&mut fdt, dev, &[GIC_SPI, dev.irq, IRQ_LEVEL_HIGH], None)?;
     }
 
     fdt.end_node(root)?;

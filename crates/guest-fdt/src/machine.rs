@@ -4,7 +4,7 @@ use alloc::{string::String, vec::Vec};
 
 use axvmconfig::{AxVMCrateConfig, EmulatedDeviceType};
 
-use crate::FdtError;
+use crate::{FdtError, VirtioMmio, virtio};
 
 /// Memory-region flag of device (not RAM) regions.
 const FLAG_DEVICE: usize = 1 << 4;
@@ -14,6 +14,8 @@ const GICC_SIZE: u64 = 0x2000;
 const GICR_STRIDE: u64 = 0x2_0000;
 /// First shared peripheral interrupt id.
 const FIRST_SPI: usize = 32;
+/// Shared peripheral interrupt ids (1020 and up are special).
+const SPIS: core::ops::RangeInclusive<usize> = FIRST_SPI..=1019;
 
 /// Which GIC architecture the guest is given (the host's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +71,8 @@ pub struct Machine {
     pub bootargs: Option<String>,
     /// Initrd as [start, end) guest-physical addresses.
     pub initrd: Option<(u64, u64)>,
+    /// The VM's virtio-mmio devices (interrupts as SPI numbers).
+    pub virtio: Vec<VirtioMmio>,
 }
 
 pub(crate) fn missing(field: &'static str, what: &'static str) -> FdtError {
@@ -88,6 +92,11 @@ pub(crate) fn ram(cfg: &AxVMCrateConfig) -> Result<Vec<(u64, u64)>, FdtError> {
         return Err(missing("kernel.memory_regions", "no RAM region"));
     }
     Ok(memory)
+}
+
+/// The VM's virtio-mmio devices, their interrupts as SPI numbers.
+pub(crate) fn virtio_spis(cfg: &AxVMCrateConfig) -> Result<Vec<VirtioMmio>, FdtError> {
+    virtio::from_config(cfg, SPIS, FIRST_SPI)
 }
 
 /// The initrd as [start, end), if the VM loads a ramdisk of `size` bytes.
@@ -154,6 +163,7 @@ impl Machine {
             uart,
             bootargs: cfg.kernel.cmdline.clone(),
             initrd,
+            virtio: virtio_spis(cfg)?,
         })
     }
 }

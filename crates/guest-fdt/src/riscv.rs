@@ -1,6 +1,6 @@
 //! The riscv64 machine a guest sees (like QEMU's virt board) and its device
 //! tree: harts with their local interrupt controllers, the PLIC, an NS16550
-//! UART, memory and `/chosen`.
+//! UART, virtio-mmio devices, memory and `/chosen`.
 
 use alloc::{format, string::String, vec::Vec};
 
@@ -8,8 +8,9 @@ use axvmconfig::{AxVMCrateConfig, EmulatedDeviceType};
 use vm_fdt::FdtWriter;
 
 use crate::{
-    FdtError, cells64,
+    FdtError, VirtioMmio, cells64,
     machine::{initrd, missing, ram},
+    virtio,
 };
 
 /// Most harts a PLIC serves: 15872 contexts, an M- and an S-mode one each.
@@ -64,6 +65,8 @@ pub struct RiscvMachine {
     pub bootargs: Option<String>,
     /// Initrd as [start, end) guest-physical addresses.
     pub initrd: Option<(u64, u64)>,
+    /// The VM's virtio-mmio devices (interrupts as PLIC sources).
+    pub virtio: Vec<VirtioMmio>,
 }
 
 fn check_harts(harts: u32) -> Result<u32, FdtError> {
@@ -119,6 +122,7 @@ impl RiscvMachine {
             uart: uart(cfg)?,
             bootargs: cfg.kernel.cmdline.clone(),
             initrd: initrd(cfg, ramdisk_size)?,
+            virtio: virtio::from_config(cfg, SOURCES, 0)?,
         })
     }
 }
@@ -191,6 +195,9 @@ pub fn build_riscv(machine: &RiscvMachine) -> Result<Vec<u8>, FdtError> {
         fdt.property_u32("interrupts", uart.irq)?;
         fdt.property_u32("interrupt-parent", PHANDLE_PLIC)?;
         fdt.end_node(node)?;
+    }
+    for dev in &machine.virtio {
+        virtio::write_node(&mut fdt, dev, &[dev.irq], Some(PHANDLE_PLIC))?;
     }
     fdt.end_node(soc)?;
 

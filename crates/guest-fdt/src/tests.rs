@@ -288,6 +288,11 @@ fn a_gicv3_host_gives_the_guest_a_gicv3() {
 /// A host tree like QEMU virt's with a GICv3: RAM, two CPUs, the GIC with
 /// an ITS, the timer, a UART, flash, a PCIe host, a virtio bus node.
 fn host_tree() -> Vec<u8> {
+    host_tree_with_virtio(&[])
+}
+
+/// [`host_tree`] with virtio-mmio nodes (base, SPI), as QEMU virt has.
+fn host_tree_with_virtio(virtio: &[(u64, u32)]) -> Vec<u8> {
     let mut fdt = vm_fdt::FdtWriter::new().expect("writer");
     let root = fdt.begin_node("").expect("root");
     fdt.property_string("compatible", "linux,dummy-virt").expect("p");
@@ -365,6 +370,14 @@ fn host_tree() -> Vec<u8> {
         }
         fdt.end_node(node).expect("e");
     }
+    for &(base, spi) in virtio {
+        let node = fdt.begin_node(&format!("virtio_mmio@{base:x}")).expect("n");
+        fdt.property_null("dma-coherent").expect("p");
+        fdt.property_array_u32("interrupts", &[0, spi, 1]).expect("p");
+        fdt.property_array_u64("reg", &[base, 0x200]).expect("p");
+        fdt.property_string("compatible", "virtio,mmio").expect("p");
+        fdt.end_node(node).expect("e");
+    }
     fdt.end_node(root).expect("e");
     fdt.finish().expect("finish")
 }
@@ -424,6 +437,7 @@ fn the_derived_tree_is_the_hosts_with_the_vms_memory_and_cpus() {
         cpus: alloc::vec![0],
         bootargs: Some("console=ttyAMA0".into()),
         initrd: None,
+        virtio: Vec::new(),
     };
     let selection = Selection { keep: &["/"], exclude: &["/pcie@10000000"], held: &[] };
     let guest = derive(&host, &machine, &selection).expect("derives");
@@ -462,4 +476,125 @@ fn each_range_and_spi_of_a_device_becomes_an_entry() {
         "every SPI is forwarded"
     );
     assert!(dev(&[], &[40]).entries().is_empty(), "nothing to map, nothing passed through");
+}
+
+/// The Linux config with a virtio block and a virtio console device.
+fn with_virtio(text: &str, blk: (&str, u32), console: (&str, u32)) -> String {
+    text.replace(
+        "emu_devices = [",
+        &format!(
+            "emu_devices = [\n    [\"root\", {}, 0x200, {}, 0xE1, [8]],\n    [\"hvc\", {}, 0x200, {}, 0xE3, []],",
+            blk.0, blk.1, console.0, console.1
+        ),
+    )
+}
+
+/// What a `virtio,mmio` node says.
+#[derive(Debug, PartialEq, Eq)]
+struct VirtioNode {
+    name: String,
+    reg: Vec<u32>,
+    interrupts: Vec<u32>,
+    interrupt_parent: Option<u32>,
+    dma_coherent: bool,
+}
+
+fn virtio_node(name: &str, reg: [u32; 4], interrupts: &[u32], interrupt_parent: Option<u32>) -> VirtioNode {
+    VirtioNode { name: name.into(), reg: reg.to_vec(), interrupts: interrupts.to_vec(), interrupt_parent, dma_coherent: true }
+}
+
+/// The `virtio,mmio` nodes that are children of `parent`.
+fn virtio_nodes(fdt: &Fdt<'_>, parent: &str) -> Vec<VirtioNode> {
+    fdt.all_nodes()
+        .filter(|n| n.compatibles().any(|c| c == "virtio,mmio"))
+        .filter(|n| fdt.find_nodes(&format!("{parent}/{}", n.name())).next().is_some())
+        .map(|n| VirtioNode {
+            name: n.name().to_string(),
+            reg: u32s(&n, "reg"),
+            interrupts: u32s(&n, "interrupts"),
+            interrupt_parent: n.find_property("interrupt-parent").map(|p| p.u32()),
+            dma_coherent: n.find_property("dma-coherent").is_some(),
+        })
+        .collect()
+}
+
+#[test]
+fn each_virtio_device_gets_a_virtio_mmio_node_on_aarch64() {
+    let text = with_virtio(LINUX, ("0x0a00_0000", 48), ("0x0a00_0200", 49));
+    let config = vmconfig_check::parse(&text).expect("parses");
+    for version in [GicVersion::V2, GicVersion::V3] {
+        let machine = Machine::from_config(&config, None, version).expect("a machine");
+        assert_eq!(machine.virtio, [VirtioMmio { base: 0x0a00_0000, irq: 16 }, VirtioMmio { base: 0x0a00_0200, irq: 17 }]);
+        let blob = build(&machine).expect("builds");
+        let fdt = Fdt::from_bytes(&blob).expect("a valid FDT");
+        assert_eq!(
+            virtio_nodes(&fdt, ""),
+            [
+                virtio_node("virtio_mmio@a000000", [0, 0x0a00_0000, 0, 0x200], &[0, 16, 4], None),
+                virtio_node("virtio_mmio@a000200", [0, 0x0a00_0200, 0, 0x200], &[0, 17, 4], None),
+            ],
+            "SPIs 16 and 17 of the root's interrupt parent, the GIC"
+        );
+    }
+    assert!(linux_machine().virtio.is_empty(), "no virtio device, no node");
+    let ppi = with_virtio(LINUX, ("0x0a00_0000", 27), ("0x0a00_0200", 49));
+    let config = vmconfig_check::parse(&ppi).expect("parses");
+    let error = Machine::from_config(&config, None, GicVersion::V2).expect_err("a PPI is no device interrupt").to_string();
+    assert!(error.contains("devices.emu_devices[virtio].irq_id"), "{error}");
+}
+
+#[test]
+fn each_virtio_device_gets_a_virtio_mmio_node_on_riscv64() {
+    let text = with_virtio(RISCV, ("0x1000_1000", 1), ("0x1000_2000", 2));
+    let machine = riscv_machine(&text).expect("a machine");
+    assert_eq!(machine.virtio, [VirtioMmio { base: 0x1000_1000, irq: 1 }, VirtioMmio { base: 0x1000_2000, irq: 2 }]);
+    let blob = build_riscv(&machine).expect("builds");
+    let fdt = Fdt::from_bytes(&blob).expect("a valid FDT");
+    let plic = fdt.find_nodes("/soc/plic").next().expect("plic");
+    let phandle = u32s(&plic, "phandle")[0];
+    assert_eq!(
+        virtio_nodes(&fdt, "/soc"),
+        [
+            virtio_node("virtio_mmio@10001000", [0, 0x1000_1000, 0, 0x200], &[1], Some(phandle)),
+            virtio_node("virtio_mmio@10002000", [0, 0x1000_2000, 0, 0x200], &[2], Some(phandle)),
+        ],
+        "PLIC sources 1 and 2"
+    );
+    for irq in [0, 1024] {
+        let bad = with_virtio(RISCV, ("0x1000_1000", irq), ("0x1000_2000", 2));
+        let error = riscv_machine(&bad).expect_err("not a PLIC source").to_string();
+        assert!(error.contains("devices.emu_devices[virtio].irq_id"), "{error}");
+    }
+}
+
+#[test]
+fn the_derived_tree_has_the_vms_virtio_devices_in_place_of_the_hosts() {
+    let blob = host_tree_with_virtio(&[(0x0a00_0000, 16), (0x0a00_0200, 17), (0x0a00_0600, 18)]);
+    let host = Fdt::from_bytes(&blob).expect("host tree");
+    let text = with_virtio(LINUX, ("0x0a00_0000", 48), ("0x0a00_0300", 50));
+    let config = vmconfig_check::parse(&text).expect("parses");
+    let machine = DerivedMachine::from_config(&config, None).expect("a machine");
+    assert_eq!(machine.virtio, [VirtioMmio { base: 0x0a00_0000, irq: 16 }, VirtioMmio { base: 0x0a00_0300, irq: 18 }]);
+    // Every host virtio node named: those the VM's windows overlap go all the same.
+    let keep = ["/", "/virtio_mmio@a000000", "/virtio_mmio@a000200", "/virtio_mmio@a000600"];
+    let selection = Selection { keep: &keep, exclude: &["/pcie@10000000"], held: &[] };
+    let guest = derive(&host, &machine, &selection).expect("derives");
+    let fdt = Fdt::from_bytes(&guest).expect("a valid FDT");
+    let nodes: Vec<(String, Vec<u32>)> = virtio_nodes(&fdt, "").into_iter().map(|n| (n.name, n.interrupts)).collect();
+    assert_eq!(
+        nodes,
+        [
+            ("virtio_mmio@a000000".into(), alloc::vec![0, 16, 4]),
+            ("virtio_mmio@a000300".into(), alloc::vec![0, 18, 4]),
+            ("virtio_mmio@a000600".into(), alloc::vec![0, 18, 1]),
+        ],
+        "the VM's two, and the host's one that neither overlaps (a000200 overlaps a000300)"
+    );
+    // Not named, the host's are held back (bus masters): only the VM's remain.
+    let everything = Selection { keep: &["/"], exclude: &["/pcie@10000000"], held: &[] };
+    let guest = derive(&host, &machine, &everything).expect("derives");
+    let fdt = Fdt::from_bytes(&guest).expect("a valid FDT");
+    let names: Vec<String> = virtio_nodes(&fdt, "").into_iter().map(|n| n.name).collect();
+    assert_eq!(names, ["virtio_mmio@a000000", "virtio_mmio@a000300"]);
+    assert!(fdt.find_nodes("/pl011").next().is_some() && fdt.find_nodes("/flash").next().is_some(), "the rest stays");
 }

@@ -69,6 +69,9 @@ pub trait ArchOps {
     /// Guest-physical address bits the stage-2 tables translate: a config
     /// that maps anything at or above `1 << GUEST_PHYS_BITS` is refused.
     const GUEST_PHYS_BITS: u32;
+    /// Where a VM's virtio-mmio devices go when their config table names
+    /// no `base` and `irq` (QEMU virt's slots); `None`: nowhere.
+    const VIRTIO_SLOTS: Option<vmconfig_check::VirtioSlots> = None;
     /// Whether the architecture's UART is reached through I/O ports (its
     /// `base_gpa` is then a port number) rather than memory.
     const UART_ON_PORTS: bool = false;

@@ -38,6 +38,9 @@ impl ArchOps for Arch {
     const FIRST_DEVICE_IRQ: usize = 32;
     /// 4-level stage 2 (VTCR_EL2.T0SZ = 16).
     const GUEST_PHYS_BITS: u32 = 48;
+    /// QEMU virt's 32 virtio-mmio windows, SPIs 16 to 47.
+    const VIRTIO_SLOTS: Option<vmconfig_check::VirtioSlots> =
+        Some(vmconfig_check::VirtioSlots { base: 0x0a00_0000, stride: 0x200, count: 32, first_irq: 48 });
 
     fn new_uart() -> Self::Uart {
         vuart::Pl011::new()

@@ -33,6 +33,9 @@ impl ArchOps for Arch {
     const FIRST_DEVICE_IRQ: usize = 1;
     /// axaddrspace's Sv39 walk indexes 39 bits (hgatp's Sv39x4 would take 41).
     const GUEST_PHYS_BITS: u32 = 39;
+    /// QEMU virt's 8 virtio-mmio windows, PLIC sources 1 to 8.
+    const VIRTIO_SLOTS: Option<vmconfig_check::VirtioSlots> =
+        Some(vmconfig_check::VirtioSlots { base: 0x1000_1000, stride: 0x1000, count: 8, first_irq: 1 });
 
     fn new_uart() -> Self::Uart {
         vuart::Ns16550::new()
