@@ -12,6 +12,8 @@ use crate::workload;
 const CALLS: u64 = 10_000;
 const MMIO_READS: u64 = 10_000;
 const TIMER_SAMPLES: u64 = 64;
+/// 4 KiB requests per direction of the virtio-blk benchmark.
+const BLK_REQUESTS: u64 = 1_000;
 
 /// Runs every benchmark; hypercalls only under the hypervisor.
 /// `first_counter` and `first_line` are the counter at the first
@@ -34,6 +36,10 @@ pub fn run(under_hv: bool, first_counter: u64, first_line: u64) {
     println!("bench name=compute iters=1 ticks={ticks} checksum={checksum:#x}");
     if let Some((taken, sum, min, max)) = cpu::physical_timer_bench() {
         println!("bench name=ptimer_latency iters={taken} ticks={sum} min={min} max={max}");
+    }
+    if let Some((read, write)) = cpu::virtio_blk_bench(BLK_REQUESTS) {
+        report("virtio_blk_read_4k", BLK_REQUESTS, read);
+        report("virtio_blk_write_4k", BLK_REQUESTS, write);
     }
     println!("bench done");
 }

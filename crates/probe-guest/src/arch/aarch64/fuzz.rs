@@ -1,13 +1,16 @@
 //! The guest-side fuzzer: a seeded random stream of HVC and SMC calls,
-//! emulated-distributor reads and writes of every width and offset, and
-//! timer system-register accesses, each printed before it is done. The
-//! last operation reads unmapped memory, which must stop the VM. Seed and
+//! emulated-distributor reads and writes of every width and offset, timer
+//! system-register accesses and virtqueue operations on the VM's virtio
+//! devices (`fuzz_virtio`), each printed before it is done. Then the
+//! virtio devices must still serve after a reset, and the last operation
+//! reads unmapped memory, which must stop the VM. Seed and
 //! operation count come from a parameter block the VM config loads at
 //! [`PARAMS`] (two little-endian u64: seed, operations).
 
 use core::arch::asm;
 
 use super::calls;
+use super::fuzz_virtio::VirtioFuzz;
 use super::gic;
 use crate::console::println;
 
@@ -17,17 +20,17 @@ const PARAMS: usize = 0x4010_0000;
 const DEFAULT_OPS: u64 = 10_000;
 
 /// xorshift64*: small, and the same stream for the same seed everywhere.
-struct Rng(u64);
+pub(super) struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
@@ -57,9 +60,11 @@ fn function_id(rng: &mut Rng) -> u64 {
 }
 
 
-fn gicd_access(addr: usize, width: u64, write: Option<u64>) -> u64 {
-    // SAFETY: aligned accesses to the emulated distributor (device memory);
-    // the hypervisor decides what each does.
+/// One aligned access of `width` bytes to an emulated device (the
+/// distributor, a virtio window) or to unmapped memory.
+pub(super) fn mmio_access(addr: usize, width: u64, write: Option<u64>) -> u64 {
+    // SAFETY: aligned accesses to device memory of the identity map that
+    // no Rust object lives in; the hypervisor decides what each does.
     unsafe {
         match (width, write) {
             (1, None) => u64::from((addr as *const u8).read_volatile()),
@@ -102,8 +107,9 @@ pub fn run() {
     let (seed, ops) = params();
     println!("fuzz: seed {seed}, {ops} operations");
     let mut rng = Rng(seed);
+    let mut virtio = VirtioFuzz::new();
     for n in 0..ops {
-        match rng.below(5) {
+        match rng.below(8) {
             0 | 1 => {
                 let id = function_id(&mut rng);
                 let (a1, a2, a3) = (rng.next(), rng.next(), rng.next());
@@ -116,22 +122,25 @@ pub fn run() {
                 let offset = (rng.below(0x1000) as usize) & !(width as usize - 1);
                 let write = (rng.below(2) == 1).then(|| rng.next());
                 println!("fuzz {n}: gicd {offset:#x} width {width} {write:?}");
-                gicd_access(0x0800_0000 + offset, width, write);
+                mmio_access(0x0800_0000 + offset, width, write);
             }
-            _ => {
+            4 => {
                 let v = timer_sysreg(&mut rng);
                 println!("fuzz {n}: timer sysreg {v:#x}");
             }
+            _ => virtio.op(&mut rng, n),
         }
     }
     // Leave the distributor and timers quiet, then the last operation.
     for i in 0..32 {
         gic::gicd_write(gic::gicd::ICENABLER + 4 * i, u32::MAX);
     }
+    virtio.summary();
+    virtio.still_serves();
     println!("fuzz: {ops} ops done");
     let width = 1 << rng.below(4);
     let addr = 0x3f00_0000 + (rng.below(0x1000) as usize & !(width as usize - 1));
     println!("fuzz: last op: read of {width} bytes at unmapped {addr:#x}");
-    gicd_access(addr, width, None);
+    mmio_access(addr, width, None);
     println!("not ok fuzz: the unmapped read returned");
 }

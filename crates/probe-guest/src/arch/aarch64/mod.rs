@@ -7,6 +7,9 @@ mod cpu;
 mod fpcheck;
 pub use fpcheck::{FP_CHECK, fp_count_wrong, fp_enable, fp_fill};
 mod fuzz;
+mod fuzz_virtio;
+mod fuzz_virtio_check;
+mod fuzz_virtio_gen;
 mod gic;
 mod gicconf;
 mod hostile;
@@ -14,8 +17,10 @@ mod power;
 mod ptimer;
 mod trap;
 mod virtio_blk;
+mod virtio_blk_hostile;
 mod virtio_case;
 mod virtio_console;
+mod virtio_console_hostile;
 mod virtq;
 
 pub use console::{UART_IRQ, put_byte, uart_irq_arm, uart_irq_disarm};
@@ -282,6 +287,12 @@ fn physical_timer_mode() {
 /// Check 12: a short cyclic test on the EL1 physical timer.
 pub fn physical_timer_check() -> Option<Outcome> {
     Some(physical_timer_verdict(&ptimer::run(PTIMER_CHECK_TICKS, PTIMER_HZ), PTIMER_CHECK_TICKS))
+}
+
+/// The virtio-blk benchmark: (read ticks, write ticks) of `iters` 4 KiB
+/// requests each, if a block device is at the probe's slot.
+pub fn virtio_blk_bench(iters: u64) -> Option<(u64, u64)> {
+    virtio_blk::bench(iters)
 }
 
 /// The benchmark's physical-timer run: (ticks, latency sum, min, max).

@@ -2,7 +2,8 @@
 //! the hypervisor's own virtio-blk device model at [`BASE`] (a zeroed RAM
 //! disk of [`CAPACITY`] sectors): identification, negotiation, a write, a
 //! flush, reads, GET_ID, errors; then hostile requests (a descriptor loop,
-//! a buffer outside RAM) after which the device must still serve. Lines
+//! a buffer outside RAM, and those of `virtio_blk_hostile`) after which
+//! the device must still serve. Lines
 //! `hostile virtio-blk: ...` through the hostile cases' `report`.
 
 use core::mem::offset_of;
@@ -15,14 +16,14 @@ use super::virtq::{
 };
 use crate::console::println;
 
-const NAME: &str = "virtio-blk";
-const CASE: Case = Case(NAME);
+pub(super) const NAME: &str = "virtio-blk";
+pub(super) const CASE: Case = Case(NAME);
 /// The device window the case's config gives the VM.
-const BASE: usize = 0x0a00_0000;
+pub(super) const BASE: usize = 0x0a00_0000;
 /// The disk's size in sectors.
 const CAPACITY: u64 = 2048;
 const BLOCK_DEVICE: u32 = 2;
-const SECTOR: usize = 512;
+pub(super) const SECTOR: usize = 512;
 
 // Features (virtio 1.x §5.2.3, §6).
 const F_SEG_MAX: u64 = 1 << 2;
@@ -30,16 +31,16 @@ const F_BLK_SIZE: u64 = 1 << 6;
 const F_FLUSH: u64 = 1 << 9;
 
 // Request types and status values (virtio 1.x §5.2.6).
-const T_IN: u32 = 0;
-const T_OUT: u32 = 1;
+pub(super) const T_IN: u32 = 0;
+pub(super) const T_OUT: u32 = 1;
 const T_FLUSH: u32 = 4;
 const T_GET_ID: u32 = 8;
 const T_UNKNOWN: u32 = 0x55;
-const S_OK: u8 = 0;
+pub(super) const S_OK: u8 = 0;
 const S_IOERR: u8 = 1;
 const S_UNSUPP: u8 = 2;
 /// Status preset before each request, to see whether it was written.
-const S_UNWRITTEN: u8 = 0xff;
+pub(super) const S_UNWRITTEN: u8 = 0xff;
 
 /// The sectors written and read back: 1..=8, one page.
 const FIRST_SECTOR: u64 = 1;
@@ -47,23 +48,25 @@ const DATA_BYTES: usize = 8 * SECTOR;
 const ID_BYTES: usize = 20;
 
 #[repr(C)]
-struct Header {
-    kind: u32,
-    reserved: u32,
-    sector: u64,
+pub(super) struct Header {
+    pub kind: u32,
+    pub reserved: u32,
+    pub sector: u64,
 }
 
 /// The request buffers, beside the rings of `virtq`.
 #[repr(C, align(4096))]
-struct Buffers {
-    write: [u8; DATA_BYTES],
-    read: [u8; DATA_BYTES],
-    header: Header,
-    status: u8,
-    id: [u8; ID_BYTES],
+pub(super) struct Buffers {
+    pub write: [u8; DATA_BYTES],
+    pub read: [u8; DATA_BYTES],
+    pub header: Header,
+    pub status: u8,
+    pub id: [u8; ID_BYTES],
+    /// An indirect descriptor table (16-byte aligned).
+    pub table: [Desc; 3],
 }
 
-static BUFFERS: Dma<Buffers> = Dma::new(Buffers {
+pub(super) static BUFFERS: Dma<Buffers> = Dma::new(Buffers {
     write: [0; DATA_BYTES],
     read: [0; DATA_BYTES],
     header: Header {
@@ -73,21 +76,27 @@ static BUFFERS: Dma<Buffers> = Dma::new(Buffers {
     },
     status: 0,
     id: [0; ID_BYTES],
+    table: [Desc {
+        addr: 0,
+        len: 0,
+        flags: 0,
+        next: 0,
+    }; 3],
 });
 
 /// A request's data buffer: none, the write buffer (`len` bytes the
 /// device reads) or `len` bytes at an address the device writes.
 #[derive(Clone, Copy)]
-enum Data {
+pub(super) enum Data {
     None,
     ToDevice(u32),
     FromDevice(u64, u32),
 }
 
 /// A completed request: its status byte and the used length.
-struct Reply {
-    status: u8,
-    used_len: u32,
+pub(super) struct Reply {
+    pub status: u8,
+    pub used_len: u32,
 }
 
 /// Runs the case and ends it.
@@ -102,7 +111,8 @@ fn steps() -> Result<(), Stop> {
     negotiate(&mut q, true)?;
     requests(&mut q)?;
     descriptor_loop(&mut q)?;
-    outside_ram(&mut q)
+    outside_ram(&mut q)?;
+    super::virtio_blk_hostile::run(&mut q)
 }
 
 fn identify(dev: Device) -> Result<(), Stop> {
@@ -113,7 +123,7 @@ fn identify(dev: Device) -> Result<(), Stop> {
 
 /// Resets the device and brings it to DRIVER_OK with queue 0 set up;
 /// `verbose` reports every step, else only a wrong one.
-fn negotiate(q: &mut Virtq, verbose: bool) -> Result<(), Stop> {
+pub(super) fn negotiate(q: &mut Virtq, verbose: bool) -> Result<(), Stop> {
     let dev = q.device();
     let status = q.reset();
     let offered = CASE.offered_features(dev, status, verbose)?;
@@ -141,7 +151,7 @@ fn negotiate(q: &mut Virtq, verbose: bool) -> Result<(), Stop> {
 
 /// One request: header, the data buffer if any, status byte; `Stop`
 /// (reported) if it timed out or the device broke.
-fn request(q: &mut Virtq, what: &str, kind: u32, sector: u64, data: Data) -> Result<Reply, Stop> {
+pub(super) fn request(q: &mut Virtq, what: &str, kind: u32, sector: u64, data: Data) -> Result<Reply, Stop> {
     let buf = BUFFERS.get();
     // SAFETY: the device has completed every earlier request, so only this
     // vCPU touches the buffers; raw-pointer writes (see `Dma`).
@@ -171,17 +181,17 @@ fn request(q: &mut Virtq, what: &str, kind: u32, sector: u64, data: Data) -> Res
 }
 
 /// Address of a field of [`BUFFERS`].
-fn buffer_addr(offset: usize) -> u64 {
+pub(super) fn buffer_addr(offset: usize) -> u64 {
     BUFFERS.get() as u64 + offset as u64
 }
 
 /// Byte `i` of sector `s` of the pattern.
-fn pattern(s: u64, i: usize) -> u8 {
+pub(super) fn pattern(s: u64, i: usize) -> u8 {
     (s as usize * 7 + i) as u8
 }
 
 /// Fills the first `len` bytes of the read buffer with `byte`.
-fn fill_read(len: usize, byte: u8) {
+pub(super) fn fill_read(len: usize, byte: u8) {
     let buf = BUFFERS.get();
     for i in 0..len.min(DATA_BYTES) {
         // SAFETY: no request is in flight; raw-pointer writes (see `Dma`).
@@ -191,7 +201,7 @@ fn fill_read(len: usize, byte: u8) {
 
 /// How many of the first `len` bytes of the read buffer differ from
 /// `expected(i)`.
-fn read_mismatches(len: usize, expected: impl Fn(usize) -> u8) -> u64 {
+pub(super) fn read_mismatches(len: usize, expected: impl Fn(usize) -> u8) -> u64 {
     let buf = BUFFERS.get();
     (0..len.min(DATA_BYTES))
         // SAFETY: the device completed the read; raw-pointer reads.
@@ -201,7 +211,7 @@ fn read_mismatches(len: usize, expected: impl Fn(usize) -> u8) -> u64 {
 
 /// Reads sectors 1..=8 into the zeroed read buffer; whether status OK,
 /// the used length and the pattern all came back.
-fn read_pattern(q: &mut Virtq, what: &str) -> Result<(bool, u64), Stop> {
+pub(super) fn read_pattern(q: &mut Virtq, what: &str) -> Result<(bool, u64), Stop> {
     fill_read(DATA_BYTES, 0);
     let read = buffer_addr(offset_of!(Buffers, read));
     let reply = request(
@@ -389,4 +399,32 @@ fn outside_ram(q: &mut Virtq) -> Result<(), Stop> {
     let reply = request(q, what, T_IN, 0, Data::FromDevice(read, SECTOR as u32))?;
     report(NAME, what, reply.status == S_OK, reply.status.into());
     Ok(())
+}
+
+/// The benchmark: `iters` 4 KiB reads then `iters` 4 KiB writes, one
+/// request at a time, each waited for by polling; (read ticks, write
+/// ticks), or `None` when no block device answers at [`BASE`] (a bare
+/// machine's empty slot) or a request fails.
+pub fn bench(iters: u64) -> Option<(u64, u64)> {
+    let dev = Device::new(BASE);
+    if dev.read(reg::MAGIC_VALUE) != 0x7472_6976 || dev.read(reg::DEVICE_ID) != BLOCK_DEVICE {
+        return None;
+    }
+    let mut q = Virtq::new(dev);
+    negotiate(&mut q, false).ok()?;
+    let read_to = buffer_addr(offset_of!(Buffers, read));
+    let mut timed = |kind: u32, data: Data| -> Option<u64> {
+        let start = super::cpu::now();
+        for i in 0..iters {
+            let sector = (i * 8) % (CAPACITY - 8);
+            let reply = request(&mut q, "a benchmark request", kind, sector, data).ok()?;
+            if reply.status != S_OK {
+                return None;
+            }
+        }
+        Some(super::cpu::now() - start)
+    };
+    let read = timed(T_IN, Data::FromDevice(read_to, DATA_BYTES as u32))?;
+    let write = timed(T_OUT, Data::ToDevice(DATA_BYTES as u32))?;
+    Some((read, write))
 }

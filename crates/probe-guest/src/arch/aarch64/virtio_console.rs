@@ -2,8 +2,9 @@
 //! hypervisor's own virtio console at [`BASE`] (receiveq 0, transmitq 1):
 //! identification, negotiation, receive buffers posted, lines transmitted
 //! in one and in two buffers (the host prints them as the VM's console
-//! output); then hostile chains (a descriptor loop, a buffer outside RAM)
-//! after which the device must still transmit; no input ever arrives.
+//! output); then hostile chains (a descriptor loop, a buffer outside RAM,
+//! and those of `virtio_console_hostile`) after which the device must
+//! still transmit; no input ever arrives.
 //! Lines `hostile virtio-console: ...` through the hostile cases' `report`.
 
 use core::mem::offset_of;
@@ -16,10 +17,10 @@ use super::virtq::{
 };
 use crate::console::println;
 
-const NAME: &str = "virtio-console";
-const CASE: Case = Case(NAME);
+pub(super) const NAME: &str = "virtio-console";
+pub(super) const CASE: Case = Case(NAME);
 /// The device window the case's config gives the VM.
-const BASE: usize = 0x0a00_0200;
+pub(super) const BASE: usize = 0x0a00_0200;
 const CONSOLE_DEVICE: u32 = 3;
 const RECEIVEQ: u16 = 0;
 const TRANSMITQ: u16 = 1;
@@ -27,7 +28,7 @@ const TRANSMITQ: u16 = 1;
 const RX_BUFFERS: usize = 4;
 const RX_BYTES: usize = 64;
 /// Bytes of each of the two transmit buffers.
-const TX_BYTES: usize = 128;
+pub(super) const TX_BYTES: usize = 128;
 
 const HELLO: &[u8] = b"virtio-console: hello from the guest\n";
 const SECOND: &[u8] = b"virtio-console: second line in two buffers\n";
@@ -41,22 +42,30 @@ static TX_RINGS: Dma<Rings> = Dma::new(Rings::EMPTY);
 
 /// The buffers, beside the rings.
 #[repr(C, align(4096))]
-struct Buffers {
+pub(super) struct Buffers {
     rx: [[u8; RX_BYTES]; RX_BUFFERS],
-    tx: [u8; TX_BYTES],
-    tx2: [u8; TX_BYTES],
+    pub tx: [u8; TX_BYTES],
+    pub tx2: [u8; TX_BYTES],
+    /// An indirect descriptor table.
+    pub table: [Desc; 1],
 }
 
-static BUFFERS: Dma<Buffers> = Dma::new(Buffers {
+pub(super) static BUFFERS: Dma<Buffers> = Dma::new(Buffers {
     rx: [[0; RX_BYTES]; RX_BUFFERS],
     tx: [0; TX_BYTES],
     tx2: [0; TX_BYTES],
+    table: [Desc {
+        addr: 0,
+        len: 0,
+        flags: 0,
+        next: 0,
+    }],
 });
 
 /// The device's two queues.
-struct Console {
-    rx: Virtq,
-    tx: Virtq,
+pub(super) struct Console {
+    pub rx: Virtq,
+    pub tx: Virtq,
 }
 
 /// Runs the case and ends it.
@@ -76,6 +85,7 @@ fn steps() -> Result<(), Stop> {
     transmit(&mut c)?;
     descriptor_loop(&mut c)?;
     outside_ram(&mut c)?;
+    super::virtio_console_hostile::run(&mut c)?;
     let used = c.rx.used_idx();
     report(
         NAME,
@@ -89,7 +99,7 @@ fn steps() -> Result<(), Stop> {
 /// Resets the device, brings it to DRIVER_OK with both queues set up and
 /// posts the receive buffers; `verbose` reports every step, else only a
 /// wrong one.
-fn negotiate(c: &mut Console, verbose: bool) -> Result<(), Stop> {
+pub(super) fn negotiate(c: &mut Console, verbose: bool) -> Result<(), Stop> {
     let dev = c.rx.device();
     let status = c.rx.reset();
     c.tx.reset_rings();
@@ -150,13 +160,13 @@ fn post_receive_buffers(rx: &mut Virtq) {
 }
 
 /// Address of a byte of [`BUFFERS`].
-fn buffer_addr(offset: usize) -> u64 {
+pub(super) fn buffer_addr(offset: usize) -> u64 {
     BUFFERS.get() as u64 + offset as u64
 }
 
 /// Copies `text` into the transmit buffer at `offset` (`tx` or `tx2`);
 /// its address.
-fn stage(offset: usize, text: &[u8]) -> u64 {
+pub(super) fn stage(offset: usize, text: &[u8]) -> u64 {
     let bytes = BUFFERS.get() as *mut u8;
     for (i, &b) in text.iter().take(TX_BYTES).enumerate() {
         // SAFETY: `offset` is that of `tx` or `tx2`, `i` below their size;
@@ -167,7 +177,7 @@ fn stage(offset: usize, text: &[u8]) -> u64 {
 }
 
 /// Transmits `text` in one readable buffer; reports the used length.
-fn send_line(c: &mut Console, what: &str, text: &[u8]) -> Result<(), Stop> {
+pub(super) fn send_line(c: &mut Console, what: &str, text: &[u8]) -> Result<(), Stop> {
     let addr = stage(offset_of!(Buffers, tx), text);
     let len = CASE.completed(what, c.tx.submit(&[(addr, text.len() as u32, false)]))?;
     report(NAME, what, true, len.into());

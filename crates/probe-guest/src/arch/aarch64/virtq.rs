@@ -374,6 +374,13 @@ impl Virtq {
     /// at most [`QUEUE_SIZE`] of them outstanding and their descriptors
     /// left as they are.
     pub fn offer(&mut self, descs: &[Desc], heads: &[u16]) {
+        self.post(descs, heads);
+        self.notify();
+    }
+
+    /// [`Virtq::offer`] without the notification: the chains wait in the
+    /// avail ring until [`Virtq::notify`] (or a reset drops them).
+    pub fn post(&mut self, descs: &[Desc], heads: &[u16]) {
         let rings = self.rings.get();
         // SAFETY: the device has completed every earlier chain whose
         // descriptors are rewritten here (see above), and reads the new
@@ -393,7 +400,17 @@ impl Virtq {
         // SAFETY: as above.
         unsafe { (&raw mut (*rings).avail.idx).write_volatile(self.next_avail) };
         dsb();
+    }
+
+    /// Notifies the device of this queue.
+    pub fn notify(&self) {
         self.device.write(reg::QUEUE_NOTIFY, self.index.into());
+    }
+
+    /// Waits for the next completion after [`Virtq::post`] and
+    /// [`Virtq::notify`].
+    pub fn wait_used(&mut self) -> Completion {
+        self.wait()
     }
 
     /// The used index the device has published.

@@ -341,6 +341,12 @@ pub fn physical_timer_check() -> Option<crate::suite::Outcome> {
     None
 }
 
+/// No virtio-blk benchmark here.
+pub fn virtio_blk_bench(iters: u64) -> Option<(u64, u64)> {
+    let _ = iters;
+    None
+}
+
 /// No Arm physical timer to benchmark.
 pub fn physical_timer_bench() -> Option<(u32, u64, u64, u64)> {
     None
