@@ -55,6 +55,13 @@ install_debian_packages() {
     command -v dtc >/dev/null || missing+=(device-tree-compiler)
     command -v mkimage >/dev/null || missing+=(u-boot-tools)
     [ -f /usr/lib/u-boot/qemu_arm64/u-boot.bin ] || missing+=(u-boot-qemu)
+    # Guest root filesystems (mkfs.ext4 -d) and reading them back (debugfs).
+    command -v debugfs >/dev/null || [ -x /usr/sbin/debugfs ] || missing+=(e2fsprogs)
+    # The Starry guest's ext4 C library (lwext4): clang as the aarch64 musl
+    # compiler (scripts/musl-cross-wrappers.sh), libclang for bindgen, cmake.
+    command -v clang >/dev/null || missing+=(clang)
+    compgen -G "/usr/lib/llvm-*/lib/libclang.so" >/dev/null || missing+=(libclang-dev)
+    command -v cmake >/dev/null || missing+=(cmake)
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing ${missing[*]}"
         apt_update_once

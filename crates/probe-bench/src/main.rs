@@ -2,8 +2,9 @@
 //! bare, both under QEMU with `-icount shift=0,sleep=off`, prints a table
 //! and writes JSON.
 //!
-//! usage: probe-bench --arch aarch64|aarch64-gicv3|riscv64|x86_64 --hypervisor IMAGE --bare ELF --out FILE
+//! usage: probe-bench --arch aarch64|aarch64-gicv3|riscv64|x86_64 [--hypervisor IMAGE --bare ELF] --out FILE
 //!        [--linux-hypervisor IMAGE --linux-kernel IMAGE --linux-initrd CPIO]
+//!        [--blk-hypervisor IMAGE --blk-boot-disk DISK --blk-image RAW --blk-kernel IMAGE --blk-initrd CPIO]
 //!        [--boot-image GUEST_MIB=IMAGE]... [--boot-dtb HOST_MEM=DTB]...
 //!        [--boot-bare IMAGE@LOAD_ADDR] [--shared-hypervisor IMAGE]
 //!
@@ -14,26 +15,31 @@
 //! that host RAM size, and the guest bare (raw image started at its load
 //! address). With a shared-CPU image (the probe's mode 18 with two vCPUs
 //! on one CPU) it measures a vCPU switch and the timer latency beside
-//! a spinning vCPU, against the same mode bare on two CPUs.
+//! a spinning vCPU, against the same mode bare on two CPUs. With the blk
+//! options (aarch64) it runs the Linux block benchmark (see `blk.rs`):
+//! under the FS=y hypervisor image with the boot disk holding the raw
+//! image, and bare with that kernel and initramfs on QEMU's own
+//! virtio-blk over the raw image, each on a fresh copy. Without
+//! `--hypervisor`/`--bare` the probe's runs are left out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use probe_bench::{
-    BOOT_RUNS, BenchError, Provenance, Samples, boot_figures, figures, hello_time, json, linux_figure, shared_figures,
-    table, wall_figure,
+    BOOT_RUNS, BenchError, Provenance, Samples, blk_figures, boot_figures, hello_time, json, linux_figure,
+    shared_figures, table, wall_figure,
 };
-use qemu_boot_tests::{Arch, Run, bare_command, bare_raw_command, count_instructions, qemu_command, run};
+use qemu_boot_tests::{Arch, Run, attach_disk, bare_command, bare_raw_command, count_instructions, qemu_command, run};
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 
 struct Args {
-    hypervisor: PathBuf,
-    bare: PathBuf,
+    probe: Option<(PathBuf, PathBuf)>,
     arch: Arch,
     out: PathBuf,
     linux: Option<LinuxArgs>,
+    blk: Option<BlkArgs>,
     boot: BootArgs,
     shared: Option<PathBuf>,
 }
@@ -60,12 +66,23 @@ struct LinuxArgs {
     initrd: PathBuf,
 }
 
+/// The block benchmark runs: the FS=y hypervisor, its boot disk with
+/// the raw image on it, and that raw image, kernel and initramfs bare.
+struct BlkArgs {
+    hypervisor: PathBuf,
+    boot_disk: PathBuf,
+    image: PathBuf,
+    kernel: PathBuf,
+    initrd: PathBuf,
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut hypervisor, mut bare, mut arch, mut out) = (None, None, None, None);
     let (mut linux_hv, mut linux_kernel, mut linux_initrd) = (None, None, None);
     let mut boot = BootArgs::default();
     let mut shared = None;
+    let mut blk: [Option<PathBuf>; 5] = Default::default();
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -91,6 +108,11 @@ fn parse_args() -> Result<Args, String> {
             }
             "--boot-dtb" => boot.dtbs.push(key_path(&flag, &value)?),
             "--shared-hypervisor" => shared = Some(PathBuf::from(value)),
+            "--blk-hypervisor" => blk[0] = Some(PathBuf::from(value)),
+            "--blk-boot-disk" => blk[1] = Some(PathBuf::from(value)),
+            "--blk-image" => blk[2] = Some(PathBuf::from(value)),
+            "--blk-kernel" => blk[3] = Some(PathBuf::from(value)),
+            "--blk-initrd" => blk[4] = Some(PathBuf::from(value)),
             "--boot-bare" => {
                 let (path, addr) = value.split_once('@').ok_or(format!("--boot-bare {value}: expected IMAGE@ADDR"))?;
                 let addr = u64::from_str_radix(addr.trim_start_matches("0x").replace('_', "").as_str(), 16)
@@ -101,14 +123,24 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     Ok(Args {
-        hypervisor: hypervisor.ok_or("--hypervisor is required")?,
-        bare: bare.ok_or("--bare is required")?,
+        probe: match (hypervisor, bare) {
+            (Some(hypervisor), Some(bare)) => Some((hypervisor, bare)),
+            (None, None) if shared.is_none() => None,
+            _ => return Err("--hypervisor and --bare go together (and --shared-hypervisor needs them)".into()),
+        },
         arch: arch.ok_or("--arch is required")?,
         out: out.ok_or("--out is required")?,
         linux: match (linux_hv, linux_kernel, linux_initrd) {
             (Some(hypervisor), Some(kernel), Some(initrd)) => Some(LinuxArgs { hypervisor, kernel, initrd }),
             (None, None, None) => None,
             _ => return Err("--linux-hypervisor, --linux-kernel and --linux-initrd go together".into()),
+        },
+        blk: match blk {
+            [Some(hypervisor), Some(boot_disk), Some(image), Some(kernel), Some(initrd)] => {
+                Some(BlkArgs { hypervisor, boot_disk, image, kernel, initrd })
+            }
+            [None, None, None, None, None] => None,
+            _ => return Err("--blk-hypervisor, --blk-boot-disk, --blk-image, --blk-kernel and --blk-initrd go together".into()),
         },
         boot,
         shared,
@@ -240,30 +272,84 @@ fn main() -> ExitCode {
     }
 }
 
-fn bench() -> Result<(), String> {
-    let args = parse_args()?;
-    let mut hv_cmd = qemu_command(args.arch, &args.hypervisor, 1, "256M");
+/// The probe's benchmark mode under `image` and bare from `elf`; appends
+/// its figures.
+fn probe_runs(args: &Args, image: &Path, elf: &Path, figures: &mut Vec<probe_bench::Figure>) -> Result<Vec<(&'static str, String)>, String> {
+    let mut hv_cmd = qemu_command(args.arch, image, 1, "256M");
     if let Some((_, dtb)) = args.boot.dtbs.iter().find(|(mem, _)| mem == "256M") {
         hv_cmd.arg("-dtb").arg(dtb);
     }
     count_instructions(&mut hv_cmd);
-    let mut bare_cmd = bare_mode_command(args.arch, &args.bare, BENCH_MODE, 1);
+    let mut bare_cmd = bare_mode_command(args.arch, elf, BENCH_MODE, 1);
     count_instructions(&mut bare_cmd);
     let (hv_run, hv_line) = checked_run("hypervisor", hv_cmd)?;
     let (bare_run, bare_line) = checked_run("bare", bare_cmd)?;
     let report = || -> Result<_, BenchError> {
         let hv = Samples::parse("hypervisor", &hv_run.output)?;
         let bare = Samples::parse("bare", &bare_run.output)?;
-        figures(&hv, &bare)
+        probe_bench::figures(&hv, &bare)
     };
-    let mut figures = report().map_err(|e| e.to_string())?;
+    figures.extend(report().map_err(|e| e.to_string())?);
     figures.push(wall_figure(
         "wall_time",
         "probe: whole QEMU run, wall clock",
         hv_run.elapsed.as_secs_f64(),
         bare_run.elapsed.as_secs_f64(),
     ));
-    let mut runs = vec![("hypervisor", hv_line), ("bare", bare_line)];
+    Ok(vec![("hypervisor", hv_line), ("bare", bare_line)])
+}
+
+/// A fresh sparse copy of `file` beside it (`NAME.run`), for one run to
+/// write on.
+fn scratch_copy(file: &Path) -> Result<PathBuf, String> {
+    let mut name = file.file_name().ok_or(format!("{}: not a file", file.display()))?.to_os_string();
+    name.push(".run");
+    let copy = file.with_file_name(name);
+    let status = Command::new("cp").arg("--sparse=always").arg(file).arg(&copy).status();
+    match status {
+        Ok(s) if s.success() => Ok(copy),
+        other => Err(format!("copying {} failed: {other:?}", file.display())),
+    }
+}
+
+/// Guest RAM of the block benchmark's VM
+/// (crates/probe-bench/configs/linux-aarch64-blkbench.toml), given to the
+/// bare run as its RAM.
+const BLK_GUEST_MEM: &str = "128M";
+/// The benchmark guest's command line: the VM config's, given bare too
+/// (`blk_figures` checks that the kernels saw the same).
+const BLK_CMDLINE: &str = "console=ttyAMA0 panic=-1 nohlt";
+
+/// The Linux block benchmark under the hypervisor (host RAM for the
+/// guest's 128 MiB, the 64 MiB image held in RAM and the embedded
+/// kernel) and bare; appends its figures.
+fn blk_runs(arch: Arch, blk: &BlkArgs, figures: &mut Vec<probe_bench::Figure>) -> Result<Vec<(&'static str, String)>, String> {
+    let mut hv_cmd = qemu_command(arch, &blk.hypervisor, 1, "512M");
+    attach_disk(&mut hv_cmd, &scratch_copy(&blk.boot_disk)?);
+    count_instructions(&mut hv_cmd);
+    let mut bare_cmd = bare_command(arch, &blk.kernel, 1, BLK_GUEST_MEM, None);
+    bare_cmd.arg("-initrd").arg(&blk.initrd).args(["-append", BLK_CMDLINE]);
+    attach_disk(&mut bare_cmd, &scratch_copy(&blk.image)?);
+    count_instructions(&mut bare_cmd);
+    let (hv_run, hv_line) = checked_run("blk hypervisor", hv_cmd)?;
+    let (bare_run, bare_line) = checked_run("blk bare", bare_cmd)?;
+    figures.extend(blk_figures(&hv_run.output, &bare_run.output).map_err(|e| e.to_string())?);
+    figures.push(wall_figure(
+        "blk_wall_time",
+        "Linux block benchmark: whole QEMU run, wall clock",
+        hv_run.elapsed.as_secs_f64(),
+        bare_run.elapsed.as_secs_f64(),
+    ));
+    Ok(vec![("blk_hypervisor", hv_line), ("blk_bare", bare_line)])
+}
+
+fn bench() -> Result<(), String> {
+    let args = parse_args()?;
+    let mut figures = Vec::new();
+    let mut runs = Vec::new();
+    if let Some((image, elf)) = &args.probe {
+        runs.extend(probe_runs(&args, image, elf, &mut figures)?);
+    }
     if let Some(linux) = &args.linux {
         let mut hv_cmd = qemu_command(args.arch, &linux.hypervisor, 2, "256M");
         count_instructions(&mut hv_cmd);
@@ -292,8 +378,11 @@ fn bench() -> Result<(), String> {
         runs.push(("linux_hypervisor", hv_line));
         runs.push(("linux_bare", bare_line));
     }
-    if let Some(image) = &args.shared {
-        runs.extend(shared_runs(args.arch, image, &args.bare, &mut figures)?);
+    if let (Some(image), Some((_, elf))) = (&args.shared, &args.probe) {
+        runs.extend(shared_runs(args.arch, image, elf, &mut figures)?);
+    }
+    if let Some(blk) = &args.blk {
+        runs.extend(blk_runs(args.arch, blk, &mut figures)?);
     }
     runs.extend(boot_runs(args.arch, &args.boot, &mut figures)?);
     let qemu = qemu_version(args.arch);

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod storage;
+
 /// Architectures the harness can boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arch {
@@ -382,6 +384,33 @@ pub fn run_script(mut cmd: Command, script: &[(&str, &str)], timeout: Duration) 
     let mut bytes = output.lock().map(|out| out.clone()).unwrap_or_default();
     bytes.extend(err_reader.join().unwrap_or_default());
     Run { output: strip_ansi(&String::from_utf8_lossy(&bytes)), status, elapsed: start.elapsed() }
+}
+
+/// A fresh sparse copy of the built image `image` as `name`, both in
+/// [`image_dir`]: a test that writes to a disk leaves the built one alone.
+pub fn fresh_copy(image: &str, name: &str) -> PathBuf {
+    let copy = image_dir().join(name);
+    let status = Command::new("cp")
+        .arg("--sparse=always")
+        .arg(image_dir().join(image))
+        .arg(&copy)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cp: {e}"));
+    assert!(status.success(), "copying {image} failed");
+    copy
+}
+
+/// The file at `path` of the FAT partition (at 1 MiB) of the boot disk
+/// `disk`, read with mtools.
+pub fn boot_disk_file(disk: &Path, path: &str) -> Vec<u8> {
+    let out = Command::new("mtype")
+        .arg("-i")
+        .arg(format!("{}@@1M", disk.display()))
+        .arg(format!("::{path}"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run mtype: {e}"));
+    assert!(out.status.success(), "mtype {path} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
 }
 
 #[cfg(test)]

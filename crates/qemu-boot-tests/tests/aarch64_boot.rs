@@ -64,6 +64,9 @@ fn bad_configs_are_rejected_and_the_good_vm_still_boots() {
     run.assert_line(
         "VM config crates/qemu-boot-tests/configs/huge-cpu-num.toml: base.cpu_num = 100000000: more vCPUs than the hypervisor supports (64)",
     );
+    run.assert_line(
+        "VM config crates/qemu-boot-tests/configs/virtual-disk-in-passthrough.toml: devices.virtual[0]: its virtio-mmio window lies in the pages of passthrough device \"virtio-mmio-0\"",
+    );
     run.assert_line("Hello, world! (ArceOS guest)");
     // VM 5 asked for the host UART too, which VM 1 has: its own is virtual.
     run.assert_line("[5 device-owner] Hello, world! (ArceOS guest)");
@@ -71,7 +74,7 @@ fn bad_configs_are_rejected_and_the_good_vm_still_boots() {
     run.assert_line(
         "VM[5] device-owner: kernel.memory_regions[0] asks for identity mapping, but host memory at 0x40000000 cannot be had",
     );
-    run.assert_line("all VMs stopped (2 booted, 13 rejected, 0 stopped on a fault)");
+    run.assert_line("all VMs stopped (2 booted, 14 rejected, 0 stopped on a fault)");
     run.assert_clean_exit();
 }
 
