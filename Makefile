@@ -39,7 +39,9 @@ TIMEOUT ?= 0
 FS ?= n
 # The boot disk `make disk_img` builds, and what goes on it.
 DISK_IMG ?= target/disk-$(ARCH).img
-DISK_VMS ?= configs/vms/linux-aarch64-smp2-fs.toml
+# riscv64: Linux with its ext4 root on our virtio-blk device (its images
+# go on the disk too, DISK_EXTRA below).
+DISK_VMS ?= $(if $(filter riscv64,$(ARCH)),crates/qemu-boot-tests/configs/storage/linux-riscv64-virtio-root.toml,configs/vms/linux-aarch64-smp2-fs.toml)
 DISK ?= $(if $(filter y,$(FS)),$(DISK_IMG))
 DISK_ARGS = -drive file=$(DISK),if=none,format=raw,id=disk0 -device virtio-blk-device,drive=disk0
 UBOOT_BIN ?= /usr/lib/u-boot/qemu_arm64/u-boot.bin
@@ -106,12 +108,17 @@ FUZZ_PARAMS := target/fuzz-params.bin
 # More configs refused by name, beside the good one (containment: host
 # RAM by passthrough, pages shared with another VM, VM ids, huge counts).
 BAD_CONFIGS_2 := $(addprefix crates/qemu-boot-tests/configs/,device-shares-page.toml passthrough-gpa-in-ram.toml \
-  passthrough-addresses-ram.toml vm-id-zero.toml vm-id-257.toml huge-cpu-num.toml)
+  passthrough-addresses-ram.toml vm-id-zero.toml vm-id-257.toml huge-cpu-num.toml \
+  virtual-disk-in-passthrough.toml)
 # The probe driving our virtio block and console devices beside the ArceOS guest (with
 # a console of its own, so that no line interleaves), and a RAM disk too
 # large for the host, refused.
 VIRTIO_VMS := configs/vms/multi/arceos-aarch64.toml crates/qemu-boot-tests/configs/virtio/blk-probe.toml \
   crates/qemu-boot-tests/configs/virtio/blk-too-large.toml crates/qemu-boot-tests/configs/virtio/console-probe.toml
+# Linux with an ext4 root on our virtio-blk device, from the boot disk
+# (the storage tests boot the FS=y hypervisor with no embedded config).
+STORAGE_VM_aarch64 := crates/qemu-boot-tests/configs/storage/linux-aarch64-virtio-root.toml
+STORAGE_VM_riscv64 := crates/qemu-boot-tests/configs/storage/linux-riscv64-virtio-root.toml
 HOSTILE_VMS := configs/vms/arceos-aarch64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile/*.toml))
 HOSTILE_X86_VMS := $(sort $(wildcard crates/qemu-boot-tests/configs/hostile-x86/*.toml))
 HOSTILE_RISCV64_VMS := configs/vms/arceos-riscv64.toml $(sort $(wildcard crates/qemu-boot-tests/configs/hostile-riscv64/*.toml))
@@ -131,15 +138,16 @@ help:
 	@echo "  run        build and boot the hypervisor under QEMU"
 	@echo "  test       host unit tests, then QEMU tests (aarch64, riscv64, x86_64 through SVM): boot,"
 	@echo "             bad configs, Linux, boot disk, U-Boot boot, the probe's suite (hypervisor and bare),"
+	@echo "             Linux on an ext4 root on our virtio-blk (aarch64, riscv64: boots counted across resets),"
 	@echo "             isolation; aarch64 and x86_64 also hostile guests; aarch64 FP/SIMD isolation,"
-	@echo "             10,000 fuzz operations"
+	@echo "             10,000 fuzz operations (hypercalls, vGIC, timers, virtqueues)"
 	@echo "  bench      probe-guest benchmarks under the hypervisor and bare (every ARCH):"
 	@echo "             table + $(BENCH_DIR)/$(ARCH).json"
 	@echo "  stress-test  make test's QEMU tests, then RUNS=$(RUNS) more runs of them while"
 	@echo "             another build loads every CPU; prints N passed, N failed"
 	@echo "  soak       create, stop and delete a VM CYCLES times from the shell; free memory"
 	@echo "             must not change (make test runs 5 cycles)"
-	@echo "  fuzz       aarch64: the probe's guest-side fuzzer, OPS operations from SEED,"
+	@echo "  fuzz       aarch64: the probe's guest-side fuzzer, OPS operations from SEED (virtqueues too),"
 	@echo "             beside the ArceOS guest; fails on a panic or a missing line"
 	@echo "  clippy     lint the hypervisor for ARCH and the host crates"
 	@echo "  setup      install what is missing (QEMU 10, rustup targets, tools)"
@@ -177,12 +185,39 @@ $(LINUX_IMAGES_aarch64) &: scripts/fetch-linux-guest.sh
 	scripts/fetch-linux-guest.sh target/guests aarch64
 $(LINUX_IMAGES_riscv64) &: scripts/fetch-linux-guest.sh
 	scripts/fetch-linux-guest.sh target/guests riscv64
+# The storage test's Linux guest: an initramfs that mounts an ext4 root
+# from virtio-blk and counts its boots there, and that ext4 image.
+STORAGE_IMAGES_aarch64 := target/guests/linux-aarch64-storage-initramfs.cpio.gz target/guests/linux-aarch64-rootfs.ext4
+STORAGE_IMAGES_riscv64 := target/guests/linux-riscv64-storage-initramfs.cpio.gz target/guests/linux-riscv64-rootfs.ext4
+$(STORAGE_IMAGES_aarch64) &: scripts/make-linux-rootfs.sh $(LINUX_IMAGES_aarch64)
+	scripts/make-linux-rootfs.sh target/guests aarch64
+$(STORAGE_IMAGES_riscv64) &: scripts/make-linux-rootfs.sh $(LINUX_IMAGES_riscv64)
+	scripts/make-linux-rootfs.sh target/guests riscv64
+
+# The ArceOS guest with a filesystem on its own disk (an 8 MiB GPT + FAT16
+# image): it probes only the first virtio-mmio slot, where its VM's one
+# virtio-blk device is, and maps no PCIe windows (35 M instructions at boot).
+ARCEOS_FS_VM := crates/qemu-boot-tests/configs/storage/arceos-fs-disk-aarch64.toml
+ARCEOS_FS_SETS := --set 'devices.virtio-mmio-ranges=[[0x0a00_0000, 0x200]]' \
+  --set 'devices.mmio-ranges=[[0x0800_0000, 0x2_0000], [0x0900_0000, 0x1000], [0x0a00_0000, 0x4000]]'
+ARCEOS_FS_DISK := target/guests/arceos-fs-disk.img
+$(ARCEOS_FS_DISK): scripts/make-guest-disk.sh guests/arceos-fs/seed.txt
+	scripts/make-guest-disk.sh $@ guests/arceos-fs/seed.txt
+
+# Starry-OS (guests/starry) with an ext4 root on our virtio-blk device: its
+# VM config (Starry's platform config is derived from it) and the rootfs.
+STARRY_VM := crates/qemu-boot-tests/configs/storage/starry-aarch64.toml
+STARRY_ROOTFS := target/guests/starry-aarch64-rootfs.ext4
+$(STARRY_ROOTFS): scripts/make-starry-rootfs.sh
+	scripts/make-starry-rootfs.sh $@
 
 guests: setup $(if $(NEEDS_LINUX),$(LINUX_IMAGES))
 ifeq ($(ARCH),aarch64)
 	@scripts/build-arceos-guest.sh aarch64 configs/vms/arceos-aarch64.toml target/guests/arceos-hello-aarch64.bin
 	@scripts/build-arceos-guest.sh aarch64 configs/vms/arceos-aarch64-upstream.toml target/guests/arceos-hello-aarch64-upstream.bin
+	@scripts/build-arceos-guest.sh --guest arceos-fs $(ARCEOS_FS_SETS) aarch64 $(ARCEOS_FS_VM) target/guests/arceos-fs-aarch64.bin
 	@scripts/build-probe-guest.sh target/guests
+	@scripts/build-starry-guest.sh $(STARRY_VM) target/guests/starry-aarch64.bin
 else ifeq ($(ARCH),riscv64)
 	@scripts/build-arceos-guest.sh riscv64 configs/vms/arceos-riscv64.toml target/guests/arceos-hello-riscv64.bin
 	@scripts/build-probe-guest.sh target/guests riscv64
@@ -203,9 +238,12 @@ build: guests $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	@$(OBJCOPY) -O $(BIN_FORMAT) $(ELF) $(BIN)
 	@echo "hypervisor: $(BIN) ($$(stat -c %s $(BIN)) bytes) with VM configs: $(VM_CONFIGS)"
 
-DISK_IMAGES = target/guests/arceos-hello-$(ARCH).bin $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES) target/guests/probe-aarch64.bin)
+# More images for the disk's /guests (made by their own rules).
+DISK_EXTRA ?= $(if $(filter riscv64,$(ARCH)),$(LINUX_IMAGES_riscv64) $(STORAGE_IMAGES_riscv64))
+DISK_IMAGES = target/guests/arceos-hello-$(ARCH).bin $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES) target/guests/probe-aarch64.bin) \
+  $(DISK_EXTRA)
 
-disk_img: guests $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES)) $(if $(filter uboot,$(BOOT)),build $(BOOT_SCR))
+disk_img: guests $(if $(filter aarch64,$(ARCH)),$(LINUX_IMAGES)) $(DISK_EXTRA) $(if $(filter uboot,$(BOOT)),build $(BOOT_SCR))
 	scripts/make-disk-img.sh $(DISK_IMG) $(foreach vm,$(DISK_VMS),--vm $(vm)) \
 	  $(if $(filter uboot,$(BOOT)),--root $(BIN)=axvisor.bin --root $(BOOT_SCR)=boot.scr) $(DISK_IMAGES)
 
@@ -240,6 +278,8 @@ ifeq ($(ARCH),aarch64)
 	cargo clippy --locked --release --target $(TARGET) -p a64-vcpu -- -D warnings
 	scripts/build-probe-guest.sh --clippy aarch64
 else ifeq ($(ARCH),riscv64)
+	AXVISOR_VM_CONFIGS= AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG) \
+	  cargo clippy --locked --release --target $(TARGET) -p axvisor --features fs -- -D warnings
 	cargo clippy --locked --release --target $(TARGET) -p rvh-vcpu -- -D warnings
 	scripts/build-probe-guest.sh --clippy riscv64
 else
@@ -251,7 +291,7 @@ unit-test: setup
 
 # The QEMU tests, once their images are built.
 QEMU_TEST_RUN = env AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test aarch64_virtio --test x86_64_boot --test x86_64_probe -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test aarch64_virtio --test aarch64_arceos_disk --test aarch64_storage --test aarch64_starry --test riscv64_storage --test x86_64_boot --test x86_64_probe -- --include-ignored
 
 # Images the QEMU tests boot (each test names the one it boots): per
 # architecture the default VM set, bad configs beside a good one, the probe
@@ -301,11 +341,28 @@ qemu-test: setup
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-fs.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 FS=y VM_CONFIGS= \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-fs-only.bin
+	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS=$(STARRY_VM) \
+	  DISK_EXTRA="target/guests/starry-aarch64.bin $(STARRY_ROOTFS)" DISK_IMG=$(TEST_IMAGES)/disk-starry-aarch64.img
+	cp target/guests/starry-aarch64.bin $(STARRY_ROOTFS) $(TEST_IMAGES)/
 	$(MAKE) --no-print-directory disk_img ARCH=aarch64 BOOT=uboot LOG=info SMP=2 \
 	  BIN=$(TEST_IMAGES)/axvisor-aarch64-fs-only.bin DISK_IMG=$(TEST_IMAGES)/disk-uboot.img
 	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS= DISK_IMG=$(TEST_IMAGES)/disk-guests.img
 	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS=configs/vms/linux-aarch64-smp2-fs.toml \
 	  DISK_IMG=$(TEST_IMAGES)/disk-linux-vm.img
+	rm -f $(TEST_IMAGES)/probe-disk.img && truncate -s 1M $(TEST_IMAGES)/probe-disk.img
+	scripts/make-disk-img.sh $(TEST_IMAGES)/disk-blk-file.img --vm crates/qemu-boot-tests/configs/storage/blk-probe-file.toml \
+	  --vm crates/qemu-boot-tests/configs/storage/blk-same-file.toml target/guests/probe-aarch64.bin $(TEST_IMAGES)/probe-disk.img
+	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS=$(STORAGE_VM_aarch64) \
+	  DISK_EXTRA="$(STORAGE_IMAGES_aarch64)" DISK_IMG=$(TEST_IMAGES)/disk-storage-aarch64.img
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 FS=y VM_CONFIGS= \
+	  BIN=$(TEST_IMAGES)/axvisor-riscv64-fs-only.bin
+	$(MAKE) --no-print-directory disk_img ARCH=riscv64 DISK_VMS=$(STORAGE_VM_riscv64) \
+	  DISK_EXTRA="$(LINUX_IMAGES_riscv64) $(STORAGE_IMAGES_riscv64)" DISK_IMG=$(TEST_IMAGES)/disk-storage-riscv64.img
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 FS=y \
+	  VM_CONFIGS=$(ARCEOS_FS_VM) BIN=$(TEST_IMAGES)/axvisor-aarch64-arceos-disk.bin
+	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS= DISK_EXTRA=$(ARCEOS_FS_DISK) \
+	  DISK_IMG=$(TEST_IMAGES)/disk-arceos-fs.img
+	cp target/guests/arceos-fs-aarch64.bin $(ARCEOS_FS_DISK) $(TEST_IMAGES)/
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
 	  VM_CONFIGS="$(VIRTIO_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-virtio.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
@@ -365,7 +422,16 @@ BOOT_ARGS = $(foreach g,$(BOOT_GUESTS_$(ARCH)),--boot-image $(word 1,$(subst :, 
   --boot-bare target/guests/arceos-hello-aarch64.bin@0x40200000) \
   $(if $(filter x86_64,$(ARCH)),--boot-bare target/guests/arceos-hello-x86_64.elf32@0x200000)
 
-bench: setup
+# The Linux block benchmark (aarch64, issue 24): its initramfs, its VM
+# (FS=y: the 64 MiB zeroed raw image is a file on the boot disk) and that
+# image, also given bare to QEMU's own virtio-blk (crates/probe-bench/src/blk.rs).
+BLKBENCH_INITRD := target/guests/linux-aarch64-blkbench-initramfs.cpio.gz
+BLKBENCH_VM := crates/probe-bench/configs/linux-aarch64-blkbench.toml
+BLKBENCH_IMG := $(BENCH_DIR)/blkbench-aarch64.img
+$(BLKBENCH_INITRD): scripts/make-linux-rootfs.sh scripts/blkbench-init.sh $(LINUX_IMAGES_aarch64)
+	scripts/make-linux-rootfs.sh target/guests aarch64 blkbench
+
+bench: setup $(if $(filter aarch64,$(ARCH)),$(BLKBENCH_INITRD))
 	$(foreach g,$(BOOT_GUESTS_$(ARCH)),$(MAKE) --no-print-directory build ARCH=$(ARCH) LOG=warn SMP=1 \
 	  VM_CONFIGS=$(word 2,$(subst :, ,$(g))) BIN=$(BENCH_DIR)/axvisor-$(ARCH)-boot-$(word 1,$(subst :, ,$(g))).$(BIN_EXT) &&) true
 ifeq ($(ARCH),aarch64)
@@ -377,12 +443,18 @@ ifeq ($(ARCH),aarch64)
 	  VM_CONFIGS=configs/vms/probe-shared-aarch64.toml BIN=$(BENCH_DIR)/axvisor-aarch64-probe-shared.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
 	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(BENCH_DIR)/axvisor-aarch64-linux-bench.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 FS=y \
+	  VM_CONFIGS=$(BLKBENCH_VM) BIN=$(BENCH_DIR)/axvisor-aarch64-blkbench.bin
+	rm -f $(BLKBENCH_IMG) && truncate -s 64M $(BLKBENCH_IMG)
+	scripts/make-disk-img.sh $(BENCH_DIR)/disk-blkbench-aarch64.img $(BLKBENCH_IMG)
 	cargo run --quiet --release --locked -p probe-bench -- --arch aarch64 \
 	  --hypervisor $(BENCH_DIR)/axvisor-aarch64-probe-bench.bin --bare target/guests/probe-aarch64.elf \
 	  --shared-hypervisor $(BENCH_DIR)/axvisor-aarch64-probe-shared.bin \
 	  --linux-hypervisor $(BENCH_DIR)/axvisor-aarch64-linux-bench.bin \
 	  --linux-kernel target/guests/linux-aarch64.Image \
 	  --linux-initrd target/guests/linux-aarch64-initramfs.cpio.gz \
+	  --blk-hypervisor $(BENCH_DIR)/axvisor-aarch64-blkbench.bin --blk-boot-disk $(BENCH_DIR)/disk-blkbench-aarch64.img \
+	  --blk-image $(BLKBENCH_IMG) --blk-kernel target/guests/linux-aarch64.Image --blk-initrd $(BLKBENCH_INITRD) \
 	  $(BOOT_ARGS) --out $(BENCH_DIR)/aarch64.json
 	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=warn SMP=1 \
 	  VM_CONFIGS=configs/vms/probe-bench-aarch64.toml BIN=$(BENCH_DIR)/axvisor-aarch64-gicv3-probe-bench.bin
@@ -450,4 +522,6 @@ stress-test: qemu-test
 clean:
 	cargo clean
 	cargo clean --manifest-path guests/arceos-hello/Cargo.toml
+	cargo clean --manifest-path guests/arceos-fs/Cargo.toml
+	cargo clean --manifest-path guests/starry/Cargo.toml
 	rm -f configs/platforms/*.generated.toml
