@@ -149,9 +149,9 @@ pub(super) fn negotiate(q: &mut Virtq, verbose: bool) -> Result<(), Stop> {
     CASE.driver_ok(dev, verbose)
 }
 
-/// One request: header, the data buffer if any, status byte; `Stop`
-/// (reported) if it timed out or the device broke.
-pub(super) fn request(q: &mut Virtq, what: &str, kind: u32, sector: u64, data: Data) -> Result<Reply, Stop> {
+/// Writes a request header and presets the status byte, to see whether
+/// the device wrote it.
+pub(super) fn stage(kind: u32, sector: u64) {
     let buf = BUFFERS.get();
     // SAFETY: the device has completed every earlier request, so only this
     // vCPU touches the buffers; raw-pointer writes (see `Dma`).
@@ -163,6 +163,13 @@ pub(super) fn request(q: &mut Virtq, what: &str, kind: u32, sector: u64, data: D
         });
         (&raw mut (*buf).status).write_volatile(S_UNWRITTEN);
     }
+}
+
+/// One request: header, the data buffer if any, status byte; `Stop`
+/// (reported) if it timed out or the device broke.
+pub(super) fn request(q: &mut Virtq, what: &str, kind: u32, sector: u64, data: Data) -> Result<Reply, Stop> {
+    let buf = BUFFERS.get();
+    stage(kind, sector);
     let header = buffer_addr(offset_of!(Buffers, header));
     let status = buffer_addr(offset_of!(Buffers, status));
     let data = match data {

@@ -10,8 +10,8 @@ use core::mem::offset_of;
 
 use super::hostile::report;
 use super::virtio_blk::{
-    BASE, BUFFERS, Buffers, CASE, Header, NAME, S_OK, S_UNWRITTEN, SECTOR, T_IN, T_OUT,
-    buffer_addr, fill_read, negotiate, read_mismatches, read_pattern,
+    BASE, BUFFERS, Buffers, CASE, NAME, S_OK, S_UNWRITTEN, SECTOR, T_IN, T_OUT,
+    buffer_addr, fill_read, negotiate, read_mismatches, read_pattern, stage,
 };
 use super::virtio_case::{F_VERSION_1, Stop};
 use super::virtq::{DESC_F_NEXT, DESC_F_WRITE, Desc, STATUS_DEVICE_NEEDS_RESET, Virtq, reg};
@@ -66,20 +66,6 @@ pub(super) fn run(q: &mut Virtq) -> Result<(), Stop> {
     let (ok, seen) = read_pattern(q, what)?;
     report(NAME, what, ok, seen);
     Ok(())
-}
-
-/// Writes a request header and presets the status byte.
-fn stage(kind: u32, sector: u64) {
-    let buf = BUFFERS.get();
-    // SAFETY: no request is in flight; raw-pointer writes (see `Dma`).
-    unsafe {
-        (&raw mut (*buf).header).write_volatile(Header {
-            kind,
-            reserved: 0,
-            sector,
-        });
-        (&raw mut (*buf).status).write_volatile(S_UNWRITTEN);
-    }
 }
 
 fn status_byte() -> u8 {
