@@ -166,6 +166,7 @@ impl<S: ConsoleSink> VirtioConsole<S> {
                 self.stats.malformed += 1;
             }
             q.add_used(mem, chain.token(), len)?;
+            q.recycle(chain);
         }
         Ok(q.needs_notification(mem)?)
     }
@@ -205,6 +206,7 @@ impl<S: ConsoleSink> VirtioConsole<S> {
             };
             self.drain_chain(mem, &chain);
             q.add_used(mem, chain.token(), 0)?;
+            q.recycle(chain);
         }
         self.tx_pending = true;
         Ok(q.needs_notification(mem)?)

@@ -43,6 +43,26 @@ fn pops_a_readable_then_writable_chain() {
 }
 
 #[test]
+fn a_recycled_chain_leaves_nothing_in_the_next_one() {
+    let mem = VecMemory::new();
+    let mut drv = Driver::new(8);
+    let mut q = drv.queue(&mem, 0);
+    drv.desc(&mem, 0, DATA, 16, DESC_F_NEXT, 1);
+    drv.desc(&mem, 1, DATA + 0x100, 512, DESC_F_NEXT | DESC_F_WRITE, 2);
+    drv.desc(&mem, 2, DATA + 0x400, 1, DESC_F_WRITE, 0);
+    drv.publish(&mem, 0);
+    let first = q.pop(&mem).unwrap().expect("the first chain");
+    assert_eq!((first.readable().len(), first.writable().len()), (1, 2));
+    q.recycle(first);
+    drv.desc(&mem, 4, DATA + 0x800, 8, 0, 0);
+    drv.publish(&mem, 4);
+    let second = q.pop(&mem).unwrap().expect("the second chain");
+    assert_eq!(second.readable(), &[Segment { addr: DATA + 0x800, len: 8 }]);
+    assert!(second.writable().is_empty());
+    assert_eq!((second.readable_len(), second.writable_len()), (8, 0));
+}
+
+#[test]
 fn read_at_and_write_at_span_segments() {
     let mem = VecMemory::new();
     let mut drv = Driver::new(4);
