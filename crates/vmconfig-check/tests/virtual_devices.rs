@@ -2,8 +2,8 @@
 //! name when wrong.
 
 mod common;
-use common::GOOD;
-use vmconfig_check::{DiskBackend, VirtioSlots, parse, parse_placed};
+use common::{GOOD, bend, sizes};
+use vmconfig_check::{DiskBackend, VirtioSlots, parse, parse_placed, validate};
 
 const SLOTS: VirtioSlots = VirtioSlots {
     base: 0x0a00_0000,
@@ -44,12 +44,12 @@ fn an_upstream_file_disk_takes_the_first_free_slot_and_joins_emu_devices() {
 
 #[test]
 fn a_slot_an_emu_device_uses_is_skipped() {
-    let text = with("[[devices.virtual]]\nid = \"d\"\nmodel = \"virtio-blk\"\n").replace(
-        "emu_devices = []",
-        "emu_devices = [[\"virtio-console\", 0x0a00_0000, 0x200, 48, 0xE3, []]]",
-    );
-    let (_, disks) = parse_placed(&text, Some(&SLOTS)).expect("accepted");
+    let console = bend("emu_devices = []", "emu_devices = [[\"virtio-console\", 0x0a00_0000, 0x200, 48, 0xE3, []]]");
+    let text = format!("{console}\n[[devices.virtual]]\nid = \"d\"\nmodel = \"virtio-blk\"\n");
+    let (config, disks) = parse_placed(&text, Some(&SLOTS)).expect("accepted");
     assert_eq!((disks[0].base, disks[0].irq), (0x0a00_0200, 49));
+    // The placed config passes the image checks too.
+    assert!(validate(config, &sizes(0x1000)).is_ok());
 }
 
 #[test]
