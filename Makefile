@@ -57,13 +57,15 @@ ROOT := $(CURDIR)
 VM_SHELL := $(if $(filter command line,$(origin SHELL)),$(SHELL),n)
 override SHELL := /bin/bash
 
+# Every QEMU has `-nic none`: without it QEMU adds a network device with
+# unrestricted user networking.
 ifeq ($(ARCH),aarch64)
   TARGET := aarch64-unknown-none-softfloat
-  QEMU := qemu-system-aarch64 -machine virt,virtualization=on,gic-version=$(GIC) -cpu cortex-a72
+  QEMU := qemu-system-aarch64 -machine virt,virtualization=on,gic-version=$(GIC) -cpu cortex-a72 -nic none
   HOST_PLATFORM :=
 else ifeq ($(ARCH),riscv64)
   TARGET := riscv64gc-unknown-none-elf
-  QEMU := qemu-system-riscv64 -machine virt -bios default -cpu rv64,h=true
+  QEMU := qemu-system-riscv64 -machine virt -bios default -cpu rv64,h=true -nic none
   HOST_PLATFORM := riscv64-qemu-virt
   # The platform crate assumes one hart and 128 MiB: the host config says
   # SMP harts (it waits for each) and 256 MiB (MEM must be at least 256M).
@@ -76,7 +78,7 @@ else ifeq ($(ARCH),x86_64)
   TARGET := x86_64-unknown-none
   # TCG emulates AMD SVM with nested paging (this machine offers no VT-x).
   # One TCG thread: see crates/qemu-boot-tests/src/lib.rs.
-  QEMU := qemu-system-x86_64 -machine q35 -cpu $(if $(filter y,$(ACCEL)),host,qemu64$(,)+svm$(,)+npt) \
+  QEMU := qemu-system-x86_64 -machine q35 -nic none -cpu $(if $(filter y,$(ACCEL)),host,qemu64$(,)+svm$(,)+npt) \
     $(if $(filter y,$(ACCEL)),,-accel tcg$(,)thread=single)
   HOST_PLATFORM := x86-pc
   # The platform crate takes the TSC for 4 GHz; QEMU's TCG runs it at

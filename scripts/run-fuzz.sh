@@ -11,7 +11,7 @@ log=${image%.bin}.log
 limit=$((120 + ops / 200))
 status=0
 timeout "$limit" qemu-system-aarch64 -machine virt,virtualization=on,gic-version=2 -cpu cortex-a72 \
-    -m 256M -smp 2 -nographic -kernel "$image" > "$log" 2>&1 || status=$?
+    -m 256M -smp 2 -nographic -nic none -kernel "$image" > "$log" 2>&1 || status=$?
 fail() { echo "fuzz: FAILED: $*; log in $log"; echo "0 passed, 1 failed"; exit 1; }
 [ "$status" -eq 0 ] || fail "QEMU exited with $status (124: the ${limit} s timeout)"
 grep -q "panicked at" "$log" && fail "the hypervisor panicked"

@@ -220,7 +220,9 @@ fn machine(arch: Arch, virtualization: bool, smp: usize, mem: &str) -> Command {
             c
         }
     };
-    cmd.args(["-m", mem, "-smp", &smp.to_string(), "-nographic", "-monitor", "none", "-serial", "stdio"]);
+    // No network device: QEMU would otherwise add one with unrestricted
+    // user networking.
+    cmd.args(["-m", mem, "-smp", &smp.to_string(), "-nographic", "-monitor", "none", "-serial", "stdio", "-nic", "none"]);
     cmd
 }
 

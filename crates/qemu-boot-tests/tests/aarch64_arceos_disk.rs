@@ -81,7 +81,7 @@ fn bare_guest_command(dtb: &Path, disk: &Path) -> Command {
     let stub = [movz_high(0, DTB_ADDR), movz_high(1, GUEST_LOAD), 0xd61f_0020];
     let mut cmd = Command::new("qemu-system-aarch64");
     cmd.args(["-machine", "virt,virtualization=off,gic-version=2", "-cpu", "cortex-a72"]);
-    cmd.args(["-m", "256M", "-smp", "1", "-nographic", "-monitor", "none", "-serial", "stdio"]);
+    cmd.args(["-m", "256M", "-smp", "1", "-nographic", "-monitor", "none", "-serial", "stdio", "-nic", "none"]);
     let loader = |arg: String| ["-device".to_string(), format!("loader,{arg}")];
     cmd.args(loader(format!(
         "file={},addr={GUEST_LOAD:#x},force-raw=on",
@@ -106,7 +106,7 @@ fn arceos_reads_and_writes_its_disk_bare() {
     let dtb = image_dir().join("arceos-fs-bare.dtb");
     let mut dump = Command::new("qemu-system-aarch64");
     dump.args(["-machine", &format!("virt,virtualization=off,gic-version=2,dumpdtb={}", dtb.display())]);
-    dump.args(["-cpu", "cortex-a72", "-m", "256M", "-smp", "1", "-nographic", "-monitor", "none"]);
+    dump.args(["-cpu", "cortex-a72", "-m", "256M", "-smp", "1", "-nographic", "-monitor", "none", "-nic", "none"]);
     run(dump, Duration::from_secs(30)).assert_clean_exit();
     let disk = fresh_copy("arceos-fs-disk.img", "arceos-fs-disk.bare.img");
     for boot in 1..=2 {
