@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
 use exit_dispatch::Emulated;
-use virtio_blk::{BackendError, BlkConfig, BlockBackend, ID_BYTES, MemBackend, SECTOR_SIZE, VirtioBlk};
+use virtio_blk::{BlkConfig, BlockBackend, MemBackend, SECTOR_SIZE, VirtioBlk};
 use vmconfig_check::{DiskBackend, VirtualDisk};
 use virtio_console::{ConsoleConfig, ConsoleSink, VirtioConsole};
 use virtio_core::{GuestMemory, MemError, MmioTransport};
@@ -108,81 +108,10 @@ impl ConsoleSink for Captured {
     }
 }
 
-/// What a block device keeps its sectors in.
-enum Disk {
-    /// Memory only (a RAM disk, a read-only image, or an image whose
-    /// writes are not kept).
-    Ram(MemBackend),
-    /// An image file written back on flush.
-    #[cfg(feature = "fs")]
-    Image(virtio_blk::CachedImage<super::disk_image::ImageFile>),
-}
-
-impl BlockBackend for Disk {
-    fn capacity_sectors(&self) -> u64 {
-        match self {
-            Self::Ram(d) => d.capacity_sectors(),
-            #[cfg(feature = "fs")]
-            Self::Image(d) => d.capacity_sectors(),
-        }
-    }
-
-    fn read_only(&self) -> bool {
-        match self {
-            Self::Ram(d) => d.read_only(),
-            #[cfg(feature = "fs")]
-            Self::Image(d) => d.read_only(),
-        }
-    }
-
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), BackendError> {
-        match self {
-            Self::Ram(d) => d.read(sector, buf),
-            #[cfg(feature = "fs")]
-            Self::Image(d) => d.read(sector, buf),
-        }
-    }
-
-    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), BackendError> {
-        match self {
-            Self::Ram(d) => d.write(sector, data),
-            #[cfg(feature = "fs")]
-            Self::Image(d) => d.write(sector, data),
-        }
-    }
-
-    fn flush(&mut self) -> Result<(), BackendError> {
-        match self {
-            Self::Ram(d) => d.flush(),
-            #[cfg(feature = "fs")]
-            Self::Image(d) => d.flush(),
-        }
-    }
-
-    fn id(&self) -> [u8; ID_BYTES] {
-        match self {
-            Self::Ram(d) => d.id(),
-            #[cfg(feature = "fs")]
-            Self::Image(d) => d.id(),
-        }
-    }
-
-    fn held(&self, sector: u64, len: usize) -> Option<&[u8]> {
-        match self {
-            Self::Ram(d) => d.held(sector, len),
-            #[cfg(feature = "fs")]
-            Self::Image(d) => d.held(sector, len),
-        }
-    }
-
-    fn held_mut(&mut self, sector: u64, len: usize) -> Option<&mut [u8]> {
-        match self {
-            Self::Ram(d) => d.held_mut(sector, len),
-            #[cfg(feature = "fs")]
-            Self::Image(d) => d.held_mut(sector, len),
-        }
-    }
-}
+/// What a block device keeps its sectors in: a RAM disk, a read-only
+/// image or one whose writes are not kept (`MemBackend`), or an image file
+/// written back on flush (`CachedImage`).
+type Disk = alloc::boxed::Box<dyn BlockBackend + Send>;
 
 /// The device model behind a virtio-mmio window.
 enum Model {
@@ -276,7 +205,7 @@ impl VirtioMmio {
             _ => {
                 let backend = match disk {
                     Some(disk) => hal::may_block(|| open_disk(disk, vm))?,
-                    None => Disk::Ram(ram_disk(dev)?),
+                    None => alloc::boxed::Box::new(ram_disk(dev)?),
                 };
                 Model::Blk(MmioTransport::new(VirtioBlk::new(backend, BLK_LIMITS)))
             }
@@ -389,7 +318,7 @@ fn open_disk(disk: &VirtualDisk, vm: usize) -> Result<Disk, VirtioError> {
             let mut data = Vec::new();
             data.try_reserve_exact(len).map_err(|_| VirtioError::NoMemory(len))?;
             data.resize(len, 0);
-            Ok(Disk::Ram(MemBackend::from_bytes(data, disk.read_only).with_id(id)))
+            Ok(alloc::boxed::Box::new(MemBackend::from_bytes(data, disk.read_only).with_id(id)))
         }
         DiskBackend::File { path, capacity, write_back } => open_image(path, *capacity, *write_back && !disk.read_only, disk, vm),
     }
@@ -412,7 +341,7 @@ fn open_image(path: &str, capacity: Option<u64>, write_back: bool, disk: &Virtua
         disk.base,
         disk.irq
     );
-    if write_back { Ok(Disk::Image(virtio_blk::CachedImage::new(mem, file))) } else { Ok(Disk::Ram(mem)) }
+    if write_back { Ok(alloc::boxed::Box::new(virtio_blk::CachedImage::new(mem, file))) } else { Ok(alloc::boxed::Box::new(mem)) }
 }
 
 #[cfg(not(feature = "fs"))]

@@ -2,6 +2,7 @@
 //! trait the hypervisor implements over an image file or a partition, and
 //! [`MemBackend`], a disk in a `Vec<u8>`.
 
+use alloc::boxed::Box;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -182,5 +183,41 @@ impl BlockBackend for MemBackend {
         }
         let r = self.range(sector, len).ok()?;
         Some(&mut self.data[r])
+    }
+}
+
+/// A boxed backend is a backend: a device can hold whichever kind its
+/// config asks for.
+impl<B: BlockBackend + ?Sized> BlockBackend for Box<B> {
+    fn capacity_sectors(&self) -> u64 {
+        (**self).capacity_sectors()
+    }
+
+    fn read_only(&self) -> bool {
+        (**self).read_only()
+    }
+
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), BackendError> {
+        (**self).read(sector, buf)
+    }
+
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), BackendError> {
+        (**self).write(sector, data)
+    }
+
+    fn flush(&mut self) -> Result<(), BackendError> {
+        (**self).flush()
+    }
+
+    fn id(&self) -> [u8; ID_BYTES] {
+        (**self).id()
+    }
+
+    fn held(&self, sector: u64, len: usize) -> Option<&[u8]> {
+        (**self).held(sector, len)
+    }
+
+    fn held_mut(&mut self, sector: u64, len: usize) -> Option<&mut [u8]> {
+        (**self).held_mut(sector, len)
     }
 }
