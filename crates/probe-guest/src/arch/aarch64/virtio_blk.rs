@@ -10,11 +10,7 @@ use core::mem::offset_of;
 
 use super::hostile::{finish, report};
 use super::virtio_case::{Case, F_VERSION_1, OUTSIDE_RAM, Stop};
-use super::virtq::{
-    Completion, DESC_F_NEXT, Desc, Device, Dma, POLLS, QUEUE_SIZE, STATUS_DEVICE_NEEDS_RESET,
-    Virtq, reg,
-};
-use crate::console::println;
+use super::virtq::{DESC_F_NEXT, Desc, Device, Dma, QUEUE_SIZE, Virtq, reg};
 
 pub(super) const NAME: &str = "virtio-blk";
 pub(super) const CASE: Case = Case(NAME);
@@ -167,7 +163,13 @@ pub(super) fn stage(kind: u32, sector: u64) {
 
 /// One request: header, the data buffer if any, status byte; `Stop`
 /// (reported) if it timed out or the device broke.
-pub(super) fn request(q: &mut Virtq, what: &str, kind: u32, sector: u64, data: Data) -> Result<Reply, Stop> {
+pub(super) fn request(
+    q: &mut Virtq,
+    what: &str,
+    kind: u32,
+    sector: u64,
+    data: Data,
+) -> Result<Reply, Stop> {
     let buf = BUFFERS.get();
     stage(kind, sector);
     let header = buffer_addr(offset_of!(Buffers, header));
@@ -348,28 +350,7 @@ fn descriptor_loop(q: &mut Virtq) -> Result<(), Stop> {
             next: 0,
         },
     ];
-    match q.submit_raw(&descs) {
-        Completion::Used { id, len } => {
-            report(
-                NAME,
-                "a descriptor loop is completed with used length 0",
-                id == 0 && len == 0,
-                len.into(),
-            );
-        }
-        Completion::NeedsReset(status) => {
-            report(
-                NAME,
-                "a descriptor loop sets DEVICE_NEEDS_RESET",
-                status & STATUS_DEVICE_NEEDS_RESET != 0,
-                status.into(),
-            );
-        }
-        Completion::TimedOut => {
-            println!("hostile {NAME}: a descriptor loop: timed out after {POLLS} polls");
-            return CASE.check("a descriptor loop is completed", false, POLLS);
-        }
-    }
+    CASE.descriptor_loop(q.submit_raw(&descs))?;
     negotiate(q, false)?;
     report(
         NAME,

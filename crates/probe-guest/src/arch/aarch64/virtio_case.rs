@@ -5,8 +5,8 @@
 
 use super::hostile::report;
 use super::virtq::{
-    Completion, Device, POLLS, STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK,
-    STATUS_FEATURES_OK, reg,
+    Completion, Device, POLLS, STATUS_ACKNOWLEDGE, STATUS_DEVICE_NEEDS_RESET, STATUS_DRIVER,
+    STATUS_DRIVER_OK, STATUS_FEATURES_OK, reg,
 };
 use crate::console::println;
 
@@ -106,6 +106,31 @@ impl Case {
             status == STATUS_ALL,
             status.into(),
         )
+    }
+
+    /// Judges a descriptor loop's completion: used with length 0, or the
+    /// device asking for a reset, is right; `Stop` if it never completed.
+    pub fn descriptor_loop(self, completion: Completion) -> Result<(), Stop> {
+        let name = self.0;
+        match completion {
+            Completion::Used { id, len } => report(
+                name,
+                "a descriptor loop is completed with used length 0",
+                id == 0 && len == 0,
+                u64::from(id) << 32 | u64::from(len),
+            ),
+            Completion::NeedsReset(status) => report(
+                name,
+                "a descriptor loop sets DEVICE_NEEDS_RESET",
+                status & STATUS_DEVICE_NEEDS_RESET != 0,
+                status.into(),
+            ),
+            Completion::TimedOut => {
+                println!("hostile {name}: a descriptor loop: timed out after {POLLS} polls");
+                return self.check("a descriptor loop is completed", false, POLLS);
+            }
+        }
+        Ok(())
     }
 
     /// The used length of a completion of head 0; any other outcome is

@@ -12,8 +12,8 @@ use core::mem::offset_of;
 use super::hostile::{finish, report};
 use super::virtio_case::{Case, F_VERSION_1, OUTSIDE_RAM, STATUS_ALL, Stop};
 use super::virtq::{
-    Completion, DESC_F_NEXT, DESC_F_WRITE, Desc, Device, Dma, POLLS, QUEUE_SIZE, Rings,
-    STATUS_DEVICE_NEEDS_RESET, Virtq, reg,
+    DESC_F_NEXT, DESC_F_WRITE, Desc, Device, Dma, QUEUE_SIZE, Rings, STATUS_DEVICE_NEEDS_RESET,
+    Virtq, reg,
 };
 use crate::console::println;
 
@@ -230,24 +230,7 @@ fn descriptor_loop(c: &mut Console) -> Result<(), Stop> {
             next: 0,
         },
     ];
-    match c.tx.submit_raw(&descs) {
-        Completion::Used { id, len } => report(
-            NAME,
-            "a descriptor loop is completed with used length 0",
-            id == 0 && len == 0,
-            u64::from(id) << 32 | u64::from(len),
-        ),
-        Completion::NeedsReset(status) => report(
-            NAME,
-            "a descriptor loop sets DEVICE_NEEDS_RESET",
-            status & STATUS_DEVICE_NEEDS_RESET != 0,
-            status.into(),
-        ),
-        Completion::TimedOut => {
-            println!("hostile {NAME}: a descriptor loop: timed out after {POLLS} polls");
-            return CASE.check("a descriptor loop is completed", false, POLLS);
-        }
-    }
+    CASE.descriptor_loop(c.tx.submit_raw(&descs))?;
     negotiate(c, false)?;
     report(
         NAME,
