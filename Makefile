@@ -117,6 +117,14 @@ BAD_CONFIGS_2 := $(addprefix crates/qemu-boot-tests/configs/,device-shares-page.
 # large for the host, refused.
 VIRTIO_VMS := configs/vms/multi/arceos-aarch64.toml crates/qemu-boot-tests/configs/virtio/blk-probe.toml \
   crates/qemu-boot-tests/configs/virtio/blk-too-large.toml crates/qemu-boot-tests/configs/virtio/console-probe.toml
+# The probe driving two of our virtio-net devices on the switch beside the ArceOS guest
+VIRTIO_NET_VMS := configs/vms/multi/arceos-aarch64.toml crates/qemu-boot-tests/configs/virtio/net-probe.toml
+# Shared-memory channel between VMs (probe modes 40 to 44) and a member of
+# the wrong size, refused.
+CHANNEL_VMS := $(sort $(wildcard crates/qemu-boot-tests/configs/channel/*.toml))
+CHANNEL_RISCV64_VMS := $(sort $(wildcard crates/qemu-boot-tests/configs/channel-riscv64/*.toml))
+# The channel round-trip benchmark: two probe VMs, one per CPU (`make bench`).
+CHANNEL_BENCH_VMS := configs/vms/channel-ping-aarch64.toml configs/vms/channel-pong-aarch64.toml
 # Linux with an ext4 root on our virtio-blk device, from the boot disk
 # (the storage tests boot the FS=y hypervisor with no embedded config).
 STORAGE_VM_aarch64 := crates/qemu-boot-tests/configs/storage/linux-aarch64-virtio-root.toml
@@ -142,11 +150,13 @@ help:
 	@echo "             bad configs, Linux, boot disk, U-Boot boot, the probe's suite (hypervisor and bare),"
 	@echo "             Linux on an ext4 root on our virtio-blk (aarch64, riscv64: boots counted across resets),"
 	@echo "             an ArceOS guest's files and Starry-OS's shell on their own virtio disks (aarch64),"
+	@echo "             two Linux VMs ping and move 64 MiB over virtio-net, one reaches QEMU's gateway (aarch64),"
 	@echo "             isolation; aarch64 and x86_64 also hostile guests; aarch64 FP/SIMD isolation,"
 	@echo "             10,000 fuzz operations (hypercalls, vGIC, timers, virtqueues)"
 	@echo "  bench      probe-guest benchmarks under the hypervisor and bare (every ARCH):"
 	@echo "             table + $(BENCH_DIR)/$(ARCH).json; aarch64 also virtio-blk: the probe's 4 KiB"
-	@echo "             request, and Linux direct I/O against QEMU's own virtio-blk"
+	@echo "             request, Linux direct I/O against QEMU's own virtio-blk, and Linux VM-to-VM TCP"
+	@echo "             and ping against the same guests bare (scripts/net-bare-baseline.sh)"
 	@echo "  stress-test  make test's QEMU tests, then RUNS=$(RUNS) more runs of them while"
 	@echo "             another build loads every CPU; prints N passed, N failed"
 	@echo "  soak       create, stop and delete a VM CYCLES times from the shell; free memory"
@@ -197,6 +207,20 @@ $(STORAGE_IMAGES_aarch64) &: scripts/make-linux-rootfs.sh $(LINUX_IMAGES_aarch64
 	scripts/make-linux-rootfs.sh target/guests aarch64
 $(STORAGE_IMAGES_riscv64) &: scripts/make-linux-rootfs.sh $(LINUX_IMAGES_riscv64)
 	scripts/make-linux-rootfs.sh target/guests riscv64
+# The network tests' Linux guest (issue 25): an initramfs whose /init
+# (scripts/net-init.sh) takes its role (server, client, uplink) and
+# addresses from the kernel command line; its VMs, and the bare baseline.
+NET_INITRD_aarch64 := target/guests/linux-aarch64-net-initramfs.cpio.gz
+NET_INITRD_riscv64 := target/guests/linux-riscv64-net-initramfs.cpio.gz
+NET_GUEST_SCRIPTS := scripts/make-linux-rootfs.sh scripts/net-init.sh scripts/net-stream.sh
+$(NET_INITRD_aarch64): $(NET_GUEST_SCRIPTS) $(LINUX_IMAGES_aarch64)
+	scripts/make-linux-rootfs.sh target/guests aarch64 net
+$(NET_INITRD_riscv64): $(NET_GUEST_SCRIPTS) $(LINUX_IMAGES_riscv64)
+	scripts/make-linux-rootfs.sh target/guests riscv64 net
+NET_VMS_aarch64 := $(addprefix crates/qemu-boot-tests/configs/net/linux-aarch64-net-,a.toml b.toml)
+NET_UPLINK_VM_aarch64 := crates/qemu-boot-tests/configs/net/linux-aarch64-net-uplink.toml
+NET_VMS_riscv64 := $(addprefix crates/qemu-boot-tests/configs/net/linux-riscv64-net-,a.toml b.toml)
+NET_UPLINK_VM_riscv64 := crates/qemu-boot-tests/configs/net/linux-riscv64-net-uplink.toml
 
 # The ArceOS guest with a filesystem on its own disk (an 8 MiB GPT + FAT16
 # image): it probes only the first virtio-mmio slot, where its VM's one
@@ -295,7 +319,7 @@ unit-test: setup
 
 # The QEMU tests, once their images are built.
 QEMU_TEST_RUN = env AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test aarch64_virtio --test aarch64_arceos_disk --test aarch64_storage --test aarch64_starry --test riscv64_storage --test x86_64_boot --test x86_64_probe -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test aarch64_virtio --test aarch64_virtio_net --test aarch64_channel --test riscv64_channel --test aarch64_arceos_disk --test aarch64_storage --test aarch64_net --test riscv64_net --test aarch64_starry --test riscv64_storage --test x86_64_boot --test x86_64_probe -- --include-ignored
 
 # Images the QEMU tests boot (each test names the one it boots): per
 # architecture the default VM set, bad configs beside a good one, the probe
@@ -358,6 +382,16 @@ qemu-test: setup
 	  --vm crates/qemu-boot-tests/configs/storage/blk-same-file.toml target/guests/probe-aarch64.bin $(TEST_IMAGES)/probe-disk.img
 	$(MAKE) --no-print-directory disk_img ARCH=aarch64 DISK_VMS=$(STORAGE_VM_aarch64) \
 	  DISK_EXTRA="$(STORAGE_IMAGES_aarch64)" DISK_IMG=$(TEST_IMAGES)/disk-storage-aarch64.img
+	$(MAKE) --no-print-directory $(NET_INITRD_aarch64)
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
+	  VM_CONFIGS="$(NET_VMS_aarch64)" BIN=$(TEST_IMAGES)/axvisor-aarch64-net.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
+	  VM_CONFIGS=$(NET_UPLINK_VM_aarch64) BIN=$(TEST_IMAGES)/axvisor-aarch64-net-uplink.bin
+	$(MAKE) --no-print-directory $(NET_INITRD_riscv64)
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=warn SMP=2 \
+	  VM_CONFIGS="$(NET_VMS_riscv64)" BIN=$(TEST_IMAGES)/axvisor-riscv64-net.bin
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=1 \
+	  VM_CONFIGS=$(NET_UPLINK_VM_riscv64) BIN=$(TEST_IMAGES)/axvisor-riscv64-net-uplink.bin
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 FS=y VM_CONFIGS= \
 	  BIN=$(TEST_IMAGES)/axvisor-riscv64-fs-only.bin
 	$(MAKE) --no-print-directory disk_img ARCH=riscv64 DISK_VMS=$(STORAGE_VM_riscv64) \
@@ -371,6 +405,19 @@ qemu-test: setup
 	  VM_CONFIGS="$(VIRTIO_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-virtio.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
 	  VM_CONFIGS="$(VIRTIO_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-virtio.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
+	  VM_CONFIGS="$(VIRTIO_NET_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-virtio-net.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
+	  VM_CONFIGS="$(VIRTIO_NET_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-virtio-net.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 \
+	  VM_CONFIGS="$(CHANNEL_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-channel.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
+	  VM_CONFIGS="$(CHANNEL_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-channel.bin
+	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=info SMP=2 \
+	  VM_CONFIGS="$(CHANNEL_RISCV64_VMS)" BIN=$(TEST_IMAGES)/axvisor-riscv64-channel.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 SHELL=y \
+	  VM_CONFIGS="$(sort $(wildcard crates/qemu-boot-tests/configs/channel-shell/*.toml))" \
+	  BIN=$(TEST_IMAGES)/axvisor-aarch64-channel-shell.bin
 	cp target/guests/probe-aarch64.elf $(TEST_IMAGES)/
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
 	  VM_CONFIGS="$(HOSTILE_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-hostile.bin
@@ -435,7 +482,7 @@ BLKBENCH_IMG := $(BENCH_DIR)/blkbench-aarch64.img
 $(BLKBENCH_INITRD): scripts/make-linux-rootfs.sh scripts/blkbench-init.sh $(LINUX_IMAGES_aarch64)
 	scripts/make-linux-rootfs.sh target/guests aarch64 blkbench
 
-bench: setup $(if $(filter aarch64,$(ARCH)),$(BLKBENCH_INITRD))
+bench: setup $(if $(filter aarch64,$(ARCH)),$(BLKBENCH_INITRD) $(NET_INITRD_aarch64))
 	$(foreach g,$(BOOT_GUESTS_$(ARCH)),$(MAKE) --no-print-directory build ARCH=$(ARCH) LOG=warn SMP=1 \
 	  VM_CONFIGS=$(word 2,$(subst :, ,$(g))) BIN=$(BENCH_DIR)/axvisor-$(ARCH)-boot-$(word 1,$(subst :, ,$(g))).$(BIN_EXT) &&) true
 ifeq ($(ARCH),aarch64)
@@ -449,6 +496,12 @@ ifeq ($(ARCH),aarch64)
 	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(BENCH_DIR)/axvisor-aarch64-linux-bench.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 FS=y \
 	  VM_CONFIGS=$(BLKBENCH_VM) BIN=$(BENCH_DIR)/axvisor-aarch64-blkbench.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
+	  VM_CONFIGS="$(NET_VMS_aarch64)" BIN=$(BENCH_DIR)/axvisor-aarch64-net-bench.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
+	  VM_CONFIGS="$(CHANNEL_BENCH_VMS)" BIN=$(BENCH_DIR)/axvisor-aarch64-channel-bench.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=2 \
+	  VM_CONFIGS=configs/vms/probe-ipi-aarch64.toml BIN=$(BENCH_DIR)/axvisor-aarch64-probe-ipi.bin
 	rm -f $(BLKBENCH_IMG) && truncate -s 64M $(BLKBENCH_IMG)
 	scripts/make-disk-img.sh $(BENCH_DIR)/disk-blkbench-aarch64.img $(BLKBENCH_IMG)
 	cargo run --quiet --release --locked -p probe-bench -- --arch aarch64 \
@@ -459,6 +512,9 @@ ifeq ($(ARCH),aarch64)
 	  --linux-initrd target/guests/linux-aarch64-initramfs.cpio.gz \
 	  --blk-hypervisor $(BENCH_DIR)/axvisor-aarch64-blkbench.bin --blk-boot-disk $(BENCH_DIR)/disk-blkbench-aarch64.img \
 	  --blk-image $(BLKBENCH_IMG) --blk-kernel target/guests/linux-aarch64.Image --blk-initrd $(BLKBENCH_INITRD) \
+	  --net-hypervisor $(BENCH_DIR)/axvisor-aarch64-net-bench.bin --net-bare-script scripts/net-bare-baseline.sh \
+	  --channel-hypervisor $(BENCH_DIR)/axvisor-aarch64-channel-bench.bin \
+	  --channel-baseline $(BENCH_DIR)/axvisor-aarch64-probe-ipi.bin \
 	  $(BOOT_ARGS) --out $(BENCH_DIR)/aarch64.json
 	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=warn SMP=1 \
 	  VM_CONFIGS=configs/vms/probe-bench-aarch64.toml BIN=$(BENCH_DIR)/axvisor-aarch64-gicv3-probe-bench.bin

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds, without root, the Linux guest of the storage test (issue 24): an
 # ext4 root on a virtio-blk disk that counts its boots.
-#   usage: make-linux-rootfs.sh OUT_DIR [aarch64|riscv64] [storage|blkbench]
+#   usage: make-linux-rootfs.sh OUT_DIR [aarch64|riscv64] [storage|blkbench|net]
 # (blkbench: only OUT_DIR/linux-ARCH-blkbench-initramfs.cpio.gz, the
-# virtio modules and scripts/blkbench-init.sh as /init: `make bench`.)
+# virtio modules and scripts/blkbench-init.sh as /init: `make bench`.
+# net: only OUT_DIR/linux-ARCH-net-initramfs.cpio.gz, the virtio-net
+# modules, scripts/net-init.sh as /init and scripts/net-stream.sh as
+# /bin/net-stream: the network tests, issue 25.)
 # Writes
 #   OUT_DIR/linux-ARCH-storage-initramfs.cpio.gz: busybox, the modules the
 #     kernel needs for virtio-mmio, virtio-blk and ext4 but does not build
@@ -80,6 +83,7 @@ add_module() {
 }
 modules="crc32c_generic virtio_mmio virtio_blk ext4"
 [ "$mode" = blkbench ] && modules="virtio_mmio virtio_blk"
+[ "$mode" = net ] && modules="virtio_mmio virtio_net"
 for m in $modules; do add_module "$m"; done
 echo "${order[*]}" > "$root/modules/order"
 
@@ -90,7 +94,15 @@ if [ "$mode" = blkbench ]; then
     echo "blkbench guest: modules ${order[*]} -> $out/linux-$arch-blkbench-initramfs.cpio.gz"
     exit 0
 fi
-[ "$mode" = storage ] || die "mode '$mode': storage or blkbench"
+if [ "$mode" = net ]; then
+    install -m 755 "$(dirname "$0")/net-init.sh" "$root/init"
+    install -m 755 "$(dirname "$0")/net-stream.sh" "$root/bin/net-stream"
+    (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet --reproducible) \
+        | gzip -9n > "$out/linux-$arch-net-initramfs.cpio.gz"
+    echo "net guest: modules ${order[*]} -> $out/linux-$arch-net-initramfs.cpio.gz"
+    exit 0
+fi
+[ "$mode" = storage ] || die "mode '$mode': storage, blkbench or net"
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 bb=/bin/busybox

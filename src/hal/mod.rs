@@ -10,21 +10,26 @@
 //! on this CPU and per-vCPU interrupt queues), `upcalls` (the VMM's
 //! services and the `axvisor_api` calls), `timer` (deadline callbacks),
 //! `guest_memory` (guest RAM: host memory, zeroed and mapped on first
-//! touch, image loading), `error` (this layer's errors).
+//! touch, image loading), `shared_pages` (pages VMs share), `host_nic` (the host's own virtio NIC, the
+//! switch's uplink), `error` (this layer's errors).
 
 pub mod arch;
 mod current;
 mod error;
 mod guest_memory;
+mod host_nic;
+mod shared_pages;
 mod sleep_lock;
 mod timer;
 mod upcalls;
 mod virt;
 
+pub use shared_pages::SharedPages;
 pub use sleep_lock::SleepLock;
 pub use current::{Here, IrqQueue, cpu_shared, handle_host_irq, ids as current_vcpu, may_block, run_here};
 pub use error::{DtbError, ForwardError, HardwareError, IrqChipError, IrqSetupError, StartError, VcpuError};
 pub use guest_memory::{GuestRam, RamError, unmap_chunks};
+pub use host_nic::{HostNic, host_nic};
 #[allow(unused_imports, reason = "for architectures that decode guest instructions in software")]
 pub use guest_memory::read_mapped;
 pub use timer::{cancel as cancel_timer, register as register_timer};

@@ -38,8 +38,11 @@ impl<T> SleepLock<T> {
         if self.state.compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed).is_err() {
             // Mark it contended; whoever finds it free this way holds it
             // (still marked contended, so its release wakes the next).
+            // Sleep only while the mark stands: a woken waiter that finds
+            // the lock retaken on the fast path (HELD, unmarked) must mark
+            // it again, or that holder's release would wake nobody.
             while self.state.swap(CONTENDED, Ordering::Acquire) != FREE {
-                self.waiters.wait_until(|| self.state.load(Ordering::Relaxed) == FREE);
+                self.waiters.wait_until(|| self.state.load(Ordering::Relaxed) != CONTENDED);
             }
         }
         SleepGuard { lock: self }

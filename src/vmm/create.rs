@@ -210,19 +210,19 @@ fn step(step: &'static str) -> impl FnOnce(AxError) -> VmError {
 pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     Arch::vms_supported().map_err(VmError::HostCannotRun)?;
     let text = source.text.as_deref().ok_or(VmError::Unreadable)?;
-    let (mut parsed, disks) = vmconfig_check::parse_placed(text, Arch::VIRTIO_SLOTS.as_ref()).map_err(VmError::Config)?;
+    let (mut parsed, placed) = vmconfig_check::parse_placed(text, Arch::VIRTIO_SLOTS.as_ref()).map_err(VmError::Config)?;
     vmconfig_check::check_address_width(&parsed, Arch::GUEST_PHYS_BITS).map_err(VmError::Config)?;
     let tree_paths = host_derived::resolve(&mut parsed)?;
     // Passthrough that came from the host's tree is mapped in whole pages:
     // none may cover a virtio window, which must trap.
-    for disk in &disks {
+    for (field, base) in placed.windows() {
         let page = |a: u64| a & !(vmconfig_check::PAGE as u64 - 1);
         let covering = parsed.devices.passthrough_devices.iter().find(|p| {
             let (start, end) = (page(p.base_gpa as u64), (p.base_gpa as u64).saturating_add(p.length as u64));
-            start < disk.base + vmconfig_check::VIRTIO_WINDOW && page(disk.base) < end
+            start < base + vmconfig_check::VIRTIO_WINDOW && page(base) < end
         });
         if let Some(p) = covering {
-            return Err(VmError::VirtualDevice { field: disk.field(), why: VirtioError::PassedThrough(p.name.clone()) });
+            return Err(VmError::VirtualDevice { field, why: VirtioError::PassedThrough(p.name.clone()) });
         }
     }
     let mut images = source.images(&parsed)?;
@@ -252,16 +252,24 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     }
     // The interrupt controller is ours, not axdevice's; so are the
     // console's UART and the power button.
+    // Shared-memory channels are ours too (axdevice has a stub for type 0xA).
+    let channel_specs = vmconfig_check::channels_of(&cfg).map_err(VmError::Config)?;
+    if !channel_specs.is_empty() && !Arch::SHARED_CHANNELS {
+        return Err(VmError::Unsupported { field: "devices.emu_devices", what: "shared-memory channels (type 0xA) are not available on this architecture yet" });
+    }
+    cfg.devices.emu_devices.retain(|dev| !vmconfig_check::is_channel(dev));
     let emu = &mut cfg.devices.emu_devices;
     let irqchip_config = take_device(emu, IrqChip::is_irqchip);
     let mut uart = take_device(emu, VirtualUart::is_console).map(|dev| VirtualUart::new(&dev));
     let power_button = take_device(emu, PowerButton::is_power_button).map(|dev| PowerButton::new(&dev));
     let mut virtio = alloc::vec::Vec::new();
     while let Some(dev) = take_device(emu, VirtioMmio::is_virtio) {
-        let disk = disks.iter().find(|d| d.base == dev.base_gpa as u64 && d.id == dev.name);
-        let made = VirtioMmio::new(&dev, disk, cfg.base.id).map_err(|why| match disk {
-            Some(disk) => VmError::VirtualDevice { field: disk.field(), why },
-            None => VmError::Virtio { name: dev.name.clone(), ty: dev.emu_type, why },
+        let nics = virtio.iter().filter(|v: &&VirtioMmio| v.port().is_some()).count();
+        let made = VirtioMmio::new(&dev, &placed, cfg.base.id, nics).map_err(|why| {
+            match placed.windows().find(|(_, base)| *base == dev.base_gpa as u64) {
+                Some((field, _)) => VmError::VirtualDevice { field, why },
+                None => VmError::Virtio { name: dev.name.clone(), ty: dev.emu_type, why },
+            }
         })?;
         virtio.push(made);
     }
@@ -318,6 +326,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
     load_images(&images, loads, |gpa, bytes| ram.load(&ax, gpa, bytes.len() as u64, |dest| dest.copy_from_slice(bytes)))?;
 
     ax.init().map_err(step("setting up vCPUs and devices"))?;
+    let channels = super::channel::join(&channel_specs, &ax, &name)?;
     let cpu_map = CpuMap::new(placements);
     let setup = VcpuSetup {
         vm_id: ax.id(),
@@ -343,7 +352,7 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         dtb: loads[2].unwrap_or(0) as u64,
     };
     let claims = mapped.iter().map(|m| m.range).collect();
-    let vm = Vm::new(ax, name, vcpus, cpu_map, ram, VmDevices { irqchip, uart, power_button, passthrough: claims, virtio }, boot);
+    let vm = Vm::new(ax, name, vcpus, cpu_map, ram, VmDevices { irqchip, uart, power_button, passthrough: claims, virtio, channels }, boot);
     // Device interrupts go to VMs that have an interrupt controller to
     // take them; one VM per interrupt.
     if vm.irqchip.is_some() {
@@ -354,7 +363,9 @@ pub fn create(source: &VmSource) -> Result<Arc<Vm>, VmError> {
         }
     }
     info!("VM[{}] {} created: {} vCPU(s)", vm.id, vm.name, vm.vcpus.len());
-    Ok(Arc::new(vm))
+    let vm = Arc::new(vm);
+    super::net::attach_vm(&vm);
+    Ok(vm)
 }
 
 /// Takes the first device `is_it` picks out of `devices`.

@@ -4,7 +4,7 @@
 
 use axaddrspace::GuestPhysAddr;
 use axaddrspace::device::{AccessWidth, Port, SysRegAddr};
-use exit_dispatch::{CpuPower, DeviceAccess, DeviceError, Emulated, GuestVm};
+use exit_dispatch::{CallError, CpuPower, DeviceAccess, DeviceError, Emulated, GuestVm};
 
 use super::console::VirtualUart;
 use super::power::PowerButton;
@@ -84,6 +84,14 @@ impl GuestVm for Vm {
         Vm::boots(self)
     }
 
+    fn ring_doorbell(&self, channel: u64) -> Result<u64, CallError> {
+        Vm::ring_doorbell(self, channel)
+    }
+
+    fn channel_status(&self, channel: u64) -> Result<u64, CallError> {
+        Vm::channel_status(self, channel)
+    }
+
     #[inline(always)]
     fn emulate(&self, vcpu: usize, access: DeviceAccess) -> Emulated {
         match access {
@@ -105,7 +113,7 @@ impl GuestVm for Vm {
                     return dev.access(self, offset, bytes, write);
                 }
                 let gpa = GuestPhysAddr::from(addr as usize);
-                let Some(dev) = self.ax.get_devices().find_mmio_dev(gpa) else { return Emulated::NoDevice };
+                let Some(dev) = self.ax.get_devices().find_mmio_dev(gpa) else { return self.no_device(addr, write.is_some()) };
                 let Some(w) = width(bytes) else { return Emulated::Failed(DeviceError::BadWidth) };
                 outcome(write, || dev.handle_read(gpa, w), |v| dev.handle_write(gpa, w, v))
             }

@@ -29,16 +29,19 @@ pub struct TreePaths {
     exclude: Vec<String>,
 }
 
-/// Devices the hypervisor keeps for itself: with the filesystem feature
-/// it reads its boot disk through a virtio-mmio transport.
-const HELD: &[&str] = if cfg!(feature = "fs") { &["virtio,mmio"] } else { &[] };
+/// Devices the hypervisor keeps for itself: its boot disk (with the
+/// filesystem feature) and its NIC (the uplink), each behind a virtio-mmio
+/// transport.
+fn held() -> &'static [&'static str] {
+    if cfg!(feature = "fs") || hal::host_nic().is_some() { &["virtio,mmio"] } else { &[] }
+}
 
 impl TreePaths {
     /// Runs `f` with the selection these paths make.
     fn with_selection<R>(&self, f: impl FnOnce(&guest_fdt::Selection<'_>) -> R) -> R {
         let keep: Vec<&str> = self.keep.iter().map(String::as_str).collect();
         let exclude: Vec<&str> = self.exclude.iter().map(String::as_str).collect();
-        f(&guest_fdt::Selection { keep: &keep, exclude: &exclude, held: HELD })
+        f(&guest_fdt::Selection { keep: &keep, exclude: &exclude, held: held() })
     }
 }
 

@@ -3,11 +3,13 @@
 //! architecture and holds no `unsafe`: both live in `hal`, below it.
 //!
 //! Neighbours: [`images`] (configs and images embedded at build time),
+//! [`channel`] (shared-memory channels between VMs, doorbells),
 //! [`create`] (a VM from its config), [`vm`] (a VM and its vCPUs),
 //! [`vcpus`] (the vCPU task loop), [`guest`] (the VM as the exit
 //! dispatcher sees it), [`upcalls`] (what the layers below ask of us).
 #![deny(unsafe_code)]
 
+mod channel;
 mod console;
 mod create;
 pub mod shell;
@@ -18,8 +20,10 @@ mod disk_image;
 mod guest;
 mod host_derived;
 mod images;
+mod net;
 mod power;
 mod upcalls;
+mod uplink;
 mod vcpus;
 mod virtio;
 mod vm;
@@ -69,11 +73,13 @@ pub fn init() {
     crate::hal::register(&SERVICES);
 }
 
-/// Creates and boots a VM for each embedded config in turn, then (with
-/// the filesystem feature) for each config on the boot disk. A config is
-/// checked when its VM is created: one that fails is reported with one
-/// line and skipped, and the VMs already booted keep running.
+/// Connects the host's NIC to the switch, then creates and boots a VM for
+/// each embedded config in turn, then (with the filesystem feature) for
+/// each config on the boot disk. A config is checked when its VM is
+/// created: one that fails is reported with one line and skipped, and the
+/// VMs already booted keep running.
 pub fn boot_all() {
+    uplink::start();
     for embedded in images::EMBEDDED_VMS {
         boot(&images::VmSource::from(embedded));
     }
@@ -92,6 +98,7 @@ fn boot(source: &images::VmSource) -> Option<usize> {
             SOURCES.lock().push((vm.id, source.clone()));
             RUNNING.fetch_add(1, Ordering::AcqRel);
             vcpus::start(&vm);
+            vm.channel_link_event();
             Some(vm.id)
         }
         Err(e) => {

@@ -315,6 +315,7 @@ fn reset(vm: &Vm) {
     }
     Arch::reenable_device_irqs(vm.id);
     let boots = vm.count_boot();
+    vm.channel_link_event();
     warn!(
         "VM[{}] {} asked for a reset: restarted from its images (boot {boots}; {} pieces, RAM lock held {} ns at most)",
         vm.id,

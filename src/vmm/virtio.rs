@@ -13,18 +13,25 @@
 //! and of type 0xE3 (virtio console, `hvc0`),
 //! `["virtio-console", base, 0x200, irq, 0xE3, []]`: what the guest writes
 //! goes to the VM's console (prefixed lines, `vm show`), what is typed in
-//! `vm console ID` to the guest.
+//! `vm console ID` to the guest; and virtio-net devices, from
+//! `[[devices.virtual]]` virtio-net tables or `emu_devices` entries of type
+//! 0xE2, `["net0", base, 0x200, irq, 0xE2, [m0, m1, m2, m3, m4, m5]]` (the
+//! MAC; without it one derived from the VM id): a port each on the
+//! hypervisor's switch (`net`).
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
 use exit_dispatch::Emulated;
+use l2_switch::{FrameQueue, PortId};
 use virtio_blk::{BlkConfig, BlockBackend, MemBackend, SECTOR_SIZE, VirtioBlk};
-use vmconfig_check::{DiskBackend, VirtualDisk};
 use virtio_console::{ConsoleConfig, ConsoleSink, VirtioConsole};
 use virtio_core::{GuestMemory, MemError, MmioTransport};
+use virtio_net::{Delivery, NetConfig, VirtioNet};
+use vmconfig_check::{DiskBackend, VirtualDevices, VirtualDisk};
 
+use super::net::{self, NetError};
 use super::vm::Vm;
 use super::window::Window;
 use crate::hal::{self, SleepLock};
@@ -64,6 +71,10 @@ pub enum VirtioError {
     /// The image's size is not what the config says, or no whole number of sectors.
     #[cfg(feature = "fs")]
     ImageSize { path: alloc::string::String, size: u64, capacity: Option<u64> },
+    /// A NIC's `cfg_list` is no MAC.
+    Mac(usize),
+    /// The switch refused the NIC's port.
+    Net(NetError),
 }
 
 impl core::fmt::Display for VirtioError {
@@ -90,6 +101,8 @@ impl core::fmt::Display for VirtioError {
             Self::PassedThrough(name) => {
                 write!(f, "its virtio-mmio window lies in the pages of passthrough device \"{name}\"")
             }
+            Self::Mac(n) => write!(f, "cfg_list has {n} entries: a NIC's is empty or its 6-octet unicast MAC"),
+            Self::Net(e) => write!(f, "{e}"),
             Self::Window(len) => {
                 write!(f, "length = {len:#x}: a virtio-mmio window has {:#x} bytes", virtio_core::mmio::MMIO_SIZE)
             }
@@ -117,6 +130,7 @@ type Disk = alloc::boxed::Box<dyn BlockBackend + Send>;
 enum Model {
     Blk(MmioTransport<VirtioBlk<Disk>>),
     Console(MmioTransport<VirtioConsole<Captured>>),
+    Net(MmioTransport<VirtioNet>),
 }
 
 impl Model {
@@ -124,6 +138,7 @@ impl Model {
         match self {
             Self::Blk(t) => t.reset(),
             Self::Console(t) => t.reset(),
+            Self::Net(t) => t.reset(),
         }
     }
 
@@ -131,6 +146,7 @@ impl Model {
         match self {
             Self::Blk(t) => t.read(offset, width),
             Self::Console(t) => t.read(offset, width),
+            Self::Net(t) => t.read(offset, width),
         }
     }
 
@@ -138,6 +154,7 @@ impl Model {
         match self {
             Self::Blk(t) => t.write(mem, offset, width, value),
             Self::Console(t) => t.write(mem, offset, width, value),
+            Self::Net(t) => t.write(mem, offset, width, value),
         }
     }
 
@@ -146,6 +163,7 @@ impl Model {
         match self {
             Self::Blk(t) => t.device().has_pending(),
             Self::Console(t) => t.device().has_pending(),
+            Self::Net(t) => t.device().has_pending(),
         }
     }
 
@@ -154,6 +172,7 @@ impl Model {
         match self {
             Self::Blk(t) => t.run_device(mem, |dev, queues, mem| dev.process(queues, mem)),
             Self::Console(t) => t.run_device(mem, |dev, queues, mem| dev.transmit(queues, mem)),
+            Self::Net(t) => t.run_device(mem, |dev, queues, mem| dev.run_pending(queues, mem)),
         }
     }
 
@@ -161,6 +180,7 @@ impl Model {
         match self {
             Self::Blk(t) => t.irq_level(),
             Self::Console(t) => t.irq_level(),
+            Self::Net(t) => t.irq_level(),
         }
     }
 
@@ -168,9 +188,29 @@ impl Model {
     fn take_output(&mut self) -> Vec<u8> {
         match self {
             Self::Console(t) => core::mem::take(&mut t.device_mut().sink_mut().0),
-            Self::Blk(_) => Vec::new(),
+            Self::Blk(_) | Self::Net(_) => Vec::new(),
         }
     }
+
+    /// Whether a NIC's guest sent frames not yet routed.
+    fn has_frames(&self) -> bool {
+        matches!(self, Self::Net(t) if t.device().outbox_len() > 0)
+    }
+
+    /// Hands the frames a NIC's guest sent to `spare` (empty on entry).
+    fn take_frames(&mut self, spare: &mut FrameQueue) {
+        if let Self::Net(t) = self {
+            t.device_mut().take_outbox(spare);
+        }
+    }
+}
+
+/// A NIC's port on the switch and the queue its sent frames are routed
+/// from, with no lock of the device held.
+struct NicPort {
+    port: net::Port,
+    /// Lock order: `outbox`, then the device's `model`, never the reverse.
+    outbox: SleepLock<FrameQueue>,
 }
 
 /// One virtio-mmio device of a VM.
@@ -184,25 +224,44 @@ pub struct VirtioMmio {
     model: SleepLock<Model>,
     /// The interrupt line as last raised.
     line: AtomicBool,
+    /// A NIC's port.
+    nic: Option<NicPort>,
 }
 
 impl VirtioMmio {
     /// Whether an `emu_devices` entry is one of our virtio devices.
     pub fn is_virtio(dev: &EmulatedDeviceConfig) -> bool {
-        matches!(dev.emu_type, EmulatedDeviceType::VirtioBlk | EmulatedDeviceType::VirtioConsole)
+        matches!(dev.emu_type, EmulatedDeviceType::VirtioBlk | EmulatedDeviceType::VirtioNet | EmulatedDeviceType::VirtioConsole)
     }
 
-    /// The device an `emu_devices` entry of VM `vm` describes; `disk` is
-    /// the `[[devices.virtual]]` table it came from, if it did.
-    pub fn new(dev: &EmulatedDeviceConfig, disk: Option<&VirtualDisk>, vm: usize) -> Result<Self, VirtioError> {
+    /// The device an `emu_devices` entry of VM `vm` describes; `placed`
+    /// has the `[[devices.virtual]]` table it came from, if it did; a NIC
+    /// is the VM's `nic_index`-th.
+    pub fn new(dev: &EmulatedDeviceConfig, placed: &VirtualDevices, vm: usize, nic_index: usize) -> Result<Self, VirtioError> {
         if (dev.length as u64) < virtio_core::mmio::MMIO_SIZE {
             return Err(VirtioError::Window(dev.length));
         }
+        let mut nic = None;
         let model = match dev.emu_type {
             EmulatedDeviceType::VirtioConsole => {
                 Model::Console(MmioTransport::new(VirtioConsole::new(Captured::default(), ConsoleConfig::default())))
             }
+            EmulatedDeviceType::VirtioNet => {
+                let table = placed.nics.iter().find(|n| n.base == dev.base_gpa as u64 && n.id == dev.name);
+                let mac = match (table, dev.cfg_list.as_slice()) {
+                    (Some(table), _) => table.mac,
+                    (None, []) => None,
+                    (None, octets) => Some(mac_of(octets).ok_or(VirtioError::Mac(octets.len()))?),
+                };
+                let mac = mac.unwrap_or_else(|| net::derived_mac(vm, nic_index));
+                let port = net::add_guest_port(vm, mac, table.is_some_and(|t| t.any_source)).map_err(VirtioError::Net)?;
+                info!("VM[{vm}]: NIC \"{}\" {} at {:#x}, irq {}", dev.name, net::MacText(&mac), dev.base_gpa, dev.irq_id);
+                let config = NetConfig::new(mac);
+                nic = Some(NicPort { port, outbox: SleepLock::new(FrameQueue::new(config.outbox_frames)) });
+                Model::Net(MmioTransport::new(VirtioNet::new(config)))
+            }
             _ => {
+                let disk = placed.disks.iter().find(|d| d.base == dev.base_gpa as u64 && d.id == dev.name);
                 let backend = match disk {
                     Some(disk) => hal::may_block(|| open_disk(disk, vm))?,
                     None => alloc::boxed::Box::new(ram_disk(dev)?),
@@ -215,7 +274,13 @@ impl VirtioMmio {
             irq: dev.irq_id,
             model: SleepLock::new(model),
             line: AtomicBool::new(false),
+            nic,
         })
+    }
+
+    /// A NIC's switch port and its registration.
+    pub fn port(&self) -> Option<(PortId, u64)> {
+        self.nic.as_ref().map(|n| n.port.key())
     }
 
     /// Writes a disk's data that the guest has not flushed to its image
@@ -237,8 +302,11 @@ impl VirtioMmio {
 
     /// Puts the device in its reset state (the VM restarts), its line low.
     pub fn reset(&self) {
-        hal::may_block(|| self.model.lock().reset());
-        self.line.store(false, Ordering::Release);
+        hal::may_block(|| {
+            let mut model = self.model.lock();
+            model.reset();
+            self.line.store(false, Ordering::Release);
+        });
     }
 
     /// The device's offset of `gpa`, if its window holds it.
@@ -271,18 +339,51 @@ impl VirtioMmio {
         };
         loop {
             let output = model.take_output();
-            let (more, level) = (model.has_pending(), model.irq_level());
+            let (more, frames) = (model.has_pending(), model.has_frames());
+            if !more {
+                self.set_line(vm, model.irq_level());
+            }
             drop(model);
             if !output.is_empty() {
                 vm.console.write(&output);
             }
+            if frames {
+                self.send_frames();
+            }
             if !more {
-                self.set_line(vm, level);
                 return emulated;
             }
             model = self.model.lock();
             model.run_batch(&mem);
         }
+    }
+
+    /// Routes what a NIC's guest sent (no lock of the device held while
+    /// the frames are delivered).
+    fn send_frames(&self) {
+        let Some(nic) = &self.nic else { return };
+        let mut outbox = nic.outbox.lock();
+        outbox.clear();
+        self.model.lock().take_frames(&mut outbox);
+        while let Some(frame) = outbox.front() {
+            net::forward(nic.port.id(), frame);
+            outbox.pop_front();
+        }
+    }
+
+    /// A frame the switch sends to this NIC: into a receive buffer of the
+    /// guest's, or its backlog until the guest gives one.
+    pub fn receive_frame(&self, vm: &Vm, frame: &[u8]) {
+        hal::may_block(|| {
+            let mut model = self.model.lock();
+            let Model::Net(t) = &mut *model else { return };
+            let mem = VmMemory { vm };
+            t.run_device(&mem, |dev, queues, mem| match dev.deliver(frame, queues, mem)? {
+                Delivery::Delivered { notify } => Ok(notify),
+                Delivery::Queued | Delivery::Dropped(_) => Ok(false),
+            });
+            self.set_line(vm, model.irq_level());
+        });
     }
 
     /// Host input for a console (the shell's `vm console ID`); false if
@@ -293,13 +394,15 @@ impl VirtioMmio {
             Model::Console(t) if t.is_live() => virtio_console::push_input(t, &VmMemory { vm }, bytes) > 0,
             _ => false,
         };
-        let level = model.irq_level();
+        self.set_line(vm, model.irq_level());
         drop(model);
-        self.set_line(vm, level);
         taken
     }
 
-    /// Raises the interrupt when the device's line goes up.
+    /// Raises the interrupt when the device's line goes up. Called with
+    /// the device's lock held, so the line follows the device's interrupt
+    /// status in the order it changed (a guest's acknowledgement on one
+    /// CPU and a delivery on another cannot leave it low while status is set).
     fn set_line(&self, vm: &Vm, level: bool) {
         if !level {
             self.line.store(false, Ordering::Release);
@@ -307,6 +410,19 @@ impl VirtioMmio {
             vm.raise_device_irq(self.irq);
         }
     }
+}
+
+/// A MAC from an `emu_devices` entry's `cfg_list`: six octets, unicast,
+/// not all zero.
+fn mac_of(list: &[usize]) -> Option<l2_switch::Mac> {
+    let mut mac = [0u8; 6];
+    if list.len() != mac.len() {
+        return None;
+    }
+    for (octet, value) in mac.iter_mut().zip(list) {
+        *octet = u8::try_from(*value).ok()?;
+    }
+    (mac[0] & 1 == 0 && mac != [0; 6]).then_some(mac)
 }
 
 /// The backend a `[[devices.virtual]]` table asks for.

@@ -175,6 +175,9 @@ pub struct Vm {
     pub live_tasks: AtomicUsize,
     /// When it was created (host time).
     pub created: core::time::Duration,
+    /// Its shared-memory channels, in config order (last: the pages go
+    /// after everything that maps them).
+    pub channels: Vec<super::channel::Membership>,
 }
 
 /// The emulated devices a VM has beside its RAM.
@@ -189,6 +192,8 @@ pub struct VmDevices {
     pub passthrough: Vec<Span>,
     /// Its own virtio devices.
     pub virtio: Vec<super::virtio::VirtioMmio>,
+    /// Its shared-memory channels, in config order.
+    pub channels: Vec<super::channel::Membership>,
 }
 
 impl Vm {
@@ -222,6 +227,7 @@ impl Vm {
             flags: AtomicU8::new(0),
             live_tasks: AtomicUsize::new(0),
             created: hal::now(),
+            channels: devices.channels,
         }
     }
 
@@ -283,6 +289,7 @@ impl Vm {
         }
         let _ = self.ax.shutdown();
         Arch::release_device_irqs(self.id);
+        super::net::detach_vm(self.id);
         self.console.flush();
         match &reason {
             StopReason::PowerOff | StopReason::AllVcpusOff | StopReason::Stopped => {
@@ -293,6 +300,7 @@ impl Vm {
         for vcpu in self.vcpus.iter() {
             vcpu.irqs.wake();
         }
+        self.channel_link_event();
     }
 
     /// Whether the VM has been told to stop.

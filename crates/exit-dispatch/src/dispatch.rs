@@ -27,6 +27,12 @@ pub trait GuestVm {
     fn emulate(&self, vcpu: usize, access: DeviceAccess) -> Emulated;
     /// How many times the VM has booted (1, plus one per reset).
     fn boots(&self) -> u64;
+    /// Rings the doorbell of the VM's channel `channel` (its index among
+    /// the VM's channels); the answer to the guest, or why not.
+    fn ring_doorbell(&self, channel: u64) -> Result<u64, CallError>;
+    /// The state of channel `channel`'s other members, as the status call
+    /// answers it.
+    fn channel_status(&self, channel: u64) -> Result<u64, CallError>;
 }
 
 /// What the dispatcher needs from the vCPU whose exit it handles.
@@ -199,6 +205,10 @@ fn guest_request<V: GuestVm, C: GuestVcpu>(vm: &V, vcpu_id: usize, vcpu: &C, req
         GuestRequest::SystemOff => Action::Stop(StopReason::PowerOff),
         GuestRequest::SystemReset => Action::Stop(StopReason::Reset),
         GuestRequest::BootCount => answer(Answer::Value(vm.boots())),
+        GuestRequest::Doorbell { channel } => answer(vm.ring_doorbell(channel).map_or_else(Answer::Error, Answer::Value)),
+        GuestRequest::ChannelStatus { channel } => {
+            answer(vm.channel_status(channel).map_or_else(Answer::Error, Answer::Value))
+        }
     }
 }
 

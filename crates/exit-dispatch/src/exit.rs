@@ -191,6 +191,17 @@ pub enum GuestRequest {
     SystemReset,
     /// Answer with how many times the VM has booted.
     BootCount,
+    /// Ring the doorbell of the VM's shared-memory channel `channel` (its
+    /// index among the VM's channels): interrupt every other member.
+    Doorbell {
+        /// The channel's index, as the guest passed it.
+        channel: u64,
+    },
+    /// Answer with the state of channel `channel`'s other members.
+    ChannelStatus {
+        /// The channel's index, as the guest passed it.
+        channel: u64,
+    },
 }
 
 /// An inter-processor interrupt.
@@ -283,6 +294,10 @@ pub enum DeviceError {
     BadOffset,
     /// The device failed.
     Failed,
+    /// A store where the VM may only read (a read-only shared-memory
+    /// channel, on architectures whose stage-2 fault reaches the VMM as
+    /// an MMIO access).
+    ReadOnly,
 }
 
 impl fmt::Display for DeviceError {
@@ -291,6 +306,7 @@ impl fmt::Display for DeviceError {
             Self::BadWidth => "the device does not take accesses of this size",
             Self::BadOffset => "no register at this offset",
             Self::Failed => "the device failed",
+            Self::ReadOnly => "a write to a read-only region",
         })
     }
 }

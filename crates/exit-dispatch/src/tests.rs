@@ -23,7 +23,9 @@ struct MockVm {
     queued: RefCell<Vec<(usize, usize)>>,
     accesses: RefCell<Vec<DeviceAccess>>,
     backed: RefCell<Vec<u64>>,
+    rung: RefCell<Vec<u64>>,
     fail_device: Cell<bool>,
+    fail_with: Cell<Option<DeviceError>>,
 }
 
 impl MockVm {
@@ -36,7 +38,9 @@ impl MockVm {
             queued: RefCell::default(),
             accesses: RefCell::default(),
             backed: RefCell::default(),
+            rung: RefCell::default(),
             fail_device: Cell::new(false),
+            fail_with: Cell::new(None),
         }
     }
 }
@@ -69,8 +73,18 @@ impl GuestVm for MockVm {
     fn boots(&self) -> u64 {
         2
     }
+    fn ring_doorbell(&self, channel: u64) -> Result<u64, CallError> {
+        self.rung.borrow_mut().push(channel);
+        if channel == 0 { Ok(1) } else { Err(CallError::InvalidParameters) }
+    }
+    fn channel_status(&self, channel: u64) -> Result<u64, CallError> {
+        if channel == 0 { Ok(0x301) } else { Err(CallError::InvalidParameters) }
+    }
     fn emulate(&self, _vcpu: usize, access: DeviceAccess) -> Emulated {
         self.accesses.borrow_mut().push(access);
+        if let Some(error) = self.fail_with.get() {
+            return Emulated::Failed(error);
+        }
         if self.fail_device.get() {
             return Emulated::Failed(DeviceError::BadWidth);
         }
@@ -459,4 +473,42 @@ fn non_retentive_suspend_resumes_in_ram_only() {
     assert!(vcpu.answers.borrow().is_empty(), "a non-retentive suspend does not return");
     let (action, answer) = call(&vm, GuestRequest::Suspend { resume: Some((0x1000, 9)) });
     assert_eq!((action, answer), (Action::Continue, Answer::Error(CallError::InvalidAddress)));
+}
+
+// --- shared-memory channels ---
+
+#[test]
+fn a_doorbell_is_rung_and_answered_with_the_vms_value() {
+    let vm = MockVm::new(1);
+    assert_eq!(call(&vm, GuestRequest::Doorbell { channel: 0 }), (Action::Continue, Answer::Value(1)));
+    assert_eq!(*vm.rung.borrow(), [0]);
+}
+
+#[test]
+fn a_doorbell_on_no_channel_is_an_error_and_the_vm_goes_on() {
+    let vm = MockVm::new(1);
+    for channel in [7, u64::MAX] {
+        assert_eq!(
+            call(&vm, GuestRequest::Doorbell { channel }),
+            (Action::Continue, Answer::Error(CallError::InvalidParameters))
+        );
+    }
+}
+
+#[test]
+fn channel_status_answers_the_vms_value_or_its_error() {
+    let vm = MockVm::new(1);
+    assert_eq!(call(&vm, GuestRequest::ChannelStatus { channel: 0 }).1, Answer::Value(0x301));
+    assert_eq!(call(&vm, GuestRequest::ChannelStatus { channel: 1 }).1, Answer::Error(CallError::InvalidParameters));
+}
+
+#[test]
+fn a_store_the_vm_may_not_make_stops_it_named_read_only() {
+    let vm = MockVm::new(1);
+    vm.fail_with.set(Some(DeviceError::ReadOnly));
+    let fault = fault_of(run(&vm, Exit::MmioWrite { addr: DEVICE, width: 4, value: 1 }).0);
+    assert_eq!(
+        fault.to_string(),
+        "VM[3] vCPU[0]: emulated device write at guest-physical address 0x9000000 failed: a write to a read-only region"
+    );
 }

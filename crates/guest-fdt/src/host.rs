@@ -54,6 +54,8 @@ pub struct DerivedMachine {
     pub initrd: Option<(u64, u64)>,
     /// The VM's own virtio-mmio devices (interrupts as SPI numbers).
     pub virtio: Vec<VirtioMmio>,
+    /// The VM's shared-memory channels (doorbells as SPI numbers).
+    pub channels: Vec<crate::ShmChannel>,
 }
 
 impl DerivedMachine {
@@ -66,6 +68,7 @@ impl DerivedMachine {
             bootargs: cfg.kernel.cmdline.clone(),
             initrd: initrd(cfg, ramdisk_size)?,
             virtio: virtio_spis(cfg)?,
+            channels: crate::machine::channel_spis(cfg)?,
         })
     }
 
@@ -73,7 +76,11 @@ impl DerivedMachine {
     /// devices (the VM's own device takes its place).
     fn shadowed(&self, node: &Node<'_>) -> bool {
         let Some(regs) = node.reg() else { return false };
-        regs.into_iter().any(|r| self.virtio.iter().any(|v| v.overlaps(r.address, r.size.unwrap_or(0) as u64)))
+        regs.into_iter().any(|r| {
+            let (base, size) = (r.address, r.size.unwrap_or(0) as u64);
+            self.virtio.iter().any(|v| v.overlaps(base, size))
+                || self.channels.iter().any(|c| base < c.base.saturating_add(c.size) && c.base < base.saturating_add(size))
+        })
     }
 }
 
@@ -337,6 +344,9 @@ pub fn derive(host: &Fdt<'_>, machine: &DerivedMachine, selection: &Selection<'_
             // The root's interrupt-parent (the host's GIC) serves them.
             for dev in &machine.virtio {
                 virtio::write_node(&mut fdt, dev, &[GIC_SPI, dev.irq, IRQ_LEVEL_HIGH], None)?;
+            }
+            for ch in &machine.channels {
+                crate::channel::write_node(&mut fdt, ch, &[GIC_SPI, ch.irq, crate::IRQ_EDGE_RISING], None)?;
             }
             continue;
         }

@@ -5,7 +5,8 @@
 //! architected timer, the PL011 it is given, and `/chosen` (bootargs,
 //! initrd, stdout). riscv64 ([`build_riscv`]): memory, harts with their
 //! local interrupt controllers, the virtual PLIC, the NS16550 it is given,
-//! and `/chosen`. Both: a `virtio,mmio` node per virtio device of the VM.
+//! and `/chosen`. Both: a `virtio,mmio` node per virtio device of the VM
+//! and an `axvisor,shm-channel` node per shared-memory channel.
 //!
 //! Or, for configs in upstream AxVisor's style ([`derive`]): the host's
 //! own tree with the VM's memory, CPUs, kept devices and virtio devices.
@@ -17,11 +18,13 @@
 
 extern crate alloc;
 
+mod channel;
 mod host;
 mod machine;
 mod riscv;
 mod virtio;
 
+pub use channel::ShmChannel;
 pub use fdt_parser::Fdt as HostTree;
 pub use host::{DerivedMachine, Guard, GuardedDevice, HostDevice, Selection, derive, guarded_devices, host_devices};
 pub use machine::{Gic, GicVersion, Machine, Uart};
@@ -68,6 +71,7 @@ const PHANDLE_CLOCK: u32 = 2;
 const GIC_SPI: u32 = 0;
 const GIC_PPI: u32 = 1;
 const IRQ_LEVEL_HIGH: u32 = 4;
+const IRQ_EDGE_RISING: u32 = 1;
 /// PPIs of the architected timer: secure and non-secure physical, virtual,
 /// hypervisor (interrupt ids 29, 30, 27, 26).
 const TIMER_PPIS: [u32; 4] = [13, 14, 11, 10];
@@ -188,6 +192,9 @@ pub fn build(machine: &Machine) -> Result<Vec<u8>, FdtError> {
 
     for dev in &machine.virtio {
         virtio::write_node(&mut fdt, dev, &[GIC_SPI, dev.irq, IRQ_LEVEL_HIGH], None)?;
+    }
+    for ch in &machine.channels {
+        channel::write_node(&mut fdt, ch, &[GIC_SPI, ch.irq, IRQ_EDGE_RISING], None)?;
     }
 
     fdt.end_node(root)?;

@@ -73,6 +73,8 @@ pub struct Machine {
     pub initrd: Option<(u64, u64)>,
     /// The VM's virtio-mmio devices (interrupts as SPI numbers).
     pub virtio: Vec<VirtioMmio>,
+    /// The VM's shared-memory channels (doorbells as SPI numbers).
+    pub channels: Vec<crate::ShmChannel>,
 }
 
 pub(crate) fn missing(field: &'static str, what: &'static str) -> FdtError {
@@ -92,6 +94,11 @@ pub(crate) fn ram(cfg: &AxVMCrateConfig) -> Result<Vec<(u64, u64)>, FdtError> {
         return Err(missing("kernel.memory_regions", "no RAM region"));
     }
     Ok(memory)
+}
+
+/// The VM's shared-memory channels, their doorbells as SPI numbers.
+pub(crate) fn channel_spis(cfg: &AxVMCrateConfig) -> Result<Vec<crate::ShmChannel>, FdtError> {
+    crate::channel::from_config(cfg, SPIS, FIRST_SPI)
 }
 
 /// The VM's virtio-mmio devices, their interrupts as SPI numbers.
@@ -164,6 +171,7 @@ impl Machine {
             bootargs: cfg.kernel.cmdline.clone(),
             initrd,
             virtio: virtio_spis(cfg)?,
+            channels: channel_spis(cfg)?,
         })
     }
 }

@@ -67,6 +67,8 @@ pub struct RiscvMachine {
     pub initrd: Option<(u64, u64)>,
     /// The VM's virtio-mmio devices (interrupts as PLIC sources).
     pub virtio: Vec<VirtioMmio>,
+    /// The VM's shared-memory channels (doorbells as PLIC sources).
+    pub channels: Vec<crate::ShmChannel>,
 }
 
 fn check_harts(harts: u32) -> Result<u32, FdtError> {
@@ -123,6 +125,7 @@ impl RiscvMachine {
             bootargs: cfg.kernel.cmdline.clone(),
             initrd: initrd(cfg, ramdisk_size)?,
             virtio: virtio::from_config(cfg, SOURCES, 0)?,
+            channels: crate::channel::from_config(cfg, SOURCES, 0)?,
         })
     }
 }
@@ -198,6 +201,9 @@ pub fn build_riscv(machine: &RiscvMachine) -> Result<Vec<u8>, FdtError> {
     }
     for dev in &machine.virtio {
         virtio::write_node(&mut fdt, dev, &[dev.irq], Some(PHANDLE_PLIC))?;
+    }
+    for ch in &machine.channels {
+        crate::channel::write_node(&mut fdt, ch, &[ch.irq], Some(PHANDLE_PLIC))?;
     }
     fdt.end_node(soc)?;
 

@@ -438,6 +438,7 @@ fn the_derived_tree_is_the_hosts_with_the_vms_memory_and_cpus() {
         bootargs: Some("console=ttyAMA0".into()),
         initrd: None,
         virtio: Vec::new(),
+        channels: alloc::vec![ShmChannel { base: 0x4900_0000, size: 0x1000, irq: 48, name: "link".into(), read_only: false }],
     };
     let selection = Selection { keep: &["/"], exclude: &["/pcie@10000000"], held: &[] };
     let guest = derive(&host, &machine, &selection).expect("derives");
@@ -460,6 +461,8 @@ fn the_derived_tree_is_the_hosts_with_the_vms_memory_and_cpus() {
     assert_eq!(chosen.bootargs(), Some("console=ttyAMA0"));
     let stdout = fdt.find_nodes("/chosen").next().and_then(|n| n.find_property("stdout-path")).map(|p| p.str());
     assert_eq!(stdout, Some("/pl011@9000000"));
+    let channel = fdt.find_compatible(&["axvisor,shm-channel"]).next().expect("the VM's channel node");
+    assert_eq!(channel.find_property("label").map(|p| p.str()), Some("link"));
 }
 
 #[test]
@@ -597,4 +600,27 @@ fn the_derived_tree_has_the_vms_virtio_devices_in_place_of_the_hosts() {
     let names: Vec<String> = virtio_nodes(&fdt, "").into_iter().map(|n| n.name).collect();
     assert_eq!(names, ["virtio_mmio@a000000", "virtio_mmio@a000300"]);
     assert!(fdt.find_nodes("/pl011").next().is_some() && fdt.find_nodes("/flash").next().is_some(), "the rest stays");
+}
+
+#[test]
+fn a_channel_gets_a_node_with_its_window_edge_doorbell_label_and_access() {
+    let text = LINUX.replacen(
+        "emu_devices = [",
+        "emu_devices = [\n    [\"link\", 0x4900_0000, 0x2000, 80, 0xA, [1]],\n    [\"rw\", 0x4a00_0000, 0x1000, 81, 0xA, []],",
+        1,
+    );
+    let config = vmconfig_check::parse(&text).expect("the config with channels parses");
+    let machine = Machine::from_config(&config, Some(0x10_0000), GicVersion::V2).expect("a machine");
+    let blob = build(&machine).expect("builds");
+    let fdt = Fdt::from_bytes(&blob).expect("a valid FDT");
+    let nodes: Vec<_> = fdt.find_compatible(&["axvisor,shm-channel"]).collect();
+    assert_eq!(nodes.len(), 2);
+    let ro = &nodes[0];
+    let regs: Vec<_> = ro.reg().expect("reg").map(|r| (r.address, r.size)).collect();
+    assert_eq!(regs, [(0x4900_0000, Some(0x2000))]);
+    let irqs: Vec<Vec<u32>> = ro.interrupts().expect("interrupts").map(|i| i.collect()).collect();
+    assert_eq!(irqs, [[0, 48, 1]], "SPI 48 (id 80), edge rising");
+    assert_eq!(ro.find_property("label").map(|p| p.str()), Some("link"));
+    assert!(ro.find_property("read-only").is_some());
+    assert!(nodes[1].find_property("read-only").is_none());
 }

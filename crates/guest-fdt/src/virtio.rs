@@ -1,5 +1,5 @@
 //! The VM's own virtio-mmio devices (the hypervisor's block and console
-//! devices, `emu_devices` types 0xE1 and 0xE3): Linux finds virtio-mmio
+//! devices, `emu_devices` types 0xE1, 0xE2 and 0xE3): Linux finds virtio-mmio
 //! transports only through `virtio,mmio` nodes.
 
 use alloc::{format, vec::Vec};
@@ -43,7 +43,7 @@ pub(crate) fn from_config(
     cfg.devices
         .emu_devices
         .iter()
-        .filter(|d| matches!(d.emu_type, EmulatedDeviceType::VirtioBlk | EmulatedDeviceType::VirtioConsole))
+        .filter(|d| matches!(d.emu_type, EmulatedDeviceType::VirtioBlk | EmulatedDeviceType::VirtioNet | EmulatedDeviceType::VirtioConsole))
         .map(|d| {
             if !irqs.contains(&d.irq_id) {
                 return Err(missing(FIELD, "a virtio-mmio device needs an interrupt (an SPI on aarch64, a PLIC source on riscv64)"));

@@ -271,6 +271,17 @@ pub fn figures(hv: &Samples, bare: &Samples) -> Result<Vec<Figure>, BenchError> 
             });
         }
     }
+    // Our virtio-net devices (aarch64): a frame from one NIC of the probe's
+    // VM to the other through the switch, transmit notify -> in the other
+    // NIC's used ring (delivery is synchronous, within the notify's exit).
+    for (name, description) in [
+        ("virtio_net_forward_64", "virtio-net frame forwarded NIC -> switch -> NIC, 64 bytes"),
+        ("virtio_net_forward_1514", "virtio-net frame forwarded NIC -> switch -> NIC, 1514 bytes"),
+    ] {
+        if let Some(per_frame) = hv_t.optional(name)? {
+            out.push(Figure { name, description, unit: insn, hypervisor: Some(per_frame), bare: None, target: None });
+        }
+    }
     // The physical-timer cyclic test (aarch64 only).
     if hv.has("ptimer_latency") && bare.has("ptimer_latency") {
         let (max_hv, max_bare) = both("ptimer_latency", "max")?;
@@ -478,6 +489,12 @@ pub use boot::{BOOT_RUNS, BootRun, boot_figures, hello_time};
 
 mod blk;
 pub use blk::{BLK_TARGET, Phase, blk_figures, kernel_cmdline, phases as blk_phases};
+
+mod net;
+pub use net::net_figures;
+
+mod channel;
+pub use channel::channel_figures;
 
 #[cfg(test)]
 mod tests;

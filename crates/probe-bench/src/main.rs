@@ -7,6 +7,8 @@
 //!        [--blk-hypervisor IMAGE --blk-boot-disk DISK --blk-image RAW --blk-kernel IMAGE --blk-initrd CPIO]
 //!        [--boot-image GUEST_MIB=IMAGE]... [--boot-dtb HOST_MEM=DTB]...
 //!        [--boot-bare IMAGE@LOAD_ADDR] [--shared-hypervisor IMAGE]
+//!        [--net-hypervisor IMAGE --net-bare-script SCRIPT]
+//!        [--channel-hypervisor IMAGE [--channel-baseline IMAGE]]
 //!
 //! With the Linux options it also boots Linux on two CPUs both ways. With
 //! boot images (a hypervisor embedding the ArceOS hello guest with that much
@@ -19,7 +21,13 @@
 //! options (aarch64) it runs the Linux block benchmark (see `blk.rs`):
 //! under the FS=y hypervisor image with the boot disk holding the raw
 //! image, and bare with that kernel and initramfs on QEMU's own
-//! virtio-blk over the raw image, each on a fresh copy. Without
+//! virtio-blk over the raw image, each on a fresh copy. With the net
+//! options (aarch64) it runs the Linux network benchmark (see `net.rs`):
+//! the hypervisor image with the two network VMs, and the script that runs
+//! the same two guests bare (scripts/net-bare-baseline.sh). With a channel
+//! image (two probe VMs sharing a channel, on two CPUs) it times the
+//! channel round trip (see `channel.rs`), beside the IPI ping-pong of two
+//! vCPUs of one VM on two CPUs (the baseline image). Without
 //! `--hypervisor`/`--bare` the probe's runs are left out.
 
 use std::path::{Path, PathBuf};
@@ -27,7 +35,7 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use probe_bench::{
-    BOOT_RUNS, BenchError, Provenance, Samples, blk_figures, boot_figures, hello_time, json, linux_figure,
+    BOOT_RUNS, BenchError, Provenance, Samples, blk_figures, channel_figures, boot_figures, hello_time, json, linux_figure, net_figures,
     shared_figures, table, wall_figure,
 };
 use qemu_boot_tests::{Arch, Run, attach_disk, bare_command, bare_raw_command, count_instructions, qemu_command, run};
@@ -42,6 +50,15 @@ struct Args {
     blk: Option<BlkArgs>,
     boot: BootArgs,
     shared: Option<PathBuf>,
+    net: Option<NetArgs>,
+    channel: Option<(PathBuf, Option<PathBuf>)>,
+}
+
+/// The network benchmark runs: the hypervisor with the two network VMs,
+/// and the script running the same guests bare.
+struct NetArgs {
+    hypervisor: PathBuf,
+    bare_script: PathBuf,
 }
 
 /// The boot runs: hypervisor images by guest RAM in MiB, host device
@@ -82,7 +99,9 @@ fn parse_args() -> Result<Args, String> {
     let (mut linux_hv, mut linux_kernel, mut linux_initrd) = (None, None, None);
     let mut boot = BootArgs::default();
     let mut shared = None;
+    let (mut channel, mut channel_baseline) = (None, None);
     let mut blk: [Option<PathBuf>; 5] = Default::default();
+    let (mut net_hv, mut net_script) = (None, None);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -108,11 +127,15 @@ fn parse_args() -> Result<Args, String> {
             }
             "--boot-dtb" => boot.dtbs.push(key_path(&flag, &value)?),
             "--shared-hypervisor" => shared = Some(PathBuf::from(value)),
+            "--channel-hypervisor" => channel = Some(PathBuf::from(value)),
+            "--channel-baseline" => channel_baseline = Some(PathBuf::from(value)),
             "--blk-hypervisor" => blk[0] = Some(PathBuf::from(value)),
             "--blk-boot-disk" => blk[1] = Some(PathBuf::from(value)),
             "--blk-image" => blk[2] = Some(PathBuf::from(value)),
             "--blk-kernel" => blk[3] = Some(PathBuf::from(value)),
             "--blk-initrd" => blk[4] = Some(PathBuf::from(value)),
+            "--net-hypervisor" => net_hv = Some(PathBuf::from(value)),
+            "--net-bare-script" => net_script = Some(PathBuf::from(value)),
             "--boot-bare" => {
                 let (path, addr) = value.split_once('@').ok_or(format!("--boot-bare {value}: expected IMAGE@ADDR"))?;
                 let addr = u64::from_str_radix(addr.trim_start_matches("0x").replace('_', "").as_str(), 16)
@@ -144,6 +167,16 @@ fn parse_args() -> Result<Args, String> {
         },
         boot,
         shared,
+        net: match (net_hv, net_script) {
+            (Some(hypervisor), Some(bare_script)) => Some(NetArgs { hypervisor, bare_script }),
+            (None, None) => None,
+            _ => return Err("--net-hypervisor and --net-bare-script go together".into()),
+        },
+        channel: match (channel, channel_baseline) {
+            (Some(image), baseline) => Some((image, baseline)),
+            (None, None) => None,
+            (None, Some(_)) => return Err("--channel-baseline needs --channel-hypervisor".into()),
+        },
     })
 }
 
@@ -343,6 +376,40 @@ fn blk_runs(arch: Arch, blk: &BlkArgs, figures: &mut Vec<probe_bench::Figure>) -
     Ok(vec![("blk_hypervisor", hv_line), ("blk_bare", bare_line)])
 }
 
+/// Seconds a network run may take: two Linux boots and 64 MiB (the
+/// guests' own watchdog stops them after 600 s of guest time).
+const NET_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// The Linux network benchmark under the hypervisor (two VMs, one CPU
+/// each, on two host CPUs) and bare (the script: one QEMU per guest);
+/// appends its figures.
+fn net_runs(arch: Arch, net: &NetArgs, out_dir: &Path, figures: &mut Vec<probe_bench::Figure>) -> Result<Vec<(&'static str, String)>, String> {
+    let md5 = qemu_boot_tests::net::expected_md5(qemu_boot_tests::net::STREAM_MIB);
+    let hv_cmd = qemu_command(arch, &net.hypervisor, 2, "512M");
+    let hv_line = describe(&hv_cmd);
+    let hv_run = run(hv_cmd, NET_TIMEOUT);
+    if !matches!(hv_run.status, Some(s) if s.success()) {
+        return Err(format!("the net hypervisor run did not exit cleanly ({:?}); output:\n{}", hv_run.status, hv_run.output));
+    }
+    let mut bare_cmd = Command::new(&net.bare_script);
+    bare_cmd.args([arch_name(arch), &qemu_boot_tests::net::STREAM_MIB.to_string()]).arg(out_dir);
+    let bare_line = describe(&bare_cmd);
+    let bare_run = run(bare_cmd, NET_TIMEOUT);
+    let logs = ["server", "client"].map(|role| out_dir.join(format!("net-bare-{}-{role}.log", arch_name(arch))));
+    let mut bare_output = String::new();
+    for log in &logs {
+        bare_output += &std::fs::read_to_string(log).map_err(|e| format!("{}: {e}; the script said:\n{}", log.display(), bare_run.output))?;
+    }
+    figures.extend(net_figures(&hv_run.output, &bare_output, &md5).map_err(|e| e.to_string())?);
+    figures.push(wall_figure(
+        "net_wall_time",
+        "Linux network benchmark: whole QEMU run(s), wall clock",
+        hv_run.elapsed.as_secs_f64(),
+        bare_run.elapsed.as_secs_f64(),
+    ));
+    Ok(vec![("net_hypervisor", hv_line), ("net_bare", bare_line)])
+}
+
 fn bench() -> Result<(), String> {
     let args = parse_args()?;
     let mut figures = Vec::new();
@@ -384,10 +451,35 @@ fn bench() -> Result<(), String> {
     if let Some(blk) = &args.blk {
         runs.extend(blk_runs(args.arch, blk, &mut figures)?);
     }
+    if let Some((image, baseline)) = &args.channel {
+        let mut cmd = qemu_command(args.arch, image, 2, "256M");
+        count_instructions(&mut cmd);
+        let (run, line) = checked_run("channel hypervisor", cmd)?;
+        let samples = Samples::parse("channel hypervisor", &run.output).map_err(|e| e.to_string())?;
+        runs.push(("channel_hypervisor", line));
+        let baseline = match baseline {
+            Some(image) => {
+                let mut cmd = qemu_command(args.arch, image, 2, "256M");
+                count_instructions(&mut cmd);
+                let (run, line) = checked_run("channel IPI baseline", cmd)?;
+                runs.push(("channel_ipi_baseline", line));
+                Some(Samples::parse("channel IPI baseline", &run.output).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
+        figures.extend(channel_figures(&samples, baseline.as_ref()).map_err(|e| e.to_string())?);
+    }
+    if let Some(net) = &args.net {
+        let out_dir = args.out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        runs.extend(net_runs(args.arch, net, out_dir, &mut figures)?);
+    }
     runs.extend(boot_runs(args.arch, &args.boot, &mut figures)?);
     let qemu = qemu_version(args.arch);
     print!("{}", table(&figures));
     println!("QEMU: {qemu}; guest time in instructions (-icount shift=0,sleep=off)");
+    if args.net.is_some() {
+        println!("net_*: guest uptime without -icount (follows the host's real time and load)");
+    }
     let command = match args.arch {
         Arch::Aarch64Gic3 => "make ARCH=aarch64 bench (its GIC=3 runs)".to_string(),
         arch => format!("make ARCH={} bench", arch_name(arch)),

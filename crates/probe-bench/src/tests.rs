@@ -208,3 +208,15 @@ fn a_shared_run_without_its_switch_line_is_reported() {
     let err = shared_figures(&samples, &samples).expect_err("no switch figure");
     assert_eq!(err.to_string(), "the shared hypervisor run printed no `ticks` for `vcpu_switch`");
 }
+
+#[test]
+fn net_forwarding_figures_come_only_from_a_run_with_nics() {
+    let hv = format!("{HV}bench name=virtio_net_forward_64 iters=1000 ticks=250000\nbench name=virtio_net_forward_1514 iters=1000 ticks=500000\n");
+    let figures = figures_of(&hv, BARE);
+    // 250,000 ticks of 16 ns over 1,000 frames; no bare figure, no target.
+    assert_eq!(figure(&figures, "virtio_net_forward_64").hypervisor, Some(4000.0));
+    assert_eq!(figure(&figures, "virtio_net_forward_1514").hypervisor, Some(8000.0));
+    assert_eq!(figure(&figures, "virtio_net_forward_64").bare, None);
+    assert_eq!(figure(&figures, "virtio_net_forward_64").meets_target(), None);
+    assert!(figures_of(HV, BARE).iter().all(|f| !f.name.starts_with("virtio_net")));
+}

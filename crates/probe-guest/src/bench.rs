@@ -14,6 +14,8 @@ const MMIO_READS: u64 = 10_000;
 const TIMER_SAMPLES: u64 = 64;
 /// 4 KiB requests per direction of the virtio-blk benchmark.
 const BLK_REQUESTS: u64 = 1_000;
+/// Frames of each size the virtio-net benchmark forwards.
+const NET_FRAMES: u64 = 1_000;
 
 /// Runs every benchmark; hypercalls only under the hypervisor.
 /// `first_counter` and `first_line` are the counter at the first
@@ -40,6 +42,10 @@ pub fn run(under_hv: bool, first_counter: u64, first_line: u64) {
     if let Some((read, write)) = cpu::virtio_blk_bench(BLK_REQUESTS) {
         report("virtio_blk_read_4k", BLK_REQUESTS, read);
         report("virtio_blk_write_4k", BLK_REQUESTS, write);
+    }
+    if let Some([small, large]) = cpu::virtio_net_bench(NET_FRAMES) {
+        report("virtio_net_forward_64", NET_FRAMES, small);
+        report("virtio_net_forward_1514", NET_FRAMES, large);
     }
     println!("bench done");
 }

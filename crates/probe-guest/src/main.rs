@@ -9,10 +9,11 @@
 //! the conformance suite, 1 the benchmarks, 2 the isolation fault; on
 //! aarch64 also 3 the fuzzer, 4 the FP/SIMD isolation check, 5 + k
 //! hostile case k, 17 the physical-timer cyclic test, 18 two vCPUs on one
-//! CPU (`shared`), 19 waiting for the power button and 20 spinning without
-//! exits; on x86_64 4 is the SSE isolation check and 5 + k its own
+//! CPU (`shared`), 19 waiting for the power button, 20 spinning without
+//! exits and 40 to 46 the shared-memory channel's roles (`channel`); on
+//! x86_64 4 is the SSE isolation check and 5 + k its own
 //! hostile cases; on riscv64 4 (f0-f31, `scounteren`, `senvcfg`), 5 + k
-//! its own hostile cases and 18 (`arch::extra_mode`).
+//! its own hostile cases, 18 and 40 to 46 (`arch::extra_mode`).
 //! Output: `ok N name`, `not ok N name: why`, `N passed, N failed, N skipped`,
 //! and `bench ...` lines that `make bench` parses.
 #![no_std]
@@ -20,6 +21,8 @@
 
 mod arch;
 mod bench;
+#[cfg(not(target_arch = "x86_64"))]
+mod channel;
 mod console;
 mod fpcheck;
 mod irq;

@@ -68,6 +68,8 @@ const HV_NULL: u64 = 0;
 const HV_VERSION: u64 = 1;
 const HV_ADD: u64 = 2;
 const HV_UNKNOWN: u64 = 0xff;
+/// The doorbell of a shared-memory channel: refused to a VM without one.
+const HV_DOORBELL: u64 = 4;
 /// The hypervisor ABI version the probe is written against.
 const HV_ABI_VERSION: u64 = 1;
 
@@ -80,6 +82,8 @@ fn hypercall() -> Outcome {
     ensure(sum == Ok(0x1230), "add call returned the wrong sum", sum.unwrap_or_else(|e| e))?;
     let wrapped = arch::hv_call(HV_ADD, [u64::MAX, 2, 0]);
     ensure(wrapped == Ok(1), "add call did not wrap", wrapped.unwrap_or_else(|e| e))?;
+    let doorbell = arch::hv_call(HV_DOORBELL, [0; 3]);
+    ensure(doorbell.is_err(), "doorbell of a VM without channels not refused", doorbell.unwrap_or_else(|e| e))?;
     let unknown = arch::hv_call(HV_UNKNOWN, [0; 3]);
     ensure(unknown.is_err(), "unknown call not refused as not supported", unknown.unwrap_or_else(|e| e))
 }

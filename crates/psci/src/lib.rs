@@ -86,6 +86,17 @@ pub const HV_CALL_ADD: u64 = HV_CALL_BASE + 2;
 /// reset the guest asked for.
 pub const HV_CALL_BOOTS: u64 = HV_CALL_BASE + 3;
 
+/// Rings the doorbell of the VM's shared-memory channel `x1` (its index
+/// among the VM's channels): the channel's interrupt is raised in every
+/// other running member. Returns how many were rung, or INVALID_PARAMETERS
+/// (no such channel) / NOT_SUPPORTED (the VM has no channel).
+pub const HV_CALL_DOORBELL: u64 = HV_CALL_BASE + 4;
+
+/// Returns the state of channel `x1`'s other members: running peers in
+/// bits 0..8, a generation that grows whenever a member boots, resets or
+/// stops from bit 8 on; errors as [`HV_CALL_DOORBELL`].
+pub const HV_CALL_CHANNEL_STATUS: u64 = HV_CALL_BASE + 5;
+
 /// The hypervisor ABI version returned by [`HV_CALL_VERSION`].
 pub const HV_ABI_VERSION: u64 = 1;
 
@@ -129,6 +140,10 @@ pub enum GuestCall {
     HvAdd([u64; 3]),
     /// The hypervisor's boot-count query.
     HvBoots,
+    /// The hypervisor's doorbell call on a channel index.
+    HvDoorbell(u64),
+    /// The hypervisor's channel-status call on a channel index.
+    HvChannelStatus(u64),
     /// Anything else: answered with NOT_SUPPORTED.
     Unknown(u64),
 }
@@ -169,6 +184,8 @@ impl GuestCall {
             (None, HV_CALL_VERSION) => Self::HvVersion,
             (None, HV_CALL_ADD) => Self::HvAdd(args),
             (None, HV_CALL_BOOTS) => Self::HvBoots,
+            (None, HV_CALL_DOORBELL) => Self::HvDoorbell(a1),
+            (None, HV_CALL_CHANNEL_STATUS) => Self::HvChannelStatus(a1),
             _ => Self::Unknown(x0),
         }
     }
@@ -182,6 +199,8 @@ impl GuestCall {
             | Self::HvVersion
             | Self::HvAdd(_)
             | Self::HvBoots
+            | Self::HvDoorbell(_)
+            | Self::HvChannelStatus(_)
             | Self::SmcccVersion
             | Self::SmcccArchFeatures(_) => ret::NOT_SUPPORTED,
             _ => ret::SUCCESS,
@@ -225,6 +244,8 @@ mod tests {
         assert_eq!(GuestCall::decode(HV_CALL_VERSION, [0; 3]), GuestCall::HvVersion);
         assert_eq!(GuestCall::decode(HV_CALL_ADD, [1, 2, 3]), GuestCall::HvAdd([1, 2, 3]));
         assert_eq!(GuestCall::decode(HV_CALL_BOOTS, [0; 3]), GuestCall::HvBoots);
+        assert_eq!(GuestCall::decode(HV_CALL_DOORBELL, [2, 0, 0]), GuestCall::HvDoorbell(2));
+        assert_eq!(GuestCall::decode(HV_CALL_CHANNEL_STATUS, [7, 0, 0]), GuestCall::HvChannelStatus(7));
         assert_eq!(GuestCall::decode(0xC600_00FF, [0; 3]), GuestCall::Unknown(0xC600_00FF));
         assert_eq!(GuestCall::decode(0x8400_001F, [0; 3]), GuestCall::Unknown(0x8400_001F));
         // Upper 32 bits set: not an SMCCC function id.

@@ -20,6 +20,8 @@ const INTERRUPT: u64 = 1 << 63;
 /// `cycle`, `instret` and the `hpmcounter`s count the host too and are
 /// not switched, so they are absent to guests.
 const HCOUNTEREN_TM: u64 = 1 << 1;
+/// `scounteren.TM`: U-mode reads `time` (a vCPU's value at start and reset).
+const SCOUNTEREN_TM: u64 = 1 << 1;
 
 /// Exception causes the guest raises into HS-mode.
 mod cause {
@@ -169,7 +171,9 @@ impl Vcpu {
         ctx.sepc = entry;
         ctx.sstatus = SSTATUS_SPP | SSTATUS_FS_DIRTY;
         ctx.hstatus = (read!("0x600") | HSTATUS_SPV | HSTATUS_SPVP) & !HSTATUS_VTW;
-        let vs = VsState { vstimecmp: u64::MAX, ..Default::default() };
+        // `scounteren.TM` as SBI firmware leaves it (OpenSBI sets it):
+        // Linux without the SBI PMU never sets it, and its vDSO reads `time`.
+        let vs = VsState { vstimecmp: u64::MAX, scounteren: SCOUNTEREN_TM, ..Default::default() };
         Self { ctx, vs, hgatp: HGATP_SV39X4 | (stage2_root >> 12), pending_read: None }
     }
 

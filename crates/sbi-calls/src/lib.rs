@@ -95,6 +95,11 @@ pub mod hv {
     pub const ADD: u64 = 2;
     /// Returns how many times this VM has booted.
     pub const BOOTS: u64 = 3;
+    /// Rings the doorbell of the VM's channel `a0` (its index among the
+    /// VM's channels).
+    pub const DOORBELL: u64 = 4;
+    /// Returns the state of channel `a0`'s other members.
+    pub const CHANNEL_STATUS: u64 = 5;
 }
 
 /// The SBI specification version this hypervisor implements (2.0).
@@ -184,6 +189,10 @@ pub enum SbiCall {
     HvAdd([u64; 3]),
     /// The hypervisor's boot-count query.
     HvBoots,
+    /// The hypervisor's doorbell call on a channel index.
+    HvDoorbell(u64),
+    /// The hypervisor's channel-status call on a channel index.
+    HvChannelStatus(u64),
     /// Anything else: answered NOT_SUPPORTED.
     Unknown {
         /// Extension id.
@@ -302,6 +311,8 @@ impl SbiCall {
             (eid::HYPERVISOR, hv::VERSION) => Self::HvVersion,
             (eid::HYPERVISOR, hv::ADD) => Self::HvAdd([a[0], a[1], a[2]]),
             (eid::HYPERVISOR, hv::BOOTS) => Self::HvBoots,
+            (eid::HYPERVISOR, hv::DOORBELL) => Self::HvDoorbell(a[0]),
+            (eid::HYPERVISOR, hv::CHANNEL_STATUS) => Self::HvChannelStatus(a[0]),
             _ => Self::Unknown { eid, fid },
         }
     }

@@ -53,6 +53,8 @@ fn hart_masks() {
 fn hypervisor_calls_and_unknowns() {
     assert_eq!(SbiCall::decode(eid::HYPERVISOR, hv::NULL, [0; 6]), SbiCall::HvNull);
     assert_eq!(SbiCall::decode(eid::HYPERVISOR, hv::ADD, [1, 2, 3, 4, 5, 6]), SbiCall::HvAdd([1, 2, 3]));
+    assert_eq!(SbiCall::decode(eid::HYPERVISOR, hv::DOORBELL, [2, 9, 9, 9, 9, 9]), SbiCall::HvDoorbell(2));
+    assert_eq!(SbiCall::decode(eid::HYPERVISOR, hv::CHANNEL_STATUS, [7, 0, 0, 0, 0, 0]), SbiCall::HvChannelStatus(7));
     assert_eq!(SbiCall::decode(eid::HYPERVISOR, 9, [0; 6]), SbiCall::Unknown { eid: eid::HYPERVISOR, fid: 9 });
     assert_eq!(SbiCall::decode(eid::DBCN, 3, [0; 6]), SbiCall::Unknown { eid: eid::DBCN, fid: 3 });
 }

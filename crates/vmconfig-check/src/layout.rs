@@ -112,6 +112,7 @@ pub(crate) fn check_shape(cfg: &AxVMCrateConfig) -> Result<Vec<(String, Span)>, 
     check_power_button(cfg)?;
     let regions = check_regions(cfg)?;
     crate::mapped::check_against_ram(cfg, &regions)?;
+    crate::channels::channels_of(cfg)?;
     Ok(regions)
 }
 

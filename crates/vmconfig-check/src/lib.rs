@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+mod channels;
 mod claims;
 mod error;
 mod layout;
@@ -20,10 +21,13 @@ pub mod paths;
 mod raw;
 mod virtual_devices;
 
+pub use channels::{ChannelSpec, MAX_CHANNEL_BYTES, MAX_CHANNELS, channels_of, check_peer_size, is_channel};
 pub use claims::{Claim, DeviceTaken, Grant, grant};
 pub use error::ConfigError;
 pub use layout::{ImageKind, ImageSizes, MAX_VM_ID, POWER_BUTTON, Span, image_location};
-pub use virtual_devices::{DiskBackend, MAX_DISK_BYTES, VIRTIO_WINDOW, VirtioSlots, VirtualDisk, place_virtual_devices};
+pub use virtual_devices::{
+    DiskBackend, MAX_DISK_BYTES, VIRTIO_WINDOW, VirtioSlots, VirtualDevices, VirtualDisk, VirtualNic, place_virtual_devices,
+};
 pub use mapped::{Mapped, MappedKind, PAGE, check_address_width, mapped_ranges, mapped_ranges_of, page_span};
 
 use axvmconfig::AxVMCrateConfig;
@@ -67,7 +71,7 @@ pub fn parse(text: &str) -> Result<AxVMCrateConfig, ConfigError> {
 /// [`parse`], placing `[[devices.virtual]]` tables that give no `base` and
 /// `irq` in the platform's virtio-mmio `slots`: they join the config's
 /// `emu_devices` (checked with them) and are returned too.
-pub fn parse_placed(text: &str, slots: Option<&VirtioSlots>) -> Result<(AxVMCrateConfig, alloc::vec::Vec<VirtualDisk>), ConfigError> {
+pub fn parse_placed(text: &str, slots: Option<&VirtioSlots>) -> Result<(AxVMCrateConfig, VirtualDevices), ConfigError> {
     raw::check_raw_fields(text)?;
     let mut config = toml::from_str(text).map_err(|e| ConfigError::Parse(alloc::string::ToString::to_string(e.message())))?;
     let disks = place_virtual_devices(text, &mut config, slots)?;

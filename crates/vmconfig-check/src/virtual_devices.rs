@@ -1,8 +1,9 @@
 //! `[[devices.virtual]]`: upstream AxVisor's table for devices the
 //! hypervisor emulates, read from the raw TOML (axvmconfig 0.2 has no such
-//! field). Each virtio-blk table is placed in a virtio-mmio slot and added
-//! to `devices.emu_devices` as a type 0xE1 entry, so that every check and
-//! the device tree see it like a hand-written entry.
+//! field). Each virtio-blk or virtio-net table is placed in a virtio-mmio
+//! slot and added to `devices.emu_devices` as a type 0xE1 (block) or 0xE2
+//! (net) entry, so that every check and the device tree see it like a
+//! hand-written entry.
 //!
 //! ```toml
 //! [[devices.virtual]]
@@ -10,6 +11,11 @@
 //! model = "virtio-blk"
 //! path = "/guests/rootfs.ext4"   # a file on the boot disk
 //! read_only = false
+//!
+//! [[devices.virtual]]
+//! id = "net0"
+//! model = "virtio-net"
+//! guest_mac = [0x02, 0x00, 0x00, 0x00, 0x01, 0x01]   # optional
 //! ```
 
 use alloc::string::{String, ToString};
@@ -87,6 +93,51 @@ impl VirtualDisk {
     }
 }
 
+/// One `[[devices.virtual]]` virtio-net table, placed: a port on the
+/// hypervisor's switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualNic {
+    /// Its place in the config (`devices.virtual[index]`).
+    pub index: usize,
+    /// Its `id`.
+    pub id: String,
+    /// The virtio-mmio window's guest-physical base.
+    pub base: u64,
+    /// Its interrupt (GIC INTID, PLIC source).
+    pub irq: usize,
+    /// `guest_mac`; without it the hypervisor derives one from the VM id
+    /// and the NIC's place among the VM's NICs.
+    pub mac: Option<[u8; 6]>,
+    /// `allow_mac_spoofing`: whether it may send frames from other MACs.
+    pub any_source: bool,
+}
+
+impl VirtualNic {
+    /// The config field this NIC came from, for error messages.
+    pub fn field(&self) -> String {
+        format!("devices.virtual[{}]", self.index)
+    }
+}
+
+/// The `[[devices.virtual]]` tables of a config, placed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VirtualDevices {
+    /// Its virtio-blk tables.
+    pub disks: Vec<VirtualDisk>,
+    /// Its virtio-net tables, in config order.
+    pub nics: Vec<VirtualNic>,
+}
+
+impl VirtualDevices {
+    /// `(field, base)` of every table, for checks that concern all.
+    pub fn windows(&self) -> impl Iterator<Item = (String, u64)> + '_ {
+        let disks = self.disks.iter().map(|d| (d.field(), d.base));
+        disks.chain(self.nics.iter().map(|n| (n.field(), n.base)))
+    }
+}
+
+const NET_KEYS: [&str; 7] = ["id", "model", "transport", "guest_mac", "allow_mac_spoofing", "base", "irq"];
+
 const KNOWN_KEYS: [&str; 12] = [
     "id",
     "model",
@@ -117,38 +168,92 @@ pub fn place_virtual_devices(
     text: &str,
     config: &mut AxVMCrateConfig,
     slots: Option<&VirtioSlots>,
-) -> Result<Vec<VirtualDisk>, ConfigError> {
+) -> Result<VirtualDevices, ConfigError> {
     let table: Table = text
         .parse()
         .map_err(|e: toml::de::Error| ConfigError::Parse(e.message().to_string()))?;
     let Some(list) = table.get("devices").and_then(|d| d.get("virtual")) else {
-        return Ok(Vec::new());
+        return Ok(VirtualDevices::default());
     };
     let Some(list) = list.as_array() else {
         return Err(invalid("devices.virtual".into(), list, "must be an array of tables ([[devices.virtual]])"));
     };
-    let mut disks: Vec<VirtualDisk> = Vec::new();
+    let mut placed = VirtualDevices::default();
+    let mut ids: Vec<String> = Vec::new();
     for (index, entry) in list.iter().enumerate() {
         let field = |key: &str| format!("devices.virtual[{index}].{key}");
         let Some(t) = entry.as_table() else {
             return Err(invalid(format!("devices.virtual[{index}]"), entry, "must be a table"));
         };
-        let mut disk = read_table(index, t, &field)?;
-        if disks.iter().any(|d| d.id == disk.id) {
-            return Err(invalid(field("id"), &Value::String(disk.id), "another devices.virtual table has this id"));
+        let id = str_of(t, "id", &field)?.unwrap_or_default();
+        if id.is_empty() {
+            return Err(invalid(field("id"), &Value::String(id.into()), "every devices.virtual table needs a non-empty id"));
         }
-        place(&mut disk, t, config, slots, &field)?;
+        if ids.iter().any(|other| other == id) {
+            return Err(invalid(field("id"), &Value::String(id.into()), "another devices.virtual table has this id"));
+        }
+        ids.push(id.into());
+        let is_net = matches!(str_of(t, "model", &field)?, Some("virtio-net" | "virtio-net-mmio"));
+        let (emu_type, base, irq) = if is_net {
+            let nic = read_nic(index, t, &field)?;
+            if nic.mac.is_some() && placed.nics.iter().any(|n| n.mac == nic.mac) {
+                return Err(invalid(field("guest_mac"), &t["guest_mac"], "another virtio-net table of this VM has this MAC"));
+            }
+            let (base, irq) = place(id, t, config, slots, &field)?;
+            placed.nics.push(VirtualNic { id: id.into(), base, irq, ..nic });
+            (EmulatedDeviceType::VirtioNet, base, irq)
+        } else {
+            let disk = read_disk(index, t, &field)?;
+            let (base, irq) = place(id, t, config, slots, &field)?;
+            placed.disks.push(VirtualDisk { id: id.into(), base, irq, ..disk });
+            (EmulatedDeviceType::VirtioBlk, base, irq)
+        };
         config.devices.emu_devices.push(EmulatedDeviceConfig {
-            name: disk.id.clone(),
-            base_gpa: disk.base as usize,
+            name: id.into(),
+            base_gpa: base as usize,
             length: VIRTIO_WINDOW as usize,
-            irq_id: disk.irq,
-            emu_type: EmulatedDeviceType::VirtioBlk,
+            irq_id: irq,
+            emu_type,
             cfg_list: vec![],
         });
-        disks.push(disk);
     }
-    Ok(disks)
+    Ok(placed)
+}
+
+/// A virtio-net table's own keys (`id`, `base` and `irq` are read by the caller).
+fn read_nic(index: usize, t: &Table, field: &dyn Fn(&str) -> String) -> Result<VirtualNic, ConfigError> {
+    if let Some(key) = t.keys().find(|k| !NET_KEYS.contains(&k.as_str())) {
+        return Err(invalid(field(key), &t[key], "unknown virtio-net option"));
+    }
+    match str_of(t, "transport", field)? {
+        None | Some("mmio") => {}
+        Some(other) => {
+            return Err(invalid(field("transport"), &Value::String(other.into()), "only the mmio transport is supported"));
+        }
+    }
+    let any_source = match t.get("allow_mac_spoofing") {
+        None => false,
+        Some(Value::Boolean(b)) => *b,
+        Some(v) => return Err(invalid(field("allow_mac_spoofing"), v, "must be true or false")),
+    };
+    let mac = match t.get("guest_mac") {
+        None => None,
+        Some(v) => Some(parse_mac(v).ok_or_else(|| invalid(field("guest_mac"), v, "must be 6 integers 0..=255, unicast (first octet even), not all zero"))?),
+    };
+    Ok(VirtualNic { index, id: String::new(), base: 0, irq: 0, mac, any_source })
+}
+
+/// `[0x02, 0, 0, 0, 1, 1]`: six octets, unicast, not all zero.
+fn parse_mac(v: &Value) -> Option<[u8; 6]> {
+    let list = v.as_array()?;
+    if list.len() != 6 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (octet, item) in mac.iter_mut().zip(list) {
+        *octet = u8::try_from(item.as_integer()?).ok()?;
+    }
+    (mac[0] & 1 == 0 && mac != [0; 6]).then_some(mac)
 }
 
 fn str_of<'a>(t: &'a Table, key: &str, field: &dyn Fn(&str) -> String) -> Result<Option<&'a str>, ConfigError> {
@@ -159,18 +264,14 @@ fn str_of<'a>(t: &'a Table, key: &str, field: &dyn Fn(&str) -> String) -> Result
     }
 }
 
-fn read_table(index: usize, t: &Table, field: &dyn Fn(&str) -> String) -> Result<VirtualDisk, ConfigError> {
+fn read_disk(index: usize, t: &Table, field: &dyn Fn(&str) -> String) -> Result<VirtualDisk, ConfigError> {
     if let Some(key) = t.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
         return Err(invalid(field(key), &t[key], "unknown virtio-blk option"));
-    }
-    let id = str_of(t, "id", field)?.unwrap_or_default();
-    if id.is_empty() {
-        return Err(invalid(field("id"), &Value::String(id.into()), "every devices.virtual table needs a non-empty id"));
     }
     match str_of(t, "model", field)? {
         Some("virtio-blk" | "virtio-blk-mmio") => {}
         Some(other) => {
-            return Err(invalid(field("model"), &Value::String(other.into()), "unknown model (this hypervisor has virtio-blk)"));
+            return Err(invalid(field("model"), &Value::String(other.into()), "unknown model (this hypervisor has virtio-blk and virtio-net)"));
         }
         None => return Err(invalid(field("model"), &Value::String(String::new()), "missing: the device's model")),
     }
@@ -226,7 +327,7 @@ fn read_table(index: usize, t: &Table, field: &dyn Fn(&str) -> String) -> Result
     };
     Ok(VirtualDisk {
         index,
-        id: id.into(),
+        id: String::new(),
         base: 0,
         irq: 0,
         backend,
@@ -318,13 +419,15 @@ fn taken(config: &AxVMCrateConfig, base: u64, irq: Option<usize>) -> Option<Stri
     None
 }
 
+/// The window and interrupt of table `id`: its own `base` and `irq`, or
+/// the first free slot of `slots`.
 fn place(
-    disk: &mut VirtualDisk,
+    id: &str,
     t: &Table,
     config: &AxVMCrateConfig,
     slots: Option<&VirtioSlots>,
     field: &dyn Fn(&str) -> String,
-) -> Result<(), ConfigError> {
+) -> Result<(u64, usize), ConfigError> {
     let base = int_of(t, "base", field)?;
     let irq = int_of(t, "irq", field)?.map(|i| i as usize);
     match (base, irq) {
@@ -339,9 +442,7 @@ fn place(
                     reason: "window or interrupt already used by another device of this VM",
                 });
             }
-            disk.base = base;
-            disk.irq = irq;
-            Ok(())
+            Ok((base, irq))
         }
         (None, None) => {
             let Some(s) = slots else {
@@ -349,11 +450,9 @@ fn place(
             };
             let free = (0..s.count).find(|n| taken(config, s.base + n * s.stride, Some(s.first_irq + *n as usize)).is_none());
             let Some(n) = free else {
-                return Err(invalid(field("id"), &Value::String(disk.id.clone()), "every virtio-mmio slot of the platform is taken"));
+                return Err(invalid(field("id"), &Value::String(id.into()), "every virtio-mmio slot of the platform is taken"));
             };
-            disk.base = s.base + n * s.stride;
-            disk.irq = s.first_irq + n as usize;
-            Ok(())
+            Ok((s.base + n * s.stride, s.first_irq + n as usize))
         }
         _ => Err(invalid(field(if base.is_some() { "irq" } else { "base" }), &Value::String(String::new()), "give both base and irq, or neither")),
     }

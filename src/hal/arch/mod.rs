@@ -75,12 +75,34 @@ pub trait ArchOps {
     /// Whether the architecture's UART is reached through I/O ports (its
     /// `base_gpa` is then a port number) rather than memory.
     const UART_ON_PORTS: bool = false;
+    /// Whether pages mapped into axvm's address space after creation (the
+    /// shared-memory channels) reach the guest's stage 2.
+    const SHARED_CHANNELS: bool = true;
 
     /// A UART model in its reset state.
     fn new_uart() -> Self::Uart;
     /// Host-physical base and size of the UART the host's console uses, if
     /// it is memory-mapped and known.
     fn console_uart() -> Option<(usize, usize)>;
+    /// Where the host's own virtio-mmio devices may be when its device
+    /// tree names none (the platform config's windows, as `(base, size)`);
+    /// `None`: the host's virtio devices are on PCI, which the hypervisor
+    /// does not search.
+    fn host_virtio_windows() -> Option<&'static [(usize, usize)]> {
+        Some(&[])
+    }
+    /// The host interrupt number (as `axhal::irq` takes it) of a host
+    /// device whose device-tree `interrupts` specifier is `cells`; `None`
+    /// if it is not one this host's interrupt controller takes.
+    fn host_irq_of(_cells: &[u32]) -> Option<usize> {
+        None
+    }
+    /// Has `handler` run each time host interrupt `irq` (of a device the
+    /// hypervisor drives itself) fires; after `init_host_interrupts` and
+    /// this CPU's `init_this_cpu`. False if it cannot be had.
+    fn register_host_irq(irq: usize, handler: fn()) -> bool {
+        axhal::irq::register(irq, handler)
+    }
     /// Fails unless this CPU can host VMs.
     fn hardware_check() -> Result<(), HardwareError>;
     /// Finds the host interrupt controller and installs the handlers that

@@ -37,6 +37,8 @@ pub fn decode(nr: u64, args: [u64; 6], cpus: &CpuMap) -> GuestRequest {
         GuestCall::HvVersion => GuestRequest::Return(psci::HV_ABI_VERSION),
         GuestCall::HvAdd([a, b, c]) => GuestRequest::Return(a.wrapping_add(b).wrapping_add(c)),
         GuestCall::HvBoots => GuestRequest::BootCount,
+        GuestCall::HvDoorbell(channel) => GuestRequest::Doorbell { channel },
+        GuestCall::HvChannelStatus(channel) => GuestRequest::ChannelStatus { channel },
         GuestCall::Unknown(id) => {
             debug!("unknown hypercall {id:#x}: answered NOT_SUPPORTED");
             GuestRequest::Fail(CallError::NotSupported)

@@ -120,6 +120,27 @@ pub fn disable(intid: usize) {
     write(&GICD, GICD_ICENABLER0 + 4 * (intid / 32), 1 << (intid % 32));
 }
 
+/// Sends SPI `intid` to this CPU (GICD_ITARGETSR); false before `init`
+/// and `init_this_cpu` have run here.
+pub fn route_to_this_cpu(intid: usize) -> bool {
+    if GICD.load(Ordering::Relaxed) == 0 || !(32..MAX_INTID).contains(&intid) {
+        return false;
+    }
+    // With one CPU interface (GICD_TYPER.CPUNumber 0) the target
+    // registers are RAZ/WI: every interrupt goes to that CPU.
+    if (read(&GICD, GICD_TYPER) >> 5) & 0x7 == 0 {
+        return true;
+    }
+    let cpu = CPU_INTERFACE.get(axhal::percpu::this_cpu_id()).map_or(0, |slot| slot.load(Ordering::Relaxed));
+    if cpu == 0 {
+        return false;
+    }
+    let (offset, shift) = (GICD_ITARGETSR0 + (intid & !3), 8 * (intid % 4));
+    let targets = read(&GICD, offset) & !(0xff << shift);
+    write(&GICD, offset, targets | ((cpu as u32) << shift));
+    true
+}
+
 /// Sends SGI `sgi` to physical CPU `pcpu`.
 pub fn send_sgi(pcpu: usize, sgi: usize) {
     let target = CPU_INTERFACE.get(pcpu).map_or(0, |slot| slot.load(Ordering::Relaxed));

@@ -11,6 +11,8 @@ const GICD_TYPER: usize = 0x0004;
 const GICD_IIDR: usize = 0x0008;
 const GICD_ISENABLER: usize = 0x0100;
 const GICD_ICENABLER: usize = 0x0180;
+const GICD_IGROUPR: usize = 0x0080;
+const GICD_IROUTER: usize = 0x6000;
 const GICR_TYPER: usize = 0x0008;
 const GICR_TYPER_VLPIS: u64 = 1 << 1;
 const GICR_TYPER_LAST: u64 = 1 << 4;
@@ -179,6 +181,22 @@ pub fn disable(intid: usize) {
     if let Some(reg) = enable_reg(intid, GICR_SGI_ICENABLER0, GICD_ICENABLER) {
         write32(reg, 1 << (intid % 32));
     }
+}
+
+/// Sends SPI `intid` to this CPU (GICD_IROUTER) as a Group 1 interrupt
+/// (an IRQ); false before `init` and `init_this_cpu` have run here.
+pub fn route_to_this_cpu(intid: usize) -> bool {
+    let recorded = AFFINITY.get(axhal::percpu::this_cpu_id()).map_or(0, |aff| aff.load(Ordering::Relaxed));
+    if GICD.load(Ordering::Relaxed) == 0 || recorded >> 63 == 0 || !(32..MAX_INTID).contains(&intid) {
+        return false;
+    }
+    // Recorded as aff3:aff2:aff1:aff0 in bits 31..0; IROUTER has aff3 at 39..32.
+    let (low, aff3) = ((recorded & 0xff_ffff) as u32, ((recorded >> 24) & 0xff) as u32);
+    write32(gicd(GICD_IROUTER + 8 * intid), low);
+    write32(gicd(GICD_IROUTER + 8 * intid + 4), aff3);
+    let group = gicd(GICD_IGROUPR + 4 * (intid / 32));
+    write32(group, read32(group) | (1 << (intid % 32)));
+    true
 }
 
 /// Sends SGI `sgi` to physical CPU `pcpu` (ICC_SGI1R_EL1).

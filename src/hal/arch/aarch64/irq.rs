@@ -67,6 +67,13 @@ pub fn init_this_cpu() {
     gic::init_this_cpu(&[VTIMER_PPI, PTIMER_PPI, MAINTENANCE_PPI, KICK_SGI]);
 }
 
+/// Takes SPI `irq` for a device the hypervisor drives itself: `handler`
+/// runs on this CPU each time it fires. False if it is taken or the GIC
+/// is not set up yet.
+pub fn register_host_spi(irq: usize, handler: fn()) -> bool {
+    SPI_OWNERS.owner(irq).is_none() && gic::route_to_this_cpu(irq) && axhal::irq::register(irq, handler)
+}
+
 /// Interrupts `pcpu`, so that a vCPU running or idling there sees what
 /// was just queued for it.
 pub fn kick_cpu(pcpu: usize) {

@@ -50,6 +50,18 @@ impl ArchOps for Arch {
         crate::hal::host_stdout_reg()
     }
 
+    fn register_host_irq(irq: usize, handler: fn()) -> bool {
+        irq::register_host_spi(irq, handler)
+    }
+
+    /// A GIC specifier: an SPI (type 0) is INTID 32 + its number.
+    fn host_irq_of(cells: &[u32]) -> Option<usize> {
+        match cells {
+            [0, spi, _] => Some(*spi as usize + 32),
+            _ => None,
+        }
+    }
+
     /// Fails unless we run at EL2 with enough physical-address bits for
     /// the 4-level stage-2 tables axaddrspace is built for.
     fn hardware_check() -> Result<(), HardwareError> {

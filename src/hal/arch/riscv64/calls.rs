@@ -74,6 +74,8 @@ pub fn decode(eid: u64, fid: u64, args: [u64; 6], cpus: &CpuMap, caller: &mut Ca
         SbiCall::HvVersion => GuestRequest::Return(HV_ABI_VERSION),
         SbiCall::HvAdd([a, b, c]) => GuestRequest::Return(a.wrapping_add(b).wrapping_add(c)),
         SbiCall::HvBoots => GuestRequest::BootCount,
+        SbiCall::HvDoorbell(channel) => GuestRequest::Doorbell { channel },
+        SbiCall::HvChannelStatus(channel) => GuestRequest::ChannelStatus { channel },
         SbiCall::Unknown { eid, fid } => {
             debug!("unknown SBI call {eid:#x}/{fid}: answered SBI_ERR_NOT_SUPPORTED");
             GuestRequest::Fail(CallError::NotSupported)

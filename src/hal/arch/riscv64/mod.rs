@@ -45,6 +45,19 @@ impl ArchOps for Arch {
         crate::hal::host_stdout_reg()
     }
 
+    /// The platform config's virtio-mmio windows (QEMU virt's eight).
+    fn host_virtio_windows() -> Option<&'static [(usize, usize)]> {
+        Some(axconfig::devices::VIRTIO_MMIO_RANGES)
+    }
+
+    /// A PLIC specifier: the source number.
+    fn host_irq_of(cells: &[u32]) -> Option<usize> {
+        match cells {
+            [source] if *source > 0 => Some(*source as usize),
+            _ => None,
+        }
+    }
+
     fn hardware_check() -> Result<(), HardwareError> {
         if riscv_vcpu::has_hardware_support() {
             Ok(())

@@ -14,6 +14,10 @@ pub mod nr {
     pub const ADD: u64 = 2;
     /// Answers how many times the VM has booted.
     pub const BOOTS: u64 = 3;
+    /// Rings the doorbell of the VM's channel RBX (its index).
+    pub const DOORBELL: u64 = 4;
+    /// Answers the state of channel RBX's other members.
+    pub const CHANNEL_STATUS: u64 = 5;
 }
 
 /// The hypervisor ABI version `nr::VERSION` answers.
@@ -26,6 +30,8 @@ pub fn decode(nr: u64, args: [u64; 3]) -> GuestRequest {
         nr::VERSION => GuestRequest::Return(ABI_VERSION),
         nr::ADD => GuestRequest::Return(args[0].wrapping_add(args[1]).wrapping_add(args[2])),
         nr::BOOTS => GuestRequest::BootCount,
+        nr::DOORBELL => GuestRequest::Doorbell { channel: args[0] },
+        nr::CHANNEL_STATUS => GuestRequest::ChannelStatus { channel: args[0] },
         _ => {
             debug!("unknown hypercall {nr:#x}: answered -ENOSYS");
             GuestRequest::Fail(CallError::NotSupported)

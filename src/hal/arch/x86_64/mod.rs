@@ -46,6 +46,8 @@ impl ArchOps for Arch {
     const GUEST_PHYS_BITS: u32 = 48;
     /// COM1 is at I/O ports 0x3F8-0x3FF.
     const UART_ON_PORTS: bool = true;
+    /// The SVM vCPU's nested page tables map RAM only.
+    const SHARED_CHANNELS: bool = false;
 
     fn new_uart() -> Self::Uart {
         vuart::Ns16550::new()
@@ -53,6 +55,10 @@ impl ArchOps for Arch {
 
     /// COM1 is reached through I/O ports, not memory.
     fn console_uart() -> Option<(usize, usize)> {
+        None
+    }
+
+    fn host_virtio_windows() -> Option<&'static [(usize, usize)]> {
         None
     }
 

@@ -6,16 +6,17 @@
 //   +16 FP/SIMD isolation, +20 + 4 * k hostile case k (k < 12), +68
 //   physical-timer cyclic test, +72 two vCPUs on one CPU, +76 waiting for
 //   the power button, +80 spinning two seconds without an exit, +84 + 4 * j
-//   hostile case 12 + j.
+//   hostile case 12 + j, +160 to +176 the channel roles (modes 40
+//   to 46).
 
 .section .text.boot, "ax"
 .global _start
 _start:
-.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46
     b       mode_entry_\m
 .endr
 
-.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46
 mode_entry_\m:
     mrs     x20, cntvct_el0
     mov     x19, #\m

@@ -44,6 +44,7 @@ pub const CASES: &[(&str, fn())] = &[
     ("reset-loop", reset_loop),
     ("virtio-blk", super::virtio_blk::run),
     ("virtio-console", super::virtio_console::run),
+    ("virtio-net", super::virtio_net::run),
 ];
 
 /// The case a mode runs: case k at mode 5 + k for the first twelve, at

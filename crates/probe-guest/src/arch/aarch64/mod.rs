@@ -4,6 +4,7 @@
 mod calls;
 mod console;
 mod cpu;
+pub mod doorbell;
 mod fpcheck;
 pub use fpcheck::{FP_CHECK, fp_count_wrong, fp_enable, fp_fill};
 mod fuzz;
@@ -21,6 +22,9 @@ mod virtio_blk_hostile;
 mod virtio_case;
 mod virtio_console;
 mod virtio_console_hostile;
+mod virtio_net;
+mod virtio_net_cases;
+mod virtio_net_hostile;
 mod virtq;
 
 pub use console::{UART_IRQ, put_byte, uart_irq_arm, uart_irq_disarm};
@@ -176,6 +180,7 @@ extern "C" fn irq_handler() {
         }
         ptimer::PPI => ptimer::on_tick(),
         power::IRQ => power::on_irq(),
+        id if doorbell::is_doorbell(id) => crate::channel::on_doorbell(),
         0..16 => irq::on_ipi(),
         id if u64::from(id) == UART_IRQ => {
             console::uart_irq_ack();
@@ -202,8 +207,9 @@ pub fn secondary_entry() -> u64 {
 
 /// Modes past the common ones: 3 fuzzer, 4 FP/SIMD isolation, 5 + k
 /// hostile case k (k < 12), 17 physical-timer cyclic test, 18 two vCPUs on
-/// one CPU, 19 waiting for the power button, 20 spinning without exits, 21
-/// + j hostile case 12 + j. False if `mode` is none of them.
+/// one CPU, 19 waiting for the power button, 20 spinning without exits,
+/// 21 + j hostile case 12 + j, 40 to 46 the shared-memory channel's roles
+/// (`crate::channel`). False if `mode` is none of them.
 pub fn extra_mode(mode: u64) -> bool {
     match mode {
         3 => fuzz::run(),
@@ -212,6 +218,7 @@ pub fn extra_mode(mode: u64) -> bool {
         18 => crate::shared::run(),
         19 => power::run(),
         20 => spin_without_exits(),
+        crate::channel::FIRST_MODE..=crate::channel::LAST_MODE => crate::channel::run(mode),
         _ => match hostile::case_of_mode(mode) {
             Some((name, case)) => {
                 crate::console::println!("probe: hostile case {name}");
@@ -293,6 +300,13 @@ pub fn physical_timer_check() -> Option<Outcome> {
 /// requests each, if a block device is at the probe's slot.
 pub fn virtio_blk_bench(iters: u64) -> Option<(u64, u64)> {
     virtio_blk::bench(iters)
+}
+
+/// The virtio-net benchmark: counter ticks of `frames` frames forwarded
+/// net0 -> net1 of 64 and of 1514 bytes, if two NICs are at the probe's
+/// benchmark slots.
+pub fn virtio_net_bench(frames: u64) -> Option<[u64; 2]> {
+    virtio_net::bench(frames)
 }
 
 /// The benchmark's physical-timer run: (ticks, latency sum, min, max).

@@ -220,6 +220,19 @@ impl Device {
         u64::from(high) << 32 | u64::from(low)
     }
 
+    /// A configuration-space byte, read as one 8-bit access.
+    pub fn config_u8(self, offset: usize) -> u8 {
+        // SAFETY: as in `read`, an 8-bit load of the configuration space.
+        unsafe { ((self.0 + reg::CONFIG + offset) as *const u8).read_volatile() }
+    }
+
+    /// A 16-bit configuration-space field, read as one 16-bit access.
+    pub fn config_u16(self, offset: usize) -> u16 {
+        // SAFETY: as in `read`, an aligned 16-bit load of the
+        // configuration space.
+        unsafe { ((self.0 + reg::CONFIG + offset) as *const u16).read_volatile() }
+    }
+
     /// Acknowledges what InterruptStatus shows; returns it.
     pub fn ack_interrupt(self) -> u32 {
         let pending = self.read(reg::INTERRUPT_STATUS);
@@ -400,6 +413,16 @@ impl Virtq {
         // SAFETY: as above.
         unsafe { (&raw mut (*rings).avail.idx).write_volatile(self.next_avail) };
         dsb();
+    }
+
+    /// Writes descriptor `index` alone: one no chain the device holds
+    /// uses (a receive queue recycling a buffer it got back).
+    pub fn set_desc(&mut self, index: u16, desc: Desc) {
+        let rings = self.rings.get();
+        let slot = usize::from(index % QUEUE_SIZE);
+        // SAFETY: the device holds no chain through this descriptor (see
+        // above); write through the raw pointer of the static (see `Dma`).
+        unsafe { (&raw mut (*rings).desc[slot]).write_volatile(desc) };
     }
 
     /// Notifies the device of this queue.

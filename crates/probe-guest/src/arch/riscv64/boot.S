@@ -4,7 +4,8 @@
 # config picks the mode with its entry point (load address + 4 * mode):
 #   +0 conformance suite, +4 benchmarks, +8 isolation fault, +16
 #   floating-point isolation, +20 + 4k hostile case k, +72 two vCPUs on one
-#   CPU (the other modes say they do not exist here).
+#   CPU, +160 to +184 the shared-memory channel's roles (modes 40 to 46;
+#   the other modes say they do not exist here).
 # a0 = hart id, a1 = device tree (or 0) on entry.
 
 .section .text.boot, "ax"
@@ -12,12 +13,12 @@
 .option norvc
 .global _start
 _start:
-.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46
     j       mode_entry_\m
 .endr
 .option pop
 
-.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20
+.irp m, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46
 mode_entry_\m:
     rdtime  s1
     li      s0, \m

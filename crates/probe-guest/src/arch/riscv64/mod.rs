@@ -2,6 +2,7 @@
 //! `time` counter with SBI TIME, SBI HSM and IPI, and the hypervisor's own
 //! SBI extension.
 
+pub mod doorbell;
 mod fpcheck;
 pub use fpcheck::{FP_CHECK, fp_count_wrong, fp_enable, fp_fill};
 mod hostile;
@@ -226,6 +227,8 @@ fn external_interrupt() {
     if source as usize == UART_SOURCE {
         uart_ier(0);
         irq::on_device(UART_IRQ);
+    } else if doorbell::is_doorbell(source) {
+        crate::channel::on_doorbell();
     } else if source != 0 {
         irq::on_other(u64::from(source));
     }
@@ -309,13 +312,14 @@ extern "C" fn trap_handler(scause: u64, sepc: u64, stval: u64) {
 }
 
 /// Modes past the common ones: 4 floating-point (and S-level CSR)
-/// isolation, 5 + k hostile case k, 18 two vCPUs on one CPU. False if
-/// `mode` is none of them.
+/// isolation, 5 + k hostile case k, 18 two vCPUs on one CPU, 40 to 46
+/// the shared-memory channel's roles. False if `mode` is none of them.
 pub fn extra_mode(mode: u64) -> bool {
     match mode {
         4 => crate::fpcheck::run(),
         5..=16 => return hostile::run(mode - 5),
         18 => crate::shared::run(),
+        crate::channel::FIRST_MODE..=crate::channel::LAST_MODE => crate::channel::run(mode),
         _ => return false,
     }
     true
@@ -344,6 +348,12 @@ pub fn physical_timer_check() -> Option<crate::suite::Outcome> {
 /// No virtio-blk benchmark here.
 pub fn virtio_blk_bench(iters: u64) -> Option<(u64, u64)> {
     let _ = iters;
+    None
+}
+
+/// No virtio-net benchmark here.
+pub fn virtio_net_bench(frames: u64) -> Option<[u64; 2]> {
+    let _ = frames;
     None
 }
 

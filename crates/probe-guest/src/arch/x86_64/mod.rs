@@ -563,6 +563,12 @@ pub fn virtio_blk_bench(iters: u64) -> Option<(u64, u64)> {
     None
 }
 
+/// No virtio-net benchmark here.
+pub fn virtio_net_bench(frames: u64) -> Option<[u64; 2]> {
+    let _ = frames;
+    None
+}
+
 /// No Arm physical timer to benchmark.
 pub fn physical_timer_bench() -> Option<(u32, u64, u64, u64)> {
     None
