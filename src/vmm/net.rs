@@ -41,13 +41,16 @@ struct End {
     token: u64,
     vm: Option<usize>,
     link: Link,
+    /// The [`Net::generation`] its link was set in: a frame routed before
+    /// that was routed to an earlier holder of the port.
+    since: u64,
 }
 
 struct Net {
     switch: Switch,
     ends: Vec<Option<End>>,
     next_token: u64,
-    /// Counts changes of the ports' far ends.
+    /// Counts ports added and attached.
     generation: u64,
 }
 
@@ -136,7 +139,7 @@ fn add(policy: PortPolicy, vm: Option<usize>, link: Link) -> Result<Port, NetErr
         net.next_token += 1;
         net.generation += 1;
         if let Some(slot) = net.ends.get_mut(usize::from(id.0)) {
-            *slot = Some(End { token, vm, link });
+            *slot = Some(End { token, vm, link, since: net.generation });
         }
         Ok(Port { id, token })
     })
@@ -166,8 +169,9 @@ pub fn attach_vm(vm: &Arc<Vm>) {
             if let Some(Some(end)) = net.ends.get_mut(usize::from(id.0))
                 && end.token == token
             {
-                end.link = Link::Guest { vm: Arc::downgrade(vm), device };
                 net.generation += 1;
+                end.link = Link::Guest { vm: Arc::downgrade(vm), device };
+                end.since = net.generation;
             }
         });
     }
@@ -180,7 +184,6 @@ pub fn detach_vm(vm: usize) {
         for end in net.ends.iter_mut().flatten().filter(|e| e.vm == Some(vm)) {
             end.link = Link::None;
         }
-        net.generation += 1;
     });
 }
 
@@ -192,13 +195,12 @@ fn release(id: PortId, token: u64) {
     {
         *slot = None;
         net.switch.remove_port(id);
-        net.generation += 1;
     }
 }
 
 /// A frame that came in on `from`: routed, and delivered to every port it
-/// goes to. What the switch refuses is counted there and dropped; so is a
-/// frame whose ports changed while it was on its way (a VM came or went).
+/// goes to. What the switch refuses is counted there and dropped; a port
+/// that got a new holder after the frame was routed does not get it.
 pub fn forward(from: PortId, frame: &[u8]) {
     let now = hal::now().as_millis() as u64;
     let Some((dests, generation)) = with_net(|net| net.switch.route(from, frame, now).ok().map(|d| (d, net.generation))) else {
@@ -206,7 +208,7 @@ pub fn forward(from: PortId, frame: &[u8]) {
     };
     for port in dests.iter() {
         let link = with_net(|net| match net.ends.get(usize::from(port.0)) {
-            Some(Some(end)) if net.generation == generation => end.link.clone(),
+            Some(Some(end)) if end.since <= generation => end.link.clone(),
             _ => Link::None,
         });
         match link {
