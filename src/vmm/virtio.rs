@@ -251,7 +251,7 @@ impl VirtioMmio {
                 let mac = match (table, dev.cfg_list.as_slice()) {
                     (Some(table), _) => table.mac,
                     (None, []) => None,
-                    (None, octets) => Some(mac_of(octets).ok_or(VirtioError::Mac(octets.len()))?),
+                    (None, octets) => Some(vmconfig_check::unicast_mac(octets).ok_or(VirtioError::Mac(octets.len()))?),
                 };
                 let mac = mac.unwrap_or_else(|| net::derived_mac(vm, nic_index));
                 let port = net::add_guest_port(vm, mac, table.is_some_and(|t| t.any_source)).map_err(VirtioError::Net)?;
@@ -410,19 +410,6 @@ impl VirtioMmio {
             vm.raise_device_irq(self.irq);
         }
     }
-}
-
-/// A MAC from an `emu_devices` entry's `cfg_list`: six octets, unicast,
-/// not all zero.
-fn mac_of(list: &[usize]) -> Option<l2_switch::Mac> {
-    let mut mac = [0u8; 6];
-    if list.len() != mac.len() {
-        return None;
-    }
-    for (octet, value) in mac.iter_mut().zip(list) {
-        *octet = u8::try_from(*value).ok()?;
-    }
-    (mac[0] & 1 == 0 && mac != [0; 6]).then_some(mac)
 }
 
 /// The backend a `[[devices.virtual]]` table asks for.

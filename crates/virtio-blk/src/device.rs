@@ -147,12 +147,7 @@ impl<B: BlockBackend> VirtioDevice for VirtioBlk<B> {
 
     fn read_config(&self, offset: u64, data: &mut [u8]) {
         let space = self.config.space(self.backend.capacity_sectors());
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (i, b) in data.iter_mut().enumerate() {
-            if let Some(v) = start.checked_add(i).and_then(|at| space.get(at)) {
-                *b = *v;
-            }
-        }
+        virtio_core::read_config_space(&space, offset, data);
     }
 
     /// The configuration space is read-only (no `CONFIG_WCE`).

@@ -101,3 +101,14 @@ pub trait VirtioDevice {
         mem: &dyn GuestMemory,
     ) -> Result<bool, DeviceError>;
 }
+
+/// Copies configuration-space bytes from `space` at `offset` into `data`
+/// (a driver's read); bytes past the end of `space` stay as given.
+pub fn read_config_space(space: &[u8], offset: u64, data: &mut [u8]) {
+    let start = usize::try_from(offset).unwrap_or(usize::MAX);
+    for (i, b) in data.iter_mut().enumerate() {
+        if let Some(v) = start.checked_add(i).and_then(|at| space.get(at)) {
+            *b = *v;
+        }
+    }
+}

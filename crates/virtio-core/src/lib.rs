@@ -31,7 +31,7 @@ pub use chain::{
 };
 pub use device::{
     DeviceError, STATUS_ACKNOWLEDGE, STATUS_DEVICE_NEEDS_RESET, STATUS_DRIVER, STATUS_DRIVER_OK,
-    STATUS_FAILED, STATUS_FEATURES_OK, VENDOR_ID, VirtioDevice,
+    STATUS_FAILED, STATUS_FEATURES_OK, VENDOR_ID, VirtioDevice, read_config_space,
 };
 pub use memory::{Barrier, GuestMemory, MemError};
 pub use mmio::MmioTransport;

@@ -195,12 +195,7 @@ impl VirtioDevice for VirtioNet {
 
     fn read_config(&self, offset: u64, data: &mut [u8]) {
         let space = config::space(&self.config.mac, self.link_up);
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (i, b) in data.iter_mut().enumerate() {
-            if let Some(v) = start.checked_add(i).and_then(|at| space.get(at)) {
-                *b = *v;
-            }
-        }
+        virtio_core::read_config_space(&space, offset, data);
     }
 
     /// The configuration space is read-only (no `CTRL_MAC_ADDR`).

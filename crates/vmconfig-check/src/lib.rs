@@ -26,7 +26,7 @@ pub use claims::{Claim, DeviceTaken, Grant, grant};
 pub use error::ConfigError;
 pub use layout::{ImageKind, ImageSizes, MAX_VM_ID, POWER_BUTTON, Span, image_location};
 pub use virtual_devices::{
-    DiskBackend, MAX_DISK_BYTES, VIRTIO_WINDOW, VirtioSlots, VirtualDevices, VirtualDisk, VirtualNic, place_virtual_devices,
+    DiskBackend, MAX_DISK_BYTES, VIRTIO_WINDOW, VirtioSlots, VirtualDevices, VirtualDisk, VirtualNic, place_virtual_devices, unicast_mac,
 };
 pub use mapped::{Mapped, MappedKind, PAGE, check_address_width, mapped_ranges, mapped_ranges_of, page_span};
 

@@ -243,15 +243,24 @@ fn read_nic(index: usize, t: &Table, field: &dyn Fn(&str) -> String) -> Result<V
     Ok(VirtualNic { index, id: String::new(), base: 0, irq: 0, mac, any_source })
 }
 
-/// `[0x02, 0, 0, 0, 1, 1]`: six octets, unicast, not all zero.
+/// `[0x02, 0, 0, 0, 1, 1]`: see [`unicast_mac`].
 fn parse_mac(v: &Value) -> Option<[u8; 6]> {
-    let list = v.as_array()?;
-    if list.len() != 6 {
+    let octets: Vec<i64> = v.as_array()?.iter().map(Value::as_integer).collect::<Option<_>>()?;
+    unicast_mac(&octets)
+}
+
+/// A guest NIC's MAC from a config's list: six octets (each 0..=255),
+/// unicast, not all zero.
+pub fn unicast_mac<T: Copy>(octets: &[T]) -> Option<[u8; 6]>
+where
+    u8: TryFrom<T>,
+{
+    let mut mac = [0u8; 6];
+    if octets.len() != mac.len() {
         return None;
     }
-    let mut mac = [0u8; 6];
-    for (octet, item) in mac.iter_mut().zip(list) {
-        *octet = u8::try_from(item.as_integer()?).ok()?;
+    for (octet, value) in mac.iter_mut().zip(octets) {
+        *octet = u8::try_from(*value).ok()?;
     }
     (mac[0] & 1 == 0 && mac != [0; 6]).then_some(mac)
 }
