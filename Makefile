@@ -37,6 +37,11 @@ VM_CONFIGS ?= $(wildcard configs/vms/arceos-$(ARCH).toml)
 TIMEOUT ?= 0
 # y: build with the filesystem feature and boot with a disk attached.
 FS ?= n
+# y: the management HTTP API on the host NIC (feature `api`); `run` then
+# adds a NIC whose user network forwards 127.0.0.1:API_PORT to the API's
+# port 80, and passes API_TOKEN as the boot argument api.token=.
+API ?= n
+API_PORT ?= 8080
 # The boot disk `make disk_img` builds, and what goes on it.
 DISK_IMG ?= target/disk-$(ARCH).img
 # riscv64: Linux with its ext4 root on our virtio-blk device (its images
@@ -56,6 +61,19 @@ ROOT := $(CURDIR)
 # SHELL (the recipes' shell) stays bash.
 VM_SHELL := $(if $(filter command line,$(origin SHELL)),$(SHELL),n)
 override SHELL := /bin/bash
+
+# API=y (after SHELL is bash again: $(shell) runs it).
+ifeq ($(API),y)
+  ifeq ($(ARCH),x86_64)
+    $(error API=y: x86_64 has no host NIC driver (its devices are on PCI); use ARCH=aarch64 or riscv64)
+  endif
+  # Default: a random token, made once and kept in target/api-token.
+  ifeq ($(origin API_TOKEN),undefined)
+    API_TOKEN := $(shell mkdir -p target && { [ -s target/api-token ] || od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > target/api-token; } && cat target/api-token)
+  endif
+endif
+API_QEMU_ARGS = -netdev user,id=up,restrict=on,hostfwd=tcp:127.0.0.1:$(API_PORT)-:80 -device virtio-net-device,netdev=up \
+  -append "api.token=$(API_TOKEN)"
 
 # Every QEMU has `-nic none`: without it QEMU adds a network device with
 # unrestricted user networking.
@@ -151,12 +169,15 @@ help:
 	@echo "             Linux on an ext4 root on our virtio-blk (aarch64, riscv64: boots counted across resets),"
 	@echo "             an ArceOS guest's files and Starry-OS's shell on their own virtio disks (aarch64),"
 	@echo "             two Linux VMs ping and move 64 MiB over virtio-net, one reaches QEMU's gateway (aarch64),"
+	@echo "             the management API over QEMU's user network: every call, hostile requests, and"
+	@echo "             the page in headless Chromium (aarch64, API=y),"
 	@echo "             isolation; aarch64 and x86_64 also hostile guests; aarch64 FP/SIMD isolation,"
 	@echo "             10,000 fuzz operations (hypercalls, vGIC, timers, virtqueues)"
 	@echo "  bench      probe-guest benchmarks under the hypervisor and bare (every ARCH):"
 	@echo "             table + $(BENCH_DIR)/$(ARCH).json; aarch64 also virtio-blk: the probe's 4 KiB"
 	@echo "             request, Linux direct I/O against QEMU's own virtio-blk, and Linux VM-to-VM TCP"
 	@echo "             and ping against the same guests bare (scripts/net-bare-baseline.sh)"
+	@echo "             then charts of every arch's JSON: $(BENCH_DIR)/report.html (scripts/bench-report.py)"
 	@echo "  stress-test  make test's QEMU tests, then RUNS=$(RUNS) more runs of them while"
 	@echo "             another build loads every CPU; prints N passed, N failed"
 	@echo "  soak       create, stop and delete a VM CYCLES times from the shell; free memory"
@@ -182,6 +203,11 @@ help:
 	@echo "  FS=$(FS)  y: filesystem feature, guest images and configs from DISK"
 	@echo "  SHELL=$(VM_SHELL)  y: the management shell on the console (vm list/stop/start/...);"
 	@echo "             the hypervisor then runs until 'exit' instead of powering off"
+	@echo "  API=$(API)  y: the management HTTP API (aarch64, riscv64): run forwards"
+	@echo "             127.0.0.1:API_PORT to it and prints its URL and token"
+	@echo "  API_PORT=$(API_PORT)  the host port run forwards to the API's port 80"
+	@echo "  API_TOKEN  the API's token, passed as boot argument api.token= (default with"
+	@echo "             API=y: a random one made once into target/api-token)"
 	@echo "  DISK=$(DISK)  disk image attached as virtio-blk"
 	@echo "  DISK_VMS=$(DISK_VMS)"
 	@echo "  SEED=$(SEED) OPS=$(OPS)  the fuzzer's seed and operation count (make fuzz)"
@@ -213,6 +239,13 @@ $(STORAGE_IMAGES_riscv64) &: scripts/make-linux-rootfs.sh $(LINUX_IMAGES_riscv64
 NET_INITRD_aarch64 := target/guests/linux-aarch64-net-initramfs.cpio.gz
 NET_INITRD_riscv64 := target/guests/linux-riscv64-net-initramfs.cpio.gz
 NET_GUEST_SCRIPTS := scripts/make-linux-rootfs.sh scripts/net-init.sh scripts/net-stream.sh
+# The management API test's shell VM (issue 30): an initramfs whose /init
+# keeps a busybox sh on the console; its VMs (the shell and the probe
+# waiting for its power button).
+SHELL_INITRD_aarch64 := target/guests/linux-aarch64-shell-initramfs.cpio.gz
+$(SHELL_INITRD_aarch64): scripts/make-linux-rootfs.sh $(LINUX_IMAGES_aarch64)
+	scripts/make-linux-rootfs.sh target/guests aarch64 shell
+API_TEST_VMS := $(addprefix crates/qemu-boot-tests/configs/api/,shell.toml power-button.toml)
 $(NET_INITRD_aarch64): $(NET_GUEST_SCRIPTS) $(LINUX_IMAGES_aarch64)
 	scripts/make-linux-rootfs.sh target/guests aarch64 net
 $(NET_INITRD_riscv64): $(NET_GUEST_SCRIPTS) $(LINUX_IMAGES_riscv64)
@@ -261,7 +294,8 @@ build: guests $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 	AXVISOR_VM_CONFIGS="$(VM_CONFIGS)" AXVISOR_TIME_SLICE_MS=$(TIME_SLICE_MS) AX_LOG=$(LOG) SMP=$(SMP) \
 	  $(if $(HOST_PLATFORM),AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG)) \
 	  cargo build --release --locked --target $(TARGET) $(if $(filter y,$(FS)),--features fs) \
-	  $(if $(filter y,$(VM_SHELL)),--features shell) $(if $(filter aarch64-3,$(ARCH)-$(GIC)),--features gicv3)
+	  $(if $(filter y,$(VM_SHELL)),--features shell) $(if $(filter aarch64-3,$(ARCH)-$(GIC)),--features gicv3) \
+	  $(if $(filter y,$(API)),--features api)
 	@mkdir -p $(dir $(BIN))
 	@$(OBJCOPY) -O $(BIN_FORMAT) $(ELF) $(BIN)
 	@echo "hypervisor: $(BIN) ($$(stat -c %s $(BIN)) bytes) with VM configs: $(VM_CONFIGS)"
@@ -291,9 +325,10 @@ ifeq ($(BOOT),uboot)
 	$(if $(filter-out 0,$(TIMEOUT)),timeout --foreground $(TIMEOUT)) \
 	  $(QEMU) -m $(MEM) -smp $(SMP) -nographic -bios $(UBOOT_BIN) $(DISK_ARGS)
 else
+	$(if $(filter y,$(API)),@echo "management API: http://127.0.0.1:$(API_PORT)/ token $(API_TOKEN)")
 	$(if $(filter-out 0,$(TIMEOUT)),timeout --foreground $(TIMEOUT)) \
 	  $(QEMU) -m $(MEM) -smp $(SMP) -nographic -kernel $(BIN) \
-	  $(if $(filter aarch64,$(ARCH)),-dtb $(HOST_DTB)) $(if $(DISK),$(DISK_ARGS))
+	  $(if $(filter aarch64,$(ARCH)),-dtb $(HOST_DTB)) $(if $(DISK),$(DISK_ARGS)) $(if $(filter y,$(API)),$(API_QEMU_ARGS))
 endif
 
 clippy: setup $(if $(HOST_PLATFORM),$(HOST_CONFIG))
@@ -303,11 +338,14 @@ clippy: setup $(if $(HOST_PLATFORM),$(HOST_CONFIG))
 ifeq ($(ARCH),aarch64)
 	AXVISOR_VM_CONFIGS= cargo clippy --locked --release --target $(TARGET) -p axvisor --features fs -- -D warnings
 	AXVISOR_VM_CONFIGS= cargo clippy --locked --release --target $(TARGET) -p axvisor --features gicv3 -- -D warnings
+	AXVISOR_VM_CONFIGS= cargo clippy --locked --release --target $(TARGET) -p axvisor --features api -- -D warnings
 	cargo clippy --locked --release --target $(TARGET) -p a64-vcpu -- -D warnings
 	scripts/build-probe-guest.sh --clippy aarch64
 else ifeq ($(ARCH),riscv64)
 	AXVISOR_VM_CONFIGS= AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG) \
 	  cargo clippy --locked --release --target $(TARGET) -p axvisor --features fs -- -D warnings
+	AXVISOR_VM_CONFIGS= AX_CONFIG_PATH=$(ROOT)/$(HOST_CONFIG) \
+	  cargo clippy --locked --release --target $(TARGET) -p axvisor --features api -- -D warnings
 	cargo clippy --locked --release --target $(TARGET) -p rvh-vcpu -- -D warnings
 	scripts/build-probe-guest.sh --clippy riscv64
 else
@@ -319,7 +357,7 @@ unit-test: setup
 
 # The QEMU tests, once their images are built.
 QEMU_TEST_RUN = env AXVISOR_TEST_IMAGES=$(ROOT)/$(TEST_IMAGES) \
-	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test aarch64_virtio --test aarch64_virtio_net --test aarch64_channel --test riscv64_channel --test aarch64_arceos_disk --test aarch64_storage --test aarch64_net --test riscv64_net --test aarch64_starry --test riscv64_storage --test x86_64_boot --test x86_64_probe -- --include-ignored
+	  cargo test --locked -p qemu-boot-tests --test riscv64_boot --test riscv64_probe --test aarch64_boot --test aarch64_probe --test aarch64_hostile --test aarch64_linux --test aarch64_gicv3 --test aarch64_fs --test aarch64_uboot --test aarch64_shell --test aarch64_virtio --test aarch64_virtio_net --test aarch64_channel --test riscv64_channel --test aarch64_arceos_disk --test aarch64_storage --test aarch64_net --test aarch64_api --test riscv64_net --test aarch64_starry --test riscv64_storage --test x86_64_boot --test x86_64_probe -- --include-ignored
 
 # Images the QEMU tests boot (each test names the one it boots): per
 # architecture the default VM set, bad configs beside a good one, the probe
@@ -387,6 +425,9 @@ qemu-test: setup
 	  VM_CONFIGS="$(NET_VMS_aarch64)" BIN=$(TEST_IMAGES)/axvisor-aarch64-net.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=1 \
 	  VM_CONFIGS=$(NET_UPLINK_VM_aarch64) BIN=$(TEST_IMAGES)/axvisor-aarch64-net-uplink.bin
+	$(MAKE) --no-print-directory $(SHELL_INITRD_aarch64)
+	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=info SMP=2 API=y \
+	  VM_CONFIGS="$(API_TEST_VMS)" BIN=$(TEST_IMAGES)/axvisor-aarch64-api.bin
 	$(MAKE) --no-print-directory $(NET_INITRD_riscv64)
 	$(MAKE) --no-print-directory build ARCH=riscv64 LOG=warn SMP=2 \
 	  VM_CONFIGS="$(NET_VMS_riscv64)" BIN=$(TEST_IMAGES)/axvisor-riscv64-net.bin
@@ -550,6 +591,7 @@ else
 	  --hypervisor $(BENCH_DIR)/axvisor-x86_64-probe-bench.elf32 --bare target/guests/probe-x86_64.bin \
 	  $(BOOT_ARGS) --out $(BENCH_DIR)/x86_64.json
 endif
+	scripts/bench-report.py $(BENCH_DIR)
 
 # The shell soak: CYCLES times create, stop and delete a VM from the
 # management shell; free host memory must be the same before and after

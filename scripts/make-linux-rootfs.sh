@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds, without root, the Linux guest of the storage test (issue 24): an
 # ext4 root on a virtio-blk disk that counts its boots.
-#   usage: make-linux-rootfs.sh OUT_DIR [aarch64|riscv64] [storage|blkbench|net]
+#   usage: make-linux-rootfs.sh OUT_DIR [aarch64|riscv64] [storage|blkbench|net|shell]
 # (blkbench: only OUT_DIR/linux-ARCH-blkbench-initramfs.cpio.gz, the
 # virtio modules and scripts/blkbench-init.sh as /init: `make bench`.
 # net: only OUT_DIR/linux-ARCH-net-initramfs.cpio.gz, the virtio-net
 # modules, scripts/net-init.sh as /init and scripts/net-stream.sh as
-# /bin/net-stream: the network tests, issue 25.)
+# /bin/net-stream: the network tests, issue 25. shell: only
+# OUT_DIR/linux-ARCH-shell-initramfs.cpio.gz, no modules, an /init that
+# prints `SHELL-GUEST-UP` and keeps an interactive sh on the console: the
+# management API's tests, issue 30.)
 # Writes
 #   OUT_DIR/linux-ARCH-storage-initramfs.cpio.gz: busybox, the modules the
 #     kernel needs for virtio-mmio, virtio-blk and ext4 but does not build
@@ -84,6 +87,7 @@ add_module() {
 modules="crc32c_generic virtio_mmio virtio_blk ext4"
 [ "$mode" = blkbench ] && modules="virtio_mmio virtio_blk"
 [ "$mode" = net ] && modules="virtio_mmio virtio_net"
+[ "$mode" = shell ] && modules=""
 for m in $modules; do add_module "$m"; done
 echo "${order[*]}" > "$root/modules/order"
 
@@ -102,7 +106,25 @@ if [ "$mode" = net ]; then
     echo "net guest: modules ${order[*]} -> $out/linux-$arch-net-initramfs.cpio.gz"
     exit 0
 fi
-[ "$mode" = storage ] || die "mode '$mode': storage, blkbench or net"
+if [ "$mode" = shell ]; then
+    cat > "$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "SHELL-GUEST-UP"
+export PS1='shell# ' HOME=/ PATH=/bin
+# The console's shell, started again if it exits (init must not end).
+while true; do setsid cttyhack sh; done
+INIT
+    chmod 755 "$root/init"
+    (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet --reproducible) \
+        | gzip -9n > "$out/linux-$arch-shell-initramfs.cpio.gz"
+    echo "shell guest: -> $out/linux-$arch-shell-initramfs.cpio.gz"
+    exit 0
+fi
+[ "$mode" = storage ] || die "mode '$mode': storage, blkbench, net or shell"
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 bb=/bin/busybox

@@ -62,6 +62,12 @@ install_debian_packages() {
     command -v clang >/dev/null || missing+=(clang)
     compgen -G "/usr/lib/llvm-*/lib/libclang.so" >/dev/null || missing+=(libclang-dev)
     command -v cmake >/dev/null || missing+=(cmake)
+    # The management API's tests (crates/qemu-boot-tests/api/): curl, and a
+    # headless browser driven by Selenium from Debian's own python3.
+    command -v curl >/dev/null || missing+=(curl)
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import selenium' 2>/dev/null || missing+=(python3-selenium)
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing ${missing[*]}"
         apt_update_once

@@ -2,8 +2,10 @@
 //!
 //! This file is the table of contents: register the VMM with the layers
 //! below, enable virtualization on every CPU, create the VMs from their
-//! configs, run them until none is left. Layers (see docs/architecture.md):
-//! `main` → `vmm` → `hal` → ArceOS; arrows point down only.
+//! configs, run them until none is left (managed from the shell or the
+//! API: until told to power off). Layers (see docs/architecture.md):
+//! `main` → `api` (feature `api`) → `vmm` → `hal` → ArceOS; arrows point
+//! down only.
 #![no_std]
 #![no_main]
 
@@ -13,6 +15,8 @@ extern crate alloc;
 #[macro_use]
 extern crate axstd as std;
 
+#[cfg(feature = "api")]
+mod api;
 mod hal;
 mod vmm;
 
@@ -24,10 +28,18 @@ fn main() {
         println!("axvisor: {why}; powering off");
         return;
     }
+    // The management API, before the VMs ask for their addresses.
+    #[cfg(feature = "api")]
+    let managed = api::start();
+    #[cfg(not(feature = "api"))]
+    let managed = false;
     vmm::boot_all();
-    // With the shell the hypervisor runs until `exit`, which stops every VM.
+    // Managed from the shell or the API, the hypervisor outlives its VMs
+    // until `exit` or `POST /api/shutdown`, which stop every VM.
     if cfg!(feature = "shell") {
         vmm::shell::run();
+    } else if managed {
+        vmm::serve_until_shutdown();
     }
     let summary = vmm::wait_all_stopped();
     println!("axvisor: all VMs stopped ({summary}); powering off");

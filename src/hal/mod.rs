@@ -60,6 +60,13 @@ pub fn host_fdt() -> Option<&'static guest_fdt::HostTree<'static>> {
     if host_fdt_readable() { axhal::dtb::get_fdt() } else { None }
 }
 
+/// The host's boot arguments: the device tree's `/chosen/bootargs`
+/// (QEMU's `-append`), if it has any.
+#[cfg(feature = "api")]
+pub fn host_bootargs() -> Option<&'static str> {
+    host_fdt()?.chosen()?.bootargs()
+}
+
 /// Whether the host's device tree can be read (`axhal::dtb::get_fdt`):
 /// the firmware may put it outside the RAM the host maps (riscv64's
 /// platform config maps 256 MiB, whatever QEMU has).

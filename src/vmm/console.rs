@@ -9,13 +9,15 @@ use alloc::string::String;
 
 use axvmconfig::{EmulatedDeviceConfig, EmulatedDeviceType};
 use kspin::SpinNoIrq;
-use vuart::{Effect, History, LineBuffer, MAX_LINE, Uart};
+use vuart::{Effect, History, InputBacklog, LineBuffer, MAX_LINE, Uart};
 
 use super::window::Window;
 use crate::hal::{self, arch::{Arch, ArchOps}};
 
 /// Bytes of a VM's newest console lines kept.
 const HISTORY_BYTES: usize = 16 * 1024;
+/// Bytes of typed input held for a guest that reads slower than it comes.
+const INPUT_BACKLOG: usize = 4096;
 
 /// A VM's console output.
 pub struct VmConsole {
@@ -61,6 +63,23 @@ impl VmConsole {
         self.state.lock().1.lines().map(String::from).collect()
     }
 
+    /// The kept lines numbered `from` or later (see `vuart::History::since`).
+    pub fn since(&self, from: u64) -> vm_control::ConsoleLines {
+        let state = self.state.lock();
+        let (first, lines) = state.1.since(from);
+        vm_control::ConsoleLines { first, lines: lines.map(String::from).collect(), next: state.1.next() }
+    }
+
+    /// Takes the kept lines out (this VM is being replaced by its next run).
+    pub fn take_history(&self) -> History {
+        core::mem::replace(&mut self.state.lock().1, History::new(HISTORY_BYTES))
+    }
+
+    /// Puts the lines of this VM's previous run before its own.
+    pub fn continue_after(&self, older: History) {
+        self.state.lock().1.continue_after(older);
+    }
+
     /// Prints what is left of an unfinished line (the VM stopped).
     pub fn flush(&self) {
         let mut state = self.state.lock();
@@ -76,7 +95,7 @@ pub struct VirtualUart {
     window: Window,
     /// The interrupt id its config gives it.
     pub irq: usize,
-    model: SpinNoIrq<<Arch as ArchOps>::Uart>,
+    model: SpinNoIrq<(<Arch as ArchOps>::Uart, InputBacklog)>,
 }
 
 impl VirtualUart {
@@ -93,7 +112,11 @@ impl VirtualUart {
     /// A UART at guest address `base` raising interrupt `irq`, in place of
     /// a host one the config passes through.
     pub fn at(base: usize, size: usize, irq: usize) -> Self {
-        Self { window: Window::new(base, size), irq, model: SpinNoIrq::new(Arch::new_uart()) }
+        Self {
+            window: Window::new(base, size),
+            irq,
+            model: SpinNoIrq::new((Arch::new_uart(), InputBacklog::new(INPUT_BACKLOG))),
+        }
     }
 
     /// The UART's offset of `gpa`, if it decodes it.
@@ -101,18 +124,30 @@ impl VirtualUart {
         self.window.offset_of(gpa)
     }
 
-    /// A guest read at `offset`.
+    /// A guest read at `offset`; input waiting in the backlog moves into
+    /// the receive FIFO as the guest drains it.
     pub fn read(&self, offset: usize, width: u8) -> (u64, Effect) {
-        self.model.lock().read(offset, width)
+        let mut model = self.model.lock();
+        let (uart, backlog) = &mut *model;
+        let (value, mut effect) = uart.read(offset, width);
+        if !backlog.is_empty() && backlog.feed(uart) {
+            effect.irq = true;
+        }
+        (value, effect)
     }
 
-    /// Queues a byte of host input; whether the UART's interrupt is raised.
-    pub fn input(&self, byte: u8) -> bool {
-        self.model.lock().push_input(byte)
+    /// Queues host input (what the FIFO has no room for waits in the
+    /// backlog); how many bytes were taken and whether the UART's
+    /// interrupt is raised.
+    pub fn input(&self, bytes: &[u8]) -> (usize, bool) {
+        let mut model = self.model.lock();
+        let (uart, backlog) = &mut *model;
+        let taken = backlog.push(bytes);
+        (taken, backlog.feed(uart))
     }
 
     /// A guest write at `offset`.
     pub fn write(&self, offset: usize, width: u8, value: u64) -> Effect {
-        self.model.lock().write(offset, width, value)
+        self.model.lock().0.write(offset, width, value)
     }
 }

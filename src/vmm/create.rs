@@ -130,6 +130,26 @@ impl fmt::Display for VmError {
     }
 }
 
+impl VmError {
+    /// The config field at fault and the value it holds, where the error
+    /// is about one field.
+    pub fn field_and_value(&self) -> (Option<alloc::string::String>, Option<alloc::string::String>) {
+        use alloc::string::{String, ToString};
+        match self {
+            Self::Config(e) => (e.field().map(String::from), e.value()),
+            Self::Unsupported { field, .. } => (Some((*field).into()), None),
+            Self::NoSuchCpu { index, cpu, .. } => (Some(alloc::format!("base.phys_cpu_ids[{index}]")), Some(cpu.to_string())),
+            Self::NoFreeId => (Some("base.id".into()), None),
+            Self::Virtio { name, .. } => (Some("devices.emu_devices".into()), Some(name.clone())),
+            Self::VirtualDevice { field, .. } => (Some(field.clone()), None),
+            Self::IrqChip(_) => (Some("devices.emu_devices".into()), None),
+            Self::Ram(_) => (Some("kernel.memory_regions".into()), None),
+            Self::Vcpus(_) => (Some("base.cpu_num".into()), None),
+            _ => (None, None),
+        }
+    }
+}
+
 /// What a VM loads at boot, kept for the resets the guest asks for.
 pub struct BootImages {
     /// Kernel, BIOS, device tree, ramdisk.

@@ -128,6 +128,18 @@ fn image_paths(cfg: &AxVMCrateConfig) -> [Option<&str>; 4] {
 }
 
 impl VmSource {
+    /// A config given as text (uploaded through the management API) under
+    /// the name `file`. Its `"memory"` images are those embedded at build
+    /// time whose file name matches, its `"fs"` images are looked up from
+    /// `/vms` on the boot disk, as for a config kept there.
+    pub fn uploaded(file: &str, text: &str) -> Self {
+        let embedded = match vmconfig_check::parse(text) {
+            Ok(cfg) => image_paths(&cfg).map(|path| path.and_then(embedded_image)),
+            Err(_) => [None; 4],
+        };
+        Self { file: file.into(), text: Some(text.into()), embedded, disk_dir: "/vms".into() }
+    }
+
     /// Finds the images `cfg` names: embedded ones for `"memory"`, files on
     /// the disk for `"fs"`. An image that is not there is left out, so
     /// that validation names it.
@@ -158,6 +170,19 @@ impl VmSource {
             what: "\"fs\" needs the filesystem feature, which this build does not have (make FS=y)",
         })
     }
+}
+
+/// The image embedded at build time, by any config, whose file name is
+/// that of `path`.
+fn embedded_image(path: &str) -> Option<&'static [u8]> {
+    let wanted = vmconfig_check::paths::file_name(path);
+    EMBEDDED_VMS.iter().find_map(|vm| {
+        let cfg = vmconfig_check::parse(vm.text?).ok()?;
+        let paths = image_paths(&cfg);
+        paths.iter().zip(vm.images).find_map(|(p, bytes)| {
+            (p.map(vmconfig_check::paths::file_name) == Some(wanted)).then_some(bytes).flatten()
+        })
+    })
 }
 
 /// Sizes for validation.

@@ -6,11 +6,14 @@
 //! [`channel`] (shared-memory channels between VMs, doorbells),
 //! [`create`] (a VM from its config), [`vm`] (a VM and its vCPUs),
 //! [`vcpus`] (the vCPU task loop), [`guest`] (the VM as the exit
-//! dispatcher sees it), [`upcalls`] (what the layers below ask of us).
+//! dispatcher sees it), [`upcalls`] (what the layers below ask of us),
+//! `uplink` and `host_endpoint` (the host NIC: the switch's port and the
+//! hypervisor's own endpoint).
 #![deny(unsafe_code)]
 
 mod channel;
 mod console;
+mod control;
 mod create;
 pub mod shell;
 #[cfg(feature = "fs")]
@@ -19,6 +22,8 @@ mod disk;
 mod disk_image;
 mod guest;
 mod host_derived;
+#[cfg(feature = "api")]
+mod host_endpoint;
 mod images;
 mod net;
 mod power;
@@ -36,6 +41,10 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use axtask::WaitQueue;
 use kspin::SpinNoIrq;
 
+#[cfg_attr(not(feature = "api"), allow(unused_imports))]
+pub use control::{Control, serve_until_shutdown};
+#[cfg(feature = "api")]
+pub use host_endpoint::{HostEndpoint, host_endpoint};
 use vm::{StopReason, Vm};
 
 /// Every VM that was created, running or stopped. Interrupt handlers look
@@ -81,17 +90,17 @@ pub fn init() {
 pub fn boot_all() {
     uplink::start();
     for embedded in images::EMBEDDED_VMS {
-        boot(&images::VmSource::from(embedded));
+        let _ = boot(&images::VmSource::from(embedded));
     }
     #[cfg(feature = "fs")]
     for source in images::disk_configs() {
-        boot(&source);
+        let _ = boot(&source);
     }
 }
 
-/// Creates and starts a VM from `source`; its id, or `None` (reported)
-/// if the config was rejected.
-fn boot(source: &images::VmSource) -> Option<usize> {
+/// Creates and starts a VM from `source`; its id, or why the config was
+/// rejected (also reported on the console).
+fn boot(source: &images::VmSource) -> Result<usize, create::VmError> {
     match create::create(source) {
         Ok(vm) => {
             VMS.lock().push(vm.clone());
@@ -99,12 +108,12 @@ fn boot(source: &images::VmSource) -> Option<usize> {
             RUNNING.fetch_add(1, Ordering::AcqRel);
             vcpus::start(&vm);
             vm.channel_link_event();
-            Some(vm.id)
+            Ok(vm.id)
         }
         Err(e) => {
             REJECTED.fetch_add(1, Ordering::Relaxed);
             error!("VM config {}: {e}", source.file);
-            None
+            Err(e)
         }
     }
 }

@@ -5,6 +5,9 @@
 //! [`IDLE_IRQ`]), or without one, sleeps [`IDLE`]. It never keeps the
 //! hypervisor up: that ends when the last VM stops.
 //!
+//! With feature `api`, frames for the NIC's own MAC go to the host
+//! endpoint instead ([`super::host_endpoint`]), group frames to both.
+//!
 //! Self-check: with the log at debug level, the uplink asks once at start
 //! who has 10.0.2.2 (QEMU's user-network gateway; an ARP probe, sender IP
 //! 0.0.0.0, so no address is claimed) and logs the ARP replies it gets.
@@ -29,11 +32,16 @@ const IDLE_IRQ: Duration = Duration::from_millis(100);
 const GATEWAY: [u8; 4] = [10, 0, 2, 2];
 
 /// Makes the host's NIC, if there is one, the switch's uplink; before any
-/// VM boots.
-pub fn start() {
+/// VM boots. Only the first call does anything; whether the uplink runs.
+pub fn start() -> bool {
+    static STARTED: spin::Once<bool> = spin::Once::new();
+    *STARTED.call_once(start_once)
+}
+
+fn start_once() -> bool {
     let Some(nic) = hal::host_nic() else {
         info!("no host NIC: no uplink");
-        return;
+        return false;
     };
     let interrupts = nic.on_interrupt(frames_ready);
     info!(
@@ -51,7 +59,7 @@ pub fn start() {
         Ok(port) => port,
         Err(e) => {
             warn!("host NIC: no uplink: {e}");
-            return;
+            return false;
         }
     };
     if log::log_enabled!(log::Level::Debug)
@@ -60,6 +68,7 @@ pub fn start() {
         debug!("uplink self-check: the ARP request was not sent: {e}");
     }
     axtask::spawn_raw(move || receive(nic, port, interrupts), String::from("uplink"), axconfig::TASK_STACK_SIZE);
+    true
 }
 
 /// Set by the NIC's interrupt, taken by the uplink task.
@@ -67,10 +76,13 @@ static READY: AtomicBool = AtomicBool::new(false);
 /// Where the uplink task waits for it.
 static READY_WAIT: WaitQueue = WaitQueue::new();
 
-/// The NIC interrupted (interrupt context).
+/// The NIC interrupted (interrupt context). It must not yield here
+/// (`notify_one(true)` does): the task switched to would run with this
+/// interrupt not yet ended, and a vCPU alone on its CPU then runs its
+/// guest with every host interrupt (the timer's too) held back.
 fn frames_ready() {
     READY.store(true, Ordering::Release);
-    READY_WAIT.notify_one(true);
+    READY_WAIT.notify_one(false);
 }
 
 /// The uplink task: hands every frame the NIC receives to the switch.
@@ -83,7 +95,9 @@ fn receive(nic: &'static HostNic, port: PortId, interrupts: bool) {
             if let Some((ip, mac)) = arp_reply_to(&frame, nic.mac()) {
                 debug!("uplink: ARP reply: {}.{}.{}.{} is at {}", ip[0], ip[1], ip[2], ip[3], MacText(&mac));
             }
-            net::forward(port, &frame);
+            if to_switch(&frame) {
+                net::forward(port, &frame);
+            }
             taken += 1;
         }
         if taken == BATCH {
@@ -94,6 +108,18 @@ fn receive(nic: &'static HostNic, port: PortId, interrupts: bool) {
             axtask::sleep(IDLE);
         }
     }
+}
+
+/// Hands `frame` to the host endpoint if it is for it; whether the switch
+/// gets it (too).
+#[cfg(feature = "api")]
+fn to_switch(frame: &[u8]) -> bool {
+    super::host_endpoint::deliver(frame)
+}
+
+#[cfg(not(feature = "api"))]
+fn to_switch(_frame: &[u8]) -> bool {
+    true
 }
 
 const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];

@@ -44,7 +44,8 @@ impl fmt::Display for BenchError {
 
 impl std::error::Error for BenchError {}
 
-/// The `bench name=N key=value ...` lines of one run, by name then key.
+/// The `bench name=N key=value ...` lines of one run, by name then key
+/// (lines of the same name add their keys: a histogram spans lines).
 #[derive(Debug, Default)]
 pub struct Samples {
     run: &'static str,
@@ -82,7 +83,7 @@ impl Samples {
                 }
             }
             let name = name.ok_or_else(|| BenchError::BadLine(line.to_string()))?;
-            samples.values.insert(name, fields);
+            samples.values.entry(name).or_default().extend(fields);
         }
         if !done {
             return Err(BenchError::Incomplete(run));
@@ -452,6 +453,11 @@ pub struct Provenance<'a> {
 
 /// The report as JSON.
 pub fn json(p: &Provenance<'_>, figures: &[Figure]) -> String {
+    json_with_distributions(p, figures, &[])
+}
+
+/// The report as JSON, with the latency distributions.
+pub fn json_with_distributions(p: &Provenance<'_>, figures: &[Figure], distributions: &[Distribution]) -> String {
     let mut out = String::from("{\n");
     let _ = writeln!(out, "  \"arch\": {},", json_string(p.arch));
     let _ = writeln!(out, "  \"qemu\": {},", json_string(p.qemu));
@@ -480,6 +486,8 @@ pub fn json(p: &Provenance<'_>, figures: &[Figure]) -> String {
         );
         out += if i + 1 < figures.len() { ",\n" } else { "\n" };
     }
+    out += "  },\n  \"distributions\": {\n";
+    out += &distributions_json(distributions);
     out += "  }\n}\n";
     out
 }
@@ -495,6 +503,9 @@ pub use net::net_figures;
 
 mod channel;
 pub use channel::channel_figures;
+
+mod dist;
+pub use dist::{Distribution, Histogram, distributions, distributions_json};
 
 #[cfg(test)]
 mod tests;

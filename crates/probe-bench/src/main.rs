@@ -35,8 +35,8 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use probe_bench::{
-    BOOT_RUNS, BenchError, Provenance, Samples, blk_figures, channel_figures, boot_figures, hello_time, json, linux_figure, net_figures,
-    shared_figures, table, wall_figure,
+    BOOT_RUNS, BenchError, Distribution, Provenance, Samples, blk_figures, channel_figures, boot_figures, distributions, hello_time,
+    json_with_distributions, linux_figure, net_figures, shared_figures, table, wall_figure,
 };
 use qemu_boot_tests::{Arch, Run, attach_disk, bare_command, bare_raw_command, count_instructions, qemu_command, run};
 
@@ -281,8 +281,15 @@ fn boot_runs(arch: Arch, args: &BootArgs, figures: &mut Vec<probe_bench::Figure>
 }
 
 /// The shared-CPU runs: `image` (two vCPUs of the probe on one CPU) and
-/// the probe's shared-CPU mode bare on two CPUs; appends their figures.
-fn shared_runs(arch: Arch, image: &std::path::Path, elf: &std::path::Path, figures: &mut Vec<probe_bench::Figure>) -> Result<Vec<(&'static str, String)>, String> {
+/// the probe's shared-CPU mode bare on two CPUs; appends their figures
+/// and latency distributions.
+fn shared_runs(
+    arch: Arch,
+    image: &std::path::Path,
+    elf: &std::path::Path,
+    figures: &mut Vec<probe_bench::Figure>,
+    dists: &mut Vec<Distribution>,
+) -> Result<Vec<(&'static str, String)>, String> {
     let mut hv_cmd = qemu_command(arch, image, 1, "256M");
     count_instructions(&mut hv_cmd);
     let mut bare_cmd = bare_mode_command(arch, elf, SHARED_MODE, 2);
@@ -292,6 +299,7 @@ fn shared_runs(arch: Arch, image: &std::path::Path, elf: &std::path::Path, figur
     let hv = Samples::parse("shared hypervisor", &hv_run.output).map_err(|e| e.to_string())?;
     let bare = Samples::parse("shared bare", &bare_run.output).map_err(|e| e.to_string())?;
     figures.extend(shared_figures(&hv, &bare).map_err(|e| e.to_string())?);
+    dists.extend(distributions(&hv, &bare));
     Ok(vec![("shared_hypervisor", hv_line), ("shared_bare", bare_line)])
 }
 
@@ -306,8 +314,14 @@ fn main() -> ExitCode {
 }
 
 /// The probe's benchmark mode under `image` and bare from `elf`; appends
-/// its figures.
-fn probe_runs(args: &Args, image: &Path, elf: &Path, figures: &mut Vec<probe_bench::Figure>) -> Result<Vec<(&'static str, String)>, String> {
+/// its figures and latency distributions.
+fn probe_runs(
+    args: &Args,
+    image: &Path,
+    elf: &Path,
+    figures: &mut Vec<probe_bench::Figure>,
+    dists: &mut Vec<Distribution>,
+) -> Result<Vec<(&'static str, String)>, String> {
     let mut hv_cmd = qemu_command(args.arch, image, 1, "256M");
     if let Some((_, dtb)) = args.boot.dtbs.iter().find(|(mem, _)| mem == "256M") {
         hv_cmd.arg("-dtb").arg(dtb);
@@ -320,9 +334,11 @@ fn probe_runs(args: &Args, image: &Path, elf: &Path, figures: &mut Vec<probe_ben
     let report = || -> Result<_, BenchError> {
         let hv = Samples::parse("hypervisor", &hv_run.output)?;
         let bare = Samples::parse("bare", &bare_run.output)?;
-        probe_bench::figures(&hv, &bare)
+        Ok((probe_bench::figures(&hv, &bare)?, distributions(&hv, &bare)))
     };
-    figures.extend(report().map_err(|e| e.to_string())?);
+    let (probe_figures, probe_dists) = report().map_err(|e| e.to_string())?;
+    figures.extend(probe_figures);
+    dists.extend(probe_dists);
     figures.push(wall_figure(
         "wall_time",
         "probe: whole QEMU run, wall clock",
@@ -413,9 +429,10 @@ fn net_runs(arch: Arch, net: &NetArgs, out_dir: &Path, figures: &mut Vec<probe_b
 fn bench() -> Result<(), String> {
     let args = parse_args()?;
     let mut figures = Vec::new();
+    let mut dists = Vec::new();
     let mut runs = Vec::new();
     if let Some((image, elf)) = &args.probe {
-        runs.extend(probe_runs(&args, image, elf, &mut figures)?);
+        runs.extend(probe_runs(&args, image, elf, &mut figures, &mut dists)?);
     }
     if let Some(linux) = &args.linux {
         let mut hv_cmd = qemu_command(args.arch, &linux.hypervisor, 2, "256M");
@@ -446,7 +463,7 @@ fn bench() -> Result<(), String> {
         runs.push(("linux_bare", bare_line));
     }
     if let (Some(image), Some((_, elf))) = (&args.shared, &args.probe) {
-        runs.extend(shared_runs(args.arch, image, elf, &mut figures)?);
+        runs.extend(shared_runs(args.arch, image, elf, &mut figures, &mut dists)?);
     }
     if let Some(blk) = &args.blk {
         runs.extend(blk_runs(args.arch, blk, &mut figures)?);
@@ -488,7 +505,7 @@ fn bench() -> Result<(), String> {
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    std::fs::write(&args.out, json(&provenance, &figures)).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    std::fs::write(&args.out, json_with_distributions(&provenance, &figures, &dists)).map_err(|e| format!("{}: {e}", args.out.display()))?;
     println!("wrote {}", args.out.display());
     Ok(())
 }

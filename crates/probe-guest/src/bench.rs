@@ -6,6 +6,7 @@ use core::sync::atomic::Ordering;
 
 use crate::arch as cpu;
 use crate::console::println;
+use crate::hist::Histogram;
 use crate::irq::{TIMER_ENTRY, TIMER_IRQS};
 use crate::workload;
 
@@ -78,6 +79,8 @@ pub fn timer_latency(hz: u64, name: &str) {
     cpu::timer_irq_enable_this_cpu();
     cpu::irq_enable();
     let (mut sum, mut min, mut max) = (0u64, u64::MAX, 0u64);
+    static LATENCIES: Histogram = Histogram::new();
+    LATENCIES.clear();
     for _ in 0..TIMER_SAMPLES {
         let before = TIMER_IRQS.load(Ordering::Acquire);
         let deadline = cpu::now() + hz / 10_000;
@@ -93,7 +96,9 @@ pub fn timer_latency(hz: u64, name: &str) {
         sum += latency;
         min = min.min(latency);
         max = max.max(latency);
+        LATENCIES.record(latency);
     }
     cpu::irq_disable();
     println!("bench name={name} iters={TIMER_SAMPLES} ticks={sum} min={min} max={max}");
+    LATENCIES.print(name);
 }

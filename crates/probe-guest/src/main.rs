@@ -25,6 +25,7 @@ mod bench;
 mod channel;
 mod console;
 mod fpcheck;
+mod hist;
 mod irq;
 #[cfg(not(target_arch = "x86_64"))]
 mod shared;

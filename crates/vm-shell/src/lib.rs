@@ -12,6 +12,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+pub use vm_control::{ConsoleLines, CreateError, LogLevel, Stopped, VmInfo, VmState, Vmm};
+
 #[cfg(test)]
 mod tests;
 
@@ -57,23 +59,6 @@ pub enum Command {
     Exit,
     /// An empty line.
     Nothing,
-}
-
-/// A log level `log` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogLevel {
-    /// No log lines.
-    Off,
-    /// Errors only.
-    Error,
-    /// And warnings.
-    Warn,
-    /// And information.
-    Info,
-    /// And debugging lines.
-    Debug,
-    /// Everything.
-    Trace,
 }
 
 /// Why a line is not a command.
@@ -152,97 +137,6 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
     }
 }
 
-/// A VM's state as the shell shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VmState {
-    /// Its vCPUs run.
-    Running,
-    /// Being stopped.
-    Stopping,
-    /// Stopped (it may be started again or deleted).
-    Stopped,
-}
-
-impl fmt::Display for VmState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Running => "running",
-            Self::Stopping => "stopping",
-            Self::Stopped => "stopped",
-        })
-    }
-}
-
-/// One VM as `vm list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VmInfo {
-    /// Its id.
-    pub id: usize,
-    /// Its name.
-    pub name: String,
-    /// Its state.
-    pub state: VmState,
-    /// How many vCPUs it has.
-    pub vcpus: usize,
-    /// Its RAM in bytes.
-    pub memory: u64,
-    /// How long it has run since its last boot, in milliseconds.
-    pub uptime_ms: u64,
-    /// Exits its vCPUs took.
-    pub exits: u64,
-    /// How its last run ended, if it stopped.
-    pub ended: Option<String>,
-}
-
-/// How `vm stop` ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stopped {
-    /// The guest powered off after its power button was pressed.
-    Gracefully {
-        /// Milliseconds from the press to the VM being down.
-        ms: u64,
-    },
-    /// The VM was stopped by force: it has no power button (`None`), or
-    /// did not power off within that many milliseconds of the press.
-    Forced {
-        /// How long the guest was given, if it had a button.
-        waited_ms: Option<u64>,
-    },
-}
-
-impl fmt::Display for Stopped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Gracefully { ms } => write!(f, "powered off by its guest {ms} ms after the power button"),
-            Self::Forced { waited_ms: None } => write!(f, "stopped by force (it has no power button)"),
-            Self::Forced { waited_ms: Some(ms) } => {
-                write!(f, "stopped by force: its guest did not power off within {ms} ms of the power button")
-            }
-        }
-    }
-}
-
-/// What the shell needs from the VMM.
-pub trait Vmm {
-    /// Every VM, by id.
-    fn vms(&self) -> Vec<VmInfo>;
-    /// A VM's newest console lines.
-    fn console_lines(&self, id: usize) -> Vec<String>;
-    /// Boots a stopped VM again from its config; an error line otherwise.
-    fn start(&self, id: usize) -> Result<(), String>;
-    /// Stops a running VM: presses its power button, if it has one, and
-    /// stops it by force if its guest does not power off in time.
-    fn stop(&self, id: usize) -> Result<Stopped, String>;
-    /// Creates and boots a VM from the config at `path`; its id.
-    fn create(&self, path: &str) -> Result<usize, String>;
-    /// Forgets a stopped VM and frees what it held.
-    fn delete(&self, id: usize) -> Result<(), String>;
-    /// Sets the log level.
-    fn set_log_level(&self, level: LogLevel);
-    /// Host memory free for new VMs, in bytes.
-    fn free_memory(&self) -> u64;
-}
-
 /// What the shell does next after a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
@@ -304,7 +198,9 @@ pub fn execute(vmm: &dyn Vmm, command: Command) -> (Vec<String>, Next) {
                 state => Err(format!("VM[{id}] is {state}: not started again")),
             }
         }
-        Command::Create(path) => vmm.create(&path).map(|id| one(format!("VM[{id}] created from {path}"))),
+        Command::Create(path) => {
+            vmm.create(&path).map(|id| one(format!("VM[{id}] created from {path}"))).map_err(|e| e.to_string())
+        }
         Command::Delete(id) => match find(id)?.state {
             VmState::Stopped => vmm.delete(id).map(|()| one(format!("VM[{id}] deleted"))),
             state => Err(format!("VM[{id}] is {state}: stop it before deleting it")),

@@ -85,9 +85,22 @@ impl Vmm for Mock {
         self.set(id, self.stop_leaves.unwrap_or(VmState::Stopped));
         Ok(Stopped::Gracefully { ms: 12 })
     }
-    fn create(&self, path: &str) -> Result<usize, String> {
+    fn console_since(&self, id: usize, from: u64) -> Option<ConsoleLines> {
+        Some(ConsoleLines { first: from, lines: self.console_lines(id), next: from + 1 })
+    }
+    fn console_input(&self, id: usize, bytes: &[u8]) -> Result<(), String> {
+        self.calls.borrow_mut().push(std::format!("input {id} {bytes:?}"));
+        Ok(())
+    }
+    fn configs(&self) -> Vec<String> {
+        std::vec!["arceos.toml".into()]
+    }
+    fn create(&self, path: &str) -> Result<usize, CreateError> {
         self.calls.borrow_mut().push(std::format!("create {path}"));
-        if path.ends_with(".toml") { Ok(3) } else { Err(std::format!("{path}: not a VM config")) }
+        if path.ends_with(".toml") { Ok(3) } else { Err(CreateError::new(path, "not a VM config")) }
+    }
+    fn create_from_text(&self, file: &str, _text: &str) -> Result<usize, CreateError> {
+        self.create(file)
     }
     fn delete(&self, id: usize) -> Result<(), String> {
         self.calls.borrow_mut().push(std::format!("delete {id}"));
@@ -99,6 +112,9 @@ impl Vmm for Mock {
     }
     fn free_memory(&self) -> u64 {
         64 << 20
+    }
+    fn shutdown(&self) {
+        self.calls.borrow_mut().push("shutdown".into());
     }
 }
 

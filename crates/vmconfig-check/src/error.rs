@@ -92,4 +92,30 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl ConfigError {
+    /// The field at fault, in TOML path form, if the error is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Parse(_) => None,
+            Self::InvalidValue { field, .. }
+            | Self::Overlap { field, .. }
+            | Self::OutsideMemory { field, .. }
+            | Self::ImageTooLarge { field, .. }
+            | Self::MissingImage { field, .. } => Some(field),
+        }
+    }
+
+    /// The value that field holds, as written (a range, an address or a
+    /// path where the error names one).
+    pub fn value(&self) -> Option<String> {
+        match self {
+            Self::Parse(_) => None,
+            Self::InvalidValue { value, .. } => Some(value.clone()),
+            Self::Overlap { range, .. } => Some(alloc::format!("{range}")),
+            Self::OutsideMemory { addr, .. } => Some(alloc::format!("{addr:#x}")),
+            Self::ImageTooLarge { path, .. } | Self::MissingImage { path, .. } => Some(path.clone()),
+        }
+    }
+}
+
 impl core::error::Error for ConfigError {}

@@ -37,6 +37,11 @@ pub fn parent(path: &str) -> &str {
     }
 }
 
+/// The last part of a path (the whole path if it has no `/`).
+pub fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +61,12 @@ mod tests {
         assert_eq!(parent("/vms/linux.toml"), "/vms");
         assert_eq!(parent("/linux.toml"), "/");
         assert_eq!(parent("linux.toml"), "/");
+    }
+
+    #[test]
+    fn file_name_of_paths() {
+        assert_eq!(file_name("../../configs/linux.toml"), "linux.toml");
+        assert_eq!(file_name("linux.toml"), "linux.toml");
+        assert_eq!(file_name("/vms/"), "");
     }
 }

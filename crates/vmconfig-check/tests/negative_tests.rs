@@ -249,3 +249,13 @@ fn ranges_beyond_the_hosts_guest_physical_width_are_refused() {
         "devices.passthrough_devices[0] = [0x8000000000, 0x8000001000) (limit 0x8000000000): beyond the guest-physical addresses this host's stage 2 translates"
     );
 }
+
+#[test]
+fn an_error_names_its_field_and_value_apart_from_the_line() {
+    let zero = check(&bend("cpu_num = 1\nphys_cpu_ids = [0]", "cpu_num = 0"), &sizes(16)).expect_err("zero vCPUs");
+    assert_eq!((zero.field(), zero.value().as_deref()), (Some("base.cpu_num"), Some("0")));
+    let outside = check(&bend("entry_point = 0x4020_0000", "entry_point = 0x8000_0000"), &sizes(16)).expect_err("entry");
+    assert_eq!((outside.field(), outside.value().as_deref()), (Some("kernel.entry_point"), Some("0x80000000")));
+    let garbage = check("[base\nid = 1", &sizes(16)).expect_err("not TOML");
+    assert_eq!((garbage.field(), garbage.value()), (None, None), "a parse error is about no one field");
+}

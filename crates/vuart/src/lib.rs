@@ -56,6 +56,11 @@ impl<const N: usize> RxFifo<N> {
         })
     }
 
+    /// How many more bytes it takes.
+    pub fn room(&self) -> usize {
+        N - self.len
+    }
+
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -84,6 +89,53 @@ pub trait Uart {
     fn write(&mut self, offset: usize, width: u8, value: u64) -> Effect;
     /// Queues a byte of input; the interrupt line after it.
     fn push_input(&mut self, byte: u8) -> bool;
+    /// How many more bytes of input the receive FIFO takes.
+    fn input_room(&self) -> usize;
     /// The interrupt line.
     fn irq(&self) -> bool;
+}
+
+/// Input typed faster than the guest reads it: held by the host and fed
+/// into the UART's receive FIFO as the guest drains it, so that a pasted
+/// line is not cut at the FIFO's size. Bounded: beyond `capacity` bytes,
+/// input is refused.
+#[derive(Debug, Clone)]
+pub struct InputBacklog {
+    bytes: alloc::collections::VecDeque<u8>,
+    capacity: usize,
+}
+
+impl InputBacklog {
+    /// An empty backlog of at most `capacity` bytes.
+    pub fn new(capacity: usize) -> Self {
+        Self { bytes: alloc::collections::VecDeque::new(), capacity }
+    }
+
+    /// Queues as much of `input` as there is room for; how much that was.
+    pub fn push(&mut self, input: &[u8]) -> usize {
+        let taken = input.len().min(self.capacity - self.bytes.len());
+        self.bytes.extend(&input[..taken]);
+        taken
+    }
+
+    /// Moves what the UART's FIFO has room for into it; whether that
+    /// raised its interrupt line.
+    pub fn feed(&mut self, uart: &mut impl Uart) -> bool {
+        let mut raised = false;
+        for _ in 0..uart.input_room() {
+            let Some(byte) = self.bytes.pop_front() else { break };
+            raised |= uart.push_input(byte);
+        }
+        raised
+    }
+
+    /// Bytes still waiting.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
 }

@@ -51,18 +51,21 @@ pub struct History {
     lines: VecDeque<String>,
     bytes: usize,
     capacity: usize,
+    /// Lines ever pushed: the number the next line gets.
+    next: u64,
 }
 
 impl History {
     /// An empty history of at most `capacity` bytes.
     pub fn new(capacity: usize) -> Self {
-        Self { lines: VecDeque::new(), bytes: 0, capacity }
+        Self { lines: VecDeque::new(), bytes: 0, capacity, next: 0 }
     }
 
     /// Keeps `line`, dropping the oldest ones to stay within the capacity.
     pub fn push(&mut self, line: String) {
         self.bytes += line.len();
         self.lines.push_back(line);
+        self.next += 1;
         while self.bytes > self.capacity {
             match self.lines.pop_front() {
                 Some(old) => self.bytes -= old.len(),
@@ -74,5 +77,30 @@ impl History {
     /// The kept lines, oldest first.
     pub fn lines(&self) -> impl Iterator<Item = &str> {
         self.lines.iter().map(String::as_str)
+    }
+
+    /// Puts `older` (the console of this VM's previous run) before these
+    /// lines: its lines are kept as far as the capacity allows, and these
+    /// are numbered on from its last, so that a reader following the
+    /// numbers across a restart never sees them go back.
+    pub fn continue_after(&mut self, older: History) {
+        let newer = core::mem::replace(self, older);
+        for line in newer.lines {
+            self.push(line);
+        }
+    }
+
+    /// The number the next line pushed will get (lines are numbered from 0).
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+
+    /// The number of the first line still kept and the kept lines numbered
+    /// `from` or later, oldest first.
+    pub fn since(&self, from: u64) -> (u64, impl Iterator<Item = &str>) {
+        let oldest = self.next - self.lines.len() as u64;
+        let first = from.clamp(oldest, self.next);
+        let skip = (first - oldest) as usize;
+        (first, self.lines.iter().skip(skip).map(String::as_str))
     }
 }

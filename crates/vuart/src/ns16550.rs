@@ -129,6 +129,10 @@ impl Uart for Ns16550 {
         self.irq()
     }
 
+    fn input_room(&self) -> usize {
+        self.rx.room()
+    }
+
     fn irq(&self) -> bool {
         self.pending() != IIR_NONE
     }

@@ -124,6 +124,10 @@ impl Uart for Pl011 {
         self.irq()
     }
 
+    fn input_room(&self) -> usize {
+        self.rx.room()
+    }
+
     fn irq(&self) -> bool {
         self.raw() & self.imsc != 0
     }

@@ -26,6 +26,29 @@ mod pl011 {
     }
 
     #[test]
+    fn a_backlog_feeds_a_long_input_as_the_guest_reads_it() {
+        let mut uart = Pl011::new();
+        uart.write(IMSC, 4, 1 << 4);
+        let mut backlog = InputBacklog::new(64);
+        let input: Vec<u8> = (0..70u8).collect();
+        assert_eq!(backlog.push(&input), 64, "the backlog holds 64 bytes, the rest is refused");
+        assert!(backlog.feed(&mut uart), "bytes in the FIFO raise RXIM");
+        assert_eq!((uart.input_room(), backlog.len()), (0, 32), "the 32-byte FIFO is full, 32 wait");
+        let mut read = Vec::new();
+        while read.len() < 64 {
+            let (fr, _) = uart.read(FR, 4);
+            if fr & (1 << 4) != 0 {
+                assert!(!backlog.is_empty(), "the FIFO ran dry with {} bytes read", read.len());
+                backlog.feed(&mut uart);
+                continue;
+            }
+            read.push(uart.read(DR, 4).0 as u8);
+        }
+        assert_eq!(read, input[..64], "every byte, in order, none lost at the FIFO's size");
+        assert!(backlog.is_empty());
+    }
+
+    #[test]
     fn transmit_interrupt_follows_its_mask_and_icr() {
         let mut uart = Pl011::new();
         assert!(!uart.irq(), "masked after reset");
@@ -155,6 +178,30 @@ mod lines {
         assert_eq!(history.lines().collect::<Vec<_>>(), ["bbbb", "cccc"]);
         history.push("0123456789ab".into());
         assert_eq!(history.lines().count(), 0, "a line longer than the capacity is not kept either");
+    }
+
+    #[test]
+    fn history_numbers_lines_and_answers_from_a_number_on() {
+        let mut history = History::new(10);
+        fn since(h: &History, from: u64) -> (u64, Vec<&str>) {
+            let (first, lines) = h.since(from);
+            (first, lines.collect())
+        }
+        assert_eq!(since(&history, 0), (0, Vec::<&str>::new()));
+        for line in ["aaaa", "bbbb", "cccc"] {
+            history.push(line.into());
+        }
+        assert_eq!(history.next(), 3);
+        assert_eq!(since(&history, 0), (1, std::vec!["bbbb", "cccc"]), "line 0 was dropped: the answer starts at 1");
+        assert_eq!(since(&history, 2), (2, std::vec!["cccc"]));
+        assert_eq!(since(&history, 3), (3, Vec::<&str>::new()), "nothing new");
+        assert_eq!(since(&history, 99), (3, Vec::<&str>::new()), "a number from the future is the next line's");
+        let mut restarted = History::new(10);
+        restarted.push("dddd".into());
+        restarted.continue_after(history);
+        assert_eq!(restarted.next(), 4, "numbered on from the previous run");
+        assert_eq!(since(&restarted, 3), (3, std::vec!["dddd"]));
+        assert_eq!(restarted.lines().collect::<Vec<_>>(), ["cccc", "dddd"], "within the capacity");
     }
 }
 

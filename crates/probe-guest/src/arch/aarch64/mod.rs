@@ -312,6 +312,7 @@ pub fn virtio_net_bench(frames: u64) -> Option<[u64; 2]> {
 /// The benchmark's physical-timer run: (ticks, latency sum, min, max).
 pub fn physical_timer_bench() -> Option<(u32, u64, u64, u64)> {
     let stats = ptimer::run(PTIMER_MODE_TICKS, PTIMER_HZ);
+    ptimer::LATENCIES.print("ptimer_latency");
     Some((stats.taken, stats.mean * u64::from(stats.taken), stats.min, stats.max))
 }
 

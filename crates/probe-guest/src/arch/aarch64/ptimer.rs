@@ -12,6 +12,7 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::{cpu, gic};
+use crate::hist::Histogram;
 use crate::irq::IRQ_ENTRY_COUNTER;
 
 /// The physical timer's interrupt.
@@ -31,6 +32,8 @@ static MIN: AtomicU64 = AtomicU64::new(u64::MAX);
 static MAX: AtomicU64 = AtomicU64::new(0);
 /// Interrupts taken before their deadline (must stay 0).
 static EARLY: AtomicU32 = AtomicU32::new(0);
+/// The latencies' distribution (counter ticks).
+pub static LATENCIES: Histogram = Histogram::new();
 
 fn physical_count() -> u64 {
     let v: u64;
@@ -74,6 +77,7 @@ pub fn on_tick() {
     SUM.fetch_add(latency, Ordering::Relaxed);
     MIN.fetch_min(latency, Ordering::Relaxed);
     MAX.fetch_max(latency, Ordering::Relaxed);
+    LATENCIES.record(latency);
     let taken = TAKEN.fetch_add(1, Ordering::Relaxed) + 1;
     if LEFT.fetch_sub(1, Ordering::Release) == 1 {
         disable();
@@ -116,6 +120,7 @@ pub fn run(ticks: u32, hz: u64) -> Stats {
         counter.store(0, Ordering::Relaxed);
     }
     MIN.store(u64::MAX, Ordering::Relaxed);
+    LATENCIES.clear();
     TAKEN.store(0, Ordering::Relaxed);
     EARLY.store(0, Ordering::Relaxed);
     PERIOD.store(period, Ordering::Relaxed);
