@@ -398,6 +398,8 @@ qemu-test: setup
 	  VM_CONFIGS=configs/vms/linux-aarch64-upstream.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-linux-upstream.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/probe-aarch64.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-probe.bin
+	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=1 \
+	  VM_CONFIGS=crates/qemu-boot-tests/configs/gicv3-no-waker.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-no-waker.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 GIC=3 LOG=info SMP=2 \
 	  VM_CONFIGS=configs/vms/linux-aarch64-smp2.toml BIN=$(TEST_IMAGES)/axvisor-aarch64-gicv3-linux.bin
 	$(MAKE) --no-print-directory build ARCH=aarch64 LOG=warn SMP=1 \

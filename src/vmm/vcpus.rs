@@ -182,7 +182,9 @@ fn run_loop(vm: &Vm, id: usize, here: &Here<'_>) -> RunEnd {
             // own timer.
             Action::WaitForInterrupt => suspend(vm, id, here, &mut turn),
             Action::Suspend { resume } => {
+                vcpu.enter_suspend();
                 suspend(vm, id, here, &mut turn);
+                vcpu.leave_suspend();
                 // A non-retentive suspend resumes afresh, as after a start:
                 // the vCPU leaves this CPU so that its reset state is what
                 // comes back.

@@ -75,6 +75,7 @@ pub const RESET: u8 = 2;
 const OFF: u8 = 0;
 const ON_PENDING: u8 = 1;
 const ON: u8 = 2;
+const SUSPENDED: u8 = 3;
 
 /// One vCPU: the arch's vCPU, its power state, its interrupt queue.
 pub struct Vcpu {
@@ -106,6 +107,7 @@ impl Vcpu {
         match self.power.load(Ordering::Acquire) {
             OFF => CpuPower::Off,
             ON_PENDING => CpuPower::OnPending,
+            SUSPENDED => CpuPower::Suspended,
             _ => CpuPower::On,
         }
     }
@@ -127,6 +129,16 @@ impl Vcpu {
         let start = self.start.lock().take();
         self.power.store(ON, Ordering::Release);
         start
+    }
+
+    /// It suspends itself (SBI hart_suspend): other vCPUs see it so.
+    pub fn enter_suspend(&self) {
+        let _ = self.power.compare_exchange(ON, SUSPENDED, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// It woke from a suspend.
+    pub fn leave_suspend(&self) {
+        let _ = self.power.compare_exchange(SUSPENDED, ON, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// It turned off.

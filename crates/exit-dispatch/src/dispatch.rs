@@ -217,7 +217,7 @@ fn guest_request<V: GuestVm, C: GuestVcpu>(vm: &V, vcpu_id: usize, vcpu: &C, req
 fn cpu_on<V: GuestVm>(vm: &V, target: Option<usize>, entry: u64, arg: u64) -> Result<(), CallError> {
     let target = target.ok_or(CallError::InvalidParameters)?;
     match vm.power(target).ok_or(CallError::InvalidParameters)? {
-        CpuPower::On => return Err(CallError::AlreadyOn),
+        CpuPower::On | CpuPower::Suspended => return Err(CallError::AlreadyOn),
         CpuPower::OnPending => return Err(CallError::OnPending),
         CpuPower::Off => {}
     }

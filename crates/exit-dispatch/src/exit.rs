@@ -242,6 +242,8 @@ pub enum CpuPower {
     Off,
     /// Started, not yet running.
     OnPending,
+    /// On, suspended until an interrupt (PSCI reports it on).
+    Suspended,
 }
 
 /// What a guest call returns to the guest.

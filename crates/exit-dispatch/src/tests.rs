@@ -388,6 +388,10 @@ fn cpu_status_reports_each_vcpu_and_rejects_missing_ones() {
     let vm = MockVm::new(2);
     assert_eq!(call(&vm, GuestRequest::CpuStatus { target: Some(0) }).1, Answer::Status(CpuPower::On));
     assert_eq!(call(&vm, GuestRequest::CpuStatus { target: Some(1) }).1, Answer::Status(CpuPower::Off));
+    vm.power.borrow_mut()[1] = CpuPower::Suspended;
+    assert_eq!(call(&vm, GuestRequest::CpuStatus { target: Some(1) }).1, Answer::Status(CpuPower::Suspended));
+    let (_, answer) = call(&vm, GuestRequest::CpuOn { target: Some(1), entry: 0x4020_0000, arg: 0 });
+    assert_eq!(answer, Answer::Error(CallError::AlreadyOn), "a suspended vCPU is on");
     assert_eq!(
         call(&vm, GuestRequest::CpuStatus { target: Some(9) }).1,
         Answer::Error(CallError::InvalidParameters)

@@ -46,7 +46,7 @@ pub mod affinity {
 pub fn encode(answer: Answer) -> u64 {
     match answer {
         Answer::Value(value) => value,
-        Answer::Status(CpuPower::On) => affinity::ON,
+        Answer::Status(CpuPower::On | CpuPower::Suspended) => affinity::ON,
         Answer::Status(CpuPower::Off) => affinity::OFF,
         Answer::Status(CpuPower::OnPending) => affinity::ON_PENDING,
         Answer::Error(error) => match error {
@@ -274,6 +274,7 @@ mod tests {
         assert_eq!(encode(Answer::Error(CallError::NotSupported)) as i64, -1);
         assert_eq!(encode(Answer::Status(CpuPower::Off)), 1);
         assert_eq!(encode(Answer::Status(CpuPower::OnPending)), 2);
+        assert_eq!(encode(Answer::Status(CpuPower::Suspended)), 0, "AFFINITY_INFO: a suspended CPU is on");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub fn encode(answer: Answer) -> (u64, u64) {
         Answer::Status(CpuPower::On) => (0, hart_state::STARTED),
         Answer::Status(CpuPower::Off) => (0, hart_state::STOPPED),
         Answer::Status(CpuPower::OnPending) => (0, hart_state::START_PENDING),
+        Answer::Status(CpuPower::Suspended) => (0, hart_state::SUSPENDED),
         Answer::Error(error) => code(match error {
             CallError::NotSupported => error::NOT_SUPPORTED,
             CallError::InvalidParameters => error::INVALID_PARAM,
@@ -114,6 +115,8 @@ pub mod hart_state {
     pub const STOPPED: u64 = 1;
     /// Started by hart_start, not yet running.
     pub const START_PENDING: u64 = 2;
+    /// In a retentive or non-retentive suspend.
+    pub const SUSPENDED: u64 = 4;
 }
 
 /// A decoded SBI call.
@@ -228,9 +231,10 @@ pub enum SuspendKind {
 }
 
 impl SuspendKind {
-    /// Classifies a `suspend_type` (only its low 32 bits may be set).
+    /// Classifies a `suspend_type`: a 32-bit value, so bits above 31 of
+    /// `a0` are ignored.
     pub fn of(kind: u64) -> Self {
-        match kind {
+        match kind as u32 {
             0 => Self::Retentive,
             0x8000_0000 => Self::NonRetentive,
             0x1000_0000..=0x7fff_ffff | 0x9000_0000..=0xffff_ffff => Self::PlatformSpecific,

@@ -65,6 +65,7 @@ fn answers_use_the_sbi_codes() {
     assert_eq!(encode(Answer::Value(5)), (0, 5));
     assert_eq!(encode(Answer::Status(CpuPower::Off)), (0, hart_state::STOPPED));
     assert_eq!(encode(Answer::Status(CpuPower::OnPending)), (0, 2));
+    assert_eq!(encode(Answer::Status(CpuPower::Suspended)), (0, 4), "hart_get_status: SUSPENDED");
     assert_eq!(encode(Answer::Error(CallError::InvalidAddress)).0 as i64, -5);
     assert_eq!(encode(Answer::Error(CallError::InvalidParameters)).0 as i64, -3);
     assert_eq!(encode(Answer::Error(CallError::AlreadyOn)).0 as i64, -6);
@@ -118,10 +119,14 @@ fn hart_mask_targets_refuse_harts_the_vm_lacks() {
 fn suspend_types_as_the_hsm_table_gives_them() {
     assert_eq!(SuspendKind::of(0), SuspendKind::Retentive);
     assert_eq!(SuspendKind::of(0x8000_0000), SuspendKind::NonRetentive);
-    for reserved in [1, 0x0fff_ffff, 0x8000_0001, 0x8fff_ffff, 0x1_0000_0000, u64::MAX] {
+    for reserved in [1, 0x0fff_ffff, 0x8000_0001, 0x8fff_ffff, 0xffff_ffff_0000_0001] {
         assert_eq!(SuspendKind::of(reserved), SuspendKind::Reserved, "{reserved:#x}");
     }
-    for platform in [0x1000_0000, 0x7fff_ffff, 0x9000_0000, 0xffff_ffff] {
+    // Bits above 31 are ignored (suspend_type is 32 bits wide).
+    assert_eq!(SuspendKind::of(0x1_0000_0000), SuspendKind::Retentive);
+    assert_eq!(SuspendKind::of(0xffff_ffff_0000_0000), SuspendKind::Retentive);
+    assert_eq!(SuspendKind::of(0xffff_ffff_8000_0000), SuspendKind::NonRetentive);
+    for platform in [0x1000_0000, 0x7fff_ffff, 0x9000_0000, 0xffff_ffff, u64::MAX] {
         assert_eq!(SuspendKind::of(platform), SuspendKind::PlatformSpecific, "{platform:#x}");
     }
 }

@@ -8,6 +8,11 @@
 //! security state and every interrupt is Group 1 (IGROUPR reads as all
 //! ones), as Linux and the other guests use them; there are no LPIs.
 //!
+//! GICR_WAKER is the guest's own state, as KVM presents it: ProcessorSleep
+//! is stored (set at reset, as on hardware), ChildrenAsleep mirrors it at
+//! once, and delivery never depends on it, so a guest that never wakes its
+//! redistributor still takes interrupts (KVM and QEMU deliver regardless).
+//!
 //! Accesses the architecture does not define (reserved offsets, a wrong
 //! size, a misaligned access) read as zero and ignore writes; they never
 //! fail.
@@ -34,7 +39,7 @@ const CTLR_FIXED: u32 = (1 << 4) | (1 << 6);
 /// GICD_IROUTER: the affinity fields and Interrupt Routing Mode.
 const ROUTE_MASK: u64 = 0xff_80ff_ffff;
 const ROUTE_ANY: u64 = 1 << 31;
-/// GICR_WAKER.ProcessorSleep and ChildrenAsleep.
+/// GICR_WAKER.ProcessorSleep and ChildrenAsleep (which mirrors it).
 const WAKER_SLEEP: u32 = 1 << 1;
 const WAKER_ASLEEP: u32 = 1 << 2;
 /// Peripheral ID 2: ArchRev 3, a GICv3.
@@ -47,10 +52,11 @@ struct Redistributor {
     enabled: u32,
     priority: [u8; PRIVATE_IRQS],
     ppi_config: u32,
-    asleep: bool,
+    /// GICR_WAKER.ProcessorSleep: stored, without effect on delivery.
+    sleep: bool,
 }
 
-const RESET_REDIST: Redistributor = Redistributor { enabled: 0, priority: [0; PRIVATE_IRQS], ppi_config: 0, asleep: true };
+const RESET_REDIST: Redistributor = Redistributor { enabled: 0, priority: [0; PRIVATE_IRQS], ppi_config: 0, sleep: true };
 
 /// The distributor and redistributors of one VM.
 pub struct Gic {
@@ -118,10 +124,10 @@ impl Gic {
     }
 
     /// Whether `irq` may be signalled to `vcpu`: Group 1 is enabled, the
-    /// vCPU's redistributor is awake, the interrupt is enabled and (for an
-    /// SPI) routed to that vCPU.
+    /// interrupt is enabled and (for an SPI) routed to that vCPU. The
+    /// redistributor's GICR_WAKER plays no part.
     pub fn deliverable(&self, vcpu: usize, irq: usize) -> bool {
-        if !self.grp1_enabled || vcpu >= self.vcpus || irq >= self.irqs || self.redists[vcpu].asleep {
+        if !self.grp1_enabled || vcpu >= self.vcpus || irq >= self.irqs {
             return false;
         }
         if irq < PRIVATE_IRQS {
@@ -294,7 +300,7 @@ impl Gic {
                 let typer = self.redist_typer(owner);
                 if high { (typer >> 32) as u32 } else { typer as u32 }
             }
-            RedistReg::Waker => if rd.asleep { WAKER_SLEEP | WAKER_ASLEEP } else { 0 },
+            RedistReg::Waker => if rd.sleep { WAKER_SLEEP | WAKER_ASLEEP } else { 0 },
             RedistReg::Pidr2 => PIDR2_V3,
             RedistReg::Group => u32::MAX,
             RedistReg::SetEnable | RedistReg::ClearEnable => rd.enabled,
@@ -309,7 +315,7 @@ impl Gic {
         use regs::RedistReg;
         let rd = &mut self.redists[owner];
         match regs::decode_redist(offset) {
-            RedistReg::Waker => rd.asleep = value & WAKER_SLEEP != 0,
+            RedistReg::Waker => rd.sleep = value & WAKER_SLEEP != 0,
             RedistReg::SetEnable => rd.enabled |= value,
             RedistReg::ClearEnable => rd.enabled &= !value,
             RedistReg::Priority(i) => rd.priority[4 * i..4 * i + 4].copy_from_slice(&value.to_le_bytes()),

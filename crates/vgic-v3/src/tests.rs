@@ -53,15 +53,41 @@ fn redistributor_typer_names_its_vcpu_and_the_last_one() {
 }
 
 #[test]
-fn a_sleeping_redistributor_delivers_nothing() {
-    let mut g = gic(1);
-    g.write_dist(gicd::CTLR, 4, 1 << 1);
-    g.write_redist(0, gicr::ISENABLER0, 4, 1 << 27);
+fn waker_is_stored_state_with_children_asleep_mirroring_processor_sleep() {
+    let mut g = gic(2);
     assert_eq!(g.read_redist(0, gicr::WAKER, 4), 0b110, "asleep at reset");
-    assert!(!g.deliverable(0, 27));
     g.write_redist(0, gicr::WAKER, 4, 0);
-    assert_eq!(g.read_redist(0, gicr::WAKER, 4), 0, "ChildrenAsleep follows ProcessorSleep");
-    assert!(g.deliverable(0, 27));
+    assert_eq!(g.read_redist(0, gicr::WAKER, 4), 0, "ChildrenAsleep follows ProcessorSleep at once");
+    assert_eq!(g.read_redist(1, gicr::WAKER, 4), 0b110, "each redistributor has its own");
+    g.write_redist(0, gicr::WAKER, 4, 0b1);
+    assert_eq!(g.read_redist(0, gicr::WAKER, 4), 0, "bit 0 (IMPLEMENTATION DEFINED) reads as zero");
+    g.write_redist(0, gicr::WAKER, 4, 0b100);
+    assert_eq!(g.read_redist(0, gicr::WAKER, 4), 0, "ChildrenAsleep is read-only");
+    g.write_redist(0, gicr::WAKER, 4, 0b10);
+    assert_eq!(g.read_redist(0, gicr::WAKER, 4), 0b110, "put back to sleep");
+}
+
+#[test]
+fn a_redistributor_never_woken_still_delivers() {
+    let mut g = gic(2);
+    g.write_dist(gicd::CTLR, 4, 1 << 1);
+    g.write_redist(1, gicr::ISENABLER0, 4, (1 << 27) | (1 << 3));
+    g.write_dist(gicd::ISENABLER + 4, 4, 1 << 1);
+    g.write_dist(gicd::IROUTER + 8 * 33, 8, 1);
+    assert_eq!(g.read_redist(1, gicr::WAKER, 4), 0b110, "never woken");
+    assert!(g.deliverable(1, 3), "SGI");
+    assert!(g.deliverable(1, 27), "PPI");
+    assert!(g.deliverable(1, 33), "SPI");
+}
+
+#[test]
+fn putting_a_redistributor_to_sleep_changes_no_delivery() {
+    let mut g = awake(1);
+    g.write_redist(0, gicr::ISENABLER0, 4, 1 << 27);
+    g.write_dist(gicd::ISENABLER + 4, 4, 1 << 1);
+    g.write_redist(0, gicr::WAKER, 4, 0b10);
+    assert!(g.deliverable(0, 27) && g.deliverable(0, 33));
+    assert!(!g.deliverable(0, 28), "still gated by its enable bit");
 }
 
 #[test]

@@ -44,7 +44,7 @@ pub fn encode(answer: Answer) -> u64 {
     let errno = |e: i64| (-e) as u64;
     match answer {
         Answer::Value(value) => value,
-        Answer::Status(CpuPower::On) => 0,
+        Answer::Status(CpuPower::On | CpuPower::Suspended) => 0,
         Answer::Status(CpuPower::Off) => 1,
         Answer::Status(CpuPower::OnPending) => 2,
         Answer::Error(CallError::NotSupported) => errno(38),

@@ -6,8 +6,8 @@
 //   +16 FP/SIMD isolation, +20 + 4 * k hostile case k (k < 12), +68
 //   physical-timer cyclic test, +72 two vCPUs on one CPU, +76 waiting for
 //   the power button, +80 spinning two seconds without an exit, +84 + 4 * j
-//   hostile case 12 + j, +160 to +176 the channel roles (modes 40
-//   to 46).
+//   hostile case 12 + j, +156 a GICv3 guest that never writes GICR_WAKER
+//   (mode 39), +160 to +176 the channel roles (modes 40 to 46).
 
 .section .text.boot, "ax"
 .global _start

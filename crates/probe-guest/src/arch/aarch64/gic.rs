@@ -124,6 +124,23 @@ fn gicc_write(offset: usize, value: u32) {
 /// Enables the distributor and this CPU's interface, unmasking every
 /// priority, and enables `irq` (an SGI or PPI of this CPU).
 pub fn init_cpu(irq: u32) {
+    init(irq, true);
+}
+
+/// As [`init_cpu`], but leaving GICR_WAKER as reset left it (GICv3): a
+/// guest that never wakes its redistributor, as KVM and QEMU allow.
+pub fn init_cpu_no_waker(irq: u32) {
+    init(irq, false);
+}
+
+/// Reads this CPU's GICR_WAKER (GICv3).
+pub fn waker() -> u32 {
+    // SAFETY: GICR_WAKER of this CPU's redistributor, device memory; a
+    // read has no side effects.
+    unsafe { ((GICR + this_cpu() * GICR_STRIDE + GICR_WAKER) as *const u32).read_volatile() }
+}
+
+fn init(irq: u32, wake: bool) {
     let word = gicd::IPRIORITYR + (irq as usize & !3);
     let shift = (irq % 4) * 8;
     if !is_v3() {
@@ -137,11 +154,13 @@ pub fn init_cpu(irq: u32) {
     // Affinity routing and Group 1; the redistributor awake; the
     // interrupt in Group 1; the CPU interface's Group 1 on.
     gicd_write(gicd::CTLR, (1 << 4) | (1 << 1));
-    let waker = GICR + this_cpu() * GICR_STRIDE + GICR_WAKER;
-    // SAFETY: GICR_WAKER of this CPU's redistributor, device memory.
-    unsafe {
-        (waker as *mut u32).write_volatile(0);
-        while (waker as *const u32).read_volatile() & (1 << 2) != 0 {}
+    if wake {
+        let waker = GICR + this_cpu() * GICR_STRIDE + GICR_WAKER;
+        // SAFETY: GICR_WAKER of this CPU's redistributor, device memory.
+        unsafe {
+            (waker as *mut u32).write_volatile(0);
+            while (waker as *const u32).read_volatile() & (1 << 2) != 0 {}
+        }
     }
     private_write(GICD_IGROUPR, private_read(GICD_IGROUPR) | (1 << irq));
     private_write(word, (private_read(word) & !(0xff << shift)) | (0xa0 << shift));

@@ -17,7 +17,7 @@ const SGI_BACK: u32 = 4;
 const SPARE_PPI: u32 = 21;
 
 /// Acknowledges interrupt `id` within `ticks`; completes and skips others.
-fn wait_ack(id: u32, ticks: u64) -> Option<u32> {
+pub(super) fn wait_ack(id: u32, ticks: u64) -> Option<u32> {
     let mut found = None;
     wait_for(ticks, || {
         let iar = gic::ack();

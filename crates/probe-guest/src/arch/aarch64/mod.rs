@@ -14,6 +14,7 @@ mod fuzz_virtio_gen;
 mod gic;
 mod gicconf;
 mod hostile;
+mod nowaker;
 mod power;
 mod ptimer;
 mod trap;
@@ -208,7 +209,8 @@ pub fn secondary_entry() -> u64 {
 /// Modes past the common ones: 3 fuzzer, 4 FP/SIMD isolation, 5 + k
 /// hostile case k (k < 12), 17 physical-timer cyclic test, 18 two vCPUs on
 /// one CPU, 19 waiting for the power button, 20 spinning without exits,
-/// 21 + j hostile case 12 + j, 40 to 46 the shared-memory channel's roles
+/// 21 + j hostile case 12 + j, 39 a GICv3 guest that never writes
+/// GICR_WAKER, 40 to 46 the shared-memory channel's roles
 /// (`crate::channel`). False if `mode` is none of them.
 pub fn extra_mode(mode: u64) -> bool {
     match mode {
@@ -218,6 +220,7 @@ pub fn extra_mode(mode: u64) -> bool {
         18 => crate::shared::run(),
         19 => power::run(),
         20 => spin_without_exits(),
+        39 => nowaker::run(),
         crate::channel::FIRST_MODE..=crate::channel::LAST_MODE => crate::channel::run(mode),
         _ => match hostile::case_of_mode(mode) {
             Some((name, case)) => {

@@ -6,6 +6,7 @@ pub mod doorbell;
 mod fpcheck;
 pub use fpcheck::{FP_CHECK, fp_count_wrong, fp_enable, fp_fill};
 mod hostile;
+mod hsm;
 mod sbi;
 
 use crate::irq;
@@ -331,6 +332,7 @@ pub fn secondary_mode(context: u64) {
     match context {
         crate::fpcheck::CONTEXT => crate::fpcheck::secondary(),
         crate::shared::CONTEXT => crate::shared::secondary(),
+        hsm::CONTEXT => hsm::secondary(),
         _ => {}
     }
 }

@@ -74,7 +74,8 @@ static LEGACY_MASK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU6
 /// Check 11: SBI as the specification says, where the probe can see it:
 /// masks naming a hart the machine lacks are refused; every legacy call
 /// (but shutdown) does what v0.1 says; HSM suspend waits for its wake-up
-/// and checks its type and resume address; the debug console writes guest
+/// and checks its type and resume address, and another hart sees a
+/// suspended one SUSPENDED (`hsm`); the debug console writes guest
 /// memory, reads nothing, and refuses memory that is not RAM. Interrupts
 /// stay masked: pending bits are read from `sip`.
 pub fn conformance(me: u64, under_hv: bool) -> crate::suite::Outcome {
@@ -142,6 +143,7 @@ pub fn conformance(me: u64, under_hv: bool) -> crate::suite::Outcome {
         let e = call(EID_HSM, 3, [0x8000_0000, 0x10_7000_0000, 0]).err().unwrap_or(0);
         ensure(e == INVALID_ADDRESS, "non-retentive hart_suspend to no RAM: not SBI_ERR_INVALID_ADDRESS", e)?;
     }
+    super::hsm::check(super::counter_hz())?;
     // DBCN.
     let offered = call(EID_BASE, 3, [EID_DBCN, 0, 0]).unwrap_or(0);
     ensure(offered == 1, "DBCN not offered", offered)?;
